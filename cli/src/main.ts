@@ -1,0 +1,39 @@
+import { UsageError } from "./args.ts";
+
+/** Each command is a module exporting `run(argv): Promise<number>`; loaded lazily so that `tokenize`
+ * never pays for onnxruntime and `predict` never for the network client. */
+const commands: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
+  tokenize: {
+    summary: "tokenize --vocab FILE [--max-length N]   JSONL {text} on stdin → JSONL {ids} on stdout",
+    load: () => import("./commands/tokenize.ts"),
+  },
+};
+
+function usage(): string {
+  return ["usage: intentql <command> [options]", "", ...Object.values(commands).map((c) => `  ${c.summary}`)].join(
+    "\n",
+  );
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(`${usage()}\n`);
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`intentql: unknown command "${name}"\n${usage()}\n`);
+    return 2;
+  }
+  try {
+    return await (await command.load()).run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`intentql ${name}: ${error.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`intentql ${name}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}
