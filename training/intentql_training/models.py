@@ -1,0 +1,177 @@
+"""Model members and the ensemble that becomes one ONNX graph.
+
+Every module takes `input_ids` and `attention_mask` (int64 [B, S]) and returns float [B, labels],
+the signature of the seed's DistilBERT export, so any of them (or their ensemble) is a bundle.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+
+import torch
+from torch import nn
+
+
+class SelfAttentionBlock(nn.Module):
+    """Post-LN encoder block laid out like DistilBERT's (q/k/v/out, additive -1e4 mask), a pattern
+    onnxruntime's transformer optimizer recognises and fuses into one Attention op."""
+
+    def __init__(self, dim: int, heads: int, ffn: int, dropout: float):
+        super().__init__()
+        self.heads = heads
+        self.head_dim = dim // heads
+        self.q_lin = nn.Linear(dim, dim)
+        self.k_lin = nn.Linear(dim, dim)
+        self.v_lin = nn.Linear(dim, dim)
+        self.out_lin = nn.Linear(dim, dim)
+        self.sa_layer_norm = nn.LayerNorm(dim, eps=1e-12)
+        self.lin1 = nn.Linear(dim, ffn)
+        self.lin2 = nn.Linear(ffn, dim)
+        self.output_layer_norm = nn.LayerNorm(dim, eps=1e-12)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, additive_mask: torch.Tensor) -> torch.Tensor:
+        b, s, d = x.shape
+        q = self.q_lin(x).view(b, s, self.heads, self.head_dim).transpose(1, 2)
+        k = self.k_lin(x).view(b, s, self.heads, self.head_dim).transpose(1, 2)
+        v = self.v_lin(x).view(b, s, self.heads, self.head_dim).transpose(1, 2)
+        scores = torch.matmul(q, k.transpose(2, 3)) / math.sqrt(self.head_dim) + additive_mask
+        attn = self.dropout(torch.softmax(scores, dim=-1))
+        ctx = torch.matmul(attn, v).transpose(1, 2).reshape(b, s, d)
+        x = self.sa_layer_norm(x + self.dropout(self.out_lin(ctx)))
+        h = self.lin2(self.dropout(nn.functional.gelu(self.lin1(x))))
+        return self.output_layer_norm(x + self.dropout(h))
+
+
+class TransformerClassifier(nn.Module):
+    """A small DistilBERT-shaped encoder. Word embeddings live at `emb_dim` (100, the GloVe size)
+    and are projected to `dim`: GloVe initialises them and the factorisation keeps the bundle small.
+    Pooling concatenates [CLS] and the masked mean of the last layer."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_labels: int,
+        dim: int = 256,
+        layers: int = 4,
+        heads: int = 4,
+        ffn: int = 512,
+        emb_dim: int = 100,
+        max_length: int = 128,
+        dropout: float = 0.1,
+    ):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(vocab_size, emb_dim)
+        self.emb_proj = nn.Linear(emb_dim, dim) if emb_dim != dim else nn.Identity()
+        self.position_embeddings = nn.Embedding(max_length, dim)
+        self.emb_norm = nn.LayerNorm(dim, eps=1e-12)
+        self.blocks = nn.ModuleList(SelfAttentionBlock(dim, heads, ffn, dropout) for _ in range(layers))
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(2 * dim, num_labels)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        s = input_ids.shape[1]
+        pos = torch.arange(s, device=input_ids.device).unsqueeze(0)
+        x = self.emb_proj(self.word_embeddings(input_ids)) + self.position_embeddings(pos)
+        x = self.dropout(self.emb_norm(x))
+        mask = attention_mask.to(x.dtype)
+        additive = (1.0 - mask)[:, None, None, :] * -10000.0
+        for block in self.blocks:
+            x = block(x, additive)
+        mean = (x * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp(min=1.0)
+        return self.classifier(self.dropout(torch.cat([x[:, 0], mean], dim=-1)))
+
+
+def char_ngram_table(vocab: list[str], buckets: int, n_min: int = 2, n_max: int = 5, max_per_token: int = 16):
+    """For each vocab entry, hashed character n-grams of its surface form ([0] = none).
+
+    Word-initial pieces get a leading '<' so that prefixes are distinct from inner pieces, the way
+    char_wb n-grams mark word boundaries. Hashing is crc32: stable across processes and versions.
+    """
+    table = torch.zeros(len(vocab), max_per_token, dtype=torch.int32)
+    for i, tok in enumerate(vocab):
+        if tok.startswith("[") and tok.endswith("]"):
+            continue
+        s = tok[2:] if tok.startswith("##") else "<" + tok
+        grams = [s[j : j + n] for n in range(n_min, n_max + 1) for j in range(len(s) - n + 1)]
+        for k, g in enumerate(grams[:max_per_token]):
+            table[i, k] = 1 + zlib.crc32(g.encode("utf-8")) % (buckets - 1)
+    return table
+
+
+class NgramClassifier(nn.Module):
+    """fastText-style bag of features: word pieces, hashed piece bigrams and trigrams, and the
+    character n-grams of every piece, averaged (÷√count) into a small hidden vector → linear."""
+
+    BIGRAM_PRIME = 1_000_003
+    TRIGRAM_PRIME = 998_244_353
+
+    def __init__(
+        self,
+        vocab: list[str],
+        num_labels: int,
+        hidden: int = 64,
+        ngram_buckets: int = 16384,
+        char_buckets: int = 16384,
+        dropout: float = 0.2,
+    ):
+        super().__init__()
+        self.ngram_buckets = ngram_buckets
+        self.unigram = nn.Embedding(len(vocab), hidden)
+        self.bigram = nn.Embedding(ngram_buckets, hidden)
+        self.trigram = nn.Embedding(ngram_buckets, hidden)
+        self.chargram = nn.Embedding(char_buckets, hidden, padding_idx=0)
+        self.register_buffer("char_table", char_ngram_table(vocab, char_buckets), persistent=True)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden, num_labels)
+        for emb in (self.unigram, self.bigram, self.trigram, self.chargram):
+            nn.init.normal_(emb.weight, std=0.02)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        m = attention_mask.to(torch.float32)
+        ids = input_ids
+        feats = (self.unigram(ids) * m.unsqueeze(-1)).sum(1)
+        count = m.sum(1)
+        m2 = m[:, :-1] * m[:, 1:]
+        bi = (ids[:, :-1] * self.BIGRAM_PRIME + ids[:, 1:]) % self.ngram_buckets
+        feats = feats + (self.bigram(bi) * m2.unsqueeze(-1)).sum(1)
+        m3 = m2[:, :-1] * m[:, 2:]
+        tri = ((ids[:, :-2] * self.BIGRAM_PRIME + ids[:, 1:-1]) * self.TRIGRAM_PRIME + ids[:, 2:]) % self.ngram_buckets
+        feats = feats + (self.trigram(tri) * m3.unsqueeze(-1)).sum(1)
+        char_ids = self.char_table[ids].long()  # [B, S, grams]; stored int32 to halve its bytes
+        chars = self.chargram(char_ids).sum(2)  # [B, S, hidden]
+        feats = feats + (chars * m.unsqueeze(-1)).sum(1)
+        count = count + m2.sum(1) + m3.sum(1) + ((char_ids > 0).to(torch.float32).sum(2) * m).sum(1)
+        h = feats / count.clamp(min=1.0).sqrt().unsqueeze(-1)
+        return self.out(self.dropout(h))
+
+
+class Ensemble(nn.Module):
+    """Weighted mean of member probabilities, returned as logits: log(Σ w·p) − τ·log(prior).
+
+    The τ term is logit adjustment (Menon et al., 2021): it trades a little accuracy on frequent
+    intents for recall on rare ones, and is tuned on validation for F1-macro. Softmax of the output
+    is the ensemble's probability (before temperature scaling, which the bundle stores separately).
+    """
+
+    def __init__(self, members: list[nn.Module], weights: list[float], log_prior: torch.Tensor, tau: float):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        w = torch.tensor(weights, dtype=torch.float32)
+        self.register_buffer("weights", w / w.sum())
+        self.register_buffer("adjust", (tau * log_prior).to(torch.float32))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        # log Σ w·p as a log-sum-exp of log-probabilities: no probability is ever materialised, so
+        # the fp16 variant cannot underflow to log(0).
+        logps = [
+            torch.log_softmax(member(input_ids, attention_mask), dim=-1) + torch.log(self.weights[i])
+            for i, member in enumerate(self.members)
+        ]
+        mixed = logps[0] if len(logps) == 1 else torch.logsumexp(torch.stack(logps), dim=0)
+        return mixed - self.adjust
+
+
+def count_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
