@@ -2,17 +2,26 @@ import { UsageError } from "./args.ts";
 
 /** Each command is a module exporting `run(argv): Promise<number>`; loaded lazily so that `tokenize`
  * never pays for onnxruntime and `predict` never for the network client. */
-const commands: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
+const commands: Record<
+  string,
+  { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }
+> = {
   tokenize: {
     summary: "tokenize --vocab FILE [--max-length N]   JSONL {text} on stdin → JSONL {ids} on stdout",
     load: () => import("./commands/tokenize.ts"),
   },
+  predict: {
+    summary: "predict --bundle DIR --data FILE [--variant fp32|fp16|int8] [--split S]   offline accuracy/F1",
+    load: () => import("./commands/predict.ts"),
+  },
 };
 
 function usage(): string {
-  return ["usage: intentql <command> [options]", "", ...Object.values(commands).map((c) => `  ${c.summary}`)].join(
-    "\n",
-  );
+  return [
+    "usage: intentql <command> [options]",
+    "",
+    ...Object.values(commands).map((c) => `  ${c.summary}`),
+  ].join("\n");
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,80 @@
+/**
+ * Labelled-utterance files, in the two layouts users have: MASSIVE's official JSONL
+ * (`{"utt", "intent", "partition", …}`, one file holding train/dev/test) and `{"text", "label_text"}`
+ * JSONL (the Hugging Face export). Pure: the CLI and the Worker parse with the same code.
+ */
+
+export interface LabelledText {
+  text: string;
+  label: string;
+  /** MASSIVE partition (`train`, `dev`, `test`) when the file says; undefined otherwise. */
+  split?: string;
+  /** 1-based line of the source file, for error messages. */
+  line: number;
+}
+
+export interface RowError {
+  line: number;
+  message: string;
+}
+
+export interface ParsedDataset {
+  rows: LabelledText[];
+  errors: RowError[];
+}
+
+/** MASSIVE calls its validation partition "dev"; users say either. */
+export function normaliseSplit(split: string): string {
+  return split === "validation" ? "dev" : split;
+}
+
+export function parseDatasetJsonl(text: string, options: { split?: string } = {}): ParsedDataset {
+  const wanted = options.split === undefined ? undefined : normaliseSplit(options.split);
+  const rows: LabelledText[] = [];
+  const errors: RowError[] = [];
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i]!.replace(/\r$/, "");
+    if (raw.trim() === "") continue;
+    const line = i + 1;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      errors.push({ line, message: "not valid JSON" });
+      continue;
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      errors.push({ line, message: "not a JSON object" });
+      continue;
+    }
+    const row = value as Record<string, unknown>;
+    let textValue: unknown;
+    let label: unknown;
+    let split: string | undefined;
+    if ("utt" in row || "intent" in row) {
+      textValue = row.utt;
+      label = row.intent;
+      if (typeof row.partition === "string") split = normaliseSplit(row.partition);
+    } else if ("text" in row || "label_text" in row) {
+      textValue = row.text;
+      label = row.label_text;
+    } else {
+      errors.push({ line, message: 'expected "utt" and "intent" (MASSIVE) or "text" and "label_text"' });
+      continue;
+    }
+    if (typeof textValue !== "string" || textValue.trim() === "") {
+      errors.push({ line, message: "the text is missing or empty" });
+      continue;
+    }
+    if (typeof label !== "string" || label === "") {
+      errors.push({ line, message: "the label is missing or empty" });
+      continue;
+    }
+    if (wanted !== undefined && split !== undefined && split !== wanted) continue;
+    rows.push(
+      split === undefined ? { text: textValue, label, line } : { text: textValue, label, split, line },
+    );
+  }
+  return { rows, errors };
+}

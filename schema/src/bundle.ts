@@ -1,0 +1,153 @@
+/**
+ * The model bundle contract (../DESIGN.md "Model bundle"): what `bundle.json` and `labels.json`
+ * hold. Shared by gpu-service (which loads bundles), the CLI (offline scoring) and the edge (which
+ * checks that the upstream's vocab and labels match its own). Pure: no I/O here.
+ */
+
+export const BUNDLE_FORMAT = "intentql-bundle/1";
+
+export type Variant = "fp32" | "fp16" | "int8";
+export const VARIANTS: readonly Variant[] = ["fp32", "fp16", "int8"];
+
+export interface Label {
+  id: number;
+  name: string;
+  scenario: string;
+  action: string;
+}
+
+export interface TensorSpec {
+  name: string;
+  datatype: "INT64" | "FP32";
+  /** -1 marks a dynamic axis. */
+  shape: number[];
+}
+
+export interface SplitMetrics {
+  n: number;
+  accuracy: number;
+  f1Macro: number;
+}
+
+export interface VariantEntry {
+  file: string;
+  sha256: string;
+  bytes: number;
+  test?: SplitMetrics;
+  [extra: string]: unknown;
+}
+
+export interface OutOfScopeCalibration {
+  threshold: number;
+  rule: string;
+  [extra: string]: unknown;
+}
+
+export interface BundleManifest {
+  format: typeof BUNDLE_FORMAT;
+  name: string;
+  version: string;
+  task: "intent-classification";
+  architecture: Record<string, unknown>;
+  maxLength: number;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  tokenizer: {
+    type: "bert-wordpiece";
+    lowercase: boolean;
+    vocab: string;
+    vocabSha256: string;
+    vocabSize: number;
+    [extra: string]: unknown;
+  };
+  labels: { file: string; sha256: string; count: number };
+  variants: Partial<Record<Variant, VariantEntry>>;
+  defaultVariant: { cpu: Variant; cuda: Variant };
+  files: { path: string; sha256: string; bytes: number }[];
+  metrics: { validation?: SplitMetrics; test?: SplitMetrics; [extra: string]: unknown };
+  calibration?: { temperature: number; outOfScope: OutOfScopeCalibration } | null;
+  training?: Record<string, unknown>;
+  data?: Record<string, unknown>;
+}
+
+/** The signature every bundle's ONNX graph must have (the seed's DistilBERT export). */
+export const MODEL_INPUTS = ["input_ids", "attention_mask"] as const;
+export const MODEL_OUTPUT = "logits";
+
+export class BundleError extends Error {
+  constructor(
+    readonly bundle: string,
+    message: string,
+  ) {
+    super(`bundle ${bundle}: ${message}`);
+    this.name = "BundleError";
+  }
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/** Checks the shape of a parsed bundle.json; throws BundleError naming the first problem. */
+export function validateManifest(where: string, raw: unknown): BundleManifest {
+  const fail = (message: string): never => {
+    throw new BundleError(where, message);
+  };
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) fail("bundle.json is not a JSON object");
+  const m = raw as Partial<BundleManifest>;
+  if (m.format !== BUNDLE_FORMAT) fail(`format is ${JSON.stringify(m.format)}, expected "${BUNDLE_FORMAT}"`);
+  if (typeof m.name !== "string" || !/^[a-z0-9][a-z0-9._-]*$/i.test(m.name))
+    fail("name is missing or not a slug");
+  if (typeof m.version !== "string" || m.version === "") fail("version is missing");
+  if (!Number.isInteger(m.maxLength) || (m.maxLength as number) < 3) fail("maxLength must be an integer ≥ 3");
+  const inputs = (m.inputs ?? []).map((t) => t.name);
+  if (inputs.length !== 2 || !MODEL_INPUTS.every((n) => inputs.includes(n)))
+    fail(`inputs must be ${MODEL_INPUTS.join(", ")}; got ${inputs.join(", ") || "none"}`);
+  for (const t of m.inputs ?? []) if (t.datatype !== "INT64") fail(`input ${t.name} must be INT64`);
+  const output = m.outputs?.[0];
+  if (m.outputs?.length !== 1 || output?.name !== MODEL_OUTPUT || output.datatype !== "FP32")
+    fail(`outputs must be exactly one FP32 tensor named "${MODEL_OUTPUT}"`);
+  const tok = m.tokenizer;
+  if (!tok || tok.type !== "bert-wordpiece") fail('tokenizer.type must be "bert-wordpiece"');
+  if (!SHA256.test(tok?.vocabSha256 ?? "")) fail("tokenizer.vocabSha256 is not a sha256");
+  if (
+    !m.labels ||
+    !SHA256.test(m.labels.sha256 ?? "") ||
+    !Number.isInteger(m.labels.count) ||
+    m.labels.count < 2
+  )
+    fail("labels must name a file, its sha256 and a count ≥ 2");
+  if (output && output.shape[1] !== m.labels?.count)
+    fail(`logits have ${output.shape[1]} columns but labels.count is ${m.labels?.count}`);
+  const variants = Object.keys(m.variants ?? {});
+  if (variants.length === 0) fail("no variants");
+  for (const v of variants) {
+    if (!(VARIANTS as readonly string[]).includes(v)) fail(`unknown variant "${v}"`);
+    const entry = m.variants?.[v as Variant];
+    if (!entry || typeof entry.file !== "string" || !SHA256.test(entry.sha256 ?? ""))
+      fail(`variant ${v} needs a file and its sha256`);
+  }
+  if (!Array.isArray(m.files) || m.files.length === 0) fail("files list is missing");
+  for (const f of m.files ?? []) {
+    if (typeof f.path !== "string" || f.path.includes("/") || f.path.includes("\\") || f.path.startsWith("."))
+      fail(`file path ${JSON.stringify(f.path)} must be a plain name inside the bundle folder`);
+    if (!SHA256.test(f.sha256 ?? "")) fail(`file ${f.path} has no sha256`);
+  }
+  return m as BundleManifest;
+}
+
+/** Checks labels.json against the manifest: ids 0…n-1 in logit order, unique names. */
+export function validateLabels(where: string, raw: unknown, count: number): Label[] {
+  const fail = (message: string): never => {
+    throw new BundleError(where, message);
+  };
+  if (!Array.isArray(raw)) fail("labels.json is not an array");
+  const labels = raw as Label[];
+  if (labels.length !== count) fail(`labels.json has ${labels.length} labels, bundle.json says ${count}`);
+  const seen = new Set<string>();
+  labels.forEach((l, i) => {
+    if (l?.id !== i) fail(`label at index ${i} has id ${l?.id}; ids must be 0…${count - 1} in logit order`);
+    if (typeof l.name !== "string" || l.name === "") fail(`label ${i} has no name`);
+    if (seen.has(l.name)) fail(`label name "${l.name}" appears twice`);
+    seen.add(l.name);
+  });
+  return labels;
+}
