@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import * as ort from "onnxruntime-node";
 import { parseDatasetJsonl } from "../../../edge/src/eval/dataset-format.ts";
 import { computeMetrics, type Prediction } from "../../../edge/src/eval/metrics.ts";
@@ -9,13 +9,14 @@ import { intFlag, parseArgs, rejectUnknownFlags, requireFlag, UsageError } from 
 import { ProgressBar } from "../progress.ts";
 
 /**
- * `intentql predict --bundle DIR --data FILE [--variant fp32|fp16|int8] [--split S] [--batch-size N]`
+ * `intentql predict --bundle DIR --data FILE [--variant fp32|fp16|int8] [--split S] [--batch-size N] [--report F]`
  * Offline scoring with ONNX Runtime on this machine's CPU: no servers. Progress on stderr; the last
- * stdout line is JSON {"n","accuracy","f1Macro",…}.
+ * stdout line is JSON {"n","accuracy","f1Macro",…}; --report writes every metric (per intent, per
+ * scenario, confusion matrix, calibration error) as JSON.
  */
 export async function run(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
-  rejectUnknownFlags(args, ["bundle", "data", "variant", "split", "batch-size", "threads"]);
+  rejectUnknownFlags(args, ["bundle", "data", "variant", "split", "batch-size", "threads", "report"]);
   const bundleDir = requireFlag(args, "bundle");
   const dataPath = requireFlag(args, "data");
   const variant = (args.flags.get("variant") ?? "fp32") as Variant;
@@ -80,6 +81,8 @@ export async function run(argv: string[]): Promise<number> {
   progress.finish(rows.length);
   const seconds = (performance.now() - started) / 1000;
   const metrics = computeMetrics(predictions, bundle.labels);
+  const report = args.flags.get("report");
+  if (report) await writeFile(report, `${JSON.stringify(metrics, null, 1)}\n`);
   process.stdout.write(
     `${JSON.stringify({
       n: metrics.n,
