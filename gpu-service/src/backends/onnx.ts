@@ -1,0 +1,99 @@
+import * as ort from "onnxruntime-node";
+import type { Variant } from "../../../schema/src/bundle.ts";
+import { checkSessionSignature, type LoadedBundle } from "../bundle/load-bundle.ts";
+import type { RunBatch } from "../core/batcher.ts";
+import type { Logger } from "../log.ts";
+
+export type Device = "auto" | "cpu" | "cuda";
+export type Provider = "cuda" | "cpu";
+
+export interface OnnxModel {
+  provider: Provider;
+  variant: Variant;
+  /** Why CUDA was not used, when `--device auto` fell back to CPU. */
+  fallbackReason?: string;
+  run(batch: RunBatch): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+export interface OnnxOptions {
+  device: Device;
+  /** Undefined: the bundle's defaultVariant for the chosen provider. */
+  variant?: Variant;
+  intraOpThreads: number;
+  log: Logger;
+}
+
+async function createSession(path: string, provider: Provider, intraOpThreads: number) {
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: [provider],
+    graphOptimizationLevel: "all",
+  };
+  if (intraOpThreads > 0) options.intraOpNumThreads = intraOpThreads;
+  return ort.InferenceSession.create(path, options);
+}
+
+/**
+ * Opens one ONNX Runtime session for a bundle. `cuda` must work or it throws; `auto` tries CUDA
+ * first and falls back to CPU, keeping the reason so that logs and metadata say why.
+ */
+export async function openModel(bundle: LoadedBundle, opts: OnnxOptions): Promise<OnnxModel> {
+  const where = bundle.manifest.name;
+  const pickVariant = (provider: Provider): Variant =>
+    opts.variant ?? bundle.manifest.defaultVariant[provider];
+  let provider: Provider = opts.device === "cpu" ? "cpu" : "cuda";
+  let fallbackReason: string | undefined;
+  let session: ort.InferenceSession;
+  try {
+    session = await createSession(bundle.modelPath(pickVariant(provider)), provider, opts.intraOpThreads);
+  } catch (error) {
+    if (opts.device !== "auto") throw error;
+    fallbackReason = `CUDA execution provider unavailable: ${(error as Error).message.split("\n")[0]}`;
+    opts.log.warn("cuda_fallback", { model: where, reason: fallbackReason });
+    provider = "cpu";
+    session = await createSession(bundle.modelPath(pickVariant(provider)), provider, opts.intraOpThreads);
+  }
+  checkSessionSignature(where, session);
+  const outputName = bundle.manifest.outputs[0]!.name;
+  const model: OnnxModel = {
+    provider,
+    variant: pickVariant(provider),
+    async run(batch: RunBatch): Promise<Float32Array> {
+      const shape = [batch.rows, batch.seqLength];
+      const feeds = {
+        input_ids: new ort.Tensor("int64", batch.inputIds, shape),
+        attention_mask: new ort.Tensor("int64", batch.attentionMask, shape),
+      };
+      const result = await session.run(feeds, [outputName]);
+      const logits = result[outputName];
+      if (!logits || !(logits.data instanceof Float32Array))
+        throw new Error(`model output ${outputName} is ${logits?.type ?? "missing"}, expected float32`);
+      return logits.data;
+    },
+    release: () => session.release(),
+  };
+  if (fallbackReason !== undefined) model.fallbackReason = fallbackReason;
+  return model;
+}
+
+/**
+ * Runs the common shapes once so the first real requests do not pay for kernel selection and
+ * memory arena growth: batch 1/8/32/max × sequence 16/32/64, within the token budget.
+ */
+export async function warmUp(
+  model: OnnxModel,
+  limits: { maxBatchSize: number; maxBatchTokens: number; maxSeqLength: number; clsId: bigint },
+): Promise<number> {
+  const batches = [...new Set([1, 8, 32, limits.maxBatchSize])].filter((b) => b <= limits.maxBatchSize);
+  const lengths = [16, 32, 64].filter((s) => s <= limits.maxSeqLength);
+  let runs = 0;
+  for (const rows of batches)
+    for (const seqLength of lengths) {
+      if (rows * seqLength > limits.maxBatchTokens) continue;
+      const inputIds = new BigInt64Array(rows * seqLength).fill(limits.clsId);
+      const attentionMask = new BigInt64Array(rows * seqLength).fill(1n);
+      await model.run({ rows, seqLength, inputIds, attentionMask });
+      runs++;
+    }
+  return runs;
+}

@@ -1,0 +1,166 @@
+import { parseArgs } from "node:util";
+import { VARIANTS, type Variant } from "../../schema/src/bundle.ts";
+import type { Device } from "./backends/onnx.ts";
+import type { Level } from "./log.ts";
+
+export interface Config {
+  host: string;
+  port: number;
+  bundles: string[];
+  device: Device;
+  /** Undefined: each bundle's defaultVariant for the chosen provider (cuda → fp16, cpu → int8). */
+  variant: Variant | undefined;
+  maxBatchSize: number;
+  maxBatchTokens: number;
+  maxQueueDelayUs: number;
+  maxQueueRows: number;
+  requestTimeoutMs: number;
+  /** Empty: no auth (a warning is logged at start). */
+  authToken: string;
+  bodyLimitBytes: number;
+  intraOpThreads: number;
+  padMultiple: 1 | 8;
+  logLevel: Level;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+interface IntSpec {
+  flag: string;
+  env: string;
+  def: number;
+  min: number;
+  max: number;
+}
+
+/** Every flag, its env var and default; README.md's table is this list. */
+export const INT_FLAGS = {
+  port: { flag: "port", env: "GPU_PORT", def: 8500, min: 0, max: 65535 },
+  maxBatchSize: { flag: "max-batch-size", env: "GPU_MAX_BATCH_SIZE", def: 256, min: 1, max: 65536 },
+  maxBatchTokens: { flag: "max-batch-tokens", env: "GPU_MAX_BATCH_TOKENS", def: 16384, min: 1, max: 1 << 24 },
+  maxQueueDelayUs: {
+    flag: "max-queue-delay-us",
+    env: "GPU_MAX_QUEUE_DELAY_US",
+    def: 0,
+    min: 0,
+    max: 1_000_000,
+  },
+  maxQueueRows: { flag: "max-queue-rows", env: "GPU_MAX_QUEUE_ROWS", def: 16384, min: 1, max: 1 << 24 },
+  requestTimeoutMs: {
+    flag: "request-timeout-ms",
+    env: "GPU_REQUEST_TIMEOUT_MS",
+    def: 10_000,
+    min: 1,
+    max: 600_000,
+  },
+  bodyLimitBytes: {
+    flag: "body-limit-bytes",
+    env: "GPU_BODY_LIMIT_BYTES",
+    def: 8 * 1024 * 1024,
+    min: 1024,
+    max: 1 << 30,
+  },
+  intraOpThreads: { flag: "intra-op-threads", env: "GPU_INTRA_OP_THREADS", def: 0, min: 0, max: 1024 },
+  padMultiple: { flag: "pad-multiple", env: "GPU_PAD_MULTIPLE", def: 1, min: 1, max: 8 },
+} satisfies Record<string, IntSpec>;
+
+export const DEFAULT_BUNDLE = "models/massive-scratch";
+
+const USAGE = `usage: gpu-service [--host H] [--port N] [--bundle DIR]... [--device auto|cpu|cuda]
+  [--variant fp32|fp16|int8] [--max-batch-size N] [--max-batch-tokens N] [--max-queue-delay-us N]
+  [--max-queue-rows N] [--request-timeout-ms N] [--auth-token T] [--body-limit-bytes N]
+  [--intra-op-threads N] [--pad-multiple 1|8] [--log-level debug|info|warn|error]
+(every flag also reads an env var: see gpu-service/README.md)`;
+
+function parseInt10(name: string, raw: string, spec: IntSpec): number {
+  if (!/^\d+$/.test(raw.trim()))
+    throw new ConfigError(`${name} must be an integer, got ${JSON.stringify(raw)}`);
+  const n = Number(raw.trim());
+  if (n < spec.min || n > spec.max)
+    throw new ConfigError(`${name} must be between ${spec.min} and ${spec.max}, got ${n}`);
+  return n;
+}
+
+/** Flags win over env vars, env vars over defaults. Throws ConfigError naming the bad value. */
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
+  const options = {
+    host: { type: "string" },
+    bundle: { type: "string", multiple: true },
+    device: { type: "string" },
+    variant: { type: "string" },
+    "auth-token": { type: "string" },
+    "log-level": { type: "string" },
+    help: { type: "boolean" },
+    ...Object.fromEntries(Object.values(INT_FLAGS).map((s) => [s.flag, { type: "string" }])),
+  } as const;
+  let values: Record<string, string | string[] | boolean | undefined>;
+  try {
+    values = parseArgs({ args: argv, options, allowPositionals: false, strict: true })
+      .values as typeof values;
+  } catch (error) {
+    throw new ConfigError(`${(error as Error).message}\n${USAGE}`);
+  }
+  if (values.help) throw new ConfigError(USAGE);
+  const str = (flag: string, envName: string | undefined): string | undefined => {
+    const v = values[flag];
+    if (typeof v === "string") return v;
+    return envName !== undefined ? env[envName] : undefined;
+  };
+  const ints = Object.fromEntries(
+    Object.entries(INT_FLAGS).map(([key, spec]) => {
+      const fromFlag = values[spec.flag];
+      const raw = typeof fromFlag === "string" ? fromFlag : env[spec.env];
+      const name = typeof fromFlag === "string" ? `--${spec.flag}` : spec.env;
+      return [key, raw === undefined || raw === "" ? spec.def : parseInt10(name, raw, spec)];
+    }),
+  ) as Record<keyof typeof INT_FLAGS, number>;
+
+  const device = str("device", "GPU_DEVICE") ?? "auto";
+  if (device !== "auto" && device !== "cpu" && device !== "cuda")
+    throw new ConfigError(`--device must be auto, cpu or cuda, got ${JSON.stringify(device)}`);
+  const variant = str("variant", "GPU_VARIANT");
+  if (variant !== undefined && variant !== "" && !(VARIANTS as readonly string[]).includes(variant))
+    throw new ConfigError(`--variant must be one of ${VARIANTS.join(", ")}, got ${JSON.stringify(variant)}`);
+  if (ints.padMultiple !== 1 && ints.padMultiple !== 8)
+    throw new ConfigError(`--pad-multiple must be 1 or 8, got ${ints.padMultiple}`);
+  const logLevel = str("log-level", "GPU_LOG_LEVEL") ?? "info";
+  if (!["debug", "info", "warn", "error"].includes(logLevel))
+    throw new ConfigError(`--log-level must be debug, info, warn or error, got ${JSON.stringify(logLevel)}`);
+  const flagBundles = values.bundle as string[] | undefined;
+  const bundles =
+    flagBundles && flagBundles.length > 0
+      ? flagBundles
+      : (env.INTENTQL_BUNDLES ?? "")
+          .split(",")
+          .map((s) => s.trim())
+          .filter((s) => s !== "");
+  if (bundles.length === 0) bundles.push(DEFAULT_BUNDLE);
+  const host = str("host", "GPU_HOST") ?? "127.0.0.1";
+  if (host === "") throw new ConfigError("--host must not be empty");
+  // The bundle's maxLength (≤ 512 in practice) must fit one run; checked again per bundle at start.
+  if (ints.maxBatchTokens < 8)
+    throw new ConfigError(`--max-batch-tokens must hold at least one row, got ${ints.maxBatchTokens}`);
+
+  return {
+    host,
+    port: ints.port,
+    bundles,
+    device,
+    variant: variant === undefined || variant === "" ? undefined : (variant as Variant),
+    maxBatchSize: ints.maxBatchSize,
+    maxBatchTokens: ints.maxBatchTokens,
+    maxQueueDelayUs: ints.maxQueueDelayUs,
+    maxQueueRows: ints.maxQueueRows,
+    requestTimeoutMs: ints.requestTimeoutMs,
+    authToken: str("auth-token", "INTENTQL_UPSTREAM_TOKEN") ?? "",
+    bodyLimitBytes: ints.bodyLimitBytes,
+    intraOpThreads: ints.intraOpThreads,
+    padMultiple: ints.padMultiple as 1 | 8,
+    logLevel: logLevel as Level,
+  };
+}

@@ -1,0 +1,88 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/** The service's Prometheus metrics, in a registry of its own (served at GET /metrics). */
+export interface Metrics {
+  registry: Registry;
+  httpRequests: Counter<"route" | "status">;
+  inferRequests: Counter<"model">;
+  modelRuns: Counter<"model">;
+  rows: Counter<"model">;
+  batchRows: Histogram<"model">;
+  batchTokens: Histogram<"model">;
+  queueDepth: Gauge<"model">;
+  queueWait: Histogram<"model">;
+  inferenceSeconds: Histogram<"model">;
+  errors: Counter<"kind">;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: "intentql_http_requests_total",
+      help: "HTTP requests by route template and status code",
+      labelNames: ["route", "status"],
+      registers,
+    }),
+    inferRequests: new Counter({
+      name: "intentql_infer_requests_total",
+      help: "Infer HTTP requests received per model (before validation)",
+      labelNames: ["model"],
+      registers,
+    }),
+    modelRuns: new Counter({
+      name: "intentql_model_runs_total",
+      help: "ONNX Runtime runs per model (warm-up excluded)",
+      labelNames: ["model"],
+      registers,
+    }),
+    rows: new Counter({
+      name: "intentql_rows_total",
+      help: "Rows (texts) run through the model",
+      labelNames: ["model"],
+      registers,
+    }),
+    batchRows: new Histogram({
+      name: "intentql_batch_rows",
+      help: "Rows per model run",
+      labelNames: ["model"],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
+      registers,
+    }),
+    batchTokens: new Histogram({
+      name: "intentql_batch_tokens",
+      help: "Rows × padded length per model run",
+      labelNames: ["model"],
+      buckets: [16, 64, 256, 1024, 4096, 16384, 65536, 262144],
+      registers,
+    }),
+    queueDepth: new Gauge({
+      name: "intentql_queue_rows",
+      help: "Rows waiting in the batcher queue",
+      labelNames: ["model"],
+      registers,
+    }),
+    queueWait: new Histogram({
+      name: "intentql_queue_wait_seconds",
+      help: "Time from enqueue to a request's first row entering a run",
+      labelNames: ["model"],
+      buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
+    inferenceSeconds: new Histogram({
+      name: "intentql_inference_seconds",
+      help: "Duration of one model run",
+      labelNames: ["model"],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
+    errors: new Counter({
+      name: "intentql_errors_total",
+      help: "Errors answered, by kind (bad_request, not_found, unauthorized, body_too_large, queue_full, deadline, aborted, not_ready, internal)",
+      labelNames: ["kind"],
+      registers,
+    }),
+  };
+}

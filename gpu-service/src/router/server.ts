@@ -1,0 +1,278 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { HEADER_LENGTH, ProtocolError, type ServerMetadata } from "../../../schema/src/v2.ts";
+import {
+  AbortedError,
+  type Batcher,
+  DeadlineError,
+  DrainingError,
+  QueueFullError,
+  RequestTooLargeError,
+} from "../core/batcher.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import { encodeInferResponse, type ModelSignature, parseInferRequest } from "./infer.ts";
+
+export const SERVER_NAME = "intentql-gpu-service";
+export const SERVER_VERSION = "0.1.0";
+export const EXTENSIONS = ["binary_tensor_data", "model_repository_list", "intentql_bundle"];
+
+export interface ServedModel {
+  signature: ModelSignature;
+  batcher: Batcher;
+  provider: string;
+  variant: string;
+  labelsJson: string;
+  bundleJson: string;
+  /** Metadata inputs/outputs as the bundle declares them (-1 = dynamic). */
+  inputs: { name: string; datatype: string; shape: number[] }[];
+  outputs: { name: string; datatype: string; shape: number[] }[];
+}
+
+export interface RouterState {
+  phase: "loading" | "ready" | "draining";
+  models: Map<string, ServedModel>;
+}
+
+export interface RouterOptions {
+  authToken: string;
+  bodyLimitBytes: number;
+  requestTimeoutMs: number;
+  log: Logger;
+  metrics: Metrics;
+  state: RouterState;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly kind: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+const MODEL_ROUTE = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(?:\/(ready|infer|labels|bundle))?$/;
+
+function digest(s: string): Buffer {
+  return createHash("sha256").update(s).digest();
+}
+
+/** Reads the body up to the limit; a bigger body is refused with 413 without buffering it all. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"] ?? "0");
+  if (declared > limit)
+    return Promise.reject(
+      new HttpError(413, `body of ${declared} bytes exceeds the limit of ${limit} bytes`, "body_too_large"),
+    );
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size > limit) {
+        reject(new HttpError(413, `body exceeds the limit of ${limit} bytes`, "body_too_large"));
+        req.removeAllListeners("data");
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    req.on("error", reject);
+  });
+}
+
+export function createHandler(opts: RouterOptions) {
+  const { state, metrics, log } = opts;
+  const expectedToken = opts.authToken === "" ? null : digest(opts.authToken);
+
+  const send = (
+    res: ServerResponse,
+    route: string,
+    status: number,
+    body: string | Uint8Array,
+    headers: Record<string, string | number> = {},
+  ): void => {
+    metrics.httpRequests.inc({ route, status: String(status) });
+    if (res.headersSent || res.destroyed) return;
+    res.writeHead(status, {
+      "content-type": typeof body === "string" ? "application/json" : "application/octet-stream",
+      "content-length": typeof body === "string" ? Buffer.byteLength(body) : body.byteLength,
+      ...headers,
+    });
+    res.end(body);
+  };
+  const sendJson = (res: ServerResponse, route: string, status: number, value: unknown, headers = {}): void =>
+    send(res, route, status, JSON.stringify(value), headers);
+
+  const findModel = (name: string, version: string | undefined): ServedModel => {
+    const model = state.models.get(decodeURIComponent(name));
+    if (!model) throw new HttpError(404, `unknown model "${decodeURIComponent(name)}"`, "not_found");
+    if (version !== undefined && decodeURIComponent(version) !== model.signature.version)
+      throw new HttpError(
+        404,
+        `model ${model.signature.name} has no version "${decodeURIComponent(version)}" (serves ${model.signature.version})`,
+        "not_found",
+      );
+    return model;
+  };
+
+  const metadata = (m: ServedModel) => ({
+    name: m.signature.name,
+    versions: [m.signature.version],
+    platform: "onnxruntime_onnx",
+    inputs: m.inputs,
+    outputs: m.outputs,
+    parameters: {
+      provider: m.provider,
+      variant: m.variant,
+      max_length: m.signature.maxLength,
+      vocab_size: m.signature.vocabSize,
+    },
+  });
+
+  async function infer(req: IncomingMessage, res: ServerResponse, model: ServedModel, route: string) {
+    metrics.inferRequests.inc({ model: model.signature.name });
+    const arrived = performance.now();
+    const body = await readBody(req, opts.bodyLimitBytes);
+    const rawLength = req.headers[HEADER_LENGTH];
+    let headerLength: number | undefined;
+    if (rawLength !== undefined) {
+      const text = Array.isArray(rawLength) ? rawLength[0]! : rawLength;
+      if (!/^\d+$/.test(text))
+        throw new ProtocolError(`Inference-Header-Content-Length ${JSON.stringify(text)} is not an integer`);
+      headerLength = Number(text);
+    }
+    const parsed = parseInferRequest(body, headerLength, model.signature);
+    // A caller that goes away takes its queued rows with it.
+    const controller = new AbortController();
+    const onClose = (): void => {
+      if (!res.writableFinished) controller.abort();
+    };
+    res.on("close", onClose);
+    try {
+      const { data, width } = await model.batcher.submit(parsed.rows, {
+        deadline: arrived + opts.requestTimeoutMs,
+        signal: controller.signal,
+      });
+      const encoded = encodeInferResponse(model.signature, parsed, data, width);
+      const headers: Record<string, string | number> = {};
+      if (encoded.headerLength !== undefined) headers[HEADER_LENGTH] = encoded.headerLength;
+      send(res, route, 200, encoded.body, headers);
+    } finally {
+      res.off("close", onClose);
+    }
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<string> {
+    const path = (req.url ?? "/").split("?")[0]!.replace(/\/+$/, "") || "/";
+    const method = req.method ?? "GET";
+    const get = (routeName: string): void => {
+      if (method !== "GET" && method !== "HEAD")
+        throw new HttpError(405, `${method} is not allowed on ${path}; use GET`, "bad_request", {
+          allow: "GET",
+        });
+      void routeName;
+    };
+    if (path === "/v2/health/live") {
+      get(path);
+      sendJson(res, "/v2/health/live", 200, { live: true });
+      return "/v2/health/live";
+    }
+    if (path === "/v2/health/ready") {
+      get(path);
+      const ready = state.phase === "ready";
+      sendJson(res, "/v2/health/ready", ready ? 200 : 503, { ready }, ready ? {} : { "retry-after": "1" });
+      return "/v2/health/ready";
+    }
+    if (path === "/metrics") {
+      get(path);
+      const text = await metrics.registry.metrics();
+      metrics.httpRequests.inc({ route: "/metrics", status: "200" });
+      res.writeHead(200, { "content-type": metrics.registry.contentType });
+      res.end(text);
+      return "/metrics";
+    }
+    if (path === "/v2") {
+      get(path);
+      const body: ServerMetadata = { name: SERVER_NAME, version: SERVER_VERSION, extensions: EXTENSIONS };
+      sendJson(res, "/v2", 200, body);
+      return "/v2";
+    }
+    // Everything below needs the shared secret when one is configured.
+    if (expectedToken !== null) {
+      const header = req.headers.authorization ?? "";
+      const match = /^Bearer (.+)$/.exec(header);
+      if (!match || !timingSafeEqual(digest(match[1]!), expectedToken))
+        throw new HttpError(401, "missing or wrong bearer token", "unauthorized", {
+          "www-authenticate": 'Bearer realm="gpu-service"',
+        });
+    }
+    if (path === "/v2/models") {
+      get(path);
+      sendJson(res, "/v2/models", 200, {
+        models: [...state.models.values()].map((m) => ({
+          name: m.signature.name,
+          version: m.signature.version,
+          state: state.phase === "ready" ? "READY" : "UNAVAILABLE",
+        })),
+      });
+      return "/v2/models";
+    }
+    const match = MODEL_ROUTE.exec(path);
+    if (!match) throw new HttpError(404, `no route ${method} ${path}`, "not_found");
+    const [, name, version, action] = match;
+    const routeName = `/v2/models/{name}${version !== undefined ? "/versions/{v}" : ""}${action ? `/${action}` : ""}`;
+    const model = findModel(name!, version);
+    if (action === "infer") {
+      if (method !== "POST")
+        throw new HttpError(405, `${method} is not allowed on ${path}; use POST`, "bad_request", {
+          allow: "POST",
+        });
+      if (state.phase !== "ready")
+        throw new HttpError(503, `server is ${state.phase}`, "not_ready", { "retry-after": "1" });
+      await infer(req, res, model, routeName);
+      return routeName;
+    }
+    get(routeName);
+    if (action === "ready") {
+      const ready = state.phase === "ready";
+      sendJson(res, routeName, ready ? 200 : 503, { name: model.signature.name, ready });
+    } else if (action === "labels") {
+      send(res, routeName, 200, model.labelsJson);
+    } else if (action === "bundle") {
+      send(res, routeName, 200, model.bundleJson);
+    } else {
+      sendJson(res, routeName, 200, metadata(model));
+    }
+    return routeName;
+  }
+
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    route(req, res).catch((error: unknown) => {
+      const e = toHttpError(error);
+      metrics.errors.inc({ kind: e.kind });
+      if (e.status >= 500 && e.kind === "internal")
+        log.error("request_failed", { url: req.url, error: (error as Error)?.stack ?? String(error) });
+      else log.debug("request_refused", { url: req.url, status: e.status, error: e.message });
+      if (e.status === 413) res.setHeader("connection", "close");
+      sendJson(res, "error", e.status, { error: e.message }, e.headers);
+    });
+  };
+}
+
+function toHttpError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  if (error instanceof ProtocolError) return new HttpError(400, error.message, "bad_request");
+  if (error instanceof RequestTooLargeError) return new HttpError(400, error.message, "bad_request");
+  if (error instanceof QueueFullError)
+    return new HttpError(503, error.message, "queue_full", { "retry-after": "1" });
+  if (error instanceof DrainingError)
+    return new HttpError(503, "server is shutting down", "not_ready", { "retry-after": "1" });
+  if (error instanceof DeadlineError) return new HttpError(504, error.message, "deadline");
+  if (error instanceof AbortedError) return new HttpError(499, error.message, "aborted");
+  return new HttpError(500, `internal error: ${(error as Error)?.message ?? String(error)}`, "internal");
+}

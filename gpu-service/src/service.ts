@@ -1,0 +1,151 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { type OnnxModel, openModel, warmUp } from "./backends/onnx.ts";
+import { loadBundle } from "./bundle/load-bundle.ts";
+import type { Config } from "./config.ts";
+import { Batcher, systemClock } from "./core/batcher.ts";
+import type { Logger } from "./log.ts";
+import { createMetrics, type Metrics } from "./metrics.ts";
+import { createHandler, type RouterState, type ServedModel } from "./router/server.ts";
+
+export interface RunningService {
+  url: string;
+  metrics: Metrics;
+  state: RouterState;
+  /** Stops accepting, lets every queued row run, closes sessions. */
+  close(): Promise<void>;
+}
+
+/**
+ * Loads and verifies every bundle, opens a session each, warms them up, then listens. The server
+ * listens first (live, not ready) so orchestrators can tell "starting" from "dead".
+ */
+export async function startService(config: Config, log: Logger): Promise<RunningService> {
+  const metrics = createMetrics();
+  const state: RouterState = { phase: "loading", models: new Map() };
+  if (config.authToken === "")
+    log.warn("auth_disabled", {
+      reason: "no --auth-token / INTENTQL_UPSTREAM_TOKEN: every caller is trusted",
+    });
+  const server: Server = createServer(
+    createHandler({
+      authToken: config.authToken,
+      bodyLimitBytes: config.bodyLimitBytes,
+      requestTimeoutMs: config.requestTimeoutMs,
+      log,
+      metrics,
+      state,
+    }),
+  );
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+
+  const sessions: OnnxModel[] = [];
+  try {
+    for (const dir of config.bundles) {
+      const started = performance.now();
+      const bundle = await loadBundle(dir);
+      const m = bundle.manifest;
+      if (state.models.has(m.name)) throw new Error(`two bundles are named ${m.name}`);
+      if (config.maxBatchTokens < m.maxLength)
+        throw new Error(
+          `--max-batch-tokens ${config.maxBatchTokens} is below ${m.name}'s maxLength ${m.maxLength}`,
+        );
+      const model = await openModel(bundle, {
+        device: config.device,
+        variant: config.variant,
+        intraOpThreads: config.intraOpThreads,
+        log,
+      });
+      sessions.push(model);
+      const clsId = BigInt(bundle.vocabText.split("\n").indexOf("[CLS]"));
+      const padId = BigInt(Math.max(0, bundle.vocabText.split("\n").indexOf("[PAD]")));
+      const warmups = await warmUp(model, {
+        maxBatchSize: config.maxBatchSize,
+        maxBatchTokens: config.maxBatchTokens,
+        maxSeqLength: m.maxLength,
+        clsId: clsId < 0n ? 0n : clsId,
+      });
+      const labels = { model: m.name };
+      const batcher = new Batcher({
+        maxBatchSize: config.maxBatchSize,
+        maxBatchTokens: config.maxBatchTokens,
+        maxQueueDelayUs: config.maxQueueDelayUs,
+        maxQueueRows: config.maxQueueRows,
+        padMultiple: config.padMultiple,
+        maxSeqLength: m.maxLength,
+        padId,
+        clock: systemClock,
+        run: (batch) => {
+          metrics.queueDepth.set(labels, batcher.stats().queuedRows);
+          return model.run(batch);
+        },
+        onRun: ({ rows, seqLength, ms, ok }) => {
+          metrics.modelRuns.inc(labels);
+          if (!ok) return;
+          metrics.rows.inc(labels, rows);
+          metrics.batchRows.observe(labels, rows);
+          metrics.batchTokens.observe(labels, rows * seqLength);
+          metrics.inferenceSeconds.observe(labels, ms / 1000);
+          metrics.queueDepth.set(labels, batcher.stats().queuedRows);
+        },
+        onDequeue: (waitMs) => metrics.queueWait.observe(labels, waitMs / 1000),
+      });
+      const served: ServedModel = {
+        signature: {
+          name: m.name,
+          version: m.version,
+          maxLength: m.maxLength,
+          vocabSize: m.tokenizer.vocabSize,
+          inputNames: m.inputs.map((i) => i.name),
+          outputName: m.outputs[0]!.name,
+        },
+        batcher,
+        provider: model.provider,
+        variant: model.variant,
+        labelsJson: JSON.stringify(bundle.labels),
+        bundleJson: JSON.stringify(m),
+        inputs: m.inputs.map((i) => ({ name: i.name, datatype: i.datatype, shape: i.shape })),
+        outputs: m.outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape })),
+      };
+      state.models.set(m.name, served);
+      log.info("model_loaded", {
+        model: m.name,
+        version: m.version,
+        provider: model.provider,
+        variant: model.variant,
+        ...(model.fallbackReason ? { fallbackReason: model.fallbackReason } : {}),
+        warmupRuns: warmups,
+        ms: Math.round(performance.now() - started),
+      });
+    }
+  } catch (error) {
+    server.close();
+    await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
+    throw error;
+  }
+  state.phase = "ready";
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      state.phase = "draining";
+      // Stop accepting connections; requests already queued still get their answers.
+      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all([...state.models.values()].map((m) => m.batcher.close()));
+      server.closeIdleConnections();
+      const forced = setTimeout(() => server.closeAllConnections(), 2000);
+      await serverClosed;
+      clearTimeout(forced);
+      await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
+    })();
+    return closing;
+  };
+  return { url, metrics, state, close };
+}
