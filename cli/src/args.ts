@@ -46,7 +46,8 @@ export function intFlag(args: ParsedArgs, name: string, fallback: number, min = 
   const raw = args.flags.get(name);
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${raw}"`);
+  if (!Number.isInteger(value) || value < min)
+    throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${raw}"`);
   return value;
 }
 

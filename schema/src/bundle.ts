@@ -106,7 +106,7 @@ export function validateManifest(where: string, raw: unknown): BundleManifest {
   if (m.outputs?.length !== 1 || output?.name !== MODEL_OUTPUT || output.datatype !== "FP32")
     fail(`outputs must be exactly one FP32 tensor named "${MODEL_OUTPUT}"`);
   const tok = m.tokenizer;
-  if (!tok || tok.type !== "bert-wordpiece") fail('tokenizer.type must be "bert-wordpiece"');
+  if (tok?.type !== "bert-wordpiece") fail('tokenizer.type must be "bert-wordpiece"');
   if (!SHA256.test(tok?.vocabSha256 ?? "")) fail("tokenizer.vocabSha256 is not a sha256");
   if (
     !m.labels ||
