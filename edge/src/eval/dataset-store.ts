@@ -1,0 +1,157 @@
+import type { D1Database, D1PreparedStatement } from "@cloudflare/workers-types";
+import { type LabelledText, parseDatasetJsonl, type RowError } from "./dataset-format.ts";
+
+/** What the Worker needs from D1 (the binding type, narrowed so that tests can see what is used). */
+export type Db = D1Database;
+
+export interface Dataset {
+  id: string;
+  name: string;
+  sha256: string;
+  rowCount: number;
+  splits: Record<string, number>;
+  createdAt: string;
+}
+
+export class DatasetImportError extends Error {
+  constructor(
+    message: string,
+    readonly rowErrors: RowError[] = [],
+  ) {
+    super(message);
+    this.name = "DatasetImportError";
+  }
+}
+
+/** Rows without a partition (the {"text","label_text"} layout) land in this split unless told. */
+export const DEFAULT_SPLIT = "test";
+/** D1 caps one statement's size; rows travel as JSON arrays of about this many bytes each. */
+const CHUNK_BYTES = 400_000;
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+interface DatasetRow {
+  id: string;
+  name: string;
+  sha256: string;
+  row_count: number;
+  splits: string;
+  created_at: string;
+}
+
+function toDataset(r: DatasetRow): Dataset {
+  return {
+    id: r.id,
+    name: r.name,
+    sha256: r.sha256,
+    rowCount: r.row_count,
+    splits: JSON.parse(r.splits),
+    createdAt: r.created_at,
+  };
+}
+
+export interface ImportOptions {
+  name: string;
+  content: string;
+  /** For MASSIVE official files: keep only this partition. For other files: the split to file rows under. */
+  split?: string;
+  /** Labels the served model knows; rows with any other label are refused (with line numbers). */
+  knownLabels?: ReadonlySet<string>;
+}
+
+/**
+ * Imports a JSONL dataset atomically: every row is checked first and any bad row refuses the whole
+ * file with line numbers; the rows are then written in one D1 batch (a transaction), so a failure
+ * leaves nothing behind. Idempotent: the same rows give the same dataset, whatever its name.
+ */
+export async function importDataset(
+  db: Db,
+  options: ImportOptions,
+): Promise<{ dataset: Dataset; created: boolean }> {
+  const name = options.name.trim();
+  if (name === "" || name.length > 200) throw new DatasetImportError("name must be 1-200 characters");
+  const { rows, errors } = parseDatasetJsonl(options.content, options.split ? { split: options.split } : {});
+  if (options.knownLabels) {
+    for (const r of rows)
+      if (!options.knownLabels.has(r.label))
+        errors.push({ line: r.line, message: `unknown label "${r.label}"` });
+    errors.sort((a, b) => a.line - b.line);
+  }
+  if (errors.length > 0) {
+    const shown = errors
+      .slice(0, 20)
+      .map((e) => `line ${e.line}: ${e.message}`)
+      .join("; ");
+    throw new DatasetImportError(`${errors.length} bad row(s), nothing imported: ${shown}`, errors);
+  }
+  if (rows.length === 0) throw new DatasetImportError("the file has no rows (after the split filter)");
+
+  const bySplit = new Map<string, LabelledText[]>();
+  for (const r of rows) {
+    const split = r.split ?? options.split ?? DEFAULT_SPLIT;
+    const list = bySplit.get(split) ?? [];
+    list.push(r);
+    bySplit.set(split, list);
+  }
+  const canonical = [...bySplit.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([split, list]) => list.map((r) => JSON.stringify([split, r.text, r.label])).join("\n"))
+    .join("\n");
+  const sha256 = await sha256Hex(canonical);
+  const existing = await db
+    .prepare("SELECT * FROM datasets WHERE sha256 = ?")
+    .bind(sha256)
+    .first<DatasetRow>();
+  if (existing) return { dataset: toDataset(existing), created: false };
+
+  const id = `ds_${sha256.slice(0, 16)}`;
+  const splits = Object.fromEntries([...bySplit.entries()].map(([s, list]) => [s, list.length]));
+  const createdAt = new Date().toISOString();
+  const statements: D1PreparedStatement[] = [
+    db
+      .prepare(
+        "INSERT INTO datasets (id, name, sha256, row_count, splits, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+      )
+      .bind(id, name, sha256, rows.length, JSON.stringify(splits), createdAt),
+  ];
+  const insertChunk = db.prepare(
+    `INSERT INTO dataset_rows (dataset_id, split, idx, text, label)
+     SELECT ?1, ?2, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+     FROM json_each(?3)`,
+  );
+  for (const [split, list] of bySplit) {
+    let chunk: unknown[] = [];
+    let bytes = 0;
+    const flush = () => {
+      if (chunk.length === 0) return;
+      statements.push(insertChunk.bind(id, split, JSON.stringify(chunk)));
+      chunk = [];
+      bytes = 0;
+    };
+    list.forEach((r, idx) => {
+      const entry = [idx, r.text, r.label];
+      bytes += r.text.length * 3 + r.label.length + 16;
+      chunk.push(entry);
+      if (bytes > CHUNK_BYTES) flush();
+    });
+    flush();
+  }
+  await db.batch(statements);
+  return { dataset: { id, name, sha256, rowCount: rows.length, splits, createdAt }, created: true };
+}
+
+export async function getDataset(db: Db, idOrName: string): Promise<Dataset | null> {
+  const row = await db
+    .prepare("SELECT * FROM datasets WHERE id = ?1 OR name = ?1 ORDER BY created_at DESC LIMIT 1")
+    .bind(idOrName)
+    .first<DatasetRow>();
+  return row ? toDataset(row) : null;
+}
+
+export async function listDatasets(db: Db): Promise<Dataset[]> {
+  const { results } = await db.prepare("SELECT * FROM datasets ORDER BY created_at DESC").all<DatasetRow>();
+  return results.map(toDataset);
+}

@@ -1,0 +1,279 @@
+import type { Db } from "./dataset-store.ts";
+import { computeMetrics, type LabelInfo, percentile, type RunMetrics } from "./metrics.ts";
+
+export type EvalRunStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+export const TERMINAL: ReadonlySet<EvalRunStatus> = new Set(["succeeded", "failed", "cancelled"]);
+
+export interface EvalRun {
+  id: string;
+  datasetId: string;
+  split: string;
+  model: string;
+  status: EvalRunStatus;
+  total: number;
+  done: number;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  heartbeatAt: string | null;
+  error: string | null;
+  busyMs: number;
+  metrics: StoredMetrics | null;
+}
+
+/** RunMetrics plus the run's speed: what `eval_runs.metrics` holds once a run succeeded. */
+export interface StoredMetrics extends RunMetrics {
+  latencyMs: { p50: number; p95: number; p99: number };
+  textsPerSecond: number;
+}
+
+export interface PendingRow {
+  idx: number;
+  text: string;
+  label: string;
+}
+
+export interface PredictionRecord {
+  idx: number;
+  gold: string;
+  predicted: string;
+  score: number;
+  outOfScope: boolean;
+  latencyMs: number;
+}
+
+interface RunRow {
+  id: string;
+  dataset_id: string;
+  split: string;
+  model: string;
+  status: EvalRunStatus;
+  total: number;
+  done: number;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  heartbeat_at: string | null;
+  error: string | null;
+  busy_ms: number;
+  metrics: string | null;
+}
+
+function toRun(r: RunRow): EvalRun {
+  return {
+    id: r.id,
+    datasetId: r.dataset_id,
+    split: r.split,
+    model: r.model,
+    status: r.status,
+    total: r.total,
+    done: r.done,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    heartbeatAt: r.heartbeat_at,
+    error: r.error,
+    busyMs: r.busy_ms,
+    metrics: r.metrics ? JSON.parse(r.metrics) : null,
+  };
+}
+
+const now = () => new Date().toISOString();
+
+export async function createRun(
+  db: Db,
+  input: { datasetId: string; split: string; model: string; total: number },
+): Promise<EvalRun> {
+  const id = `run_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
+  await db
+    .prepare(
+      "INSERT INTO eval_runs (id, dataset_id, split, model, status, total, created_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+    )
+    .bind(id, input.datasetId, input.split, input.model, input.total, now())
+    .run();
+  return (await getRun(db, id))!;
+}
+
+export async function getRun(db: Db, id: string): Promise<EvalRun | null> {
+  const row = await db.prepare("SELECT * FROM eval_runs WHERE id = ?").bind(id).first<RunRow>();
+  return row ? toRun(row) : null;
+}
+
+export async function listRuns(db: Db, limit = 50): Promise<EvalRun[]> {
+  const { results } = await db
+    .prepare("SELECT * FROM eval_runs ORDER BY created_at DESC LIMIT ?")
+    .bind(limit)
+    .all<RunRow>();
+  return results.map(toRun);
+}
+
+export async function markRunning(db: Db, id: string): Promise<void> {
+  await db
+    .prepare(
+      "UPDATE eval_runs SET status = 'running', started_at = COALESCE(started_at, ?1), heartbeat_at = ?1 WHERE id = ?2 AND status IN ('queued', 'running')",
+    )
+    .bind(now(), id)
+    .run();
+}
+
+/** The next rows of the run's split that have no prediction yet, in dataset order. */
+export async function pendingRows(db: Db, run: EvalRun, limit: number): Promise<PendingRow[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT r.idx AS idx, r.text AS text, r.label AS label FROM dataset_rows r
+       LEFT JOIN predictions p ON p.run_id = ?1 AND p.idx = r.idx
+       WHERE r.dataset_id = ?2 AND r.split = ?3 AND p.idx IS NULL
+       ORDER BY r.idx LIMIT ?4`,
+    )
+    .bind(run.id, run.datasetId, run.split, limit)
+    .all<PendingRow>();
+  return results;
+}
+
+/**
+ * Writes a chunk of predictions and the run's progress in one transaction. INSERT OR IGNORE on the
+ * (run_id, idx) key plus a `done` recounted from the table make a replayed chunk harmless.
+ */
+export async function recordPredictions(
+  db: Db,
+  runId: string,
+  records: PredictionRecord[],
+  busyMs: number,
+): Promise<void> {
+  if (records.length === 0) return;
+  const payload = JSON.stringify(
+    records.map((r) => [r.idx, r.gold, r.predicted, r.score, r.outOfScope ? 1 : 0, r.latencyMs]),
+  );
+  await db.batch([
+    db
+      .prepare(
+        `INSERT OR IGNORE INTO predictions (run_id, idx, gold, predicted, score, out_of_scope, latency_ms)
+         SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+                json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]')
+         FROM json_each(?2)`,
+      )
+      .bind(runId, payload),
+    db
+      .prepare(
+        `UPDATE eval_runs SET done = (SELECT COUNT(*) FROM predictions WHERE run_id = ?1),
+           busy_ms = busy_ms + ?2, heartbeat_at = ?3 WHERE id = ?1`,
+      )
+      .bind(runId, busyMs, now()),
+  ]);
+}
+
+export async function finishRun(db: Db, run: EvalRun, labels: readonly LabelInfo[]): Promise<EvalRun> {
+  const { results } = await db
+    .prepare(
+      "SELECT gold, predicted, score, out_of_scope, latency_ms FROM predictions WHERE run_id = ? ORDER BY idx",
+    )
+    .bind(run.id)
+    .all<{ gold: string; predicted: string; score: number; out_of_scope: number; latency_ms: number }>();
+  const index = new Map(labels.map((l, i) => [l.name, i]));
+  const metrics = computeMetrics(
+    results.map((p) => ({
+      gold: index.get(p.gold) ?? -1,
+      predicted: index.get(p.predicted) ?? -1,
+      score: p.score,
+      outOfScope: p.out_of_scope === 1,
+    })),
+    labels,
+  );
+  const latencies = results.map((p) => p.latency_ms);
+  const fresh = (await getRun(db, run.id))!;
+  const stored: StoredMetrics = {
+    ...metrics,
+    latencyMs: {
+      p50: percentile(latencies, 50),
+      p95: percentile(latencies, 95),
+      p99: percentile(latencies, 99),
+    },
+    textsPerSecond: fresh.busyMs > 0 ? results.length / (fresh.busyMs / 1000) : 0,
+  };
+  await db
+    .prepare(
+      "UPDATE eval_runs SET status = 'succeeded', finished_at = ?, metrics = ? WHERE id = ? AND status = 'running'",
+    )
+    .bind(now(), JSON.stringify(stored), run.id)
+    .run();
+  return (await getRun(db, run.id))!;
+}
+
+export async function failRun(db: Db, id: string, error: string): Promise<void> {
+  await db
+    .prepare(
+      "UPDATE eval_runs SET status = 'failed', finished_at = ?, error = ? WHERE id = ? AND status IN ('queued', 'running')",
+    )
+    .bind(now(), error.slice(0, 2000), id)
+    .run();
+}
+
+/** Cancels a queued or running run; returns false when it had already ended. */
+export async function cancelRun(db: Db, id: string): Promise<boolean> {
+  const r = await db
+    .prepare(
+      "UPDATE eval_runs SET status = 'cancelled', finished_at = ? WHERE id = ? AND status IN ('queued', 'running')",
+    )
+    .bind(now(), id)
+    .run();
+  return (r.meta.changes ?? 0) > 0;
+}
+
+export interface MisclassifiedPage {
+  edges: {
+    cursor: string;
+    node: { idx: number; text: string; gold: string; predicted: string; score: number };
+  }[];
+  hasNextPage: boolean;
+  endCursor: string | null;
+}
+
+/** Wrong predictions of a run in dataset order, keyset-paginated by idx (the cursor is the idx). */
+export async function misclassified(
+  db: Db,
+  run: EvalRun,
+  opts: { first: number; after?: string | null; intent?: string | null },
+): Promise<MisclassifiedPage> {
+  const first = Math.max(1, Math.min(opts.first, 500));
+  const after = opts.after == null || opts.after === "" ? -1 : Number.parseInt(atob(opts.after), 10);
+  if (!Number.isFinite(after)) throw new Error("invalid cursor");
+  const { results } = await db
+    .prepare(
+      `SELECT p.idx AS idx, r.text AS text, p.gold AS gold, p.predicted AS predicted, p.score AS score
+       FROM predictions p JOIN dataset_rows r ON r.dataset_id = ?2 AND r.split = ?3 AND r.idx = p.idx
+       WHERE p.run_id = ?1 AND p.gold <> p.predicted AND p.idx > ?4
+         AND (?5 IS NULL OR p.gold = ?5 OR p.predicted = ?5)
+       ORDER BY p.idx LIMIT ?6`,
+    )
+    .bind(run.id, run.datasetId, run.split, after, opts.intent ?? null, first + 1)
+    .all<{ idx: number; text: string; gold: string; predicted: string; score: number }>();
+  const page = results.slice(0, first);
+  const edges = page.map((node) => ({ cursor: btoa(String(node.idx)), node }));
+  return { edges, hasNextPage: results.length > first, endCursor: edges.at(-1)?.cursor ?? null };
+}
+
+export interface IntentDelta {
+  intent: string;
+  f1A: number;
+  f1B: number;
+  delta: number;
+  support: number;
+}
+
+/** Per-intent F1 deltas (b − a), largest change first. */
+export function compareRuns(a: StoredMetrics, b: StoredMetrics): IntentDelta[] {
+  const byLabel = new Map(a.perLabel.map((l) => [l.label, l]));
+  return b.perLabel
+    .map((lb) => {
+      const la = byLabel.get(lb.label);
+      const f1A = la?.f1 ?? 0;
+      return {
+        intent: lb.label,
+        f1A,
+        f1B: lb.f1,
+        delta: lb.f1 - f1A,
+        support: Math.max(lb.support, la?.support ?? 0),
+      };
+    })
+    .sort((x, y) => Math.abs(y.delta) - Math.abs(x.delta) || x.intent.localeCompare(y.intent));
+}

@@ -1,0 +1,254 @@
+import type { D1Database } from "@cloudflare/workers-types";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DatasetImportError, importDataset } from "../../../edge/src/eval/dataset-store.ts";
+import {
+  cancelRun,
+  compareRuns,
+  createRun,
+  getRun,
+  misclassified,
+  type StoredMetrics,
+} from "../../../edge/src/eval/eval-run-store.ts";
+import { type ClassifiedText, runSlice } from "../../../edge/src/eval/eval-runner.ts";
+import { startD1 } from "../../support/d1.ts";
+
+process.env.WRANGLER_SEND_METRICS = "false";
+process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
+
+const LABELS = [
+  { name: "alarm_set", scenario: "alarm" },
+  { name: "alarm_remove", scenario: "alarm" },
+  { name: "play_music", scenario: "play" },
+];
+const KNOWN = new Set(LABELS.map((l) => l.name));
+
+let db: D1Database;
+let dispose: () => Promise<void>;
+beforeAll(async () => {
+  ({ db, dispose } = await startD1());
+});
+afterAll(async () => {
+  await dispose();
+});
+beforeEach(async () => {
+  for (const t of ["predictions", "eval_runs", "dataset_rows", "datasets"])
+    await db.prepare(`DELETE FROM ${t}`).run();
+});
+
+const official = (rows: [string, string, string][]) =>
+  rows
+    .map(([partition, intent, utt], i) => JSON.stringify({ id: String(i), partition, intent, utt }))
+    .join("\n");
+
+/** n texts "text i"; gold cycles through the labels. */
+function textLabelFile(n: number): string {
+  return Array.from({ length: n }, (_, i) =>
+    JSON.stringify({ text: `text ${i}`, label_text: LABELS[i % 3]!.name }),
+  ).join("\n");
+}
+
+/** Counts calls and answers gold, except for every 4th text, which it calls play_music. */
+function fakeClassifier(goldOf: (text: string) => string) {
+  const calls: string[][] = [];
+  return {
+    calls,
+    classify: async (texts: string[]): Promise<ClassifiedText[]> => {
+      calls.push(texts);
+      return texts.map((t) => {
+        const i = Number(t.split(" ")[1]);
+        return { label: i % 4 === 0 ? "play_music" : goldOf(t), score: 0.9, outOfScope: false };
+      });
+    },
+  };
+}
+const goldOf = (t: string) => LABELS[Number(t.split(" ")[1]) % 3]!.name;
+
+describe("importDataset", () => {
+  it("imports MASSIVE official JSONL by partition, and is idempotent by content", async () => {
+    const content = official([
+      ["train", "alarm_set", "wake me up"],
+      ["test", "alarm_remove", "cancel my alarm"],
+      ["test", "play_music", "play some jazz"],
+      ["dev", "alarm_set", "set an alarm"],
+    ]);
+    const a = await importDataset(db, { name: "massive", content, knownLabels: KNOWN });
+    expect(a.created).toBe(true);
+    expect(a.dataset.splits).toEqual({ train: 1, test: 2, dev: 1 });
+    const again = await importDataset(db, { name: "another name", content: `${content}\n\n` });
+    expect(again).toMatchObject({ created: false, dataset: { id: a.dataset.id, name: "massive" } });
+    const rows = await db.prepare("SELECT COUNT(*) AS n FROM dataset_rows").first<{ n: number }>();
+    expect(rows?.n).toBe(4);
+    const onlyTest = await importDataset(db, { name: "massive-test", content, split: "test" });
+    expect(onlyTest.dataset.splits).toEqual({ test: 2 });
+    expect(onlyTest.dataset.id).not.toBe(a.dataset.id);
+  });
+
+  it("refuses a file with bad rows, names their lines, and writes nothing", async () => {
+    const content = [
+      JSON.stringify({ text: "ok", label_text: "alarm_set" }),
+      "{oops",
+      JSON.stringify({ text: "who", label_text: "weather_query" }),
+      JSON.stringify({ text: "   ", label_text: "alarm_set" }),
+    ].join("\n");
+    const error = await importDataset(db, { name: "bad", content, knownLabels: KNOWN }).catch((e) => e);
+    expect(error).toBeInstanceOf(DatasetImportError);
+    expect(error.rowErrors.map((e: { line: number }) => e.line)).toEqual([2, 3, 4]);
+    expect(error.message).toMatch(
+      /3 bad row\(s\), nothing imported: line 2: not valid JSON; line 3: unknown label "weather_query"/,
+    );
+    const n = await db
+      .prepare("SELECT (SELECT COUNT(*) FROM datasets) + (SELECT COUNT(*) FROM dataset_rows) AS n")
+      .first<{ n: number }>();
+    expect(n?.n).toBe(0);
+  });
+
+  it("imports a few thousand rows across several statements in one transaction", async () => {
+    const { dataset } = await importDataset(db, { name: "big", content: textLabelFile(5000) });
+    expect(dataset.splits).toEqual({ test: 5000 });
+    const n = await db
+      .prepare("SELECT COUNT(*) AS n, MAX(idx) AS m FROM dataset_rows")
+      .first<{ n: number; m: number }>();
+    expect(n).toEqual({ n: 5000, m: 4999 });
+  });
+});
+
+describe("eval runs", () => {
+  async function newRun(n: number) {
+    const { dataset } = await importDataset(db, { name: `d${n}`, content: textLabelFile(n) });
+    return createRun(db, { datasetId: dataset.id, split: "test", model: "massive-scratch", total: n });
+  }
+
+  it("classifies every row once, in chunks, and stores metrics", async () => {
+    const run = await newRun(250);
+    const fake = fakeClassifier(goldOf);
+    const outcome = await runSlice({ db, classify: fake.classify, labels: LABELS }, run.id, {
+      chunkSize: 64,
+      budgetMs: 60_000,
+    });
+    expect(outcome).toBe("finished");
+    expect(fake.calls.map((c) => c.length)).toEqual([64, 64, 64, 58]);
+    const done = (await getRun(db, run.id))!;
+    expect(done).toMatchObject({ status: "succeeded", done: 250, total: 250 });
+    // every 4th text is wrong (unless its gold is play_music: i % 4 == 0 and i % 3 == 2)
+    const wrong = Array.from({ length: 250 }, (_, i) => i).filter((i) => i % 4 === 0 && i % 3 !== 2).length;
+    expect(done.metrics!.accuracy).toBeCloseTo((250 - wrong) / 250, 12);
+    expect(done.metrics!.confusion.flat().reduce((a, b) => a + b, 0)).toBe(250);
+    expect(done.metrics!.textsPerSecond).toBeGreaterThan(0);
+  });
+
+  it("resumes after a crash between chunks with exactly n predictions, none twice", async () => {
+    const run = await newRun(300);
+    const fake = fakeClassifier(goldOf);
+    const deps = { db, classify: fake.classify, labels: LABELS };
+    const crash = await runSlice(deps, run.id, {
+      chunkSize: 50,
+      budgetMs: 60_000,
+      afterChunk: (done) => {
+        if (done >= 100) throw new Error("worker killed");
+      },
+    }).catch((e) => e);
+    expect(crash.message).toBe("worker killed");
+    expect((await getRun(db, run.id))!).toMatchObject({ status: "running", done: 100 });
+    expect(await runSlice(deps, run.id, { chunkSize: 50, budgetMs: 60_000 })).toBe("finished");
+    const counts = await db
+      .prepare("SELECT COUNT(*) AS n, COUNT(DISTINCT idx) AS d FROM predictions WHERE run_id = ?")
+      .bind(run.id)
+      .first<{ n: number; d: number }>();
+    expect(counts).toEqual({ n: 300, d: 300 });
+    // 6 chunks in all: the two before the crash were not redone
+    expect(fake.calls.flat()).toHaveLength(300);
+  });
+
+  it("a chunk whose write was lost is redone, and a replayed write cannot double-count", async () => {
+    const run = await newRun(40);
+    let failWrites = 1;
+    const deps = {
+      db: new Proxy(db, {
+        get(target, prop, receiver) {
+          if (prop === "batch" && failWrites > 0) {
+            return async () => {
+              failWrites--;
+              throw new Error("D1_ERROR: injected write failure");
+            };
+          }
+          const value = Reflect.get(target, prop, receiver);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      }),
+      classify: fakeClassifier(goldOf).classify,
+      labels: LABELS,
+    };
+    await expect(runSlice(deps, run.id, { chunkSize: 16, budgetMs: 60_000 })).rejects.toThrow(
+      /injected write failure/,
+    );
+    expect((await getRun(db, run.id))!.done).toBe(0);
+    expect(await runSlice(deps, run.id, { chunkSize: 16, budgetMs: 60_000 })).toBe("finished");
+    expect((await getRun(db, run.id))!).toMatchObject({ status: "succeeded", done: 40 });
+  });
+
+  it("stops at a slice budget and carries on in the next slice", async () => {
+    const run = await newRun(100);
+    const deps = { db, classify: fakeClassifier(goldOf).classify, labels: LABELS };
+    expect(await runSlice(deps, run.id, { chunkSize: 10, budgetMs: 0 })).toBe("more");
+    expect(await runSlice(deps, run.id, { chunkSize: 10, budgetMs: 60_000 })).toBe("finished");
+  });
+
+  it("cancel wins over a chunk in flight and ends the run", async () => {
+    const run = await newRun(100);
+    let first = true;
+    const classify = async (texts: string[]) => {
+      if (first) {
+        first = false;
+        expect(await cancelRun(db, run.id)).toBe(true);
+      }
+      return fakeClassifier(goldOf).classify(texts);
+    };
+    expect(
+      await runSlice({ db, classify, labels: LABELS }, run.id, { chunkSize: 10, budgetMs: 60_000 }),
+    ).toBe("ended");
+    expect((await getRun(db, run.id))!).toMatchObject({ status: "cancelled", done: 0 });
+    expect(await cancelRun(db, run.id)).toBe(false);
+    expect(
+      await runSlice({ db, classify, labels: LABELS }, run.id, { chunkSize: 10, budgetMs: 60_000 }),
+    ).toBe("ended");
+  });
+
+  it("pages through misclassified predictions with cursors and an intent filter", async () => {
+    const run = await newRun(60);
+    await runSlice({ db, classify: fakeClassifier(goldOf).classify, labels: LABELS }, run.id, {
+      chunkSize: 25,
+      budgetMs: 60_000,
+    });
+    const fresh = (await getRun(db, run.id))!;
+    const seen: number[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < 10; page++) {
+      const p = await misclassified(db, fresh, { first: 4, after });
+      seen.push(...p.edges.map((e) => e.node.idx));
+      if (!p.hasNextPage) break;
+      after = p.endCursor;
+    }
+    const expected = Array.from({ length: 60 }, (_, i) => i).filter((i) => i % 4 === 0 && i % 3 !== 2);
+    expect(seen).toEqual(expected);
+    const filtered = await misclassified(db, fresh, { first: 100, intent: "alarm_remove" });
+    expect(
+      filtered.edges.every((e) => e.node.gold === "alarm_remove" || e.node.predicted === "alarm_remove"),
+    ).toBe(true);
+    expect(filtered.edges.length).toBe(expected.filter((i) => i % 3 === 1).length);
+    expect(filtered.edges[0]!.node.text).toBe("text 4");
+    await expect(misclassified(db, fresh, { first: 5, after: btoa("x") })).rejects.toThrow(/invalid cursor/);
+  });
+});
+
+describe("compareRuns", () => {
+  it("gives per-intent F1 deltas, largest change first", () => {
+    const m = (f1s: number[]) =>
+      ({
+        perLabel: f1s.map((f1, i) => ({ label: LABELS[i]!.name, f1, precision: 0, recall: 0, support: 10 })),
+      }) as StoredMetrics;
+    const d = compareRuns(m([0.5, 0.9, 0.7]), m([0.8, 0.85, 0.7]));
+    expect(d.map((x) => x.intent)).toEqual(["alarm_set", "alarm_remove", "play_music"]);
+    expect(d[0]!.delta).toBeCloseTo(0.3, 12);
+    expect(d[1]!.delta).toBeCloseTo(-0.05, 12);
+  });
+});
