@@ -1,8 +1,13 @@
-import * as ort from "onnxruntime-node";
+import { createRequire } from "node:module";
+import type * as Ort from "onnxruntime-node";
 import type { Variant } from "../../../schema/src/bundle.ts";
 import { checkSessionSignature, type LoadedBundle } from "../bundle/load-bundle.ts";
 import type { RunBatch } from "../core/batcher.ts";
 import type { Logger } from "../log.ts";
+
+// Loaded with require, not import: the bundled dist/gpu-service.mjs runs on a GPU host where
+// onnxruntime-node (with its CUDA provider) is found only through NODE_PATH, which ESM imports ignore.
+const ort = createRequire(import.meta.url)("onnxruntime-node") as typeof Ort;
 
 export type Device = "auto" | "cpu" | "cuda";
 export type Provider = "cuda" | "cpu";
@@ -25,7 +30,7 @@ export interface OnnxOptions {
 }
 
 async function createSession(path: string, provider: Provider, intraOpThreads: number) {
-  const options: ort.InferenceSession.SessionOptions = {
+  const options: Ort.InferenceSession.SessionOptions = {
     executionProviders: [provider],
     graphOptimizationLevel: "all",
   };
@@ -43,7 +48,7 @@ export async function openModel(bundle: LoadedBundle, opts: OnnxOptions): Promis
     opts.variant ?? bundle.manifest.defaultVariant[provider];
   let provider: Provider = opts.device === "cpu" ? "cpu" : "cuda";
   let fallbackReason: string | undefined;
-  let session: ort.InferenceSession;
+  let session: Ort.InferenceSession;
   try {
     session = await createSession(bundle.modelPath(pickVariant(provider)), provider, opts.intraOpThreads);
   } catch (error) {
