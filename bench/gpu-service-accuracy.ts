@@ -13,6 +13,7 @@ import {
   decodeMessage,
   encodeBinaryMessage,
   HEADER_LENGTH,
+  type InferRequestHeader,
   type InferResponseHeader,
   typedBytes,
 } from "../schema/src/v2.ts";
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
       128,
     );
     const shape = [batch.batchSize, batch.seqLength];
-    const { body, headerLength } = encodeBinaryMessage(
+    const { body, headerLength } = encodeBinaryMessage<InferRequestHeader>(
       { parameters: { binary_data_output: true } },
       "inputs",
       [

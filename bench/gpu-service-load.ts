@@ -12,7 +12,7 @@
 import { fork } from "node:child_process";
 import { Agent, request } from "node:http";
 import { parseArgs } from "node:util";
-import { encodeBinaryMessage, HEADER_LENGTH, typedBytes } from "../schema/src/v2.ts";
+import { encodeBinaryMessage, HEADER_LENGTH, type InferRequestHeader, typedBytes } from "../schema/src/v2.ts";
 
 export interface LoadOptions {
   url: string;
@@ -70,7 +70,7 @@ export function makeBodies(count: number, texts: number, vocabSize: number, seed
     });
     const shape = [texts, seq];
     bodies.push(
-      encodeBinaryMessage({ parameters: { binary_data_output: true } }, "inputs", [
+      encodeBinaryMessage<InferRequestHeader>({ parameters: { binary_data_output: true } }, "inputs", [
         { name: "input_ids", datatype: "INT64", shape, bytes: typedBytes(ids) },
         { name: "attention_mask", datatype: "INT64", shape, bytes: typedBytes(mask) },
       ]),
