@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# gpu-service benchmark on the GPU host (docs/BENCHMARKS.md "## gpu-service"). Needs: node and
+# onnxruntime-node with the CUDA provider through NODE_PATH (../shared/tools/cuda-ep: source
+# /tmp/cuda-ep/env.sh, done here when present), python with torch, transformers, onnxruntime, and
+# dist/gpu-service.mjs, dist/gpu-load.mjs, dist/gpu-accuracy.mjs (`npm run build:gpu-service`,
+# carried along). Every result is one JSON line on stdout; each step is guarded, so one failure does
+# not lose the others. About 5 minutes.
+#
+#   bash bench/gpu-host.sh            # OUT=/tmp/out by default; logs under $OUT
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/out}
+DATA=${DATA:-.device/data}
+WORK=${WORK:-/tmp/gpu-bench}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-12}
+DEVICE=${DEVICE:-cuda} # DEVICE=cpu: a dry run of the script itself on a machine without a GPU
+mkdir -p "$OUT" "$WORK"
+export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+[[ -f /tmp/cuda-ep/env.sh && -z "${NODE_PATH:-}" ]] && source /tmp/cuda-ep/env.sh
+python() { if type -P python >/dev/null; then command python "$@"; else python3 "$@"; fi; }
+note() { echo "{\"step\":\"$1\",\"error\":\"$2\"}"; }
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; }
+trap cleanup EXIT
+
+echo "{\"step\":\"host\",\"gpu\":\"$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)\",\"node\":\"$(node --version 2>/dev/null)\",\"nodePath\":\"${NODE_PATH:-}\"}"
+for f in dist/gpu-service.mjs dist/gpu-load.mjs dist/gpu-accuracy.mjs; do [[ -f $f ]] || note build "$f missing: run npm run build:gpu-service and carry dist"; done
+
+# Starts the service with the given flags on a port; waits up to 180 s for /v2/health/ready.
+start_service() { # port logfile flags...
+  local port=$1 log=$2; shift 2
+  node dist/gpu-service.mjs --host 127.0.0.1 --port "$port" --device "$DEVICE" "$@" 2>"$log" &
+  PIDS+=($!)
+  local pid=$!
+  for _ in $(seq 1 180); do
+    if curl -sf "http://127.0.0.1:$port/v2/health/ready" >/dev/null 2>&1; then
+      grep -m1 '"event":"model_loaded"' "$log"; return 0; fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 1
+  done
+  note service "port $port not ready: $(tail -c 600 "$log" | tr '"\n' "' ")"; return 1
+}
+load() { # label concurrency texts [processes]
+  timeout 90 node dist/gpu-load.mjs --url "http://127.0.0.1:$PORT" --label "$1" --concurrency "$2" --texts "$3" \
+    --seconds "$SECONDS_PER_RUN" --warmup 3 --processes "${4:-1}" || note "$1" "load generator failed"
+}
+
+# (1) full-size DistilBERT geometry (6 layers, 768, 12 heads, 3072 FFN; random weights), fp16 bundle.
+VOCAB="$DATA/bert-base-uncased-vocab.txt"; [[ -f $VOCAB ]] || VOCAB=models/massive-scratch/vocab.txt
+BUNDLE="$WORK/distilbert-full"
+if [[ ! -f $BUNDLE/bundle.json ]]; then
+  timeout 200 python training/make_tiny_distilbert.py --vocab "$VOCAB" --out "$WORK/hf" --full >"$OUT/make.log" 2>&1 \
+    || note make_model "$(tail -c 400 "$OUT/make.log" | tr '"\n' "' ")"
+  timeout 240 python bench/gpu-service-export.py --hf "$WORK/hf" --out "$BUNDLE" 2>"$OUT/export.log" \
+    || note export "$(tail -c 400 "$OUT/export.log" | tr '"\n' "' ")"
+fi
+
+# (2) the service on CUDA with the full-size bundle: saturation and single-text latency.
+PORT=8500
+if [[ -f $BUNDLE/bundle.json ]] && start_service $PORT "$OUT/service-full.log" --bundle "$BUNDLE" \
+    --max-batch-size 1024 --max-batch-tokens 32768 --max-queue-rows 65536 --pad-multiple 8; then
+  load latency_c1_t1 1 1
+  load saturation_c64_t32 64 32 4
+  load saturation_c256_t32 256 32 8
+  load saturation_c256_t1 256 1 8
+  curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^intentql_batch_rows_sum/{s=$2} /^intentql_batch_rows_count/{c=$2}
+    /^intentql_model_runs_total/{r=$2} END{printf "{\"step\":\"metrics_full\",\"runs\":%d,\"rows\":%d,\"meanRowsPerRun\":%.1f}\n", r, s, (c>0?s/c:0)}'
+  kill "${PIDS[-1]}" 2>/dev/null; wait "${PIDS[-1]}" 2>/dev/null
+fi
+
+# (3) the seed card's way on the same GPU and geometry.
+if [[ -d $WORK/hf ]]; then
+  timeout 120 python bench/seed_way.py --hf "$WORK/hf" --seconds 20 2>"$OUT/seed.log" \
+    || note seed_way "$(tail -c 400 "$OUT/seed.log" | tr '"\n' "' ")"
+fi
+
+# (4) the default bundle's fp16 variant through the service on CUDA: MASSIVE test accuracy.
+PORT=8501
+if start_service $PORT "$OUT/service-default.log" --bundle models/massive-scratch --variant fp16; then
+  if [[ -f $DATA/test.jsonl ]]; then
+    timeout 120 node dist/gpu-accuracy.mjs --url "http://127.0.0.1:$PORT" --data "$DATA/test.jsonl" \
+      --vocab models/massive-scratch/vocab.txt || note accuracy "failed"
+  else note accuracy "$DATA/test.jsonl missing"; fi
+  load default_latency_c1_t1 1 1
+  load default_saturation_c256_t32 256 32 8
+fi
+echo '{"step":"done"}'
