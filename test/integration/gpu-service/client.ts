@@ -47,7 +47,7 @@ export async function postBinary(
   const { body, headerLength } = binaryInfer(texts, opts.header);
   const res = await fetch(`${url}/v2/models/${MODEL}/infer`, {
     method: "POST",
-    body,
+    body: body.slice(),
     headers: {
       [HEADER_LENGTH]: String(headerLength),
       "content-type": "application/octet-stream",

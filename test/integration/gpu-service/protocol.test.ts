@@ -217,7 +217,7 @@ describe("gpu-service bad input", () => {
     const send = (b: Uint8Array, length: string) =>
       fetch(`${service.url}/v2/models/${MODEL}/infer`, {
         method: "POST",
-        body: b,
+        body: b.slice(),
         headers: { ...auth, [HEADER_LENGTH]: length },
       }).then(async (r) => ({ status: r.status, error: ((await r.json()) as { error: string }).error }));
     const truncated = await send(body.subarray(0, body.byteLength - 5), String(headerLength));
@@ -281,7 +281,11 @@ describe("gpu-service bad input", () => {
   });
 
   it("auth: missing or wrong token → 401 JSON; health and /v2 stay open", async () => {
-    for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: TOKEN }]) {
+    for (const headers of <Record<string, string>[]>[
+      {},
+      { authorization: "Bearer wrong" },
+      { authorization: TOKEN },
+    ]) {
       const r = await get(`/v2/models/${MODEL}`, headers);
       expect(r.status).toBe(401);
       expect(r.body.error).toMatch(/bearer token/);
