@@ -1,0 +1,65 @@
+/**
+ * What the edge holds of the model bundle, embedded at build time: the vocabulary (for the
+ * tokenizer), the label table, and bundle.json (calibration, metrics, the sha256s to verify the
+ * upstream against). Built once per isolate.
+ */
+
+import type { BundleManifest, Label } from "../../../schema/src/bundle.ts";
+import type { IntentInfo } from "../../../schema/src/graphql/builder.ts";
+import { MASSIVE_INTENT_DOCS } from "../catalog/massive-intents.ts";
+import { BertWordPieceTokenizer, parseVocabTxt } from "../tokenizer/index.ts";
+import type { Calibration } from "./calibrate.ts";
+
+export interface EdgeBundleAssets {
+  vocabText: string;
+  labels: Label[];
+  manifest: BundleManifest;
+}
+
+export class EdgeModel {
+  readonly tokenizer: BertWordPieceTokenizer;
+  readonly intents: readonly IntentInfo[];
+  readonly intentsByName: ReadonlyMap<string, IntentInfo>;
+  readonly calibration: Calibration;
+  readonly maxLength: number;
+  #vocabSha256: Promise<string> | undefined;
+
+  constructor(readonly assets: EdgeBundleAssets) {
+    this.tokenizer = new BertWordPieceTokenizer(parseVocabTxt(assets.vocabText));
+    this.intents = assets.labels.map((label) => toIntentInfo(label));
+    this.intentsByName = new Map(this.intents.map((i) => [i.name, i]));
+    this.calibration = calibrationOf(assets.manifest);
+    this.maxLength = assets.manifest.maxLength;
+  }
+
+  /** sha256 of the embedded vocab.txt bytes, computed with WebCrypto (once). */
+  vocabSha256(): Promise<string> {
+    this.#vocabSha256 ??= sha256Hex(new TextEncoder().encode(this.assets.vocabText));
+    return this.#vocabSha256;
+  }
+}
+
+export function toIntentInfo(label: Label): IntentInfo {
+  const doc = MASSIVE_INTENT_DOCS[label.name];
+  return {
+    id: label.id,
+    name: label.name,
+    scenario: label.scenario,
+    action: label.action,
+    description: doc?.description ?? `${label.scenario}: ${label.action.replaceAll("_", " ")}`,
+    examples: doc?.examples ?? [],
+  };
+}
+
+/** A bundle without calibration gets temperature 1 and no out-of-scope flag (threshold 0). */
+export function calibrationOf(manifest: Pick<BundleManifest, "calibration">): Calibration {
+  return {
+    temperature: manifest.calibration?.temperature ?? 1,
+    outOfScopeThreshold: manifest.calibration?.outOfScope.threshold ?? 0,
+  };
+}
+
+export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}

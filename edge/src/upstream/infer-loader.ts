@@ -1,0 +1,91 @@
+/**
+ * The per-request DataLoader: every classify text of every field and alias of one GraphQL
+ * operation is collected during one tick, de-duplicated (the cache key is model + text), tokenized
+ * once, and sent as one binary V2 infer call per model — split into several calls only above
+ * `maxBatch` rows, the upstream's batch limit.
+ */
+import DataLoader from "dataloader";
+import { type Calibration, calibratedProbabilities } from "../classifier/calibrate.ts";
+import type { EdgeModel } from "../classifier/edge-model.ts";
+import { modelMismatch } from "./errors.ts";
+import type { V2Client } from "./v2-client.ts";
+import type { ModelVerifier } from "./verify-model.ts";
+
+export interface ClassifyKey {
+  model: string;
+  text: string;
+}
+
+export interface ClassifiedRow {
+  model: string;
+  /** Calibrated probabilities, one per label in logit order. */
+  probabilities: Float64Array;
+  calibration: Calibration;
+  tokens: number;
+  truncated: boolean;
+}
+
+export interface InferLoaderOptions {
+  edge: EdgeModel;
+  client: V2Client;
+  verifier: ModelVerifier;
+  /** Rows per upstream call; more texts than this are split into several calls (sent concurrently). */
+  maxBatch: number;
+}
+
+export type InferLoader = DataLoader<ClassifyKey, ClassifiedRow, string>;
+
+export function createInferLoader(options: InferLoaderOptions): InferLoader {
+  return new DataLoader<ClassifyKey, ClassifiedRow, string>((keys) => loadBatch(options, keys), {
+    cacheKeyFn: (key) => `${key.model}\u0000${key.text}`,
+  });
+}
+
+async function loadBatch(
+  { edge, client, verifier, maxBatch }: InferLoaderOptions,
+  keys: readonly ClassifyKey[],
+): Promise<(ClassifiedRow | Error)[]> {
+  const byModel = new Map<string, number[]>();
+  for (const [i, key] of keys.entries()) {
+    const group = byModel.get(key.model);
+    if (group) group.push(i);
+    else byModel.set(key.model, [i]);
+  }
+  const out: (ClassifiedRow | Error)[] = new Array(keys.length);
+  await Promise.all(
+    [...byModel].map(async ([model, indices]) => {
+      try {
+        const verified = await verifier.verify(model);
+        const chunks: number[][] = [];
+        for (let start = 0; start < indices.length; start += maxBatch)
+          chunks.push(indices.slice(start, start + maxBatch));
+        await Promise.all(
+          chunks.map(async (chunk) => {
+            const encoded = edge.tokenizer.encodeBatch(
+              chunk.map((i) => keys[i]!.text),
+              edge.maxLength,
+            );
+            const logits = await client.infer(model, encoded);
+            if (logits.width !== verified.labelCount)
+              throw modelMismatch(model, `${logits.width} logits per row, ${verified.labelCount} labels`);
+            chunk.forEach((keyIndex, row) => {
+              out[keyIndex] = {
+                model,
+                probabilities: calibratedProbabilities(
+                  logits.data.subarray(row * logits.width, (row + 1) * logits.width),
+                  verified.calibration.temperature,
+                ),
+                calibration: verified.calibration,
+                tokens: encoded.lengths[row]!,
+                truncated: encoded.truncated[row]!,
+              };
+            });
+          }),
+        );
+      } catch (error) {
+        for (const i of indices) out[i] = error as Error;
+      }
+    }),
+  );
+  return out;
+}

@@ -1,0 +1,160 @@
+/**
+ * Open Inference Protocol (KServe V2) client for the edge: binary tensors in and out, one deadline
+ * per call (AbortSignal.timeout covers connect, upload and the whole response body), and failures
+ * mapped to UPSTREAM_UNAVAILABLE / UPSTREAM_TIMEOUT / UNKNOWN_MODEL GraphQL errors.
+ */
+import {
+  bytesToFloat32,
+  decodeMessage,
+  encodeBinaryMessage,
+  HEADER_LENGTH,
+  type InferRequestHeader,
+  type InferResponseHeader,
+  type ModelMetadata,
+  typedBytes,
+} from "../../../schema/src/v2.ts";
+import { unknownModel, upstreamTimeout, upstreamUnavailable } from "./errors.ts";
+
+export interface V2ClientOptions {
+  /** Base URL, e.g. http://127.0.0.1:8500 */
+  url: string;
+  /** Bearer token for the upstream; omitted when empty. */
+  token?: string;
+  /** Deadline of each upstream call, ms. */
+  timeoutMs: number;
+  /** Injectable for tests that count or fail calls; defaults to the global fetch. */
+  fetch?: typeof fetch;
+}
+
+export interface TokenBatch {
+  batchSize: number;
+  seqLength: number;
+  inputIds: BigInt64Array;
+  attentionMask: BigInt64Array;
+}
+
+export interface Logits {
+  rows: number;
+  width: number;
+  data: Float32Array;
+}
+
+export class V2Client {
+  readonly #base: string;
+  readonly #fetch: typeof fetch;
+
+  constructor(readonly options: V2ClientOptions) {
+    this.#base = options.url.replace(/\/+$/, "");
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+  }
+
+  async #call(path: string, init: RequestInit, model?: string): Promise<Response> {
+    const signal = AbortSignal.timeout(this.options.timeoutMs);
+    const headers = new Headers(init.headers);
+    if (this.options.token) headers.set("authorization", `Bearer ${this.options.token}`);
+    let response: Response;
+    try {
+      response = await this.#fetch(`${this.#base}${path}`, { ...init, headers, signal });
+    } catch (error) {
+      throw this.#failure(signal, error);
+    }
+    if (response.ok) {
+      // Body reads obey the same signal; callers read it through #read.
+      return response;
+    }
+    const text = await response.text().catch(() => "");
+    if (response.status === 404 && model !== undefined) throw unknownModel(model);
+    if (response.status === 504) throw upstreamTimeout(this.options.timeoutMs);
+    throw upstreamUnavailable(`${init.method ?? "GET"} ${path} → ${response.status} ${text.slice(0, 200)}`);
+  }
+
+  #failure(signal: AbortSignal, error: unknown): Error {
+    if (signal.aborted) return upstreamTimeout(this.options.timeoutMs);
+    return upstreamUnavailable(`${(error as Error)?.message ?? String(error)}`);
+  }
+
+  async #read<T>(response: Response, how: (r: Response) => Promise<T>): Promise<T> {
+    try {
+      return await how(response);
+    } catch (error) {
+      if ((error as Error)?.name === "TimeoutError" || (error as Error)?.name === "AbortError")
+        throw upstreamTimeout(this.options.timeoutMs);
+      throw upstreamUnavailable(`reading the response: ${(error as Error)?.message ?? String(error)}`);
+    }
+  }
+
+  async getJson<T>(path: string, model?: string): Promise<T> {
+    const response = await this.#call(path, { method: "GET" }, model);
+    const text = await this.#read(response, (r) => r.text());
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw upstreamUnavailable(`GET ${path} answered non-JSON`);
+    }
+  }
+
+  listModels(): Promise<{ models: { name: string; version?: string; state?: string }[] }> {
+    return this.getJson("/v2/models");
+  }
+
+  modelMetadata(model: string): Promise<ModelMetadata> {
+    return this.getJson(`/v2/models/${encodeURIComponent(model)}`, model);
+  }
+
+  /** gpu-service's `intentql_bundle` extension: the bundle's bundle.json and labels.json. */
+  bundleJson(model: string): Promise<unknown> {
+    return this.getJson(`/v2/models/${encodeURIComponent(model)}/bundle`, model);
+  }
+
+  labelsJson(model: string): Promise<unknown> {
+    return this.getJson(`/v2/models/${encodeURIComponent(model)}/labels`, model);
+  }
+
+  /** One binary V2 infer call: input_ids and attention_mask INT64 [B,S] → logits FP32 [B,L]. */
+  async infer(model: string, batch: TokenBatch): Promise<Logits> {
+    const shape = [batch.batchSize, batch.seqLength];
+    const { body, headerLength } = encodeBinaryMessage<InferRequestHeader>(
+      {
+        parameters: { binary_data_output: true },
+        outputs: [{ name: "logits", parameters: { binary_data: true } }],
+      },
+      "inputs",
+      [
+        { name: "input_ids", datatype: "INT64", shape, bytes: typedBytes(batch.inputIds) },
+        { name: "attention_mask", datatype: "INT64", shape, bytes: typedBytes(batch.attentionMask) },
+      ],
+    );
+    const response = await this.#call(
+      `/v2/models/${encodeURIComponent(model)}/infer`,
+      {
+        method: "POST",
+        headers: { "content-type": "application/octet-stream", [HEADER_LENGTH]: String(headerLength) },
+        body: body as Uint8Array<ArrayBuffer>,
+      },
+      model,
+    );
+    const bytes = new Uint8Array(await this.#read(response, (r) => r.arrayBuffer()));
+    const lengthHeader = response.headers.get(HEADER_LENGTH);
+    let decoded: ReturnType<typeof decodeMessage<InferResponseHeader>>;
+    try {
+      decoded = decodeMessage<InferResponseHeader>(
+        bytes,
+        lengthHeader === null ? undefined : Number(lengthHeader),
+        "outputs",
+      );
+    } catch (error) {
+      throw upstreamUnavailable(`undecodable infer response: ${(error as Error).message}`);
+    }
+    const logits = decoded.tensors.find((t) => t.header.name === "logits");
+    if (!logits) throw upstreamUnavailable("infer response has no logits output");
+    const [rows, width] = logits.header.shape;
+    const data = logits.raw
+      ? bytesToFloat32(logits.raw)
+      : Float32Array.from((logits.header.data ?? []) as number[]);
+    if (rows !== batch.batchSize || width === undefined || data.length !== rows * width)
+      throw upstreamUnavailable(
+        `logits shape ${JSON.stringify(logits.header.shape)} does not fit a batch of ${batch.batchSize}`,
+      );
+    return { rows, width, data };
+  }
+}

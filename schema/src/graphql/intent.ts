@@ -1,0 +1,50 @@
+import { builder, type IntentInfo, type IntentMetricsInfo } from "./builder.ts";
+
+export const IntentMetricsRef = builder.objectRef<IntentMetricsInfo>("IntentMetrics").implement({
+  description: "How the served model did on this intent in the latest finished eval run.",
+  fields: (t) => ({
+    evalRunId: t.exposeID("evalRunId"),
+    precision: t.exposeFloat("precision"),
+    recall: t.exposeFloat("recall"),
+    f1: t.exposeFloat("f1"),
+    support: t.exposeInt("support", { description: "Gold examples of this intent in the run." }),
+  }),
+});
+
+export const IntentRef = builder.objectRef<IntentInfo>("Intent").implement({
+  description: "One of the labels the model predicts (MASSIVE: scenario_action).",
+  fields: (t) => ({
+    id: t.exposeInt("id", { description: "Index of this intent's logit." }),
+    name: t.exposeString("name"),
+    scenario: t.exposeString("scenario"),
+    action: t.exposeString("action"),
+    description: t.exposeString("description"),
+    examples: t.exposeStringList("examples", { description: "Example utterances (hand-written)." }),
+    latestMetrics: t.field({
+      type: IntentMetricsRef,
+      nullable: true,
+      description: "From the latest finished eval run; null until one exists.",
+      resolve: (intent, _args, ctx) => ctx.latestIntentMetrics(intent.name),
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  intents: t.field({
+    type: [IntentRef],
+    description: "Every intent, in logit order; only one scenario's when `scenario` is given.",
+    args: { scenario: t.arg.string({ required: false }) },
+    resolve: (_root, { scenario }, ctx) =>
+      ctx.intents.all().filter((i) => scenario == null || i.scenario === scenario),
+  }),
+  intent: t.field({
+    type: IntentRef,
+    nullable: true,
+    args: { name: t.arg.string({ required: true }) },
+    resolve: (_root, { name }, ctx) => ctx.intents.byName(name) ?? null,
+  }),
+  scenarios: t.stringList({
+    description: "Scenario names (the part of an intent before its action), sorted.",
+    resolve: (_root, _args, ctx) => [...new Set(ctx.intents.all().map((i) => i.scenario))].sort(),
+  }),
+}));

@@ -1,0 +1,38 @@
+import type { SplitMetrics } from "../bundle.ts";
+import { builder, type ModelInfo } from "./builder.ts";
+import { IntentRef } from "./intent.ts";
+
+export const SplitMetricsRef = builder.objectRef<SplitMetrics>("SplitMetrics").implement({
+  description: "Scores on one data split, from the bundle's bundle.json.",
+  fields: (t) => ({
+    n: t.exposeInt("n"),
+    accuracy: t.exposeFloat("accuracy"),
+    f1Macro: t.exposeFloat("f1Macro"),
+  }),
+});
+
+export const ModelRef = builder.objectRef<ModelInfo>("Model").implement({
+  description: "A model bundle the upstream serves.",
+  fields: (t) => ({
+    name: t.exposeString("name"),
+    version: t.exposeString("version"),
+    provider: t.exposeString("provider", {
+      nullable: true,
+      description: "Where it runs upstream (e.g. CUDAExecutionProvider, CPUExecutionProvider).",
+    }),
+    variant: t.exposeString("variant", { nullable: true, description: "fp32, fp16 or int8." }),
+    labels: t.field({ type: [IntentRef], resolve: (m) => m.labels }),
+    validation: t.field({ type: SplitMetricsRef, nullable: true, resolve: (m) => m.validation }),
+    test: t.field({ type: SplitMetricsRef, nullable: true, resolve: (m) => m.test }),
+    temperature: t.exposeFloat("temperature", { nullable: true, description: "Calibration temperature." }),
+    outOfScopeThreshold: t.exposeFloat("outOfScopeThreshold", { nullable: true }),
+  }),
+});
+
+builder.queryField("models", (t) =>
+  t.field({
+    type: [ModelRef],
+    description: "The bundles the upstream serves.",
+    resolve: (_root, _args, ctx) => ctx.models(),
+  }),
+);

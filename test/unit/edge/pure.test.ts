@@ -1,0 +1,132 @@
+import { parse } from "graphql";
+import { describe, expect, it } from "vitest";
+import {
+  generateApiKey,
+  hashApiKey,
+  parseApiKey,
+  parseScopes,
+  timingSafeEqualText,
+} from "../../../edge/src/auth/api-keys.ts";
+import { calibratedProbabilities, isOutOfScope, topIndices } from "../../../edge/src/classifier/calibrate.ts";
+import { measureSelection } from "../../../edge/src/plugins/use-limits.ts";
+import { TokenBuckets } from "../../../edge/src/plugins/use-rate-limit.ts";
+import { describeMismatch } from "../../../edge/src/upstream/verify-model.ts";
+
+describe("calibration", () => {
+  it("is softmax(logits / T)", () => {
+    const p = calibratedProbabilities([2, 0, -1], 0.5);
+    const e = [Math.exp(4), 1, Math.exp(-2)];
+    const s = e[0]! + e[1]! + e[2]!;
+    expect(Array.from(p)).toEqual(e.map((x) => expect.closeTo(x / s, 12)));
+  });
+  it("is stable for large logits and sums to 1", () => {
+    const p = calibratedProbabilities([1000, 999, -1000], 0.74);
+    expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    expect(Number.isFinite(p[0]!)).toBe(true);
+  });
+  it("ranks best first, ties by index", () => {
+    expect(topIndices([0.1, 0.5, 0.5, 0.2], 3)).toEqual([1, 2, 3]);
+    expect(topIndices([0.1, 0.9], 5)).toEqual([1, 0]);
+  });
+  it("flags out-of-scope strictly below the threshold", () => {
+    expect(isOutOfScope(0.4, { temperature: 1, outOfScopeThreshold: 0.45 })).toBe(true);
+    expect(isOutOfScope(0.45, { temperature: 1, outOfScopeThreshold: 0.45 })).toBe(false);
+  });
+});
+
+describe("api keys", () => {
+  it("generates keys that parse, with distinct ids", () => {
+    const a = generateApiKey();
+    const b = generateApiKey();
+    expect(parseApiKey(a)?.id).toMatch(/^[0-9a-f]{12}$/);
+    expect(parseApiKey(a)?.id).not.toBe(parseApiKey(b)?.id);
+    expect(parseApiKey("iql_short")).toBeNull();
+    expect(parseApiKey(`${a}x`)).toBeNull();
+  });
+  it("hashes with the pepper (HMAC), so another pepper gives another hash", async () => {
+    const key = generateApiKey();
+    expect(await hashApiKey("p1", key)).toMatch(/^[0-9a-f]{64}$/);
+    expect(await hashApiKey("p1", key)).toBe(await hashApiKey("p1", key));
+    expect(await hashApiKey("p1", key)).not.toBe(await hashApiKey("p2", key));
+  });
+  it("compares without early exit semantics errors", () => {
+    expect(timingSafeEqualText("abcd", "abcd")).toBe(true);
+    expect(timingSafeEqualText("abcd", "abce")).toBe(false);
+    expect(timingSafeEqualText("abcd", "abc")).toBe(false);
+  });
+  it("accepts only known scopes", () => {
+    expect(parseScopes("classify, eval")).toEqual(["classify", "eval"]);
+    expect(() => parseScopes("classify,root")).toThrow(/unknown scope "root"/);
+  });
+});
+
+describe("query measure", () => {
+  const measure = (q: string) => {
+    const doc = parse(q);
+    const frags = new Map(
+      doc.definitions.flatMap((d) => (d.kind === "FragmentDefinition" ? [[d.name.value, d] as const] : [])),
+    );
+    const op = doc.definitions.find((d) => d.kind === "OperationDefinition")!;
+    return measureSelection((op as any).selectionSet, (n) => frags.get(n));
+  };
+  it("counts depth and fields through fragments and aliases", () => {
+    expect(measure("{ a b { c } }")).toEqual({ depth: 2, introspectionDepth: 0, cost: 3 });
+    expect(measure("{ x: a { ...F } y: a { ...F } } fragment F on T { b { c } }")).toMatchObject({
+      depth: 3,
+      cost: 6,
+    });
+  });
+  it("keeps introspection depth apart", () => {
+    expect(measure("{ __schema { types { fields { type { name } } } } }")).toMatchObject({
+      depth: 0,
+      introspectionDepth: 5,
+    });
+  });
+  it("terminates on fragment cycles", () => {
+    expect(measure("{ a { ...F } } fragment F on T { b { ...F } }").depth).toBe(2); // the cycle is counted once, then cut
+  });
+});
+
+describe("token bucket", () => {
+  it("allows a burst, then refills at the sustained rate", () => {
+    let now = 0;
+    const buckets = new TokenBuckets(2, 3, 100, () => now);
+    expect([buckets.take("k"), buckets.take("k"), buckets.take("k")]).toEqual([0, 0, 0]);
+    expect(buckets.take("k")).toBeCloseTo(0.5);
+    expect(buckets.take("other")).toBe(0);
+    now = 500;
+    expect(buckets.take("k")).toBe(0);
+    expect(buckets.take("k")).toBeGreaterThan(0);
+  });
+  it("stays bounded in keys", () => {
+    const buckets = new TokenBuckets(1, 1, 2, () => 0);
+    buckets.take("a");
+    buckets.take("b");
+    buckets.take("c");
+    expect(buckets.take("a")).toBe(0); // "a" was evicted, so it starts with a full bucket
+  });
+});
+
+describe("model consistency", () => {
+  const labels = [
+    { id: 0, name: "a", scenario: "s", action: "a" },
+    { id: 1, name: "b", scenario: "s", action: "b" },
+  ];
+  const edge = { vocabSha256: "f".repeat(64), labels, maxLength: 128 };
+  it("accepts an identical upstream", () => {
+    expect(
+      describeMismatch(edge, {
+        manifest: { tokenizer: { vocabSha256: "f".repeat(64) } as any, maxLength: 128 },
+        labels,
+      }),
+    ).toBeNull();
+  });
+  it("names the vocab, the label order and the count", () => {
+    const manifest = { tokenizer: { vocabSha256: "f".repeat(64) } as any };
+    expect(
+      describeMismatch(edge, { manifest: { tokenizer: { vocabSha256: "0".repeat(64) } as any }, labels }),
+    ).toMatch(/vocab sha256/);
+    expect(describeMismatch(edge, { manifest, labels: [labels[1], labels[0]] })).toMatch(/label 0/);
+    expect(describeMismatch(edge, { manifest, labels: [labels[0]] })).toMatch(/1 labels/);
+  });
+});
