@@ -1,0 +1,98 @@
+variable "account_id" {
+  description = "Cloudflare account ID that owns the Worker and the D1 database."
+  type        = string
+}
+
+variable "zone_id" {
+  description = "Cloudflare zone ID of the domain that serves the API (needed for the custom domain, routes and rate limiting)."
+  type        = string
+}
+
+variable "hostname" {
+  description = "Public hostname of the API, e.g. api.example.com. Attached to the Worker as a custom domain (Cloudflare creates the DNS record and certificate)."
+  type        = string
+}
+
+variable "worker_name" {
+  description = "Name of the Worker script."
+  type        = string
+  default     = "intentql"
+}
+
+variable "bundle_dir" {
+  description = "Folder written by `node --import tsx edge/scripts/build-worker.ts` (wrangler deploy --dry-run --outdir); must contain worker-manifest.json and the modules it lists."
+  type        = string
+}
+
+variable "d1_database_name" {
+  description = "Name of the D1 database (datasets, eval runs, predictions, API keys). Must match database_name in edge/wrangler.toml so `wrangler d1 migrations apply --remote` finds it."
+  type        = string
+  default     = "intentql"
+}
+
+variable "d1_binding" {
+  description = "Binding name the Worker code uses for D1 (env.<name>)."
+  type        = string
+  default     = "DB"
+}
+
+variable "upstream_url" {
+  description = "Base URL of the V2 inference upstream (the gpu module's ALB, or a Triton server), e.g. https://gpu.example.com. Overrides UPSTREAM_URL from edge/wrangler.toml [vars]."
+  type        = string
+
+  validation {
+    condition     = can(regex("^https://", var.upstream_url))
+    error_message = "upstream_url must use https:// (the bearer token travels in it)."
+  }
+}
+
+variable "upstream_model" {
+  description = "Model name the Worker sends to /v2/models/{name}/infer (the bundle name, and the Triton model folder name); the Worker's MODEL var."
+  type        = string
+  default     = "massive-scratch"
+}
+
+variable "plain_text_vars" {
+  description = "Plain-text variables overriding the [vars] of edge/wrangler.toml (name => value), e.g. { CORS_ORIGINS = \"https://app.example.com\", INTROSPECTION = \"off\" }. Never put secrets here."
+  type        = map(string)
+  default     = {}
+}
+
+variable "api_key_pepper" {
+  description = "Secret pepper mixed into API-key hashes (Worker secret API_KEY_PEPPER). Supply through TF_VAR_api_key_pepper or a secrets-manager data source; never commit it."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = length(var.api_key_pepper) >= 32
+    error_message = "api_key_pepper must be at least 32 characters."
+  }
+}
+
+variable "upstream_token" {
+  description = "Bearer token the Worker sends to the upstream (Worker secret UPSTREAM_TOKEN); gpu-service checks it as INTENTQL_UPSTREAM_TOKEN."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = length(var.upstream_token) >= 32
+    error_message = "upstream_token must be at least 32 characters."
+  }
+}
+
+variable "routes" {
+  description = "Extra route patterns (zone routes) sent to the Worker in addition to the custom domain, e.g. [\"example.com/graphql*\"]."
+  type        = list(string)
+  default     = []
+}
+
+variable "rate_limit" {
+  description = "Optional Cloudflare rate-limiting rule on the GraphQL path: null disables it. requests_per_period per client IP per period seconds; over it, clients are blocked for mitigation_timeout seconds. Free plans allow period = 10 and mitigation_timeout = 10 only."
+  type = object({
+    requests_per_period = number
+    period              = number
+    mitigation_timeout  = number
+    path_prefix         = optional(string, "/graphql")
+  })
+  default = null
+}

@@ -1,0 +1,186 @@
+variable "name" {
+  description = "Prefix for every resource name (ALB, ASG, security groups, IAM)."
+  type        = string
+  default     = "intentql-gpu"
+
+  validation {
+    condition     = can(regex("^[a-z0-9-]{1,24}$", var.name))
+    error_message = "name must be 1-24 lowercase letters, digits or dashes (ALB names are limited to 32 characters)."
+  }
+}
+
+variable "vpc_id" {
+  description = "VPC in which the ALB and GPU instances run."
+  type        = string
+}
+
+variable "public_subnet_ids" {
+  description = "Public subnets (one per AZ, at least two) for the internet-facing ALB."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.public_subnet_ids) >= 2
+    error_message = "An ALB needs subnets in at least two availability zones."
+  }
+}
+
+variable "private_subnet_ids" {
+  description = "Subnets (one per AZ; several AZs so a zone without T4 capacity does not stop scaling) for the GPU instances. They need egress (NAT or VPC endpoints) to ECR, S3, SSM, Secrets Manager and CloudWatch."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.private_subnet_ids) >= 2
+    error_message = "Give at least two subnets in different AZs."
+  }
+}
+
+variable "instance_type" {
+  description = "EC2 instance type. g4dn.xlarge = 1 NVIDIA T4, 4 vCPU, 16 GiB. Any single-GPU NVIDIA type works (g5.xlarge A10G, g6.xlarge L4, p5 H100) with the same image."
+  type        = string
+  default     = "g4dn.xlarge"
+}
+
+variable "ami_ssm_parameter" {
+  description = "Public SSM parameter naming the AMI: by default the AWS Deep Learning Base OSS NVIDIA driver AMI (driver, Docker and the NVIDIA container toolkit preinstalled)."
+  type        = string
+  default     = "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id"
+}
+
+variable "image" {
+  description = "gpu-service container image (built from gpu-service/Dockerfile), e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/intentql-gpu:1.0.0. Pin a tag or digest, never latest."
+  type        = string
+}
+
+variable "bundle_s3_uri" {
+  description = "S3 prefix holding the model bundle folder (bundle.json, labels.json, vocab.txt, model*.onnx), e.g. s3://my-models/massive-scratch/1.0.0/. Instances sync it at boot; gpu-service verifies every file's sha256 against bundle.json before it reports ready. Empty: use the bundle baked into the image."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.bundle_s3_uri == "" || can(regex("^s3://[^/]+/.+/$", var.bundle_s3_uri))
+    error_message = "bundle_s3_uri must be empty or look like s3://bucket/prefix/ (with the trailing slash)."
+  }
+}
+
+variable "bundle_name" {
+  description = "Bundle (model) name: the folder name under /models in the container and the {name} in /v2/models/{name}."
+  type        = string
+  default     = "massive-scratch"
+}
+
+variable "variant" {
+  description = "Model variant gpu-service loads: fp16 (default on CUDA), fp32 or int8. Empty: the bundle's default for the provider."
+  type        = string
+  default     = "fp16"
+
+  validation {
+    condition     = contains(["", "fp32", "fp16", "int8"], var.variant)
+    error_message = "variant must be one of \"\", fp32, fp16, int8."
+  }
+}
+
+variable "container_port" {
+  description = "Port gpu-service listens on inside the instance (GPU_PORT)."
+  type        = number
+  default     = 8500
+}
+
+variable "gpu_env" {
+  description = "Extra environment variables for gpu-service (e.g. GPU_MAX_BATCH_SIZE, GPU_MAX_QUEUE_DELAY_US). Never put secrets here: they are visible in the launch template."
+  type        = map(string)
+  default     = {}
+}
+
+variable "upstream_token_secret_arn" {
+  description = "ARN of the Secrets Manager secret (plain string) holding the bearer token gpu-service requires (INTENTQL_UPSTREAM_TOKEN). Read at boot by the instance role; the same value is the Worker's UPSTREAM_TOKEN."
+  type        = string
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate ARN for the ALB's HTTPS listener (in the ALB's region), covering the upstream hostname."
+  type        = string
+}
+
+variable "ingress_cidrs" {
+  description = "CIDR blocks allowed to reach the ALB on 443. Default: anywhere; the prod env passes Cloudflare's published egress ranges."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}
+
+variable "ingress_ipv6_cidrs" {
+  description = "IPv6 CIDR blocks allowed to reach the ALB on 443."
+  type        = list(string)
+  default     = []
+}
+
+variable "min_size" {
+  description = "Minimum number of GPU instances (keep >= 2 for zone failure tolerance in production)."
+  type        = number
+  default     = 1
+}
+
+variable "max_size" {
+  description = "Maximum number of GPU instances."
+  type        = number
+  default     = 4
+}
+
+variable "desired_capacity" {
+  description = "Initial desired capacity; null leaves it to the scaling policies (recommended after the first apply)."
+  type        = number
+  default     = null
+}
+
+variable "target_queue_rows" {
+  description = "Target-tracking set point: average rows waiting in each instance's batcher queue (Prometheus gauge intentql_queue_rows). Below one full batch means the GPU keeps up."
+  type        = number
+  default     = 128
+}
+
+variable "target_requests_per_target" {
+  description = "Optional second target-tracking policy on ALB RequestCountPerTarget (requests per instance per minute); null disables it."
+  type        = number
+  default     = null
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace the CloudWatch agent publishes the scraped Prometheus metrics into."
+  type        = string
+  default     = "IntentQL/GPU"
+}
+
+variable "instance_warmup_seconds" {
+  description = "Seconds a new instance needs from launch to serving (AMI boot, image pull, bundle sync, model warm-up); used by the ASG and instance refresh."
+  type        = number
+  default     = 300
+}
+
+variable "refresh_min_healthy_percentage" {
+  description = "Instance refresh: percentage of capacity that must stay healthy while instances are replaced (new image or bundle)."
+  type        = number
+  default     = 100
+}
+
+variable "root_volume_gb" {
+  description = "Root EBS volume size (GiB); the CUDA image is several GiB."
+  type        = number
+  default     = 100
+}
+
+variable "route53_zone_id" {
+  description = "Optional Route 53 hosted zone in which to create an alias record for the ALB; empty skips it."
+  type        = string
+  default     = ""
+}
+
+variable "hostname" {
+  description = "Optional hostname (in route53_zone_id) for the ALB alias record, e.g. gpu.example.com."
+  type        = string
+  default     = ""
+}
+
+variable "tags" {
+  description = "Tags applied to every resource."
+  type        = map(string)
+  default     = {}
+}
