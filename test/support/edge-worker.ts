@@ -1,0 +1,52 @@
+/**
+ * The real Worker under workerd (wrangler's unstable_startWorker with edge/wrangler.toml), on a
+ * fresh local D1 seeded with the given keys. One per test file: starting workerd costs seconds.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { unstable_startWorker } from "wrangler";
+import { EDGE_DIR, type KeyToStore, seedFreshLocalD1, WRANGLER_ENV } from "../../edge/dev/local-d1.ts";
+
+Object.assign(process.env, WRANGLER_ENV);
+
+export interface EdgeWorker {
+  url: string;
+  dispose(): Promise<void>;
+}
+
+export async function startEdgeWorker(opts: {
+  upstreamUrl: string;
+  upstreamToken?: string;
+  pepper: string;
+  keys: KeyToStore[];
+  vars?: Record<string, string>;
+}): Promise<EdgeWorker> {
+  const persist = mkdtempSync(join(tmpdir(), "intentql-edge-"));
+  await seedFreshLocalD1(persist, opts.pepper, opts.keys);
+  const text = (value: string) => ({ type: "plain_text" as const, value });
+  const worker = await unstable_startWorker({
+    config: resolve(EDGE_DIR, "wrangler.toml"),
+    bindings: {
+      UPSTREAM_URL: text(opts.upstreamUrl),
+      UPSTREAM_TOKEN: text(opts.upstreamToken ?? ""),
+      API_KEY_PEPPER: text(opts.pepper),
+      ...Object.fromEntries(Object.entries(opts.vars ?? {}).map(([k, v]) => [k, text(v)])),
+    },
+    dev: {
+      persist,
+      server: { hostname: "127.0.0.1", port: 0 },
+      inspector: false,
+      watch: false,
+      logLevel: "error",
+    },
+  });
+  const url = (await worker.url).toString().replace(/\/$/, "");
+  return {
+    url,
+    async dispose() {
+      await worker.dispose();
+      rmSync(persist, { recursive: true, force: true });
+    },
+  };
+}
