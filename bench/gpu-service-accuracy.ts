@@ -8,6 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { computeMetrics, type Prediction } from "../edge/src/eval/metrics.ts";
 import { BertWordPieceTokenizer, parseVocabTxt } from "../edge/src/tokenizer/index.ts";
 import {
   decodeMessage,
@@ -41,7 +42,8 @@ async function main(): Promise<void> {
     .filter((l) => l.trim() !== "")
     .map((l) => JSON.parse(l) as Record<string, string>)
     .map((r) => ({ text: r.utt ?? r.text ?? "", label: r.intent ?? r.label_text ?? "" }));
-  let correct = 0;
+  const labelIndex = new Map(labels.map((l, i) => [l.name, i]));
+  const predictions: Prediction[] = [];
   const started = performance.now();
   for (let i = 0; i < rows.length; i += 64) {
     const chunk = rows.slice(i, i + 64);
@@ -75,7 +77,7 @@ async function main(): Promise<void> {
     chunk.forEach((r, k) => {
       let best = 0;
       for (let j = 1; j < width; j++) if (logits[k * width + j]! > logits[k * width + best]!) best = j;
-      if (labels[best]!.name === r.label) correct++;
+      predictions.push({ gold: labelIndex.get(r.label) ?? -1, predicted: best, score: 0 });
     });
   }
   process.stdout.write(
@@ -84,8 +86,12 @@ async function main(): Promise<void> {
       model,
       provider: meta.parameters.provider,
       variant: meta.parameters.variant,
-      n: rows.length,
-      accuracy: correct / rows.length,
+      ...(({ n, accuracy, f1Macro }) => ({ n, accuracy, f1Macro }))(
+        computeMetrics(
+          predictions,
+          labels.map((l) => ({ name: l.name, scenario: l.name.split("_")[0]! })),
+        ),
+      ),
       seconds: (performance.now() - started) / 1000,
     })}\n`,
   );
