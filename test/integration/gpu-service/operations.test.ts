@@ -95,6 +95,9 @@ describe("gpu-service under pressure (one row per run, a queue of 64 rows)", () 
     // 8 runs for the blocker and far fewer than the 50 the gone request asked for
     expect(runs).toBeGreaterThanOrEqual(8);
     expect(runs).toBeLessThan(8 + 50);
+    // and it did reach the server: its request was cut short as "aborted", not never sent
+    const text = await (await fetch(`${service.url}/metrics`)).text();
+    expect(text).toMatch(/^intentql_errors_total\{kind="aborted"\} 1$/m);
   });
 });
 
