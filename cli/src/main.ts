@@ -14,6 +14,19 @@ const commands: Record<
     summary: "predict --bundle DIR --data FILE [--variant fp32|fp16|int8] [--split S]   offline accuracy/F1",
     load: () => import("./commands/predict.ts"),
   },
+  classify: {
+    summary:
+      "classify [--endpoint URL] [--top-k N] [--json] TEXT…   intents through the running API (key: INTENTQL_API_KEY)",
+    load: () => import("./commands/classify.ts"),
+  },
+  eval: {
+    summary: "eval --data FILE [--split S] [--model M] [--endpoint URL]   eval run through the API",
+    load: () => import("./commands/eval.ts"),
+  },
+  dataset: {
+    summary: "dataset import --file F [--name N] [--split S] [--endpoint URL]",
+    load: () => import("./commands/dataset.ts"),
+  },
 };
 
 function usage(): string {

@@ -1,0 +1,386 @@
+import {
+  BarController,
+  BarElement,
+  CategoryScale,
+  Chart,
+  Legend,
+  LinearScale,
+  LineController,
+  LineElement,
+  PointElement,
+  Tooltip,
+} from "chart.js";
+import { apiKey, GraphQLRequestError, gql, RUN_DETAIL, RUN_FIELDS } from "./graphql.ts";
+import { drawHeatmap } from "./heatmap.ts";
+
+Chart.register(
+  BarController,
+  BarElement,
+  CategoryScale,
+  LinearScale,
+  LineController,
+  LineElement,
+  PointElement,
+  Tooltip,
+  Legend,
+);
+
+interface RunSummary {
+  id: string;
+  status: string;
+  split: string;
+  model: string;
+  total: number;
+  done: number;
+  progress: number;
+  textsPerSecond: number | null;
+  etaSeconds: number | null;
+  createdAt: string;
+  finishedAt: string | null;
+  error: string | null;
+  dataset: { id: string; name: string };
+  metrics: { accuracy: number; f1Macro: number } | null;
+}
+
+interface IntentRow {
+  intent: { name: string; scenario: string };
+  precision: number;
+  recall: number;
+  f1: number;
+  support: number;
+}
+
+interface RunDetail {
+  id: string;
+  status: string;
+  split: string;
+  model: string;
+  total: number;
+  done: number;
+  dataset: { name: string };
+  metrics: {
+    n: number;
+    accuracy: number;
+    f1Macro: number;
+    f1Weighted: number;
+    ece: number;
+    outOfScopeRate: number;
+    latencyP50Ms: number;
+    latencyP95Ms: number;
+    latencyP99Ms: number;
+    textsPerSecond: number;
+    perIntent: IntentRow[];
+    perScenario: { scenario: string; accuracy: number; support: number }[];
+    confusion: { labels: string[]; counts: number[][] };
+  } | null;
+}
+
+const $ = <T extends HTMLElement>(sel: string) => document.querySelector<T>(sel)!;
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+const esc = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+
+const state: {
+  runs: RunSummary[];
+  selected: string | null;
+  detail: RunDetail | null;
+  intent: string | null;
+  cursor: string | null;
+  charts: Chart[];
+} = { runs: [], selected: null, detail: null, intent: null, cursor: null, charts: [] };
+
+function showError(error: unknown): void {
+  const box = $("#error");
+  if (error instanceof GraphQLRequestError && error.code === "UNAUTHENTICATED") {
+    box.textContent = "This key was refused. Paste an API key with the eval scope.";
+    $("#keybar").hidden = false;
+  } else {
+    box.textContent = error instanceof Error ? error.message : String(error);
+  }
+  box.hidden = false;
+}
+
+async function loadRuns(): Promise<void> {
+  const data = await gql<{ evalRuns: RunSummary[] }>(`query Runs { evalRuns(first: 100) { ${RUN_FIELDS} } }`);
+  state.runs = data.evalRuns;
+  renderRuns();
+  renderTrend();
+  renderCompareOptions();
+  if (!state.selected && state.runs.length > 0) {
+    const firstDone = state.runs.find((r) => r.status === "succeeded") ?? state.runs[0]!;
+    await selectRun(firstDone.id);
+  }
+}
+
+function renderRuns(): void {
+  const body = $("#runs tbody");
+  body.innerHTML = state.runs
+    .map((r) => {
+      const progress = `<progress max="1" value="${r.progress}"></progress> ${r.done}/${r.total}`;
+      const speed =
+        r.status === "running" && r.textsPerSecond
+          ? ` · ${r.textsPerSecond.toFixed(0)}/s · ETA ${Math.round(r.etaSeconds ?? 0)}s`
+          : "";
+      return `<tr data-testid="run-row" data-run="${esc(r.id)}" class="${r.id === state.selected ? "selected" : ""}">
+        <td><code>${esc(r.id)}</code></td><td>${esc(r.dataset.name)}</td><td>${esc(r.split)}</td><td>${esc(r.model)}</td>
+        <td class="status ${esc(r.status)}">${esc(r.status)}${r.error ? ` <span title="${esc(r.error)}">⚠</span>` : ""}</td>
+        <td>${progress}${speed}</td>
+        <td data-testid="run-accuracy">${r.metrics ? pct(r.metrics.accuracy) : "–"}</td>
+        <td data-testid="run-f1">${r.metrics ? pct(r.metrics.f1Macro) : "–"}</td>
+        <td>${new Date(r.createdAt).toLocaleString()}</td></tr>`;
+    })
+    .join("");
+  for (const row of body.querySelectorAll<HTMLTableRowElement>("tr")) {
+    row.onclick = () => void selectRun(row.dataset.run!).catch(showError);
+  }
+  $("#runs-empty").hidden = state.runs.length > 0;
+}
+
+function renderTrend(): void {
+  const done = state.runs.filter((r) => r.metrics).reverse();
+  const canvas = $<HTMLCanvasElement>("#trend");
+  Chart.getChart(canvas)?.destroy();
+  new Chart(canvas, {
+    type: "line",
+    data: {
+      labels: done.map((r) => `${r.id.slice(4, 10)} ${r.model}`),
+      datasets: [
+        { label: "accuracy", data: done.map((r) => 100 * r.metrics!.accuracy), borderColor: "#2563eb" },
+        { label: "F1-macro", data: done.map((r) => 100 * r.metrics!.f1Macro), borderColor: "#16a34a" },
+      ],
+    },
+    options: { animation: false, responsive: false, scales: { y: { title: { display: true, text: "%" } } } },
+  });
+}
+
+async function selectRun(id: string): Promise<void> {
+  state.selected = id;
+  state.intent = null;
+  renderRuns();
+  const data = await gql<{ evalRun: RunDetail | null }>(
+    `query Run($id: ID!) { evalRun(id: $id) { ${RUN_DETAIL} } }`,
+    {
+      id,
+    },
+  );
+  state.detail = data.evalRun;
+  renderDetail();
+  await loadMisclassified(true);
+}
+
+function renderDetail(): void {
+  const d = state.detail;
+  $("#detail").hidden = !d;
+  if (!d) return;
+  $("#detail-title").textContent = `${d.id} · ${d.dataset.name}/${d.split} · ${d.model} · ${d.status}`;
+  const m = d.metrics;
+  const cards: [string, string, string][] = m
+    ? [
+        ["accuracy", "Accuracy", pct(m.accuracy)],
+        ["f1", "F1-macro", pct(m.f1Macro)],
+        ["f1w", "F1-weighted", pct(m.f1Weighted)],
+        ["n", "Texts", String(m.n)],
+        ["ece", "Calibration error", pct(m.ece)],
+        ["oos", "Out-of-scope", pct(m.outOfScopeRate)],
+        [
+          "latency",
+          "Batch latency p50/p95/p99",
+          `${m.latencyP50Ms.toFixed(0)}/${m.latencyP95Ms.toFixed(0)}/${m.latencyP99Ms.toFixed(0)} ms`,
+        ],
+        ["speed", "Throughput", `${m.textsPerSecond.toFixed(0)} texts/s`],
+      ]
+    : [["progress", "Progress", `${d.done}/${d.total}`]];
+  $("#cards").innerHTML = cards
+    .map(
+      ([k, label, value]) =>
+        `<div class="card"><div class="label">${label}</div><div class="value" data-testid="metric-${k}">${value}</div></div>`,
+    )
+    .join("");
+  for (const c of state.charts) c.destroy();
+  state.charts = [];
+  $("#metrics-panels").hidden = !m;
+  if (!m) return;
+  const sorted = [...m.perIntent].filter((r) => r.support > 0).sort((a, b) => a.f1 - b.f1);
+  const bars = $<HTMLCanvasElement>("#intent-f1");
+  bars.height = Math.max(300, sorted.length * 14);
+  state.charts.push(
+    new Chart(bars, {
+      type: "bar",
+      data: {
+        labels: sorted.map((r) => r.intent.name),
+        datasets: [{ label: "F1", data: sorted.map((r) => 100 * r.f1), backgroundColor: "#2563eb" }],
+      },
+      options: {
+        indexAxis: "y",
+        animation: false,
+        responsive: false,
+        scales: { x: { min: 0, max: 100 }, y: { ticks: { autoSkip: false, font: { size: 10 } } } },
+        onClick: (_e, elements) => {
+          const hit = elements[0];
+          if (hit) void selectIntent(sorted[hit.index]!.intent.name).catch(showError);
+        },
+      },
+    }),
+  );
+  $("#scenarios tbody").innerHTML = m.perScenario
+    .map((s) => `<tr><td>${esc(s.scenario)}</td><td>${pct(s.accuracy)}</td><td>${s.support}</td></tr>`)
+    .join("");
+  const tip = $("#heatmap-tip");
+  drawHeatmap($<HTMLCanvasElement>("#heatmap"), {
+    labels: m.confusion.labels,
+    counts: m.confusion.counts,
+    onHover(cell, x, y) {
+      tip.hidden = !cell;
+      if (!cell) return;
+      tip.textContent = `${cell.gold} → ${cell.predicted}: ${cell.count}`;
+      tip.style.left = `${x + 12}px`;
+      tip.style.top = `${y + 12}px`;
+    },
+    onClick: (gold) => void selectIntent(gold).catch(showError),
+  });
+  const select = $<HTMLSelectElement>("#intent-filter");
+  select.innerHTML = `<option value="">all intents</option>${m.perIntent
+    .map((r) => `<option value="${esc(r.intent.name)}">${esc(r.intent.name)}</option>`)
+    .join("")}`;
+  select.onchange = () => void selectIntent(select.value || null).catch(showError);
+  renderIntentDetail();
+}
+
+function renderIntentDetail(): void {
+  const box = $("#intent-detail");
+  const row = state.detail?.metrics?.perIntent.find((r) => r.intent.name === state.intent);
+  box.hidden = !row;
+  if (!row) return;
+  box.innerHTML = `<h3 data-testid="intent-name">${esc(row.intent.name)}</h3>
+    <span>scenario <b>${esc(row.intent.scenario)}</b></span>
+    <span>precision <b data-testid="intent-precision">${pct(row.precision)}</b></span>
+    <span>recall <b data-testid="intent-recall">${pct(row.recall)}</b></span>
+    <span>F1 <b data-testid="intent-f1">${pct(row.f1)}</b></span>
+    <span>support <b data-testid="intent-support">${row.support}</b></span>`;
+}
+
+async function selectIntent(name: string | null): Promise<void> {
+  state.intent = name;
+  $<HTMLSelectElement>("#intent-filter").value = name ?? "";
+  renderIntentDetail();
+  await loadMisclassified(true);
+}
+
+async function loadMisclassified(reset: boolean): Promise<void> {
+  if (!state.detail) return;
+  if (reset) {
+    state.cursor = null;
+    $("#errors tbody").innerHTML = "";
+  }
+  const data = await gql<{
+    evalRun: {
+      misclassified: {
+        edges: {
+          node: {
+            index: number;
+            text: string;
+            score: number;
+            gold: { name: string };
+            predicted: { name: string };
+          };
+        }[];
+        pageInfo: { hasNextPage: boolean; endCursor: string | null };
+      };
+    };
+  }>(
+    `query Errors($id: ID!, $after: String, $intent: String) { evalRun(id: $id) {
+      misclassified(first: 25, after: $after, intent: $intent) {
+        edges { node { index text score gold { name } predicted { name } } }
+        pageInfo { hasNextPage endCursor } } } }`,
+    { id: state.detail.id, after: state.cursor, intent: state.intent },
+  );
+  const page = data.evalRun.misclassified;
+  $("#errors tbody").insertAdjacentHTML(
+    "beforeend",
+    page.edges
+      .map(
+        ({ node: p }) =>
+          `<tr data-testid="error-row"><td>${p.index}</td><td>${esc(p.text)}</td><td>${esc(p.gold.name)}</td><td>${esc(p.predicted.name)}</td><td>${p.score.toFixed(3)}</td></tr>`,
+      )
+      .join(""),
+  );
+  state.cursor = page.pageInfo.endCursor;
+  $<HTMLButtonElement>("#more").hidden = !page.pageInfo.hasNextPage;
+}
+
+function renderCompareOptions(): void {
+  const done = state.runs.filter((r) => r.status === "succeeded");
+  for (const [sel, idx] of [
+    ["#compare-a", 1],
+    ["#compare-b", 0],
+  ] as const) {
+    const select = $<HTMLSelectElement>(sel);
+    const keep = select.value;
+    select.innerHTML = done
+      .map((r) => `<option value="${esc(r.id)}">${esc(r.id)} (${esc(r.model)})</option>`)
+      .join("");
+    select.value = keep || done[idx]?.id || done[0]?.id || "";
+  }
+  $("#compare").hidden = done.length < 2;
+}
+
+async function compare(): Promise<void> {
+  const a = $<HTMLSelectElement>("#compare-a").value;
+  const b = $<HTMLSelectElement>("#compare-b").value;
+  const data = await gql<{
+    compareEvalRuns: {
+      accuracyDelta: number;
+      f1MacroDelta: number;
+      intents: { intent: { name: string }; f1A: number; f1B: number; delta: number; support: number }[];
+    };
+  }>(
+    `query Compare($a: ID!, $b: ID!) { compareEvalRuns(a: $a, b: $b) { accuracyDelta f1MacroDelta
+      intents { intent { name } f1A f1B delta support } } }`,
+    { a, b },
+  );
+  const c = data.compareEvalRuns;
+  const sign = (x: number) => `${x >= 0 ? "+" : ""}${(100 * x).toFixed(2)}`;
+  $("#compare-summary").textContent =
+    `accuracy ${sign(c.accuracyDelta)} pts · F1-macro ${sign(c.f1MacroDelta)} pts (B − A)`;
+  $("#compare-table tbody").innerHTML = c.intents
+    .map(
+      (r) =>
+        `<tr><td>${esc(r.intent.name)}</td><td>${pct(r.f1A)}</td><td>${pct(r.f1B)}</td><td class="${r.delta >= 0 ? "up" : "down"}">${sign(r.delta)}</td><td>${r.support}</td></tr>`,
+    )
+    .join("");
+}
+
+async function poll(): Promise<void> {
+  try {
+    const running = state.runs.some((r) => r.status === "running" || r.status === "queued");
+    if (running) {
+      await loadRuns();
+      const sel = state.runs.find((r) => r.id === state.selected);
+      if (sel && sel.status === "succeeded" && state.detail?.status !== "succeeded") await selectRun(sel.id);
+    }
+  } catch (error) {
+    showError(error);
+  } finally {
+    setTimeout(() => void poll(), 2000);
+  }
+}
+
+function start(): void {
+  $<HTMLFormElement>("#keyform").onsubmit = (ev) => {
+    ev.preventDefault();
+    localStorage.setItem("intentql.apiKey", $<HTMLInputElement>("#key").value.trim());
+    $("#error").hidden = true;
+    void loadRuns().catch(showError);
+  };
+  $("#keybar").hidden = apiKey() !== null;
+  $<HTMLButtonElement>("#more").onclick = () => void loadMisclassified(false).catch(showError);
+  $<HTMLButtonElement>("#compare-go").onclick = () => void compare().catch(showError);
+  void loadRuns()
+    .catch(showError)
+    .finally(() => {
+      document.body.dataset.ready = "true";
+      setTimeout(() => void poll(), 2000);
+    });
+}
+
+start();
