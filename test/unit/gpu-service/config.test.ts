@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, DEFAULT_BUNDLE, INT_FLAGS, parseConfig } from "../../../gpu-service/src/config.ts";
+
+describe("gpu-service config", () => {
+  it("has documented defaults", () => {
+    const c = parseConfig([], {});
+    expect(c).toMatchObject({
+      host: "127.0.0.1",
+      port: 8500,
+      bundles: [DEFAULT_BUNDLE],
+      device: "auto",
+      variant: undefined,
+      authToken: "",
+      padMultiple: 1,
+      maxQueueDelayUs: 0,
+    });
+    expect(c.maxBatchSize).toBe(INT_FLAGS.maxBatchSize.def);
+  });
+
+  it("flags win over env vars, env vars over defaults", () => {
+    const env = {
+      GPU_PORT: "9000",
+      GPU_MAX_BATCH_SIZE: "64",
+      INTENTQL_BUNDLES: "a, b,",
+      INTENTQL_UPSTREAM_TOKEN: "t",
+    };
+    const fromEnv = parseConfig([], env);
+    expect(fromEnv).toMatchObject({ port: 9000, maxBatchSize: 64, bundles: ["a", "b"], authToken: "t" });
+    const fromFlags = parseConfig(
+      ["--port", "9100", "--bundle", "x", "--bundle", "y", "--device", "cpu"],
+      env,
+    );
+    expect(fromFlags).toMatchObject({ port: 9100, maxBatchSize: 64, bundles: ["x", "y"], device: "cpu" });
+  });
+
+  it("names the bad value", () => {
+    const bad: [string[], Record<string, string>, RegExp][] = [
+      [["--port", "70000"], {}, /--port must be between 0 and 65535, got 70000/],
+      [["--max-queue-rows=-1"], {}, /--max-queue-rows must be an integer, got "-1"/],
+      [[], { GPU_MAX_BATCH_TOKENS: "4" }, /GPU_MAX_BATCH_TOKENS must be between/],
+      [["--device", "gpu"], {}, /--device must be auto, cpu or cuda, got "gpu"/],
+      [["--log-level", "loud"], {}, /--log-level/],
+      [["--host", ""], {}, /--host must not be empty/],
+      [["stray"], {}, /Unexpected argument/],
+    ];
+    for (const [argv, env, message] of bad) {
+      expect(() => parseConfig(argv, env)).toThrow(ConfigError);
+      expect(() => parseConfig(argv, env)).toThrow(message);
+    }
+  });
+});
