@@ -1,0 +1,179 @@
+/**
+ * `npm start`: the local stack. gpu-service on CPU with the default bundle (GPU_PORT, default
+ * 8500) and the edge under `wrangler dev` (EDGE_PORT, default 8787) with its local D1 migrated; an
+ * API key from INTENTQL_API_KEY, or a generated one, stored hashed in that D1. Prints the URLs and
+ * the key; Ctrl-C or SIGTERM stops both.
+ *
+ * Local secrets live in edge/.dev.vars (git-ignored), created on first start with a random
+ * API_KEY_PEPPER and UPSTREAM_TOKEN; gpu-service gets the same token.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { applyLocalMigrations, EDGE_DIR, storeLocalKeys, WRANGLER_ENV } from "../../edge/dev/local-d1.ts";
+import { generateApiKey, parseApiKey } from "../../edge/src/auth/api-keys.ts";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const DEV_VARS = resolve(EDGE_DIR, ".dev.vars");
+
+function port(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 65535)
+    throw new Error(`${name} must be a port number, got "${raw}"`);
+  return n;
+}
+
+function devVars(): Record<string, string> {
+  const vars: Record<string, string> = {};
+  if (existsSync(DEV_VARS))
+    for (const line of readFileSync(DEV_VARS, "utf8").split("\n")) {
+      const m = /^\s*([A-Z_][A-Z0-9_]*)\s*=\s*"?(.*?)"?\s*$/.exec(line);
+      if (m) vars[m[1]!] = m[2]!;
+    }
+  let changed = false;
+  for (const name of ["API_KEY_PEPPER", "UPSTREAM_TOKEN"])
+    if (!vars[name]) {
+      vars[name] = randomBytes(24).toString("base64url");
+      changed = true;
+    }
+  if (changed)
+    writeFileSync(
+      DEV_VARS,
+      `# Local secrets for wrangler dev, made by npm start. Never commit.\n${Object.entries(vars)
+        .map(([k, v]) => `${k}=${v}`)
+        .join("\n")}\n`,
+      { mode: 0o600 },
+    );
+  return vars;
+}
+
+function waitFor(url: string, child: ChildProcess, what: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolvePromise, reject) => {
+    const tick = async (): Promise<void> => {
+      if (child.exitCode !== null) return reject(new Error(`${what} exited with ${child.exitCode}`));
+      try {
+        const r = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+        if (r.ok) return resolvePromise();
+      } catch {
+        // not up yet
+      }
+      if (Date.now() > deadline) return reject(new Error(`${what} not ready after ${timeoutMs} ms`));
+      setTimeout(tick, 300);
+    };
+    void tick();
+  });
+}
+
+async function main(): Promise<number> {
+  const gpuPort = port("GPU_PORT", 8500);
+  const edgePort = port("EDGE_PORT", 8787);
+  const vars = devVars();
+  const key = process.env.INTENTQL_API_KEY || generateApiKey();
+  if (!parseApiKey(key)) throw new Error("INTENTQL_API_KEY is not an IntentQL key (iql_<12 hex>_<43 chars>)");
+
+  const children: ChildProcess[] = [];
+  let stopping = false;
+  const stop = (code: number): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write("\nstopping…\n");
+    for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");
+    const force = setTimeout(() => {
+      for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+    }, 10_000);
+    force.unref();
+    Promise.all(
+      children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once("exit", r)))),
+    ).then(() => process.exit(code));
+  };
+  process.on("SIGINT", () => stop(0));
+  process.on("SIGTERM", () => stop(0));
+
+  const gpu = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "gpu-service/src/main.ts",
+      "--device",
+      "cpu",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(gpuPort),
+    ],
+    {
+      cwd: ROOT,
+      env: { ...process.env, INTENTQL_UPSTREAM_TOKEN: vars.UPSTREAM_TOKEN },
+      stdio: ["ignore", "inherit", "inherit"],
+    },
+  );
+  children.push(gpu);
+  gpu.once("exit", (code) => {
+    if (!stopping) {
+      process.stderr.write(`gpu-service exited (${code})\n`);
+      stop(1);
+    }
+  });
+
+  process.stderr.write("applying local D1 migrations…\n");
+  await applyLocalMigrations();
+  await storeLocalKeys(vars.API_KEY_PEPPER!, [
+    { key, scopes: ["classify", "eval", "admin"], name: "npm start" },
+  ]);
+
+  const edge = spawn(
+    process.execPath,
+    [
+      resolve(ROOT, "node_modules/wrangler/bin/wrangler.js"),
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(edgePort),
+      "--var",
+      `UPSTREAM_URL:http://127.0.0.1:${gpuPort}`,
+      "--show-interactive-dev-session=false",
+    ],
+    { cwd: EDGE_DIR, env: { ...process.env, ...WRANGLER_ENV }, stdio: ["ignore", "inherit", "inherit"] },
+  );
+  children.push(edge);
+  edge.once("exit", (code) => {
+    if (!stopping) {
+      process.stderr.write(`wrangler dev exited (${code})\n`);
+      stop(1);
+    }
+  });
+
+  await Promise.all([
+    waitFor(`http://127.0.0.1:${gpuPort}/v2/health/ready`, gpu, "gpu-service"),
+    waitFor(`http://127.0.0.1:${edgePort}/health`, edge, "wrangler dev"),
+  ]);
+  const base = `http://127.0.0.1:${edgePort}`;
+  process.stdout.write(
+    [
+      "",
+      "IntentQL is running.",
+      `  GraphQL    ${base}/graphql`,
+      `  Dashboard  ${base}/dashboard`,
+      `  Model      http://127.0.0.1:${gpuPort}/v2/models (gpu-service, CPU)`,
+      `  API key    ${key}${process.env.INTENTQL_API_KEY ? " (from INTENTQL_API_KEY)" : " (generated; export INTENTQL_API_KEY to reuse it)"}`,
+      "",
+      `  INTENTQL_API_KEY=${key} npx intentql classify "please cancel my alarm"`,
+      "",
+      "Ctrl-C stops both.",
+      "",
+    ].join("\n"),
+  );
+  return 0;
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`npm start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.kill(process.pid, "SIGTERM");
+  process.exitCode = 1;
+});
