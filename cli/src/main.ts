@@ -15,10 +15,6 @@ const commands: Record<
     load: () => import("./commands/predict.ts"),
   },
   classify: {
-    summary: "classify [--endpoint URL] [--top-k N] [--json] TEXT…   intents through the running API (key: INTENTQL_API_KEY)",
-    load: () => import("./commands/classify.ts"),
-  },
-  classify: {
     summary:
       "classify [--endpoint URL] [--top-k N] [--json] TEXT…   intents through the running API (key: INTENTQL_API_KEY)",
     load: () => import("./commands/classify.ts"),
