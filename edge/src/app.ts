@@ -16,6 +16,8 @@ import { schema } from "../../schema/src/graphql/index.ts";
 import { isOutOfScope, topIndices } from "./classifier/calibrate.ts";
 import { type EdgeBundleAssets, EdgeModel, toIntentInfo } from "./classifier/edge-model.ts";
 import type { D1Database } from "./d1.ts";
+import type { ClassifiedText } from "./eval/eval-runner.ts";
+import { createEvalService, latestIntentMetricsLoader, type RunnerLauncher } from "./eval/eval-service.ts";
 import { requestAuth, useApiKeys } from "./plugins/use-api-keys.ts";
 import { useIntrospectionPolicy } from "./plugins/use-introspection-policy.ts";
 import { type UseLimitsOptions, useLimits } from "./plugins/use-limits.ts";
@@ -46,11 +48,23 @@ export interface EdgeOptions {
   /** Allowed CORS origins; "*" (the default) suits a bearer-token API with no cookies. */
   corsOrigins?: string[] | "*";
   introspection?: boolean;
+  /** Starts eval runs in the background (the Worker: the EvalRunner Durable Object). Without it,
+   * eval-run fields answer that eval runs are not configured. */
+  evalRunner?: RunnerLauncher;
+  /** A running eval run silent for this long is restarted when looked at. Default 30,000 ms. */
+  evalStaleAfterMs?: number;
 }
 
 export type EdgeServer = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
 
-export function createEdge(options: EdgeOptions): { yoga: EdgeServer; model: EdgeModel } {
+export interface Edge {
+  yoga: EdgeServer;
+  model: EdgeModel;
+  /** The classify path of the API (tokenize → batched V2 infer → calibrated label), for eval runs. */
+  classifyForEval(texts: string[], model: string): Promise<ClassifiedText[]>;
+}
+
+export function createEdge(options: EdgeOptions): Edge {
   const model = new EdgeModel(options.assets);
   const client = new V2Client({
     url: options.upstream.url,
@@ -61,6 +75,17 @@ export function createEdge(options: EdgeOptions): { yoga: EdgeServer; model: Edg
   const verifier = new ModelVerifier(model, client);
   const maxBatch = options.upstream.maxBatch ?? 256;
   const defaultModel = options.upstream.model;
+  // Stores take Cloudflare's full D1 type; the edge's own D1 interface is the subset it uses.
+  const db = options.db as unknown as import("@cloudflare/workers-types").D1Database;
+  const evals = options.evalRunner
+    ? createEvalService({
+        db,
+        knownLabels: new Set(model.intents.map((i) => i.name)),
+        defaultModel,
+        runner: options.evalRunner,
+        ...(options.evalStaleAfterMs ? { staleAfterMs: options.evalStaleAfterMs } : {}),
+      })
+    : undefined;
 
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
@@ -115,11 +140,23 @@ export function createEdge(options: EdgeOptions): { yoga: EdgeServer; model: Edg
           byName: (name) => model.intentsByName.get(name),
         },
         models: () => listModels(client),
-        latestIntentMetrics: async () => null,
+        latestIntentMetrics: latestIntentMetricsLoader(db),
+        ...(evals ? { evals } : {}),
       };
     },
   });
-  return { yoga, model };
+  async function classifyForEval(texts: string[], name: string): Promise<ClassifiedText[]> {
+    const loader = createInferLoader({ edge: model, client, verifier, maxBatch });
+    const rows = await loader.loadMany(texts.map((text) => ({ model: name, text })));
+    return rows.map((row) => {
+      if (row instanceof Error) throw row;
+      const [best] = topIndices(row.probabilities, 1);
+      const score = row.probabilities[best!]!;
+      return { label: model.intents[best!]!.name, score, outOfScope: isOutOfScope(score, row.calibration) };
+    });
+  }
+
+  return { yoga, model, classifyForEval };
 }
 
 /** The upstream's models, with what gpu-service's bundle extension tells (Triton: metadata only). */

@@ -1,8 +1,15 @@
 import type { D1Database } from "./d1.ts";
 
 /** The Worker's bindings (wrangler.toml `[vars]`, `[[d1_databases]]`, secrets). Numbers arrive as strings. */
+/** The EvalRunner Durable Object namespace (RPC stub: `start(runId)`). */
+export interface EvalRunnerNamespace {
+  idFromName(name: string): unknown;
+  get(id: unknown): { start(runId: string): Promise<void> };
+}
+
 export interface Env {
   DB: D1Database;
+  EVAL_RUNNER: EvalRunnerNamespace;
   /** Open Inference Protocol server (gpu-service or Triton). */
   UPSTREAM_URL: string;
   /** Upstream model used when a query names none. */
@@ -21,4 +28,8 @@ export interface Env {
   INTROSPECTION?: string;
   RATE_LIMIT_PER_SECOND?: string;
   RATE_LIMIT_BURST?: string;
+  /** Eval runs: texts per upstream call, ms of work per alarm, and after how long a silent run is restarted. */
+  EVAL_CHUNK_TEXTS?: string;
+  EVAL_SLICE_MS?: string;
+  EVAL_STALE_AFTER_MS?: string;
 }

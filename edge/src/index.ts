@@ -9,11 +9,13 @@ import labels from "../../models/massive-scratch/labels.json";
 import vocabText from "../../models/massive-scratch/vocab.txt";
 import type { BundleManifest, Label } from "../../schema/src/bundle.ts";
 import { ErrorCode } from "../../schema/src/graphql/errors.ts";
-import { createEdge } from "./app.ts";
+import dashboardHtml from "../dist/dashboard.html";
+import { createEdge, type Edge } from "./app.ts";
 import type { Env } from "./env.ts";
 import { errorResponse } from "./plugins/error-response.ts";
 
-type Edge = ReturnType<typeof createEdge>;
+export { EvalRunnerObject } from "./eval/eval-runner-object.ts";
+
 let edge: Edge | undefined;
 let edgeEnv: Env | undefined;
 
@@ -46,6 +48,12 @@ export function edgeFromEnv(env: Env): Edge {
         ? "*"
         : env.CORS_ORIGINS.split(",").map((s) => s.trim()),
     introspection: env.INTROSPECTION !== "off",
+    evalStaleAfterMs: number(env.EVAL_STALE_AFTER_MS, 30_000),
+    evalRunner: {
+      async start(runId) {
+        await env.EVAL_RUNNER.get(env.EVAL_RUNNER.idFromName(runId)).start(runId);
+      },
+    },
   });
 }
 
@@ -59,6 +67,18 @@ export default {
         console.error(`edge misconfigured: ${(error as Error).message}`);
         return errorResponse(500, ErrorCode.UPSTREAM_UNAVAILABLE, "the edge is misconfigured");
       }
+    }
+    const { pathname } = new URL(request.url);
+    if (pathname === "/dashboard" || pathname === "/dashboard/") {
+      // Static: it fetches /graphql with the caller's key like any client.
+      return new Response(dashboardHtml, {
+        headers: {
+          "content-type": "text/html; charset=utf-8",
+          "content-security-policy":
+            "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:",
+          "x-content-type-options": "nosniff",
+        },
+      });
     }
     return edge.yoga.fetch(request, { env, ctx });
   },

@@ -12,6 +12,7 @@ Object.assign(process.env, WRANGLER_ENV);
 
 export interface EdgeWorker {
   url: string;
+  persist: string;
   dispose(): Promise<void>;
 }
 
@@ -21,9 +22,12 @@ export async function startEdgeWorker(opts: {
   pepper: string;
   keys: KeyToStore[];
   vars?: Record<string, string>;
+  /** Reuse this local state (D1, Durable Objects) as it is: a restart of the same Worker. The caller owns it. */
+  persistDir?: string;
 }): Promise<EdgeWorker> {
-  const persist = mkdtempSync(join(tmpdir(), "intentql-edge-"));
-  await seedFreshLocalD1(persist, opts.pepper, opts.keys);
+  const owned = opts.persistDir === undefined;
+  const persist = opts.persistDir ?? mkdtempSync(join(tmpdir(), "intentql-edge-"));
+  if (owned) await seedFreshLocalD1(persist, opts.pepper, opts.keys);
   const text = (value: string) => ({ type: "plain_text" as const, value });
   const worker = await unstable_startWorker({
     config: resolve(EDGE_DIR, "wrangler.toml"),
@@ -44,9 +48,10 @@ export async function startEdgeWorker(opts: {
   const url = (await worker.url).toString().replace(/\/$/, "");
   return {
     url,
+    persist,
     async dispose() {
       await worker.dispose();
-      rmSync(persist, { recursive: true, force: true });
+      if (owned) rmSync(persist, { recursive: true, force: true });
     },
   };
 }

@@ -79,3 +79,5 @@ export const builder = new SchemaBuilder<{
 }>({ defaultFieldNullability: false });
 
 builder.queryType({ description: "IntentQL: intent classification for voice assistants and chatbots." });
+builder.mutationType({ description: "Datasets and eval runs (eval and admin scopes)." });
+builder.subscriptionType({ description: "Live progress over Server-Sent Events." });

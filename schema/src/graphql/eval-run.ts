@@ -169,7 +169,7 @@ const ConfusionRef = builder
       "counts[gold][predicted], rows and columns in `labels` order (sorted by name, so grouped by scenario).",
     fields: (t) => ({
       labels: t.exposeStringList("labels"),
-      counts: t.field({ type: [["Int"]] as never, resolve: (c) => c.counts as never }),
+      counts: t.field({ type: t.listRef(t.listRef("Int")), resolve: (c) => c.counts }),
     }),
   });
 

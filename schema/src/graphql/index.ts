@@ -3,6 +3,7 @@ import { builder } from "./builder.ts";
 import "./intent.ts";
 import "./classification.ts";
 import "./model.ts";
+import "./eval-run.ts";
 
 export type * from "./builder.ts";
 export { ErrorCode } from "./errors.ts";

@@ -1,0 +1,55 @@
+/**
+ * The EvalRunner Durable Object: one per run, it drives `runSlice` from alarms. Alarms are durable
+ * (they survive the Worker being killed and restarted) and each invocation does a bounded slice, so
+ * a 3,000-text run never meets the Worker's per-invocation limits. All progress lives in D1; the
+ * object itself only remembers which run it drives and how often it has failed in a row.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../env.ts";
+import { edgeFromEnv } from "../index.ts";
+import { failRun } from "./eval-run-store.ts";
+import { runSlice } from "./eval-runner.ts";
+
+/** Defaults; EVAL_SLICE_MS and EVAL_CHUNK_TEXTS (wrangler vars) override them. */
+const SLICE_MS = 15_000;
+const CHUNK_TEXTS = 128;
+/** Consecutive failed slices (upstream down, D1 errors) before the run is marked failed: ~5 minutes. */
+const MAX_FAILURES = 30;
+
+function positive(value: string | undefined, fallback: number): number {
+  const n = Number(value);
+  return value && Number.isFinite(n) && n > 0 ? n : fallback;
+}
+
+export class EvalRunnerObject extends DurableObject<Env> {
+  async start(runId: string): Promise<void> {
+    await this.ctx.storage.put("runId", runId);
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now());
+  }
+
+  override async alarm(): Promise<void> {
+    const runId = await this.ctx.storage.get<string>("runId");
+    if (!runId) return;
+    const edge = edgeFromEnv(this.env);
+    try {
+      const outcome = await runSlice(
+        { db: this.env.DB as never, classify: edge.classifyForEval, labels: edge.model.intents },
+        runId,
+        {
+          chunkSize: positive(this.env.EVAL_CHUNK_TEXTS, CHUNK_TEXTS),
+          budgetMs: positive(this.env.EVAL_SLICE_MS, SLICE_MS),
+        },
+      );
+      await this.ctx.storage.put("failures", 0);
+      if (outcome === "more") await this.ctx.storage.setAlarm(Date.now());
+    } catch (error) {
+      const failures = ((await this.ctx.storage.get<number>("failures")) ?? 0) + 1;
+      await this.ctx.storage.put("failures", failures);
+      const message = error instanceof Error ? error.message : String(error);
+      console.error(JSON.stringify({ event: "eval_slice_failed", runId, failures, error: message }));
+      if (failures >= MAX_FAILURES)
+        await failRun(this.env.DB as never, runId, `gave up after ${failures} failed attempts: ${message}`);
+      else await this.ctx.storage.setAlarm(Date.now() + Math.min(10_000, 500 * 2 ** failures));
+    }
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * The eval-run part of the GraphQL context: datasets and runs in D1, runs driven in the background by
+ * a runner (the EvalRunner Durable Object in the Worker). Resolvers call this; it calls the stores.
+ */
+import type { D1Database } from "@cloudflare/workers-types";
+import { GraphQLError } from "graphql";
+import type { IntentMetricsInfo } from "../../../schema/src/graphql/builder.ts";
+import { ErrorCode } from "../../../schema/src/graphql/errors.ts";
+import type { EvalRunInfo, EvalService } from "../../../schema/src/graphql/eval-run.ts";
+import { DatasetImportError, getDataset, importDataset, listDatasets } from "./dataset-store.ts";
+import {
+  cancelRun,
+  compareRuns,
+  createRun,
+  type EvalRun,
+  getRun,
+  listRuns,
+  misclassified,
+  type StoredMetrics,
+  TERMINAL,
+} from "./eval-run-store.ts";
+
+/** Starts (or restarts) the background work of a run. Idempotent: the runner resumes from D1. */
+export interface RunnerLauncher {
+  start(runId: string): Promise<void>;
+}
+
+export interface EvalServiceOptions {
+  db: D1Database;
+  /** Label names the served model knows: imports with other labels are refused. */
+  knownLabels: ReadonlySet<string>;
+  defaultModel: string;
+  runner: RunnerLauncher;
+  /** A running run whose last chunk is older than this is restarted when someone looks at it. */
+  staleAfterMs?: number;
+  /** Polling period of `watch`. */
+  pollMs?: number;
+}
+
+const badInput = (message: string) =>
+  new GraphQLError(message, { extensions: { code: ErrorCode.BAD_USER_INPUT } });
+
+export function createEvalService(options: EvalServiceOptions): EvalService {
+  const { db, runner } = options;
+  const staleAfterMs = options.staleAfterMs ?? 30_000;
+  const pollMs = options.pollMs ?? 1000;
+
+  /** The watchdog: a crash or restart can drop a runner's alarm; looking at the run re-arms it. */
+  async function kickIfStale(run: EvalRunInfo & { heartbeatAt?: string | null }): Promise<void> {
+    if (TERMINAL.has(run.status)) return;
+    const last = Date.parse(run.heartbeatAt ?? run.startedAt ?? run.createdAt);
+    if (Date.now() - last > staleAfterMs) await runner.start(run.id).catch(() => undefined);
+  }
+
+  return {
+    datasets: () => listDatasets(db),
+    dataset: (idOrName) => getDataset(db, idOrName),
+    async importDataset(input) {
+      try {
+        return await importDataset(db, {
+          name: input.name,
+          content: input.content,
+          ...(input.split ? { split: input.split } : {}),
+          knownLabels: options.knownLabels,
+        });
+      } catch (error) {
+        if (error instanceof DatasetImportError)
+          throw new GraphQLError(error.message, {
+            extensions: { code: ErrorCode.BAD_USER_INPUT, rowErrors: error.rowErrors.slice(0, 100) },
+          });
+        throw error;
+      }
+    },
+    runs: (first) => listRuns(db, first),
+    async run(id) {
+      const run = await getRun(db, id);
+      if (run) await kickIfStale(run);
+      return run;
+    },
+    async startRun(input) {
+      const dataset = await getDataset(db, input.dataset);
+      if (!dataset) throw badInput(`no dataset "${input.dataset}"`);
+      const total = dataset.splits[input.split];
+      if (!total) {
+        const have = Object.keys(dataset.splits).join(", ");
+        throw badInput(`dataset ${dataset.name} has no split "${input.split}" (it has ${have})`);
+      }
+      const run = await createRun(db, {
+        datasetId: dataset.id,
+        split: input.split,
+        model: input.model ?? options.defaultModel,
+        total,
+      });
+      await runner.start(run.id);
+      return run;
+    },
+    async cancelRun(id) {
+      const run = await getRun(db, id);
+      if (!run) throw badInput(`no eval run ${id}`);
+      await cancelRun(db, id);
+      return (await getRun(db, id))!;
+    },
+    misclassified: async (run, args) => {
+      try {
+        return await misclassified(db, run as EvalRun, args);
+      } catch (error) {
+        throw badInput((error as Error).message);
+      }
+    },
+    compare: (a, b) => compareRuns(a.metrics as StoredMetrics, b.metrics as StoredMetrics),
+    async *watch(id, signal) {
+      let last = "";
+      for (;;) {
+        const run = await getRun(db, id);
+        if (!run) throw badInput(`no eval run ${id}`);
+        const key = `${run.status}:${run.done}`;
+        if (key !== last) {
+          last = key;
+          yield run;
+        }
+        if (TERMINAL.has(run.status)) return;
+        await kickIfStale(run);
+        await new Promise((resolve) => setTimeout(resolve, pollMs));
+        if (signal?.aborted) return;
+      }
+    },
+  };
+}
+
+/**
+ * Per-intent metrics of the newest succeeded run, for `Intent.latestMetrics`. One D1 read per
+ * GraphQL request however many intents it asks about.
+ */
+export function latestIntentMetricsLoader(
+  db: D1Database,
+): (intent: string) => Promise<IntentMetricsInfo | null> {
+  let latest: Promise<{ id: string; metrics: StoredMetrics } | null> | undefined;
+  return async (intent) => {
+    latest ??= db
+      .prepare(
+        "SELECT id, metrics FROM eval_runs WHERE status = 'succeeded' ORDER BY finished_at DESC LIMIT 1",
+      )
+      .first<{ id: string; metrics: string }>()
+      .then((row) => (row ? { id: row.id, metrics: JSON.parse(row.metrics) as StoredMetrics } : null))
+      .catch(() => null);
+    const run = await latest;
+    const label = run?.metrics.perLabel.find((l) => l.label === intent);
+    return run && label
+      ? {
+          evalRunId: run.id,
+          precision: label.precision,
+          recall: label.recall,
+          f1: label.f1,
+          support: label.support,
+        }
+      : null;
+  };
+}
