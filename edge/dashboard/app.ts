@@ -343,6 +343,7 @@ async function compare(): Promise<void> {
   $("#compare-summary").textContent =
     `accuracy ${sign(c.accuracyDelta)} pts · F1-macro ${sign(c.f1MacroDelta)} pts (B − A)`;
   $("#compare-table tbody").innerHTML = c.intents
+    .filter((r) => r.support > 0)
     .map(
       (r) =>
         `<tr><td>${esc(r.intent.name)}</td><td>${pct(r.f1A)}</td><td>${pct(r.f1B)}</td><td class="${r.delta >= 0 ? "up" : "down"}">${sign(r.delta)}</td><td>${r.support}</td></tr>`,
