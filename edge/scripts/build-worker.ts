@@ -29,7 +29,7 @@ export interface WorkerManifest {
   compatibility_date: string;
   compatibility_flags: string[];
   vars: Record<string, string>;
-  /** Text modules folded into the entry module. */
+  /** Text modules (vocab.txt, dashboard.html) folded into the entry module. */
   inlined_modules: string[];
 }
 
@@ -69,7 +69,8 @@ export async function buildWorker(outdir: string, config = WRANGLER_CONFIG): Pro
   const entry = files.find((f) => f === "index.js") ?? files.find((f) => f.endsWith(".js"));
   if (!entry) throw new Error(`wrangler wrote no .js module to ${raw}: ${files.join(", ")}`);
   const others = files.filter((f) => f !== entry);
-  const unsupported = others.filter((f) => !f.endsWith(".txt"));
+  // Text modules (wrangler.toml `rules`): the vocab and the dashboard page.
+  const unsupported = others.filter((f) => !f.endsWith(".txt") && !f.endsWith(".html"));
   if (unsupported.length > 0)
     throw new Error(
       `the Worker has non-text extra modules (${unsupported.join(", ")}); cloudflare_workers_script uploads one module: deploy with wrangler instead`,

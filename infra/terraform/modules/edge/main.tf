@@ -53,9 +53,21 @@ resource "cloudflare_workers_script" "edge" {
         name = "UPSTREAM_TOKEN"
         text = var.upstream_token
       },
+      {
+        # Eval runs: one EvalRunner Durable Object per run (edge/wrangler.toml).
+        type       = "durable_object_namespace"
+        name       = "EVAL_RUNNER"
+        class_name = "EvalRunnerObject"
+      },
     ],
     local.plain_bindings,
   )
+
+  # The Durable Object class is created by the first deploy (same tag as edge/wrangler.toml).
+  migrations = {
+    new_tag            = "v1"
+    new_sqlite_classes = ["EvalRunnerObject"]
+  }
 
   observability = {
     enabled = true
