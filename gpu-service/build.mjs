@@ -6,6 +6,7 @@ const entries = {
   "gpu-service": "gpu-service/src/main.ts",
   "gpu-load": "bench/gpu-service-load.ts",
   "gpu-accuracy": "bench/gpu-service-accuracy.ts",
+  "variant-parity": "bench/variant-parity.ts",
 };
 for (const [name, entry] of Object.entries(entries)) {
   await build({

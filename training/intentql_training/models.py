@@ -76,7 +76,8 @@ class TransformerClassifier(nn.Module):
         x = self.emb_proj(self.word_embeddings(input_ids)) + self.position_embeddings(pos)
         x = self.dropout(self.emb_norm(x))
         mask = attention_mask.to(x.dtype)
-        additive = (1.0 - mask)[:, None, None, :] * -10000.0
+        # Unsqueeze → Cast → Sub → Mul: the mask pattern onnxruntime's optimizer fuses into Attention.
+        additive = (1.0 - attention_mask.unsqueeze(1).unsqueeze(2).to(x.dtype)) * -10000.0
         for block in self.blocks:
             x = block(x, additive)
         mean = (x * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp(min=1.0)
