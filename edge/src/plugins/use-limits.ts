@@ -14,6 +14,7 @@ import {
   getVariableValues,
   Kind,
   type OperationDefinitionNode,
+  parse,
   type SelectionSetNode,
   type ValidationContext,
 } from "graphql";
@@ -21,6 +22,7 @@ import { getArgumentValues } from "graphql/execution/values.js";
 import type { Plugin } from "graphql-yoga";
 import { ErrorCode } from "../../../schema/src/graphql/errors.ts";
 import { errorResponse } from "./error-response.ts";
+import { useErrorCodes } from "./use-error-codes.ts";
 
 export interface UseLimitsOptions {
   /** Request body bytes. Default 1 MiB (256 texts × 2000 ASCII chars fit with room to spare). */
@@ -35,6 +37,12 @@ export interface UseLimitsOptions {
   maxTexts?: number;
   /** UTF-16 code units per text. Default 2000. */
   maxTextChars?: number;
+  /** Brace/bracket/parenthesis nesting of the query text, checked before parsing (graphql-js parses
+   * recursively: thousands of `{` overflowed the stack, a 500). Default 64. */
+  maxNesting?: number;
+  /** Lexical tokens per query (graphql-js `maxTokens`): bounds parse and validation work, and
+   * fragment-spread chains, which validation walks recursively. Default 20,000. */
+  maxTokens?: number;
 }
 
 export const LIMIT_DEFAULTS: Required<UseLimitsOptions> = {
@@ -44,7 +52,34 @@ export const LIMIT_DEFAULTS: Required<UseLimitsOptions> = {
   maxCost: 500,
   maxTexts: 256,
   maxTextChars: 2000,
+  maxNesting: 64,
+  maxTokens: 20_000,
 };
+
+/** Deepest nesting of `{`, `[` and `(` outside strings and comments (a linear scan, no recursion). */
+export function queryNesting(source: string): number {
+  let depth = 0;
+  let max = 0;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === "#") {
+      while (i < source.length && source[i] !== "\n" && source[i] !== "\r") i++;
+    } else if (c === '"') {
+      if (source.startsWith('"""', i)) {
+        i += 3;
+        while (i < source.length && !source.startsWith('"""', i)) i += source.startsWith('\\"""', i) ? 4 : 1;
+        i += 2;
+      } else {
+        i++;
+        while (i < source.length && source[i] !== '"' && source[i] !== "\n") i += source[i] === "\\" ? 2 : 1;
+      }
+    } else if (c === "{" || c === "[" || c === "(") {
+      depth++;
+      if (depth > max) max = depth;
+    } else if (c === "}" || c === "]" || c === ")") depth = Math.max(0, depth - 1);
+  }
+  return max;
+}
 
 interface Measure {
   depth: number;
@@ -170,6 +205,11 @@ export function useLimits(options: UseLimitsOptions = {}): Plugin {
   const limits = { ...LIMIT_DEFAULTS, ...options };
   const rule = queryShapeRule(limits);
   return {
+    // Limits answer coded errors; useErrorCodes makes graphql-js's own refusals coded too. It rides
+    // here until edge/src/app.ts lists it among the plugins (then drop this hook).
+    onPluginInit({ addPlugin }) {
+      addPlugin(useErrorCodes());
+    },
     async onRequest({ request, endResponse }) {
       const tooLarge = (): Response =>
         errorResponse(
@@ -197,6 +237,15 @@ export function useLimits(options: UseLimitsOptions = {}): Plugin {
           return;
         }
       }
+    },
+    onParse({ params, setParseFn }) {
+      const source = typeof params.source === "string" ? params.source : params.source.body;
+      const nesting = queryNesting(source);
+      if (nesting > limits.maxNesting)
+        throw new GraphQLError(`query nesting ${nesting} exceeds the limit of ${limits.maxNesting}`, {
+          extensions: { code: ErrorCode.QUERY_TOO_DEEP },
+        });
+      setParseFn((src, options) => parse(src, { ...options, maxTokens: limits.maxTokens }));
     },
     onValidate({ addValidationRule }) {
       addValidationRule(rule);

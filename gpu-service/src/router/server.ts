@@ -56,6 +56,15 @@ class HttpError extends Error {
 
 const MODEL_ROUTE = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(?:\/(ready|infer|labels|bundle))?$/;
 
+/** A path segment, percent-decoded; malformed escapes (`%E0%A4%A`) are the caller's error, 400. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, `malformed percent-encoding in path segment "${segment}"`, "bad_request");
+  }
+}
+
 function digest(s: string): Buffer {
   return createHash("sha256").update(s).digest();
 }
@@ -109,12 +118,17 @@ export function createHandler(opts: RouterOptions) {
     send(res, route, status, JSON.stringify(value), headers);
 
   const findModel = (name: string, version: string | undefined): ServedModel => {
-    const model = state.models.get(decodeURIComponent(name));
-    if (!model) throw new HttpError(404, `unknown model "${decodeURIComponent(name)}"`, "not_found");
-    if (version !== undefined && decodeURIComponent(version) !== model.signature.version)
+    const modelName = decodeSegment(name);
+    const model = state.models.get(modelName);
+    // While loading, a name not in the map yet may be one still loading: "not ready", not "unknown",
+    // or a client (the edge) would report UNKNOWN_MODEL for every request during a restart.
+    if (!model && state.phase === "loading")
+      throw new HttpError(503, "server is loading", "not_ready", { "retry-after": "1" });
+    if (!model) throw new HttpError(404, `unknown model "${modelName}"`, "not_found");
+    if (version !== undefined && decodeSegment(version) !== model.signature.version)
       throw new HttpError(
         404,
-        `model ${model.signature.name} has no version "${decodeURIComponent(version)}" (serves ${model.signature.version})`,
+        `model ${model.signature.name} has no version "${decodeSegment(version)}" (serves ${model.signature.version})`,
         "not_found",
       );
     return model;

@@ -1,0 +1,84 @@
+/**
+ * Every error the API answers carries `extensions.code`, as the design promises ("every bad input
+ * gets a clear error"): our own errors set theirs; graphql-js and yoga leave some without one
+ * (variable coercion "Variable "$t" of required type …", syntax errors, validation errors, bad
+ * HTTP bodies). This fills the missing codes with the standard names:
+ * GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, BAD_USER_INPUT, BAD_REQUEST.
+ */
+import { GraphQLError } from "graphql";
+import type { Plugin } from "graphql-yoga";
+
+type ErrorLike = {
+  message?: unknown;
+  path?: unknown;
+  locations?: unknown;
+  extensions?: Record<string, unknown>;
+};
+
+/** The code for an error that has none (pure; exported for tests). */
+export function missingCode(error: ErrorLike): string {
+  const message = typeof error.message === "string" ? error.message : "";
+  if (message.startsWith("Syntax Error")) return "GRAPHQL_PARSE_FAILED";
+  if (message.startsWith('Variable "$')) return "BAD_USER_INPUT";
+  if (error.path !== undefined) return "BAD_USER_INPUT";
+  if (error.locations !== undefined) return "GRAPHQL_VALIDATION_FAILED";
+  return "BAD_REQUEST";
+}
+
+function withCode(error: unknown): unknown {
+  if (error === null || typeof error !== "object") return error;
+  const e = error as ErrorLike;
+  if (typeof e.extensions?.code === "string") return error;
+  const code = missingCode(e);
+  if (e.extensions && Object.isExtensible(e.extensions)) {
+    e.extensions.code = code;
+    return error;
+  }
+  if (error instanceof GraphQLError)
+    return new GraphQLError(error.message, {
+      nodes: error.nodes,
+      source: error.source,
+      positions: error.positions,
+      path: error.path,
+      originalError: error.originalError,
+      extensions: { ...error.extensions, code },
+    });
+  return { ...e, extensions: { ...e.extensions, code } };
+}
+
+const STATUS_MESSAGES: Record<number, string> = {
+  405: "method not allowed: use GET or POST",
+  406: "not acceptable: ask for application/json or application/graphql-response+json",
+  415: "unsupported content type: send application/json",
+};
+
+export function useErrorCodes(endpoint = "/graphql"): Plugin {
+  return {
+    // yoga answers some HTTP refusals (415, 406, 405) with an empty body: give them the JSON error shape.
+    onResponse({ request, response, setResponse }) {
+      if (response.status < 400 || new URL(request.url).pathname !== endpoint) return;
+      if ((response.headers.get("content-type") ?? "").includes("json")) return;
+      const headers = new Headers(response.headers);
+      headers.set("content-type", "application/json; charset=utf-8");
+      headers.delete("content-length");
+      const message = STATUS_MESSAGES[response.status] ?? `request refused (HTTP ${response.status})`;
+      setResponse(
+        new Response(JSON.stringify({ errors: [{ message, extensions: { code: "BAD_REQUEST" } }] }), {
+          status: response.status,
+          headers,
+        }),
+      );
+    },
+    onResultProcess({ result, setResult }) {
+      const fix = (r: unknown): unknown => {
+        if (r === null || typeof r !== "object" || !("errors" in r)) return r;
+        const errors = (r as { errors?: unknown }).errors;
+        if (!Array.isArray(errors)) return r;
+        return { ...(r as object), errors: errors.map(withCode) };
+      };
+      if (Array.isArray(result)) setResult(result.map(fix) as typeof result);
+      else if (result && typeof result === "object" && "errors" in result)
+        setResult(fix(result) as typeof result);
+    },
+  };
+}
