@@ -106,6 +106,11 @@ export class V2Client {
     return this.getJson(`/v2/models/${encodeURIComponent(model)}/bundle`, model);
   }
 
+  /** Triton's model configuration extension: config.pbtxt as JSON (its `parameters` carry the bundle identity). */
+  modelConfig(model: string): Promise<unknown> {
+    return this.getJson(`/v2/models/${encodeURIComponent(model)}/config`, model);
+  }
+
   labelsJson(model: string): Promise<unknown> {
     return this.getJson(`/v2/models/${encodeURIComponent(model)}/labels`, model);
   }

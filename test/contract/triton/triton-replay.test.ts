@@ -9,14 +9,17 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { GraphQLError } from "graphql";
 import { describe, expect, it } from "vitest";
+import { EdgeModel } from "../../../edge/src/classifier/edge-model.ts";
 import { BertWordPieceTokenizer, parseVocabTxt } from "../../../edge/src/tokenizer/index.ts";
 import { V2Client } from "../../../edge/src/upstream/v2-client.ts";
+import { ModelVerifier } from "../../../edge/src/upstream/verify-model.ts";
+import type { Label } from "../../../schema/src/bundle.ts";
 
 const ROOT = join(import.meta.dirname, "../../..");
 const FIXTURES = join(import.meta.dirname, "fixtures");
 const BUNDLE = join(ROOT, "models/massive-scratch");
 const bundle = JSON.parse(readFileSync(join(BUNDLE, "bundle.json"), "utf8"));
-const labels: { name: string }[] = JSON.parse(readFileSync(join(BUNDLE, "labels.json"), "utf8"));
+const labels: Label[] = JSON.parse(readFileSync(join(BUNDLE, "labels.json"), "utf8"));
 
 interface Fixture {
   texts?: string[];
@@ -198,11 +201,48 @@ describe("edge V2Client against recorded Triton responses", () => {
     }
   });
 
-  it("Triton lacks gpu-service's /bundle extension: bundle verification sees UNKNOWN_MODEL (known gap)", async () => {
-    // The edge's ModelVerifier reads /v2/models/{name}/bundle and /labels; Triton serves neither.
-    // When the edge gains a Triton path (e.g. config parameters via /v2/models/{name}/config), replace
-    // this with a test of that path.
+  it("verifies the model through Triton's config parameters when it serves no bundle.json", async () => {
+    const routes: Record<string, Fixture> = {
+      "/v2/models/massive-scratch/bundle": load("bundle-extension-absent"),
+      "/v2/models/massive-scratch/labels": load("bundle-extension-absent"),
+      "/v2/models/massive-scratch/config": load("model-config"),
+    };
+    const routed = (mutate?: (config: any) => void) =>
+      (async (input: RequestInfo | URL) => {
+        const path = new URL(String(input)).pathname;
+        const fixture = structuredClone(routes[path]);
+        if (!fixture) return new Response('{"error":"Not Found"}', { status: 404 });
+        if (mutate && path.endsWith("/config")) mutate(fixture.response.body);
+        return tritonResponse(fixture.response);
+      }) as typeof fetch;
+    const edgeModel = new EdgeModel({
+      vocabText: readFileSync(join(BUNDLE, "vocab.txt"), "utf8"),
+      labels,
+      manifest: bundle,
+    });
+    const verifier = (f: typeof fetch) =>
+      new ModelVerifier(
+        edgeModel,
+        new V2Client({ url: "https://triton.test:8000", timeoutMs: 5000, fetch: f }),
+      );
+
+    const verified = await verifier(routed()).verify("massive-scratch");
+    expect(verified).toMatchObject({ name: "massive-scratch", labelCount: 60 });
+    expect(verified.calibration.temperature).toBe(bundle.calibration.temperature);
+
+    const wrongVocab = verifier(
+      routed((c) => (c.parameters.intentql_vocab_sha256.string_value = "0".repeat(64))),
+    );
+    await expect(wrongVocab.verify("massive-scratch")).rejects.toThrow(/vocab sha256 000000000000… ≠ edge/);
+    const noIdentity = verifier(routed((c) => delete c.parameters));
+    await expect(noIdentity.verify("massive-scratch")).rejects.toThrow(/lacks the intentql_vocab_sha256/);
+    const narrow = verifier(routed((c) => (c.output[0].dims = ["59"])));
+    await expect(narrow.verify("massive-scratch")).rejects.toThrow(/59 columns, edge 60 labels/);
+  });
+
+  it("an unknown model stays UNKNOWN_MODEL when neither bundle nor config exist", async () => {
     const { client: c } = client(load("bundle-extension-absent"));
     expect(await codeOf(c.bundleJson("massive-scratch"))).toBe("UNKNOWN_MODEL");
+    expect(await codeOf(c.modelConfig("massive-scratch"))).toBe("UNKNOWN_MODEL");
   });
 });

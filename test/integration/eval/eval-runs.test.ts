@@ -196,6 +196,55 @@ describe("eval runs through the API", () => {
     expect(new Set(indices).size).toBe(indices.length);
   }, 180_000);
 
+  it("streams a run's progress over SSE until its final state", async () => {
+    const content = Array.from({ length: 120 }, (_, i) =>
+      JSON.stringify({ text: `turn off the lights ${i}`, label_text: "iot_hue_lightoff" }),
+    ).join("\n");
+    const ds = await gql(
+      `mutation($input: ImportDatasetInput!) { importDataset(input: $input) { dataset { id } } }`,
+      {
+        input: { name: "sse", content },
+      },
+    );
+    const started = await gql(`mutation($d: String!) { startEvalRun(input: { dataset: $d }) { id } }`, {
+      d: ds.data.importDataset.dataset.id,
+    });
+    const id = started.data.startEvalRun.id;
+    const res = await fetch(`${edge.url}/graphql`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "text/event-stream",
+        authorization: `Bearer ${key}`,
+      },
+      body: JSON.stringify({
+        query: `subscription($id: ID!) { evalRunProgress(id: $id) { status done total } }`,
+        variables: { id },
+      }),
+      signal: AbortSignal.timeout(60_000),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/text\/event-stream/);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    const states: { status: string; done: number; total: number }[] = [];
+    while (!states.some((s) => s.status === "succeeded")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      for (const m of buffer.matchAll(/^data: (.+)$/gm)) {
+        const payload = JSON.parse(m[1]!);
+        if (payload.data?.evalRunProgress) states.push(payload.data.evalRunProgress);
+      }
+      buffer = buffer.slice(buffer.lastIndexOf("\n") + 1);
+    }
+    await reader.cancel();
+    expect(states.at(-1)).toEqual({ status: "succeeded", done: 120, total: 120 });
+    // progress never goes backwards
+    for (let i = 1; i < states.length; i++)
+      expect(states[i]!.done).toBeGreaterThanOrEqual(states[i - 1]!.done);
+  }, 90_000);
+
   it("cancels a run, refuses bad imports with line numbers, and enforces scopes", async () => {
     const bad = await gql(
       `mutation($input: ImportDatasetInput!) { importDataset(input: $input) { created } }`,

@@ -38,6 +38,13 @@ describe("infra/triton/massive-scratch/config.pbtxt", () => {
     expect(tensors("output")[0]!.dims).toEqual([labels.length]);
   });
 
+  it("carries the bundle's vocab and labels sha256, which the edge verifies before using Triton", () => {
+    const param = (key: string) =>
+      new RegExp(String.raw`key:\s*"${key}"\s*value:\s*\{\s*string_value:\s*"([0-9a-f]{64})"`).exec(config)?.[1];
+    expect(param("intentql_vocab_sha256")).toBe(bundle.tokenizer.vocabSha256);
+    expect(param("intentql_labels_sha256")).toBe(bundle.labels.sha256);
+  });
+
   it("batches dynamically on the GPU with a bounded queue delay", () => {
     const maxBatch = Number(/max_batch_size:\s*(\d+)/.exec(config)?.[1]);
     expect(maxBatch).toBeGreaterThanOrEqual(256);
