@@ -26,7 +26,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from intentql_training.data import load_splits, sha256_file  # noqa: E402
-from intentql_training.member import build_model  # noqa: E402
+from intentql_training.member import build_model, pad_batch  # noqa: E402
 from intentql_training.metrics import summary  # noqa: E402
 from intentql_training.models import Ensemble, count_params  # noqa: E402
 from intentql_training.tokenization import Encoder  # noqa: E402
@@ -133,14 +133,8 @@ def run_onnx(path: Path, rows: list[list[int]], pad_id: int, providers: list[str
     sess = ort.InferenceSession(str(path), providers=providers)
     out = []
     for i in range(0, len(rows), 256):
-        chunk = rows[i : i + 256]
-        s = max(len(r) for r in chunk)
-        ids = np.full((len(chunk), s), pad_id, dtype=np.int64)
-        mask = np.zeros((len(chunk), s), dtype=np.int64)
-        for j, r in enumerate(chunk):
-            ids[j, : len(r)] = r
-            mask[j, : len(r)] = 1
-        out.append(sess.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0].astype(np.float32))
+        ids, mask = pad_batch(rows[i : i + 256], pad_id, "cpu")
+        out.append(sess.run(["logits"], {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0].astype(np.float32))
     return np.concatenate(out)
 
 
@@ -148,13 +142,7 @@ def run_onnx(path: Path, rows: list[list[int]], pad_id: int, providers: list[str
 def run_torch(module: nn.Module, rows: list[list[int]], pad_id: int) -> np.ndarray:
     out = []
     for i in range(0, len(rows), 256):
-        chunk = rows[i : i + 256]
-        s = max(len(r) for r in chunk)
-        ids = torch.full((len(chunk), s), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(chunk), s), dtype=torch.long)
-        for j, r in enumerate(chunk):
-            ids[j, : len(r)] = torch.tensor(r)
-            mask[j, : len(r)] = 1
+        ids, mask = pad_batch(rows[i : i + 256], pad_id, "cpu")
         out.append(module(ids, mask).float().numpy())
     return np.concatenate(out)
 
