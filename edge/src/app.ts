@@ -19,6 +19,7 @@ import type { D1Database } from "./d1.ts";
 import type { ClassifiedText } from "./eval/eval-runner.ts";
 import { createEvalService, latestIntentMetricsLoader, type RunnerLauncher } from "./eval/eval-service.ts";
 import { requestAuth, useApiKeys } from "./plugins/use-api-keys.ts";
+import { useErrorCodes } from "./plugins/use-error-codes.ts";
 import { useIntrospectionPolicy } from "./plugins/use-introspection-policy.ts";
 import { type UseLimitsOptions, useLimits } from "./plugins/use-limits.ts";
 import { type UseRateLimitOptions, useRateLimit } from "./plugins/use-rate-limit.ts";
@@ -101,6 +102,7 @@ export function createEdge(options: EdgeOptions): Edge {
       maxAge: 600,
     },
     plugins: [
+      useErrorCodes(),
       useLimits(options.limits),
       useApiKeys({ db: options.db, pepper: options.pepper }),
       useRateLimit(options.rateLimit),

@@ -22,8 +22,6 @@ import { getArgumentValues } from "graphql/execution/values.js";
 import type { Plugin } from "graphql-yoga";
 import { ErrorCode } from "../../../schema/src/graphql/errors.ts";
 import { errorResponse } from "./error-response.ts";
-import { useErrorCodes } from "./use-error-codes.ts";
-
 export interface UseLimitsOptions {
   /** Request body bytes. Default 1 MiB (256 texts × 2000 ASCII chars fit with room to spare). */
   maxBodyBytes?: number;
@@ -205,11 +203,6 @@ export function useLimits(options: UseLimitsOptions = {}): Plugin {
   const limits = { ...LIMIT_DEFAULTS, ...options };
   const rule = queryShapeRule(limits);
   return {
-    // Limits answer coded errors; useErrorCodes makes graphql-js's own refusals coded too. It rides
-    // here until edge/src/app.ts lists it among the plugins (then drop this hook).
-    onPluginInit({ addPlugin }) {
-      addPlugin(useErrorCodes());
-    },
     async onRequest({ request, endResponse }) {
       const tooLarge = (): Response =>
         errorResponse(
