@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { flush, makeBatcher, row, triples } from "./fake.ts";
+import { makeBatcher, row, triples } from "./fake.ts";
 
 describe("batcher: forming runs", () => {
   it("runs a lone request at once when the model is idle and delay is 0", async () => {

@@ -40,7 +40,9 @@ describe("infra/triton/massive-scratch/config.pbtxt", () => {
 
   it("carries the bundle's vocab and labels sha256, which the edge verifies before using Triton", () => {
     const param = (key: string) =>
-      new RegExp(String.raw`key:\s*"${key}"\s*value:\s*\{\s*string_value:\s*"([0-9a-f]{64})"`).exec(config)?.[1];
+      new RegExp(String.raw`key:\s*"${key}"\s*value:\s*\{\s*string_value:\s*"([0-9a-f]{64})"`).exec(
+        config,
+      )?.[1];
     expect(param("intentql_vocab_sha256")).toBe(bundle.tokenizer.vocabSha256);
     expect(param("intentql_labels_sha256")).toBe(bundle.labels.sha256);
   });
