@@ -10,31 +10,15 @@ every sha256. For GPU benchmarks: the weights are random, so accuracy means noth
 from __future__ import annotations
 
 import argparse
-import hashlib
-import inspect
 import json
+import sys
 import time
 from pathlib import Path
 
-import torch
-from torch import nn
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "training"))
 
-
-class LogitsOnly(nn.Module):
-    def __init__(self, hf_model):
-        super().__init__()
-        self.hf = hf_model
-
-    def forward(self, input_ids, attention_mask):
-        return self.hf(input_ids=input_ids, attention_mask=attention_mask).logits
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+from export import LogitsOnly, export_onnx  # noqa: E402  (training/export.py: the bundles' own export)
+from intentql_training.data import sha256_file as sha256  # noqa: E402
 
 
 def main() -> None:
@@ -57,17 +41,7 @@ def main() -> None:
     (out / "labels.json").write_text(json.dumps(labels, indent=1), encoding="utf-8")
 
     fp32 = out.parent / f"{out.name}.fp32.onnx"  # outside the bundle: only fp16 is served
-    ids = torch.randint(5, vocab_size, (2, 12))
-    mask = torch.ones_like(ids)
-    mask[1, 9:] = 0
-    kwargs = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
-    torch.onnx.export(
-        LogitsOnly(hf).eval(), (ids, mask), str(fp32), input_names=["input_ids", "attention_mask"],
-        output_names=["logits"],
-        dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
-                      "logits": {0: "batch"}},
-        opset_version=17, do_constant_folding=True, **kwargs,
-    )
+    export_onnx(LogitsOnly(hf).eval(), fp32, vocab_size)
     from onnxruntime.transformers import optimizer
 
     opt = optimizer.optimize_model(str(fp32), model_type="bert", num_heads=cfg.n_heads, hidden_size=cfg.dim,

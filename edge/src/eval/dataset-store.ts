@@ -1,17 +1,12 @@
 import type { D1Database, D1PreparedStatement } from "@cloudflare/workers-types";
+import type { DatasetInfo } from "../../../schema/src/graphql/eval-run.ts";
 import { type LabelledText, parseDatasetJsonl, type RowError } from "./dataset-format.ts";
 
 /** What the Worker needs from D1 (the binding type, narrowed so that tests can see what is used). */
 export type Db = D1Database;
 
-export interface Dataset {
-  id: string;
-  name: string;
-  sha256: string;
-  rowCount: number;
-  splits: Record<string, number>;
-  createdAt: string;
-}
+/** The GraphQL schema's dataset shape is the store's: one definition. */
+export type Dataset = DatasetInfo;
 
 export class DatasetImportError extends Error {
   constructor(
