@@ -11,6 +11,7 @@
  *    (process.cpuUsage over sequential requests).
  * Writes the `## Edge` section of docs/BENCHMARKS.md unless --no-write. All traffic on 127.0.0.1.
  */
+
 import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
@@ -18,6 +19,7 @@ import autocannon from "autocannon";
 import { createEdge } from "../edge/src/app.ts";
 import { generateApiKey, hashApiKey } from "../edge/src/auth/api-keys.ts";
 import type { D1Database } from "../edge/src/d1.ts";
+import { memoryRateLimiter, TokenBuckets } from "../edge/src/limits/rate-limiter.ts";
 import {
   encodeBinaryMessage,
   HEADER_LENGTH,
@@ -88,7 +90,7 @@ async function endToEnd(): Promise<LoadResult[]> {
     pepper: "bench-pepper",
     keys: [{ key, scopes: ["classify"] }],
     // The per-key limit would otherwise be what we measure.
-    vars: { RATE_LIMIT_PER_SECOND: "1000000", RATE_LIMIT_BURST: "1000000" },
+    rateLimits: { keyRequestsPer10s: 1_000_000_000, textsPerSecond: 1_000_000_000 },
   });
   const results: LoadResult[] = [];
   try {
@@ -172,7 +174,10 @@ async function edgeCpu(): Promise<{ texts: number; cpuMs: number; wallMs: number
     db,
     pepper: "bench",
     upstream: { url: "http://zero-latency.invalid", model: "massive-scratch", fetch: upstreamFetch },
-    rateLimit: { perSecond: 1e9, burst: 1e9 },
+    limiters: {
+      requestsPerKey: memoryRateLimiter(new TokenBuckets(1e9, 1e9)),
+      textsPerKey: memoryRateLimiter(new TokenBuckets(1e9, 1e9)),
+    },
   });
   const out: { texts: number; cpuMs: number; wallMs: number }[] = [];
   for (const n of [1, 32]) {

@@ -1,8 +1,14 @@
 /**
- * The edge's GraphQL server, independent of how it is hosted: the Worker (index.ts) builds it from
- * its bindings; tests build it in-process and call `yoga.fetch`. Everything per isolate (tokenizer,
- * verified models, rate-limit buckets) lives in the returned object; everything per request (the
- * DataLoader, the caller's key) in the context.
+ * The edge, independent of how it is hosted: the Worker (index.ts) builds it from its bindings
+ * through config.ts; tests build it in-process and call `edge.fetch` (or `yoga.fetch`).
+ *
+ * `edge.fetch` is the one gate: it serves exact routes only (/graphql, /dashboard, /health) and
+ * answers anything else 404 before yoga runs; yoga then authenticates every request (use-api-keys),
+ * limits it (use-limits, use-query-armor, use-rate-limit) and scope-auth checks every field.
+ *
+ * Everything per isolate (tokenizer, verified models, key cache, in-memory limiters) lives in the
+ * returned object; everything per request (the DataLoader, the caller's key, the text budget) in
+ * the context.
  */
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import type { BundleManifest, Label } from "../../schema/src/bundle.ts";
@@ -12,25 +18,29 @@ import type {
   IntentScoreInfo,
   ModelInfo,
 } from "../../schema/src/graphql/builder.ts";
+import { ErrorCode } from "../../schema/src/graphql/errors.ts";
 import { schema } from "../../schema/src/graphql/index.ts";
+import { KeyStore } from "./auth/api-keys.ts";
 import { isOutOfScope, topIndices } from "./classifier/calibrate.ts";
 import { type EdgeBundleAssets, EdgeModel, toIntentInfo } from "./classifier/edge-model.ts";
 import type { D1Database } from "./d1.ts";
 import type { ClassifiedText } from "./eval/eval-runner.ts";
 import { createEvalService, latestIntentMetricsLoader, type RunnerLauncher } from "./eval/eval-service.ts";
+import { memoryRateLimiter, type RateLimiter, TokenBuckets } from "./limits/rate-limiter.ts";
+import { OperationTextBudget, type TextLimits } from "./limits/text-budget.ts";
+import { errorResponse, rateLimitedError } from "./plugins/error-response.ts";
 import { requestAuth, useApiKeys } from "./plugins/use-api-keys.ts";
 import { useErrorCodes } from "./plugins/use-error-codes.ts";
 import { useIntrospectionPolicy } from "./plugins/use-introspection-policy.ts";
 import { type UseLimitsOptions, useLimits } from "./plugins/use-limits.ts";
-import { type UseRateLimitOptions, useRateLimit } from "./plugins/use-rate-limit.ts";
+import { type UseQueryArmorOptions, useQueryArmor } from "./plugins/use-query-armor.ts";
+import { useRateLimit } from "./plugins/use-rate-limit.ts";
 import { createInferLoader } from "./upstream/infer-loader.ts";
 import { V2Client } from "./upstream/v2-client.ts";
 import { ModelVerifier } from "./upstream/verify-model.ts";
 
-export interface EdgeOptions {
+export interface ClassifierOptions {
   assets: EdgeBundleAssets;
-  db: D1Database;
-  pepper: string;
   upstream: {
     url: string;
     token?: string;
@@ -42,9 +52,27 @@ export interface EdgeOptions {
     maxBatch?: number;
     fetch?: typeof fetch;
   };
+}
+
+export interface EdgeLimiters {
+  /** Requests per API key. Default: in memory, 50/s with bursts of 100. */
+  requestsPerKey?: RateLimiter;
+  /** Key-less requests and key lookups that miss the cache, per client IP. Default: in memory, 5/s, bursts of 20. */
+  requestsPerIp?: RateLimiter;
+  /** Texts per API key, charged once per classify operation. Default: in memory, 200/s, bursts of 2,000. */
+  textsPerKey?: RateLimiter;
+}
+
+export interface EdgeOptions extends ClassifierOptions {
+  db: D1Database;
+  pepper: string;
+  /** How long an isolate trusts a verified key (revocation delay elsewhere). Default 30,000 ms, at most 60,000. */
+  apiKeyCacheTtlMs?: number;
   limits?: UseLimitsOptions;
-  rateLimit?: UseRateLimitOptions;
-  /** Show error details (never in production). Default false. */
+  queryLimits?: UseQueryArmorOptions;
+  textLimits?: TextLimits;
+  limiters?: EdgeLimiters;
+  /** Development: error details, GraphiQL, field suggestions, key-less catalog reads. Default false. */
   development?: boolean;
   /** Allowed CORS origins; "*" (the default) suits a bearer-token API with no cookies. */
   corsOrigins?: string[] | "*";
@@ -54,18 +82,33 @@ export interface EdgeOptions {
   evalRunner?: RunnerLauncher;
   /** A running eval run silent for this long is restarted when looked at. Default 30,000 ms. */
   evalStaleAfterMs?: number;
+  /** The dashboard page served at /dashboard (the Worker embeds it); absent: 404. */
+  dashboardHtml?: string;
 }
 
 export type EdgeServer = YogaServerInstance<Record<string, unknown>, GraphQLContext>;
 
-export interface Edge {
-  yoga: EdgeServer;
+/** The classify path (tokenize → batched V2 infer → calibrated label) without GraphQL. */
+export interface Classifier {
   model: EdgeModel;
-  /** The classify path of the API (tokenize → batched V2 infer → calibrated label), for eval runs. */
+  client: V2Client;
+  verifier: ModelVerifier;
+  maxBatch: number;
+  defaultModel: string;
+  /** For eval runs: one text in, one label out, same path as the API's. */
   classifyForEval(texts: string[], model: string): Promise<ClassifiedText[]>;
 }
 
-export function createEdge(options: EdgeOptions): Edge {
+export interface Edge {
+  /** The one entry point: routes, then yoga. */
+  fetch(request: Request, serverContext?: Record<string, unknown>): Promise<Response>;
+  yoga: EdgeServer;
+  model: EdgeModel;
+  keys: KeyStore;
+  classifier: Classifier;
+}
+
+export function createClassifier(options: ClassifierOptions): Classifier {
   const model = new EdgeModel(options.assets);
   const client = new V2Client({
     url: options.upstream.url,
@@ -75,7 +118,42 @@ export function createEdge(options: EdgeOptions): Edge {
   });
   const verifier = new ModelVerifier(model, client);
   const maxBatch = options.upstream.maxBatch ?? 256;
-  const defaultModel = options.upstream.model;
+  return {
+    model,
+    client,
+    verifier,
+    maxBatch,
+    defaultModel: options.upstream.model,
+    async classifyForEval(texts, name) {
+      const loader = createInferLoader({ edge: model, client, verifier, maxBatch });
+      const rows = await loader.loadMany(texts.map((text) => ({ model: name, text })));
+      return rows.map((row) => {
+        if (row instanceof Error) throw row;
+        const [best] = topIndices(row.probabilities, 1);
+        const score = row.probabilities[best!]!;
+        return { label: model.intents[best!]!.name, score, outOfScope: isOutOfScope(score, row.calibration) };
+      });
+    },
+  };
+}
+
+const DASHBOARD_HEADERS = {
+  "content-type": "text/html; charset=utf-8",
+  "content-security-policy":
+    "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:",
+  "x-content-type-options": "nosniff",
+};
+
+export function createEdge(options: EdgeOptions): Edge {
+  const classifier = createClassifier(options);
+  const { model, client, verifier, maxBatch, defaultModel } = classifier;
+  const development = options.development ?? false;
+  const keys = new KeyStore({ db: options.db, pepper: options.pepper, ttlMs: options.apiKeyCacheTtlMs });
+  const limiters = {
+    requestsPerKey: options.limiters?.requestsPerKey ?? memoryRateLimiter(new TokenBuckets(50, 100)),
+    requestsPerIp: options.limiters?.requestsPerIp ?? memoryRateLimiter(new TokenBuckets(5, 20)),
+    textsPerKey: options.limiters?.textsPerKey ?? memoryRateLimiter(new TokenBuckets(200, 2_000)),
+  };
   // Stores take Cloudflare's full D1 type; the edge's own D1 interface is the subset it uses.
   const db = options.db as unknown as import("@cloudflare/workers-types").D1Database;
   const evals = options.evalRunner
@@ -87,13 +165,18 @@ export function createEdge(options: EdgeOptions): Edge {
         ...(options.evalStaleAfterMs ? { staleAfterMs: options.evalStaleAfterMs } : {}),
       })
     : undefined;
+  const apiKeys: GraphQLContext["apiKeys"] = {
+    list: (includeRevoked) => keys.list(includeRevoked),
+    create: (name, scopes) => keys.create(name, scopes),
+    revoke: (id) => keys.revoke(id),
+  };
 
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     graphqlEndpoint: "/graphql",
     landingPage: false,
-    graphiql: options.development ?? false,
-    maskedErrors: { isDev: options.development ?? false },
+    graphiql: development,
+    maskedErrors: { isDev: development },
     cors: {
       origin: options.corsOrigins ?? "*",
       methods: ["GET", "POST", "OPTIONS"],
@@ -104,16 +187,34 @@ export function createEdge(options: EdgeOptions): Edge {
     plugins: [
       useErrorCodes(),
       useLimits(options.limits),
-      useApiKeys({ db: options.db, pepper: options.pepper }),
-      useRateLimit(options.rateLimit),
+      useApiKeys({ keys, allowAnonymous: development, ipLimiter: limiters.requestsPerIp }),
+      useRateLimit({ limiter: limiters.requestsPerKey }),
+      useQueryArmor({ fieldSuggestions: development, ...options.queryLimits }),
       useIntrospectionPolicy({ allow: options.introspection ?? true }),
     ],
     context: ({ request }): GraphQLContext => {
-      const loader = createInferLoader({ edge: model, client, verifier, maxBatch });
+      const auth = requestAuth(request) ?? null;
+      const budget = new OperationTextBudget(options.textLimits);
+      const loader = createInferLoader({
+        edge: model,
+        client,
+        verifier,
+        maxBatch,
+        // Runs once per operation, after every classify field has resolved its arguments.
+        async beforeDispatch() {
+          if (budget.refusal) throw budget.refusal;
+          if (!auth) return; // development only: key-less callers cannot reach classify
+          const decision = await limiters.textsPerKey.limit(auth.keyId, budget.texts);
+          if (!decision.ok) throw rateLimitedError(decision.retryAfterSeconds, `texts for this API key`);
+        },
+      });
       return {
-        auth: requestAuth(request) ?? null,
+        auth,
+        anonymousCatalog: development,
+        signal: request.signal,
         classify(texts, { topK, model: requested }) {
           const name = requested ?? defaultModel;
+          budget.admit(texts, name);
           // loadMany is called synchronously so every field of the operation joins one batch.
           return loader.loadMany(texts.map((text) => ({ model: name, text }))).then((rows) =>
             rows.map((row, i): ClassificationInfo => {
@@ -143,22 +244,37 @@ export function createEdge(options: EdgeOptions): Edge {
         },
         models: () => listModels(client),
         latestIntentMetrics: latestIntentMetricsLoader(db),
+        apiKeys,
         ...(evals ? { evals } : {}),
       };
     },
   });
-  async function classifyForEval(texts: string[], name: string): Promise<ClassifiedText[]> {
-    const loader = createInferLoader({ edge: model, client, verifier, maxBatch });
-    const rows = await loader.loadMany(texts.map((text) => ({ model: name, text })));
-    return rows.map((row) => {
-      if (row instanceof Error) throw row;
-      const [best] = topIndices(row.probabilities, 1);
-      const score = row.probabilities[best!]!;
-      return { label: model.intents[best!]!.name, score, outOfScope: isOutOfScope(score, row.calibration) };
-    });
+
+  async function fetchEdge(request: Request, serverContext: Record<string, unknown> = {}): Promise<Response> {
+    const { pathname } = new URL(request.url);
+    switch (pathname) {
+      case "/graphql":
+        return yoga.fetch(request, serverContext);
+      case "/dashboard":
+        if (options.dashboardHtml === undefined) break;
+        if (request.method !== "GET" && request.method !== "HEAD")
+          return errorResponse(405, ErrorCode.BAD_REQUEST, "method not allowed: use GET", {
+            allow: "GET, HEAD",
+          });
+        // Static: it fetches /graphql with the caller's key like any client.
+        return new Response(request.method === "HEAD" ? null : options.dashboardHtml, {
+          headers: DASHBOARD_HEADERS,
+        });
+      case "/health":
+        // Liveness of the edge only: no upstream call, no data, no key.
+        return new Response(JSON.stringify({ status: "ok" }), {
+          headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
+        });
+    }
+    return errorResponse(404, ErrorCode.NOT_FOUND, "not found: the API is at /graphql");
   }
 
-  return { yoga, model, classifyForEval };
+  return { fetch: fetchEdge, yoga, model, keys, classifier };
 }
 
 /** The upstream's models, with what gpu-service's bundle extension tells (Triton: metadata only). */

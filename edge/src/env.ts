@@ -1,4 +1,6 @@
 import type { D1Database } from "./d1.ts";
+import type { RateLimitBinding } from "./limits/rate-limiter.ts";
+import type { TextQuotaNamespace } from "./limits/text-quota-object.ts";
 
 /** The Worker's bindings (wrangler.toml `[vars]`, `[[d1_databases]]`, secrets). Numbers arrive as strings. */
 /** The EvalRunner Durable Object namespace (RPC stub: `start(runId)`). */
@@ -10,6 +12,12 @@ export interface EvalRunnerNamespace {
 export interface Env {
   DB: D1Database;
   EVAL_RUNNER: EvalRunnerNamespace;
+  /** Rate Limiting binding: requests per API key (wrangler.toml `[[ratelimits]]`). */
+  KEY_REQUESTS: RateLimitBinding;
+  /** Rate Limiting binding: key-less requests and key-cache misses per client IP. */
+  ANON_REQUESTS: RateLimitBinding;
+  /** Durable Objects, one per key: texts per key. */
+  TEXT_QUOTA: TextQuotaNamespace;
   /** Open Inference Protocol server (gpu-service or Triton). */
   UPSTREAM_URL: string;
   /** Upstream model used when a query names none. */
@@ -26,8 +34,13 @@ export interface Env {
   CORS_ORIGINS?: string;
   /** "on" (default) or "off". */
   INTROSPECTION?: string;
-  RATE_LIMIT_PER_SECOND?: string;
-  RATE_LIMIT_BURST?: string;
+  /** The `period` of both `[[ratelimits]]` bindings (10 or 60), the Retry-After of their refusals. Default 10. */
+  RATE_LIMIT_PERIOD_S?: string;
+  /** Texts per API key: sustained per second and burst (TextQuotaObject). Defaults 200 and 2,000. */
+  TEXT_QUOTA_PER_SECOND?: string;
+  TEXT_QUOTA_BURST?: string;
+  /** How long an isolate trusts a verified API key; revocation reaches other isolates within it. Default 30000, max 60000. */
+  API_KEY_CACHE_TTL_MS?: string;
   /** Eval runs: texts per upstream call, ms of work per alarm, and after how long a silent run is restarted. */
   EVAL_CHUNK_TEXTS?: string;
   EVAL_SLICE_MS?: string;

@@ -72,11 +72,13 @@ export async function startTestEdge(
       const headers: Record<string, string> = { "content-type": "application/json", ...init.headers };
       const useKey = init.key === undefined ? key : init.key;
       if (useKey !== null) headers.authorization = `Bearer ${useKey}`;
-      const response = await edge.yoga.fetch("http://edge.test/graphql", {
-        method: "POST",
-        headers,
-        body: JSON.stringify({ query, variables }),
-      });
+      const response = await edge.fetch(
+        new Request("http://edge.test/graphql", {
+          method: "POST",
+          headers,
+          body: JSON.stringify({ query, variables }),
+        }),
+      );
       return { status: response.status, body: (await response.json()) as any };
     },
     dispose: () => d1.dispose(),

@@ -22,6 +22,13 @@ export async function startEdgeWorker(opts: {
   pepper: string;
   keys: KeyToStore[];
   vars?: Record<string, string>;
+  /** Override the limits wrangler.toml sets (the Rate Limiting bindings and the texts quota). */
+  rateLimits?: {
+    keyRequestsPer10s?: number;
+    anonRequestsPer10s?: number;
+    textsPerSecond?: number;
+    textsBurst?: number;
+  };
   /** Reuse this local state (D1, Durable Objects) as it is: a restart of the same Worker. The caller owns it. */
   persistDir?: string;
 }): Promise<EdgeWorker> {
@@ -35,8 +42,9 @@ export async function startEdgeWorker(opts: {
       UPSTREAM_URL: text(opts.upstreamUrl),
       UPSTREAM_TOKEN: text(opts.upstreamToken ?? ""),
       API_KEY_PEPPER: text(opts.pepper),
+      ...rateLimitBindings(opts.rateLimits),
       ...Object.fromEntries(Object.entries(opts.vars ?? {}).map(([k, v]) => [k, text(v)])),
-    },
+    } as never,
     dev: {
       persist,
       server: { hostname: "127.0.0.1", port: 0 },
@@ -54,4 +62,20 @@ export async function startEdgeWorker(opts: {
       if (owned) rmSync(persist, { recursive: true, force: true });
     },
   };
+}
+
+function rateLimitBindings(limits: NonNullable<Parameters<typeof startEdgeWorker>[0]["rateLimits"]> = {}) {
+  const bindings: Record<string, unknown> = {};
+  const ratelimit = (namespace_id: string, limit: number) => ({
+    type: "ratelimit",
+    namespace_id,
+    simple: { limit, period: 10 },
+  });
+  if (limits.keyRequestsPer10s) bindings.KEY_REQUESTS = ratelimit("1001", limits.keyRequestsPer10s);
+  if (limits.anonRequestsPer10s) bindings.ANON_REQUESTS = ratelimit("1002", limits.anonRequestsPer10s);
+  const text = (value: number) => ({ type: "plain_text", value: String(value) });
+  if (limits.textsPerSecond) bindings.TEXT_QUOTA_PER_SECOND = text(limits.textsPerSecond);
+  if (limits.textsBurst ?? limits.textsPerSecond)
+    bindings.TEXT_QUOTA_BURST = text(limits.textsBurst ?? limits.textsPerSecond!);
+  return bindings;
 }

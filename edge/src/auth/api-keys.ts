@@ -101,6 +101,11 @@ export interface Authenticated {
 // A fixed row hashed against when the id is unknown, so unknown and wrong keys cost the same time.
 const DUMMY_HASH = "0".repeat(64);
 
+/** The key store could not be read (D1 down or failing): the caller answers 503 KEY_STORE_UNAVAILABLE. */
+export class KeyStoreUnavailableError extends Error {
+  override name = "KeyStoreUnavailableError";
+}
+
 export async function authenticateKey(
   db: D1Database,
   pepper: string,
@@ -113,11 +118,167 @@ export async function authenticateKey(
     db
       .prepare("SELECT id, key_hash, scopes, revoked_at FROM api_keys WHERE id = ?")
       .bind(parsed.id)
-      .first<ApiKeyRow>(),
+      .first<ApiKeyRow>()
+      .catch((error: unknown) => {
+        throw new KeyStoreUnavailableError(`api_keys lookup failed: ${(error as Error)?.message}`);
+      }),
     hashApiKey(pepper, token),
   ]);
   const equal = timingSafeEqualText(hash, row?.key_hash ?? DUMMY_HASH);
   if (!row || !equal) return "unknown";
   if (row.revoked_at !== null) return "revoked";
   return { keyId: row.id, scopes: new Set(parseScopes(row.scopes)) };
+}
+
+export interface KeyStoreOptions {
+  db: D1Database;
+  /** HMAC key the stored hashes were made with (secret API_KEY_PEPPER). */
+  pepper: string;
+  /** How long a verified key (or a refusal) is trusted without reading D1 again. This bounds how
+   * late a revocation takes effect in other isolates. Default 30,000 ms; at most 60,000. */
+  ttlMs?: number;
+  /** Verified keys kept per isolate; the least recently used go first. Default 10,000. */
+  maxEntries?: number;
+  /** Clock in ms; injectable for tests. */
+  now?: () => number;
+}
+
+interface CachedVerdict {
+  verdict: Authenticated | "unknown" | "revoked";
+  expires: number;
+}
+
+/** Stored `api_keys` row as the admin surface shows it. */
+interface ApiKeyListRow {
+  id: string;
+  name: string;
+  scopes: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  scopes: Scope[];
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+function toRecord(row: ApiKeyListRow): ApiKeyRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    scopes: parseScopes(row.scopes),
+    createdAt: row.created_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+/**
+ * API keys with a per-isolate cache: D1 is read once per key per TTL, not once per request, so a
+ * request with a known key costs an HMAC and a Map lookup. The cache is keyed by the HMAC of the
+ * whole key (never by its public id, which would let a wrong secret ride on a cached verdict), and
+ * concurrent misses for one key share one D1 read.
+ */
+export class KeyStore {
+  readonly ttlMs: number;
+  readonly #db: D1Database;
+  readonly #pepper: string;
+  readonly #maxEntries: number;
+  readonly #now: () => number;
+  readonly #verdicts = new Map<string, CachedVerdict>();
+  readonly #pending = new Map<string, Promise<Authenticated | AuthFailure>>();
+  /** D1 reads made, for the metrics and the tests that bound them. */
+  reads = 0;
+
+  constructor(options: KeyStoreOptions) {
+    this.#db = options.db;
+    this.#pepper = options.pepper;
+    this.ttlMs = Math.min(options.ttlMs ?? 30_000, 60_000);
+    this.#maxEntries = options.maxEntries ?? 10_000;
+    this.#now = options.now ?? (() => Date.now());
+  }
+
+  /**
+   * Throws KeyStoreUnavailableError when D1 cannot be read and nothing fresh is cached.
+   * `beforeRead` runs when the answer needs D1 (a cache miss); returning false skips the read and
+   * answers "unknown" (the caller throttles guessing that way).
+   */
+  async verify(
+    token: string | null,
+    beforeRead?: () => Promise<boolean>,
+  ): Promise<Authenticated | AuthFailure> {
+    if (token === null || token === "") return "missing";
+    if (!parseApiKey(token)) return "malformed";
+    const hash = await hashApiKey(this.#pepper, token);
+    const cached = this.#verdicts.get(hash);
+    const now = this.#now();
+    if (cached && cached.expires > now) {
+      this.#verdicts.delete(hash); // re-inserted: Map order is least recently used first
+      this.#verdicts.set(hash, cached);
+      return cached.verdict;
+    }
+    let pending = this.#pending.get(hash);
+    if (!pending && beforeRead && !(await beforeRead())) return "unknown";
+    pending ??= this.#pending.get(hash);
+    if (!pending) {
+      this.reads++;
+      pending = authenticateKey(this.#db, this.#pepper, token).finally(() => this.#pending.delete(hash));
+      this.#pending.set(hash, pending);
+    }
+    const verdict = await pending;
+    if (verdict !== "missing" && verdict !== "malformed") this.#remember(hash, verdict);
+    return verdict;
+  }
+
+  #remember(hash: string, verdict: CachedVerdict["verdict"]): void {
+    this.#verdicts.delete(hash);
+    if (this.#verdicts.size >= this.#maxEntries) this.#verdicts.delete(this.#verdicts.keys().next().value!);
+    this.#verdicts.set(hash, { verdict, expires: this.#now() + this.ttlMs });
+  }
+
+  /** Forgets every cached verdict for this key id (this isolate only; others within the TTL). */
+  #forget(id: string): void {
+    for (const [hash, { verdict }] of this.#verdicts)
+      if (typeof verdict === "object" && verdict.keyId === id) this.#verdicts.delete(hash);
+  }
+
+  async list(includeRevoked: boolean): Promise<ApiKeyRecord[]> {
+    const { results } = await this.#db
+      .prepare(
+        `SELECT id, name, scopes, created_at, revoked_at FROM api_keys ${includeRevoked ? "" : "WHERE revoked_at IS NULL "}ORDER BY created_at DESC, id`,
+      )
+      .all<ApiKeyListRow>();
+    return results.map(toRecord);
+  }
+
+  async create(name: string, scopes: readonly Scope[]): Promise<{ key: string; apiKey: ApiKeyRecord }> {
+    const key = generateApiKey();
+    const id = parseApiKey(key)!.id;
+    await this.#db
+      .prepare("INSERT INTO api_keys (id, key_hash, name, scopes) VALUES (?, ?, ?, ?)")
+      .bind(id, await hashApiKey(this.#pepper, key), name, scopes.join(","))
+      .run();
+    const row = await this.#db
+      .prepare("SELECT id, name, scopes, created_at, revoked_at FROM api_keys WHERE id = ?")
+      .bind(id)
+      .first<ApiKeyListRow>();
+    return { key, apiKey: toRecord(row!) };
+  }
+
+  async revoke(id: string): Promise<ApiKeyRecord | null> {
+    await this.#db
+      .prepare(
+        "UPDATE api_keys SET revoked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ? AND revoked_at IS NULL",
+      )
+      .bind(id)
+      .run();
+    this.#forget(id);
+    const row = await this.#db
+      .prepare("SELECT id, name, scopes, created_at, revoked_at FROM api_keys WHERE id = ?")
+      .bind(id)
+      .first<ApiKeyListRow>();
+    return row ? toRecord(row) : null;
+  }
 }

@@ -51,12 +51,19 @@ export function toIntentInfo(label: Label): IntentInfo {
   };
 }
 
-/** A bundle without calibration gets temperature 1 and no out-of-scope flag (threshold 0). */
-export function calibrationOf(manifest: Pick<BundleManifest, "calibration">): Calibration {
-  return {
-    temperature: manifest.calibration?.temperature ?? 1,
-    outOfScopeThreshold: manifest.calibration?.outOfScope.threshold ?? 0,
-  };
+/**
+ * A bundle without calibration gets temperature 1 and no out-of-scope flag (threshold 0). Values
+ * that would make every score NaN or every answer out of scope (T ≤ 0, T not finite, a threshold
+ * outside [0, 1]) are refused: the caller reports the bundle as not matching.
+ */
+export function calibrationOf(manifest: Partial<Pick<BundleManifest, "calibration">>): Calibration {
+  const temperature: unknown = manifest.calibration?.temperature ?? 1;
+  const threshold: unknown = manifest.calibration?.outOfScope?.threshold ?? 0;
+  if (typeof temperature !== "number" || !Number.isFinite(temperature) || temperature <= 0)
+    throw new RangeError(`calibration temperature ${String(temperature)} is not a positive number`);
+  if (typeof threshold !== "number" || !Number.isFinite(threshold) || threshold < 0 || threshold > 1)
+    throw new RangeError(`out-of-scope threshold ${String(threshold)} is not in [0, 1]`);
+  return { temperature, outOfScopeThreshold: threshold };
 }
 
 export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {

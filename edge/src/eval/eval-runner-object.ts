@@ -5,8 +5,10 @@
  * object itself only remembers which run it drives and how often it has failed in a row.
  */
 import { DurableObject } from "cloudflare:workers";
+import { type Classifier, createClassifier } from "../app.ts";
+import { classifierOptionsFromEnv } from "../config.ts";
 import type { Env } from "../env.ts";
-import { edgeFromEnv } from "../index.ts";
+import { positiveNumber } from "../settings.ts";
 import { failRun } from "./eval-run-store.ts";
 import { runSlice } from "./eval-runner.ts";
 
@@ -16,12 +18,11 @@ const CHUNK_TEXTS = 128;
 /** Consecutive failed slices (upstream down, D1 errors) before the run is marked failed: ~5 minutes. */
 const MAX_FAILURES = 30;
 
-function positive(value: string | undefined, fallback: number): number {
-  const n = Number(value);
-  return value && Number.isFinite(n) && n > 0 ? n : fallback;
-}
-
 export class EvalRunnerObject extends DurableObject<Env> {
+  // Built on first use and kept for the object's life: the tokenizer and the verified model survive
+  // from one alarm to the next instead of being rebuilt each time.
+  #classifier: Classifier | undefined;
+
   async start(runId: string): Promise<void> {
     await this.ctx.storage.put("runId", runId);
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now());
@@ -30,14 +31,15 @@ export class EvalRunnerObject extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const runId = await this.ctx.storage.get<string>("runId");
     if (!runId) return;
-    const edge = edgeFromEnv(this.env);
     try {
+      this.#classifier ??= createClassifier(classifierOptionsFromEnv(this.env));
+      const { classifyForEval, model } = this.#classifier;
       const outcome = await runSlice(
-        { db: this.env.DB as never, classify: edge.classifyForEval, labels: edge.model.intents },
+        { db: this.env.DB as never, classify: classifyForEval, labels: model.intents },
         runId,
         {
-          chunkSize: positive(this.env.EVAL_CHUNK_TEXTS, CHUNK_TEXTS),
-          budgetMs: positive(this.env.EVAL_SLICE_MS, SLICE_MS),
+          chunkSize: positiveNumber(this.env.EVAL_CHUNK_TEXTS, CHUNK_TEXTS),
+          budgetMs: positiveNumber(this.env.EVAL_SLICE_MS, SLICE_MS),
         },
       );
       await this.ctx.storage.put("failures", 0);

@@ -108,21 +108,44 @@ export function createEvalService(options: EvalServiceOptions): EvalService {
       }
     },
     compare: (a, b) => compareRuns(a.metrics as StoredMetrics, b.metrics as StoredMetrics),
-    async *watch(id, signal) {
-      let last = "";
-      for (;;) {
-        const run = await getRun(db, id);
-        if (!run) throw badInput(`no eval run ${id}`);
-        const key = `${run.status}:${run.done}`;
-        if (key !== last) {
-          last = key;
-          yield run;
+    watch(id, signal) {
+      // A client that leaves (signal) or a server that stops reading (return()) ends the polling at
+      // once: an async generator's return() would wait for its next yield, which may be minutes
+      // away while the run makes no progress, polling D1 for nobody.
+      const stop = new AbortController();
+      const onAbort = () => stop.abort();
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const poll = async function* () {
+        try {
+          let last = "";
+          while (!stop.signal.aborted) {
+            const run = await getRun(db, id);
+            if (!run) throw badInput(`no eval run ${id}`);
+            const key = `${run.status}:${run.done}`;
+            if (key !== last) {
+              last = key;
+              yield run;
+            }
+            if (TERMINAL.has(run.status)) return;
+            await kickIfStale(run);
+            await sleep(pollMs, stop.signal);
+          }
+        } finally {
+          signal?.removeEventListener("abort", onAbort);
         }
-        if (TERMINAL.has(run.status)) return;
-        await kickIfStale(run);
-        await new Promise((resolve) => setTimeout(resolve, pollMs));
-        if (signal?.aborted) return;
-      }
+      };
+      const iterator = poll();
+      const stoppable: AsyncIterableIterator<EvalRun> = {
+        [Symbol.asyncIterator]() {
+          return this;
+        },
+        next: () => iterator.next(),
+        return: (value?: unknown) => {
+          stop.abort();
+          return iterator.return(value as undefined);
+        },
+      };
+      return stoppable;
     },
   };
 }
@@ -155,4 +178,18 @@ export function latestIntentMetricsLoader(
         }
       : null;
   };
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
 }

@@ -1,23 +1,29 @@
 /**
- * API key authentication: `Authorization: Bearer iql_…` only (a key in the query string or body is
- * ignored, since URLs end up in logs). Unknown, malformed and revoked keys get 401
- * UNAUTHENTICATED before parsing; scopes are checked per field (schema/src/graphql/auth.ts).
- * The context reads the authenticated key through `requestAuth(request)`.
+ * API key authentication for every request that reaches yoga (the Worker routes only /graphql
+ * here): `Authorization: Bearer iql_…` only (a key in the query string or body is ignored, since
+ * URLs end up in logs). Missing, malformed, unknown and revoked keys get 401 UNAUTHENTICATED before
+ * parsing; scopes are then checked per field by scope-auth (schema/src/graphql/builder.ts).
+ *
+ * Key-less callers get through only with `allowAnonymous` (development), and then only to what the
+ * `catalog` scope opens. Every key-less request, and every key lookup that has to read D1 (a cache
+ * miss: new, unknown or guessed keys), is charged to the caller's IP, so guessing keys or flooding
+ * without one is rate-limited like any other traffic. The context reads the authenticated key
+ * through `requestAuth(request)`.
  */
 import type { Plugin } from "graphql-yoga";
 import type { AuthInfo } from "../../../schema/src/graphql/builder.ts";
 import { ErrorCode } from "../../../schema/src/graphql/errors.ts";
-import { type Authenticated, authenticateKey } from "../auth/api-keys.ts";
-import type { D1Database } from "../d1.ts";
-import { errorResponse } from "./error-response.ts";
+import { type KeyStore, KeyStoreUnavailableError } from "../auth/api-keys.ts";
+import type { RateLimiter } from "../limits/rate-limiter.ts";
+import { errorResponse, rateLimited } from "./error-response.ts";
 
 export interface UseApiKeysOptions {
-  /** D1 database holding the `api_keys` table (edge/migrations/0001_api_keys.sql). */
-  db: D1Database;
-  /** HMAC key the stored hashes were made with (secret API_KEY_PEPPER). */
-  pepper: string;
-  /** Only requests to this path need a key. Default "/graphql". */
-  endpoint?: string;
+  /** Verified-key cache in front of D1 (auth/api-keys.ts). */
+  keys: KeyStore;
+  /** Let key-less requests through with the `catalog` scope only. Default false (production). */
+  allowAnonymous?: boolean;
+  /** Per client IP: key-less requests and key lookups that read D1. Default: none. */
+  ipLimiter?: RateLimiter;
 }
 
 const authByRequest = new WeakMap<Request, AuthInfo>();
@@ -25,6 +31,11 @@ const authByRequest = new WeakMap<Request, AuthInfo>();
 /** The key that authenticated this request, for later plugins (rate limit) and the context. */
 export function requestAuth(request: Request): AuthInfo | undefined {
   return authByRequest.get(request);
+}
+
+/** Cloudflare sets CF-Connecting-IP at its edge (a client cannot forge it there); elsewhere: "local". */
+export function clientIp(request: Request): string {
+  return request.headers.get("cf-connecting-ip") ?? "local";
 }
 
 const MESSAGES = {
@@ -35,29 +46,59 @@ const MESSAGES = {
 } as const;
 
 export function useApiKeys(options: UseApiKeysOptions): Plugin {
-  const endpoint = options.endpoint ?? "/graphql";
+  const chargeIp = async (request: Request): Promise<Response | null> => {
+    if (!options.ipLimiter) return null;
+    const decision = await options.ipLimiter.limit(`ip:${clientIp(request)}`);
+    return decision.ok ? null : rateLimited(decision.retryAfterSeconds, "requests without a valid API key");
+  };
   return {
-    async onRequest({ request, url, endResponse }) {
-      if (url.pathname !== endpoint || request.method === "OPTIONS") return;
+    async onRequest({ request, endResponse }) {
+      if (request.method === "OPTIONS") return; // CORS preflight: yoga answers it, no data
       const header = request.headers.get("authorization");
       const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-      let result: Authenticated | keyof typeof MESSAGES;
-      try {
-        result = await authenticateKey(options.db, options.pepper, match ? match[1]! : null);
-      } catch (error) {
-        console.error(`api key lookup failed: ${(error as Error)?.message}`);
-        endResponse(errorResponse(503, ErrorCode.UPSTREAM_UNAVAILABLE, "the key store is unavailable"));
+      const token = match ? match[1]! : null;
+      if (token === null && options.allowAnonymous) {
+        const refused = await chargeIp(request);
+        if (refused) endResponse(refused);
         return;
       }
-      if (typeof result === "string") {
+      let throttled: Response | null = null;
+      let verdict: Awaited<ReturnType<KeyStore["verify"]>>;
+      try {
+        verdict = await options.keys.verify(token, async () => {
+          throttled = await chargeIp(request);
+          return throttled === null;
+        });
+      } catch (error) {
+        if (!(error instanceof KeyStoreUnavailableError)) throw error;
+        console.error(`api key lookup failed: ${error.message}`);
         endResponse(
-          errorResponse(401, ErrorCode.UNAUTHENTICATED, MESSAGES[result], {
-            "www-authenticate": 'Bearer realm="intentql"',
-          }),
+          errorResponse(
+            503,
+            ErrorCode.KEY_STORE_UNAVAILABLE,
+            "the API key store is unavailable; retry shortly",
+            {
+              "retry-after": "1",
+            },
+          ),
         );
         return;
       }
-      authByRequest.set(request, result);
+      if (throttled) {
+        endResponse(throttled);
+        return;
+      }
+      if (typeof verdict === "string") {
+        const refused = verdict === "missing" || verdict === "malformed" ? await chargeIp(request) : null;
+        endResponse(
+          refused ??
+            errorResponse(401, ErrorCode.UNAUTHENTICATED, MESSAGES[verdict], {
+              "www-authenticate": 'Bearer realm="intentql"',
+            }),
+        );
+        return;
+      }
+      authByRequest.set(request, verdict);
     },
   };
 }

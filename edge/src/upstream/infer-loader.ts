@@ -31,6 +31,8 @@ export interface InferLoaderOptions {
   verifier: ModelVerifier;
   /** Rows per upstream call; more texts than this are split into several calls (sent concurrently). */
   maxBatch: number;
+  /** Runs once before a batch goes upstream; a throw refuses every row of it (limits, quotas). */
+  beforeDispatch?: () => Promise<void>;
 }
 
 export type InferLoader = DataLoader<ClassifyKey, ClassifiedRow, string>;
@@ -42,9 +44,16 @@ export function createInferLoader(options: InferLoaderOptions): InferLoader {
 }
 
 async function loadBatch(
-  { edge, client, verifier, maxBatch }: InferLoaderOptions,
+  { edge, client, verifier, maxBatch, beforeDispatch }: InferLoaderOptions,
   keys: readonly ClassifyKey[],
 ): Promise<(ClassifiedRow | Error)[]> {
+  if (beforeDispatch) {
+    try {
+      await beforeDispatch();
+    } catch (error) {
+      return keys.map(() => error as Error);
+    }
+  }
   const byModel = new Map<string, number[]>();
   for (const [i, key] of keys.entries()) {
     const group = byModel.get(key.model);

@@ -3,6 +3,8 @@
  * per call (AbortSignal.timeout covers connect, upload and the whole response body), and failures
  * mapped to UPSTREAM_UNAVAILABLE / UPSTREAM_TIMEOUT / UNKNOWN_MODEL GraphQL errors.
  */
+
+import { ErrorCode } from "../../../schema/src/graphql/errors.ts";
 import {
   bytesToFloat32,
   decodeMessage,
@@ -95,6 +97,18 @@ export class V2Client {
 
   listModels(): Promise<{ models: { name: string; version?: string; state?: string }[] }> {
     return this.getJson("/v2/models");
+  }
+
+  /** The served model names, or null when the upstream has no model list (Triton answers 404). */
+  async modelNames(): Promise<string[] | null> {
+    try {
+      const { models } = await this.getJson<{ models: { name: string }[] }>("/v2/models", "/v2/models");
+      return models.map((m) => m.name);
+    } catch (error) {
+      if ((error as { extensions?: { code?: string } }).extensions?.code === ErrorCode.UNKNOWN_MODEL)
+        return null;
+      throw error;
+    }
   }
 
   modelMetadata(model: string): Promise<ModelMetadata> {

@@ -7,7 +7,7 @@ import type { BundleManifest, Label } from "../../../schema/src/bundle.ts";
 import { ErrorCode } from "../../../schema/src/graphql/errors.ts";
 import type { Calibration } from "../classifier/calibrate.ts";
 import { calibrationOf, type EdgeModel } from "../classifier/edge-model.ts";
-import { modelMismatch } from "./errors.ts";
+import { modelMismatch, unknownModel } from "./errors.ts";
 import type { V2Client } from "./v2-client.ts";
 
 export interface VerifiedModel {
@@ -74,23 +74,78 @@ export function describeConfigMismatch(
   return null;
 }
 
+export interface ModelVerifierOptions {
+  /** How long a failed check is remembered before the next request tries again. Default 5,000 ms. */
+  failureTtlMs?: number;
+  /** How long the upstream's model list is trusted. Default 60,000 ms. */
+  catalogTtlMs?: number;
+  /** Verified models kept per isolate (the rest are checked again). Default 64. */
+  maxModels?: number;
+  now?: () => number;
+}
+
+interface Catalog {
+  /** Null when the upstream has no model list (Triton): every name is checked on its own. */
+  names: ReadonlySet<string> | null;
+  expires: number;
+}
+
+/**
+ * Verifies each upstream model once per isolate. Work an attacker can cause is bounded: the
+ * upstream's model list is fetched once per minute and a name not on it is refused with
+ * UNKNOWN_MODEL without any upstream call; failed checks are remembered for a few seconds, so a
+ * flood of requests naming a broken model costs one check, not one per request.
+ */
 export class ModelVerifier {
-  readonly #verified = new Map<string, Promise<VerifiedModel>>();
+  readonly #verified = new Map<string, { pending: Promise<VerifiedModel>; expires: number }>();
+  readonly #failureTtlMs: number;
+  readonly #catalogTtlMs: number;
+  readonly #maxModels: number;
+  readonly #now: () => number;
+  #catalog: Promise<Catalog> | undefined;
 
   constructor(
     private readonly edge: EdgeModel,
     private readonly client: V2Client,
-  ) {}
+    options: ModelVerifierOptions = {},
+  ) {
+    this.#failureTtlMs = options.failureTtlMs ?? 5_000;
+    this.#catalogTtlMs = options.catalogTtlMs ?? 60_000;
+    this.#maxModels = options.maxModels ?? 64;
+    this.#now = options.now ?? (() => Date.now());
+  }
 
-  /** Cached per isolate once it succeeds; a failure is forgotten so the next request tries again. */
   verify(model: string): Promise<VerifiedModel> {
-    let pending = this.#verified.get(model);
-    if (!pending) {
-      pending = this.#check(model);
-      this.#verified.set(model, pending);
-      pending.catch(() => this.#verified.delete(model));
+    const now = this.#now();
+    const cached = this.#verified.get(model);
+    if (cached && cached.expires > now) return cached.pending;
+    const entry = {
+      pending: this.#listed(model).then(() => this.#check(model)),
+      expires: Number.POSITIVE_INFINITY,
+    };
+    if (this.#verified.size >= this.#maxModels) this.#verified.delete(this.#verified.keys().next().value!);
+    this.#verified.set(model, entry);
+    entry.pending.catch(() => {
+      entry.expires = this.#now() + this.#failureTtlMs;
+    });
+    return entry.pending;
+  }
+
+  /** Refuses a name the upstream's model list lacks, with no call of its own once the list is known. */
+  async #listed(model: string): Promise<void> {
+    const now = this.#now();
+    let catalog = this.#catalog;
+    if (!catalog || (await catalog).expires <= now) {
+      // Triton has no model list (null): names are then checked one by one. A failed listing (the
+      // upstream down) is retried after the short failure TTL.
+      catalog = this.client.modelNames().then(
+        (names) => ({ names: names && new Set(names), expires: this.#now() + this.#catalogTtlMs }),
+        () => ({ names: null, expires: this.#now() + this.#failureTtlMs }),
+      );
+      this.#catalog = catalog;
     }
-    return pending;
+    const { names } = await catalog;
+    if (names && !names.has(model)) throw unknownModel(model);
   }
 
   async #check(model: string): Promise<VerifiedModel> {
@@ -113,10 +168,16 @@ export class ModelVerifier {
       { manifest, labels },
     );
     if (problem) throw modelMismatch(model, problem);
+    let calibration: Calibration;
+    try {
+      calibration = manifest.calibration ? calibrationOf(manifest) : this.edge.calibration;
+    } catch (error) {
+      throw modelMismatch(model, (error as Error).message);
+    }
     return {
       name: model,
       version: String(manifest.version ?? ""),
-      calibration: manifest.calibration ? calibrationOf(manifest) : this.edge.calibration,
+      calibration,
       labelCount: this.edge.assets.labels.length,
     };
   }

@@ -4,9 +4,25 @@
  * schema printable and testable with no Worker, no D1 and no upstream.
  */
 import SchemaBuilder from "@pothos/core";
+import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
+import { GraphQLError } from "graphql";
 import type { Label, SplitMetrics } from "../bundle.ts";
+import { ErrorCode } from "./errors.ts";
 
+/** Scopes an API key can hold (stored with the key). */
 export type Scope = "classify" | "eval" | "admin";
+
+/**
+ * What a field can demand (scope-auth). `catalog` is the only scope a key does not hold: every
+ * valid key has it, and so does a key-less caller, but only in development (ENVIRONMENT=development);
+ * in production no request without a key reaches a resolver (edge use-api-keys answers 401).
+ */
+export interface AuthScopes {
+  catalog: boolean;
+  classify: boolean;
+  eval: boolean;
+  admin: boolean;
+}
 
 export interface IntentInfo extends Label {
   /** What a user means by it, in one sentence. */
@@ -56,9 +72,29 @@ export interface AuthInfo {
   scopes: ReadonlySet<Scope>;
 }
 
+export interface ApiKeyInfo {
+  id: string;
+  name: string;
+  scopes: readonly Scope[];
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+/** Key management (admin scope): the edge's key store. */
+export interface ApiKeyAdmin {
+  list(includeRevoked: boolean): Promise<ApiKeyInfo[]>;
+  create(name: string, scopes: readonly Scope[]): Promise<{ key: string; apiKey: ApiKeyInfo }>;
+  /** Null when no key has this id. Revoking twice keeps the first revocation time. */
+  revoke(id: string): Promise<ApiKeyInfo | null>;
+}
+
 export interface GraphQLContext {
-  /** The caller's API key; the auth plugin refuses requests without one before any resolver runs. */
+  /** The caller's API key; null only for a key-less caller in development. */
   auth: AuthInfo | null;
+  /** Key-less callers may read the catalog (development only). */
+  anonymousCatalog: boolean;
+  /** Aborts when the client goes away (subscriptions stop polling). */
+  signal?: AbortSignal;
   /** Every call made while executing one operation lands in one upstream batch (DataLoader). */
   classify(
     texts: readonly string[],
@@ -69,14 +105,42 @@ export interface GraphQLContext {
     byName(name: string): IntentInfo | undefined;
   };
   models(): Promise<ModelInfo[]>;
+  /** Absent where keys are managed elsewhere. */
+  apiKeys?: ApiKeyAdmin;
   /** Null until eval runs exist (issue 6). */
   latestIntentMetrics(intent: string): Promise<IntentMetricsInfo | null>;
+}
+
+/** A refusal names the scopes the field needs; UNAUTHENTICATED without a key, FORBIDDEN with one. */
+function unauthorized(ctx: GraphQLContext, where: string): GraphQLError {
+  return ctx.auth
+    ? new GraphQLError(`this API key lacks the scope ${where} needs`, {
+        extensions: { code: ErrorCode.FORBIDDEN },
+      })
+    : new GraphQLError(`an API key is required for ${where}: send Authorization: Bearer <key>`, {
+        extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } },
+      });
 }
 
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
   DefaultFieldNullability: false;
-}>({ defaultFieldNullability: false });
+  AuthScopes: AuthScopes;
+}>({
+  defaultFieldNullability: false,
+  plugins: [ScopeAuthPlugin],
+  scopeAuth: {
+    // Checked when a subscription starts, not at its first event.
+    authorizeOnSubscribe: true,
+    authScopes: (ctx) => ({
+      catalog: ctx.auth !== null || ctx.anonymousCatalog,
+      classify: ctx.auth?.scopes.has("classify") ?? false,
+      eval: ctx.auth?.scopes.has("eval") ?? false,
+      admin: ctx.auth?.scopes.has("admin") ?? false,
+    }),
+    unauthorizedError: (_parent, ctx, info) => unauthorized(ctx, `${info.parentType.name}.${info.fieldName}`),
+  },
+});
 
 builder.queryType({ description: "IntentQL: intent classification for voice assistants and chatbots." });
 builder.mutationType({ description: "Datasets and eval runs (eval and admin scopes)." });

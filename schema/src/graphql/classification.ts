@@ -1,10 +1,10 @@
 import { GraphQLError } from "graphql";
-import { requireScope } from "./auth.ts";
 import { builder, type ClassificationInfo, type IntentScoreInfo } from "./builder.ts";
 import { ErrorCode } from "./errors.ts";
 import { IntentRef } from "./intent.ts";
 
 export const IntentScoreRef = builder.objectRef<IntentScoreInfo>("IntentScore").implement({
+  authScopes: { classify: true },
   fields: (t) => ({
     intent: t.field({ type: IntentRef, resolve: (s) => s.intent }),
     score: t.exposeFloat("score", { description: "Calibrated probability: softmax(logits / temperature)." }),
@@ -12,6 +12,7 @@ export const IntentScoreRef = builder.objectRef<IntentScoreInfo>("IntentScore").
 });
 
 export const ClassificationRef = builder.objectRef<ClassificationInfo>("Classification").implement({
+  authScopes: { classify: true },
   description: "The model's answer for one text.",
   fields: (t) => ({
     text: t.exposeString("text"),
@@ -51,8 +52,8 @@ builder.queryField("classify", (t) =>
         description: "Upstream model name; the edge's default when omitted.",
       }),
     },
+    authScopes: { classify: true },
     resolve: (_root, { texts, topK, model }, ctx) => {
-      requireScope(ctx, "classify");
       const k = topK ?? 1;
       if (!Number.isInteger(k) || k < 1)
         throw new GraphQLError("topK must be at least 1", { extensions: { code: ErrorCode.BAD_USER_INPUT } });

@@ -4,7 +4,6 @@
  * (edge/src/eval); the shapes below are what it returns.
  */
 import { GraphQLError } from "graphql";
-import { requireScope } from "./auth.ts";
 import { builder, type GraphQLContext, type IntentInfo } from "./builder.ts";
 import { ErrorCode } from "./errors.ts";
 import { IntentRef } from "./intent.ts";
@@ -124,6 +123,7 @@ function intentOf(ctx: GraphQLContext, name: string): IntentInfo {
 }
 
 export const DatasetRef = builder.objectRef<DatasetInfo>("Dataset").implement({
+  authScopes: { $any: { eval: true, admin: true } },
   description: "Labelled utterances imported into D1. Same content, same dataset (by sha256).",
   fields: (t) => ({
     id: t.exposeID("id"),
@@ -133,6 +133,7 @@ export const DatasetRef = builder.objectRef<DatasetInfo>("Dataset").implement({
     splits: t.field({
       type: [
         builder.objectRef<{ name: string; count: number }>("DatasetSplit").implement({
+          authScopes: { $any: { eval: true, admin: true } },
           fields: (s) => ({ name: s.exposeString("name"), count: s.exposeInt("count") }),
         }),
       ],
@@ -143,6 +144,7 @@ export const DatasetRef = builder.objectRef<DatasetInfo>("Dataset").implement({
 });
 
 const IntentEvalMetricsRef = builder.objectRef<PerLabelInfo>("IntentEvalMetrics").implement({
+  authScopes: { eval: true },
   fields: (t) => ({
     intent: t.field({ type: IntentRef, resolve: (l, _a, ctx) => intentOf(ctx, l.label) }),
     precision: t.exposeFloat("precision"),
@@ -155,6 +157,7 @@ const IntentEvalMetricsRef = builder.objectRef<PerLabelInfo>("IntentEvalMetrics"
 const ScenarioAccuracyRef = builder
   .objectRef<{ scenario: string; accuracy: number; support: number }>("ScenarioAccuracy")
   .implement({
+    authScopes: { eval: true },
     fields: (t) => ({
       scenario: t.exposeString("scenario"),
       accuracy: t.exposeFloat("accuracy"),
@@ -165,6 +168,7 @@ const ScenarioAccuracyRef = builder
 const ConfusionRef = builder
   .objectRef<{ labels: string[]; counts: number[][] }>("ConfusionMatrix")
   .implement({
+    authScopes: { eval: true },
     description:
       "counts[gold][predicted], rows and columns in `labels` order (sorted by name, so grouped by scenario).",
     fields: (t) => ({
@@ -174,6 +178,7 @@ const ConfusionRef = builder
   });
 
 const EvalMetricsRef = builder.objectRef<EvalMetricsInfo>("EvalMetrics").implement({
+  authScopes: { eval: true },
   fields: (t) => ({
     n: t.exposeInt("n"),
     accuracy: t.exposeFloat("accuracy"),
@@ -199,6 +204,7 @@ const EvalMetricsRef = builder.objectRef<EvalMetricsInfo>("EvalMetrics").impleme
 });
 
 const MisclassifiedRef = builder.objectRef<MisclassifiedInfo>("MisclassifiedPrediction").implement({
+  authScopes: { eval: true },
   fields: (t) => ({
     index: t.int({ description: "Row index in the dataset split.", resolve: (p) => p.idx }),
     text: t.exposeString("text"),
@@ -211,6 +217,7 @@ const MisclassifiedRef = builder.objectRef<MisclassifiedInfo>("MisclassifiedPred
 const PageInfoRef = builder
   .objectRef<{ hasNextPage: boolean; endCursor: string | null }>("PageInfo")
   .implement({
+    authScopes: { eval: true },
     fields: (t) => ({
       hasNextPage: t.exposeBoolean("hasNextPage"),
       endCursor: t.exposeString("endCursor", { nullable: true }),
@@ -220,10 +227,12 @@ const PageInfoRef = builder
 const MisclassifiedConnectionRef = builder
   .objectRef<MisclassifiedPageInfo>("MisclassifiedConnection")
   .implement({
+    authScopes: { eval: true },
     fields: (t) => ({
       edges: t.field({
         type: [
           builder.objectRef<{ cursor: string; node: MisclassifiedInfo }>("MisclassifiedEdge").implement({
+            authScopes: { eval: true },
             fields: (e) => ({
               cursor: e.exposeString("cursor"),
               node: e.field({ type: MisclassifiedRef, resolve: (x) => x.node }),
@@ -241,6 +250,7 @@ const EvalRunStatusEnum = builder.enumType("EvalRunStatus", {
 });
 
 export const EvalRunRef = builder.objectRef<EvalRunInfo>("EvalRun").implement({
+  authScopes: { eval: true },
   description: "One measurement of a served model on a dataset split, through the production path.",
   fields: (t) => ({
     id: t.exposeID("id"),
@@ -293,6 +303,7 @@ export const EvalRunRef = builder.objectRef<EvalRunInfo>("EvalRun").implement({
 });
 
 const IntentDeltaRef = builder.objectRef<IntentDeltaInfo>("IntentDelta").implement({
+  authScopes: { eval: true },
   fields: (t) => ({
     intent: t.field({ type: IntentRef, resolve: (d, _a, ctx) => intentOf(ctx, d.intent) }),
     f1A: t.exposeFloat("f1A"),
@@ -305,6 +316,7 @@ const IntentDeltaRef = builder.objectRef<IntentDeltaInfo>("IntentDelta").impleme
 const ComparisonRef = builder
   .objectRef<{ a: EvalRunInfo; b: EvalRunInfo; intents: IntentDeltaInfo[] }>("EvalRunComparison")
   .implement({
+    authScopes: { eval: true },
     fields: (t) => ({
       a: t.field({ type: EvalRunRef, resolve: (c) => c.a }),
       b: t.field({ type: EvalRunRef, resolve: (c) => c.b }),
@@ -327,8 +339,8 @@ async function runOrFail(ctx: GraphQLContext, id: string): Promise<EvalRunInfo> 
 builder.queryFields((t) => ({
   datasets: t.field({
     type: [DatasetRef],
+    authScopes: { eval: true },
     resolve: (_r, _a, ctx) => {
-      requireScope(ctx, "eval");
       return evals(ctx).datasets();
     },
   }),
@@ -336,8 +348,8 @@ builder.queryFields((t) => ({
     type: [EvalRunRef],
     description: "Newest first.",
     args: { first: t.arg.int({ defaultValue: 50 }) },
+    authScopes: { eval: true },
     resolve: (_r, args, ctx) => {
-      requireScope(ctx, "eval");
       return evals(ctx).runs(Math.max(1, Math.min(args.first ?? 50, 500)));
     },
   }),
@@ -345,16 +357,16 @@ builder.queryFields((t) => ({
     type: EvalRunRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
+    authScopes: { eval: true },
     resolve: (_r, args, ctx) => {
-      requireScope(ctx, "eval");
       return evals(ctx).run(String(args.id));
     },
   }),
   compareEvalRuns: t.field({
     type: ComparisonRef,
     args: { a: t.arg.id({ required: true }), b: t.arg.id({ required: true }) },
+    authScopes: { eval: true },
     resolve: async (_r, args, ctx) => {
-      requireScope(ctx, "eval");
       const [a, b] = await Promise.all([runOrFail(ctx, String(args.a)), runOrFail(ctx, String(args.b))]);
       if (!a.metrics || !b.metrics)
         throw new GraphQLError("both runs must have succeeded to be compared", {
@@ -390,6 +402,7 @@ const StartEvalRunInput = builder.inputType("StartEvalRunInput", {
 const ImportResultRef = builder
   .objectRef<{ dataset: DatasetInfo; created: boolean }>("ImportDatasetResult")
   .implement({
+    authScopes: { admin: true },
     fields: (t) => ({
       dataset: t.field({ type: DatasetRef, resolve: (r) => r.dataset }),
       created: t.exposeBoolean("created", {
@@ -402,8 +415,8 @@ builder.mutationFields((t) => ({
   importDataset: t.field({
     type: ImportResultRef,
     args: { input: t.arg({ type: ImportDatasetInput, required: true }) },
+    authScopes: { admin: true },
     resolve: (_r, { input }, ctx) => {
-      requireScope(ctx, "admin");
       return evals(ctx).importDataset(input);
     },
   }),
@@ -412,8 +425,8 @@ builder.mutationFields((t) => ({
     description:
       "Returns at once; the run goes on in the background (poll evalRun or subscribe to evalRunProgress).",
     args: { input: t.arg({ type: StartEvalRunInput, required: true }) },
+    authScopes: { eval: true },
     resolve: (_r, { input }, ctx) => {
-      requireScope(ctx, "eval");
       return evals(ctx).startRun({
         dataset: input.dataset,
         split: input.split ?? "test",
@@ -424,8 +437,8 @@ builder.mutationFields((t) => ({
   cancelEvalRun: t.field({
     type: EvalRunRef,
     args: { id: t.arg.id({ required: true }) },
+    authScopes: { eval: true },
     resolve: (_r, args, ctx) => {
-      requireScope(ctx, "eval");
       return evals(ctx).cancelRun(String(args.id));
     },
   }),
@@ -436,9 +449,9 @@ builder.subscriptionFields((t) => ({
     type: EvalRunRef,
     description: "The run's state every second while it changes, then its final state (SSE).",
     args: { id: t.arg.id({ required: true }) },
+    authScopes: { eval: true },
     subscribe: (_r, args, ctx) => {
-      requireScope(ctx, "eval");
-      return evals(ctx).watch(String(args.id)) as AsyncIterable<EvalRunInfo>;
+      return evals(ctx).watch(String(args.id), ctx.signal) as AsyncIterable<EvalRunInfo>;
     },
     resolve: (run) => run,
   }),

@@ -1,6 +1,7 @@
 import { builder, type IntentInfo, type IntentMetricsInfo } from "./builder.ts";
 
 export const IntentMetricsRef = builder.objectRef<IntentMetricsInfo>("IntentMetrics").implement({
+  authScopes: { catalog: true },
   description: "How the served model did on this intent in the latest finished eval run.",
   fields: (t) => ({
     evalRunId: t.exposeID("evalRunId"),
@@ -12,6 +13,7 @@ export const IntentMetricsRef = builder.objectRef<IntentMetricsInfo>("IntentMetr
 });
 
 export const IntentRef = builder.objectRef<IntentInfo>("Intent").implement({
+  authScopes: { catalog: true },
   description: "One of the labels the model predicts (MASSIVE: scenario_action).",
   fields: (t) => ({
     id: t.exposeInt("id", { description: "Index of this intent's logit." }),
@@ -33,6 +35,7 @@ builder.queryFields((t) => ({
   intents: t.field({
     type: [IntentRef],
     description: "Every intent, in logit order; only one scenario's when `scenario` is given.",
+    authScopes: { catalog: true },
     args: { scenario: t.arg.string({ required: false }) },
     resolve: (_root, { scenario }, ctx) =>
       ctx.intents.all().filter((i) => scenario == null || i.scenario === scenario),
@@ -40,11 +43,13 @@ builder.queryFields((t) => ({
   intent: t.field({
     type: IntentRef,
     nullable: true,
+    authScopes: { catalog: true },
     args: { name: t.arg.string({ required: true }) },
     resolve: (_root, { name }, ctx) => ctx.intents.byName(name) ?? null,
   }),
   scenarios: t.stringList({
     description: "Scenario names (the part of an intent before its action), sorted.",
+    authScopes: { catalog: true },
     resolve: (_root, _args, ctx) => [...new Set(ctx.intents.all().map((i) => i.scenario))].sort(),
   }),
 }));

@@ -3,6 +3,7 @@ import { builder, type ModelInfo } from "./builder.ts";
 import { IntentRef } from "./intent.ts";
 
 export const SplitMetricsRef = builder.objectRef<SplitMetrics>("SplitMetrics").implement({
+  authScopes: { catalog: true },
   description: "Scores on one data split, from the bundle's bundle.json.",
   fields: (t) => ({
     n: t.exposeInt("n"),
@@ -12,6 +13,7 @@ export const SplitMetricsRef = builder.objectRef<SplitMetrics>("SplitMetrics").i
 });
 
 export const ModelRef = builder.objectRef<ModelInfo>("Model").implement({
+  authScopes: { catalog: true },
   description: "A model bundle the upstream serves.",
   fields: (t) => ({
     name: t.exposeString("name"),
@@ -33,6 +35,7 @@ builder.queryField("models", (t) =>
   t.field({
     type: [ModelRef],
     description: "The bundles the upstream serves.",
+    authScopes: { catalog: true },
     resolve: (_root, _args, ctx) => ctx.models(),
   }),
 );

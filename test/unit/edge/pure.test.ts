@@ -1,4 +1,3 @@
-import { parse } from "graphql";
 import { describe, expect, it } from "vitest";
 import {
   generateApiKey,
@@ -8,8 +7,8 @@ import {
   timingSafeEqualText,
 } from "../../../edge/src/auth/api-keys.ts";
 import { calibratedProbabilities, isOutOfScope, topIndices } from "../../../edge/src/classifier/calibrate.ts";
-import { measureSelection } from "../../../edge/src/plugins/use-limits.ts";
-import { TokenBuckets } from "../../../edge/src/plugins/use-rate-limit.ts";
+import { calibrationOf } from "../../../edge/src/classifier/edge-model.ts";
+import { TokenBuckets } from "../../../edge/src/limits/rate-limiter.ts";
 import { describeMismatch } from "../../../edge/src/upstream/verify-model.ts";
 
 describe("calibration", () => {
@@ -60,33 +59,6 @@ describe("api keys", () => {
   });
 });
 
-describe("query measure", () => {
-  const measure = (q: string) => {
-    const doc = parse(q);
-    const frags = new Map(
-      doc.definitions.flatMap((d) => (d.kind === "FragmentDefinition" ? [[d.name.value, d] as const] : [])),
-    );
-    const op = doc.definitions.find((d) => d.kind === "OperationDefinition")!;
-    return measureSelection((op as any).selectionSet, (n) => frags.get(n));
-  };
-  it("counts depth and fields through fragments and aliases", () => {
-    expect(measure("{ a b { c } }")).toEqual({ depth: 2, introspectionDepth: 0, cost: 3 });
-    expect(measure("{ x: a { ...F } y: a { ...F } } fragment F on T { b { c } }")).toMatchObject({
-      depth: 3,
-      cost: 6,
-    });
-  });
-  it("keeps introspection depth apart", () => {
-    expect(measure("{ __schema { types { fields { type { name } } } } }")).toMatchObject({
-      depth: 0,
-      introspectionDepth: 5,
-    });
-  });
-  it("terminates on fragment cycles", () => {
-    expect(measure("{ a { ...F } } fragment F on T { b { ...F } }").depth).toBe(2); // the cycle is counted once, then cut
-  });
-});
-
 describe("token bucket", () => {
   it("allows a burst, then refills at the sustained rate", () => {
     let now = 0;
@@ -97,6 +69,12 @@ describe("token bucket", () => {
     now = 500;
     expect(buckets.take("k")).toBe(0);
     expect(buckets.take("k")).toBeGreaterThan(0);
+  });
+  it("takes a cost of several tokens at once, and never one above the burst", () => {
+    const buckets = new TokenBuckets(10, 100, 10, () => 0);
+    expect(buckets.take("k", 60)).toBe(0);
+    expect(buckets.take("k", 60)).toBeCloseTo(2); // 20 missing at 10/s
+    expect(buckets.take("k", 101)).toBe(Number.POSITIVE_INFINITY);
   });
   it("stays bounded in keys", () => {
     const buckets = new TokenBuckets(1, 1, 2, () => 0);
@@ -128,5 +106,27 @@ describe("model consistency", () => {
     ).toMatch(/vocab sha256/);
     expect(describeMismatch(edge, { manifest, labels: [labels[1], labels[0]] })).toMatch(/label 0/);
     expect(describeMismatch(edge, { manifest, labels: [labels[0]] })).toMatch(/1 labels/);
+  });
+});
+
+describe("calibration read from an upstream bundle", () => {
+  it("accepts a positive temperature and a threshold in [0, 1], defaults when absent", () => {
+    expect(
+      calibrationOf({ calibration: { temperature: 0.74, outOfScope: { threshold: 0.45 } } as any }),
+    ).toEqual({
+      temperature: 0.74,
+      outOfScopeThreshold: 0.45,
+    });
+    expect(calibrationOf({})).toEqual({ temperature: 1, outOfScopeThreshold: 0 });
+  });
+  it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY, "1"])("refuses temperature %s", (temperature) => {
+    expect(() =>
+      calibrationOf({ calibration: { temperature, outOfScope: { threshold: 0.5 } } as any }),
+    ).toThrow(/temperature/);
+  });
+  it.each([-0.1, 1.5, Number.NaN])("refuses threshold %s", (threshold) => {
+    expect(() =>
+      calibrationOf({ calibration: { temperature: 1, outOfScope: { threshold } } as any }),
+    ).toThrow(/threshold/);
   });
 });

@@ -1,0 +1,67 @@
+/**
+ * The composition root: the Worker's bindings (Env) become the edge's options here and nowhere
+ * else. The fetch handler (index.ts) and the Durable Objects (eval runs) both build from this
+ * module, once per isolate or object, so neither imports the other.
+ */
+import manifest from "../../models/massive-scratch/bundle.json";
+import labels from "../../models/massive-scratch/labels.json";
+import vocabText from "../../models/massive-scratch/vocab.txt";
+import type { BundleManifest, Label } from "../../schema/src/bundle.ts";
+import type { ClassifierOptions, EdgeOptions } from "./app.ts";
+import type { Env } from "./env.ts";
+import { bindingRateLimiter } from "./limits/rate-limiter.ts";
+import { durableTextQuota } from "./limits/text-quota-object.ts";
+import { positiveNumber } from "./settings.ts";
+
+/** A setting or binding the edge cannot run without is missing or wrong: HTTP 500 INTERNAL. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const assets = { vocabText, labels: labels as Label[], manifest: manifest as unknown as BundleManifest };
+
+export function classifierOptionsFromEnv(env: Env): ClassifierOptions {
+  if (!env.UPSTREAM_URL) throw new ConfigError("UPSTREAM_URL is not set");
+  return {
+    assets,
+    upstream: {
+      url: env.UPSTREAM_URL,
+      token: env.UPSTREAM_TOKEN,
+      model: env.MODEL,
+      timeoutMs: positiveNumber(env.UPSTREAM_TIMEOUT_MS, 10_000),
+      maxBatch: positiveNumber(env.UPSTREAM_MAX_BATCH, 256),
+    },
+  };
+}
+
+export function edgeOptionsFromEnv(env: Env): EdgeOptions {
+  if (!env.API_KEY_PEPPER)
+    throw new ConfigError("API_KEY_PEPPER is not set (wrangler secret, or .dev.vars locally)");
+  for (const binding of ["KEY_REQUESTS", "ANON_REQUESTS", "TEXT_QUOTA", "DB", "EVAL_RUNNER"] as const)
+    if (!env[binding]) throw new ConfigError(`the ${binding} binding is missing (wrangler.toml)`);
+  const period = positiveNumber(env.RATE_LIMIT_PERIOD_S, 10);
+  const development = env.ENVIRONMENT === "development";
+  return {
+    ...classifierOptionsFromEnv(env),
+    db: env.DB,
+    pepper: env.API_KEY_PEPPER,
+    apiKeyCacheTtlMs: positiveNumber(env.API_KEY_CACHE_TTL_MS, 30_000),
+    limiters: {
+      requestsPerKey: bindingRateLimiter(env.KEY_REQUESTS, period),
+      requestsPerIp: bindingRateLimiter(env.ANON_REQUESTS, period),
+      textsPerKey: durableTextQuota(env.TEXT_QUOTA),
+    },
+    development,
+    corsOrigins:
+      env.CORS_ORIGINS === undefined || env.CORS_ORIGINS.trim() === "*"
+        ? "*"
+        : env.CORS_ORIGINS.split(",").map((s) => s.trim()),
+    introspection: env.INTROSPECTION !== "off",
+    evalStaleAfterMs: positiveNumber(env.EVAL_STALE_AFTER_MS, 30_000),
+    evalRunner: {
+      async start(runId) {
+        await env.EVAL_RUNNER.get(env.EVAL_RUNNER.idFromName(runId)).start(runId);
+      },
+    },
+  };
+}
