@@ -39,11 +39,67 @@ export interface EncodedBatch {
 export interface BertWordPieceOptions {
   /** Words longer than this many code points become `[UNK]` (Hugging Face default 100). */
   maxInputCharsPerWord?: number;
-  /** Entries kept in the word → piece ids cache before it is cleared; 0 disables the cache. */
+  /**
+   * Estimated bytes (see `cacheStats`) that the word → piece ids cache may hold before it is cleared;
+   * 0 disables the cache. Default `DEFAULT_WORD_CACHE_BYTES` (4 MiB).
+   */
+  wordCacheBytes?: number;
+  /**
+   * @deprecated Use `wordCacheBytes`. An extra cap in entries on top of the byte budget (no entry cap
+   * by default); 0 still disables the cache.
+   */
   wordCacheSize?: number;
 }
 
+/** What the tokenizer's caches hold now, in entries and in estimated bytes (see the estimates below). */
+export interface TokenizerCacheStats {
+  /** Entries of this tokenizer's word → piece ids cache. */
+  wordEntries: number;
+  wordBytes: number;
+  /** Entries of the per-code-point normalization cache, which all tokenizers of the isolate share. */
+  charEntries: number;
+  charBytes: number;
+}
+
 export const DEFAULT_MAX_LENGTH = 128;
+
+/**
+ * Cache budgets. A Worker isolate has 128 MB for everything, and the text reaching the tokenizer is
+ * chosen by users, so every cache is bounded by an estimate of the bytes it holds, not by entries
+ * (a 2-character word and a 100-character one must not count the same).
+ *
+ * Both caches are cleared when the next entry would go over budget, rather than evicting the least
+ * recently used entry: an LRU on a Map has to delete and re-insert on every hit, which is work on the
+ * hot path of every word of every text, while clearing costs nothing until the budget is reached and
+ * then one refill of the hot entries (which come straight back). Under adversarial input the worst
+ * case is the uncached speed (about 0.6× the cached one), never more memory.
+ */
+export const DEFAULT_WORD_CACHE_BYTES = 4 * 1024 * 1024;
+/** The per-code-point cache is shared by all tokenizers of an isolate (it depends on no vocab). */
+export const CHAR_CACHE_BYTES = 2 * 1024 * 1024;
+
+// Byte estimates, deliberately on the high side of V8's layouts on Node 20 (V8 11.3, 64-bit pointers,
+// no pointer compression; workerd compresses pointers, so the real figures there are smaller):
+// - one Map entry: key, value and chain slots plus its share of the bucket array, up to 2× slack
+//   after the table grows: at most 2 × (3 × 8 + 4) = 56 B → counted 64 B;
+// - a flat string: 16 B header + 1 or 2 B per UTF-16 unit, rounded up to 8 → counted 24 B + 2 B/unit
+//   (0 for the empty string, which is shared);
+// - an array of piece ids, stored at its exact length: 32 B JSArray + 16 B backing store header
+//   + 8 B per id → counted 48 B + 8 B/id (a one-piece word, the common case, stores the id itself
+//   as a small integer, no array);
+// - a normalized-character record `{ kind, text, simple }`: 24 B header + 3 fields → counted 48 B
+//   (the records for dropped and whitespace characters are shared, so count only their Map entry).
+// Measured there with a forced GC: a cached ordinary word ~60–70 B (estimate ≥ 90 B), a cached astral
+// character ~109 B (estimate ≥ 138 B); test/unit/tokenizer/memory.test.ts checks the word estimate
+// against the live heap.
+const MAP_ENTRY_BYTES = 64;
+const ARRAY_BYTES = 48;
+const PIECE_ID_BYTES = 8;
+const CHAR_RECORD_BYTES = 48;
+
+function stringBytes(text: string): number {
+  return text.length === 0 ? 0 : 24 + 2 * text.length;
+}
 
 // Character classes, as bits, so that one table lookup answers every question about a character.
 const DROPPED = 1;
@@ -153,7 +209,18 @@ interface NormalizedChar {
   simple: boolean;
 }
 
+const DROP_CHAR: NormalizedChar = { kind: "drop", text: "", simple: true };
+const SPACE_CHAR: NormalizedChar = { kind: "space", text: "", simple: true };
+
+/** Code point → normalization; module-level (it depends on no vocab), bounded by CHAR_CACHE_BYTES. */
 const normalizedChars = new Map<number, NormalizedChar>();
+let normalizedCharsBytes = 0;
+
+function charEntryBytes(entry: NormalizedChar): number {
+  return entry === DROP_CHAR || entry === SPACE_CHAR
+    ? MAP_ENTRY_BYTES
+    : MAP_ENTRY_BYTES + CHAR_RECORD_BYTES + stringBytes(entry.text);
+}
 
 function stripAndLowercase(char: string): string {
   let out = "";
@@ -172,8 +239,8 @@ function normalizeChar(cp: number): NormalizedChar {
   if (cached) return cached;
   const flags = charFlags(cp);
   let entry: NormalizedChar;
-  if (flags & DROPPED) entry = { kind: "drop", text: "", simple: true };
-  else if (flags & WHITESPACE) entry = { kind: "space", text: "", simple: true };
+  if (flags & DROPPED) entry = DROP_CHAR;
+  else if (flags & WHITESPACE) entry = SPACE_CHAR;
   else {
     const text = stripAndLowercase(String.fromCodePoint(cp));
     let simple = true;
@@ -182,7 +249,14 @@ function normalizeChar(cp: number): NormalizedChar {
     }
     entry = { kind: flags & CJK ? "cjk" : "text", text, simple };
   }
+  const bytes = charEntryBytes(entry);
+  // Cleared when full (see DEFAULT_WORD_CACHE_BYTES for why not LRU): all of Unicode would be ~100 MB.
+  if (normalizedCharsBytes + bytes > CHAR_CACHE_BYTES) {
+    normalizedChars.clear();
+    normalizedCharsBytes = 0;
+  }
   normalizedChars.set(cp, entry);
+  normalizedCharsBytes += bytes;
   return entry;
 }
 
@@ -191,7 +265,8 @@ const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 export class BertWordPieceTokenizer {
   readonly vocab: Vocab;
   private readonly maxInputCharsPerWord: number;
-  private readonly wordCacheSize: number;
+  private readonly wordCacheBytes: number;
+  private readonly wordCacheEntries: number;
   /** Word-initial pieces. */
   private readonly startPieces: ReadonlyMap<string, number>;
   /** Continuation pieces keyed without their `##`, so lookups need no string concatenation. */
@@ -199,12 +274,18 @@ export class BertWordPieceTokenizer {
   /** No piece is longer than this (UTF-16 units), so longer candidate substrings are skipped. */
   private readonly longestPiece: number;
   private readonly asciiPunctIds: Int32Array;
-  private readonly wordCache = new Map<string, readonly number[]>();
+  /** Word → its piece id (one piece, the common case) or ids; bounded by wordCacheBytes. */
+  private readonly wordCache = new Map<string, number | readonly number[]>();
+  private wordCacheUsed = 0;
+  private readonly unkPieces: readonly number[];
 
   constructor(vocab: Vocab, options: BertWordPieceOptions = {}) {
     this.vocab = vocab;
     this.maxInputCharsPerWord = options.maxInputCharsPerWord ?? 100;
-    this.wordCacheSize = options.wordCacheSize ?? 50_000;
+    const entries = options.wordCacheSize ?? Number.POSITIVE_INFINITY;
+    this.wordCacheBytes = entries === 0 ? 0 : (options.wordCacheBytes ?? DEFAULT_WORD_CACHE_BYTES);
+    this.wordCacheEntries = entries;
+    this.unkPieces = [vocab.unkId];
     this.startPieces = vocab.ids;
     this.continuationPieces = new Map();
     let longest = 1;
@@ -219,6 +300,16 @@ export class BertWordPieceTokenizer {
         this.asciiPunctIds[code] = vocab.ids.get(String.fromCharCode(code)) ?? vocab.unkId;
       }
     }
+  }
+
+  /** Sizes of the caches, by the same estimates that bound them (for tests and monitoring). */
+  cacheStats(): TokenizerCacheStats {
+    return {
+      wordEntries: this.wordCache.size,
+      wordBytes: this.wordCacheUsed,
+      charEntries: normalizedChars.size,
+      charBytes: normalizedCharsBytes,
+    };
   }
 
   encode(text: string, maxLength = DEFAULT_MAX_LENGTH): EncodedText {
@@ -348,10 +439,7 @@ export class BertWordPieceTokenizer {
       const end = cp > 0xffff ? i + 2 : i + 1;
       // A lone surrogate cannot reach Hugging Face at all (it is not valid UTF-8); it is treated like
       // U+FFFD, which is what it becomes on the wire, and removed.
-      const normalized =
-        cp >= 0xd800 && cp <= 0xdfff
-          ? ({ kind: "drop", text: "", simple: true } as const)
-          : normalizeChar(cp);
+      const normalized = cp >= 0xd800 && cp <= 0xdfff ? DROP_CHAR : normalizeChar(cp);
       switch (normalized.kind) {
         case "drop":
           takeRun(i);
@@ -405,14 +493,18 @@ export class BertWordPieceTokenizer {
   }
 
   private appendWord(word: string, out: number[], limit: number): boolean {
+    const max = this.maxInputCharsPerWord;
+    // A word over the limit is `[UNK]` whatever it holds: answered without a cache lookup (which would
+    // hash it) and never cached, so long words cost no memory. A code point is 1 or 2 UTF-16 units, so
+    // the exact count is only needed between max and 2 × max units.
+    if (word.length > max && (word.length > 2 * max || countCodePoints(word) > max)) {
+      return this.appendId(this.vocab.unkId, out, limit);
+    }
     let pieces = this.wordCache.get(word);
+    if (typeof pieces === "number") return this.appendId(pieces, out, limit);
     if (pieces === undefined) {
       pieces = this.wordPieces(word);
-      if (this.wordCacheSize > 0) {
-        // Clearing at the bound keeps memory flat under adversarial input at the cost of one refill.
-        if (this.wordCache.size >= this.wordCacheSize) this.wordCache.clear();
-        this.wordCache.set(word, pieces);
-      }
+      if (this.wordCacheBytes > 0) this.cacheWord(word, pieces);
     }
     const room = limit - out.length;
     if (pieces.length > room) {
@@ -423,12 +515,29 @@ export class BertWordPieceTokenizer {
     return true;
   }
 
+  private appendId(id: number, out: number[], limit: number): boolean {
+    if (out.length >= limit) return false;
+    out.push(id);
+    return true;
+  }
+
+  private cacheWord(word: string, pieces: readonly number[]): void {
+    const one = pieces.length === 1;
+    const bytes =
+      MAP_ENTRY_BYTES + stringBytes(word) + (one ? 0 : ARRAY_BYTES + PIECE_ID_BYTES * pieces.length);
+    if (bytes > this.wordCacheBytes) return;
+    // Clearing at the bound keeps memory flat under adversarial input at the cost of one refill.
+    if (this.wordCacheUsed + bytes > this.wordCacheBytes || this.wordCache.size >= this.wordCacheEntries) {
+      this.wordCache.clear();
+      this.wordCacheUsed = 0;
+    }
+    this.wordCache.set(ownString(word), one ? pieces[0]! : pieces.slice());
+    this.wordCacheUsed += bytes;
+  }
+
   /** Greedy longest-match-first WordPiece over one normalized word. */
   private wordPieces(word: string): readonly number[] {
-    const unk = [this.vocab.unkId];
-    // UTF-16 length bounds the code point count from above, so the exact count is rarely needed.
-    if (word.length > this.maxInputCharsPerWord && countCodePoints(word) > this.maxInputCharsPerWord)
-      return unk;
+    const unk = this.unkPieces;
     const pieces: number[] = [];
     let start = 0;
     while (start < word.length) {
@@ -475,4 +584,17 @@ function countCodePoints(text: string): number {
     if (!(isLowSurrogate(text.charCodeAt(i)) && i > 0 && isHighSurrogate(text.charCodeAt(i - 1)))) count++;
   }
   return count;
+}
+
+/**
+ * A copy of `text` that holds its own characters. V8 makes a substring of 13 or more units a view
+ * into its parent (a "sliced" string) and a concatenation a pair of references (a "cons" string), so a
+ * cached 20-character word sliced from a 2,000-character request would otherwise keep the whole
+ * request alive (measured: 2 KB per entry instead of ~90 B). V8 copies shorter ones anyway. This runs
+ * only when a word enters the cache. JSON.parse builds its result from the characters it parses, so
+ * the copy can share nothing with `text` (`(" " + text).slice(1)` and the like only do so by accident
+ * of V8's current heuristics); the round trip is exact, lone surrogates included.
+ */
+function ownString(text: string): string {
+  return text.length < 13 ? text : (JSON.parse(JSON.stringify(text)) as string);
 }
