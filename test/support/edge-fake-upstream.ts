@@ -42,6 +42,8 @@ export interface FakeUpstream {
   calls: InferCall[];
   /** Requests to /bundle and /labels (the edge's consistency check). */
   bundleFetches: number;
+  /** Every request's method and path, in order (to bound the edge's fan-out). */
+  requests: string[];
   /** Milliseconds to wait before answering infer (a slow model). */
   delayMs: number;
   /** When set, infer answers this HTTP status. */
@@ -75,6 +77,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
   const state = {
     calls: [] as InferCall[],
     bundleFetches: 0,
+    requests: [] as string[],
     delayMs: 0,
     failStatus: null as number | null,
   };
@@ -89,6 +92,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
         return;
       }
       const path = (req.url ?? "/").split("?")[0]!;
+      state.requests.push(`${req.method} ${path}`);
       if (path === "/v2/health/ready") return json(res, 200, { ready: true });
       if (path === "/v2/models") return json(res, 200, { models: [{ name: model, version: "1.0.0" }] });
       const match = /^\/v2\/models\/([^/]+)(?:\/(infer|labels|bundle))?$/.exec(path);

@@ -12,6 +12,8 @@ Object.assign(process.env, WRANGLER_ENV);
 
 export interface EdgeWorker {
   url: string;
+  /** The isolate's DevTools inspector, when started with `inspector: true`. */
+  inspectorUrl?: URL;
   persist: string;
   dispose(): Promise<void>;
 }
@@ -29,6 +31,8 @@ export async function startEdgeWorker(opts: {
     textsPerSecond?: number;
     textsBurst?: number;
   };
+  /** Open the DevTools inspector (to read the isolate's heap). Default false. */
+  inspector?: boolean;
   /** Reuse this local state (D1, Durable Objects) as it is: a restart of the same Worker. The caller owns it. */
   persistDir?: string;
 }): Promise<EdgeWorker> {
@@ -48,14 +52,16 @@ export async function startEdgeWorker(opts: {
     dev: {
       persist,
       server: { hostname: "127.0.0.1", port: 0 },
-      inspector: false,
+      inspector: opts.inspector ? { hostname: "127.0.0.1", port: 0 } : false,
       watch: false,
       logLevel: "error",
     },
   });
   const url = (await worker.url).toString().replace(/\/$/, "");
+  const inspectorUrl = opts.inspector ? await worker.inspectorUrl : undefined;
   return {
     url,
+    ...(inspectorUrl ? { inspectorUrl } : {}),
     persist,
     async dispose() {
       await worker.dispose();
