@@ -35,6 +35,7 @@ import { useIntrospectionPolicy } from "./plugins/use-introspection-policy.ts";
 import { type UseLimitsOptions, useLimits } from "./plugins/use-limits.ts";
 import { type UseQueryArmorOptions, useQueryArmor } from "./plugins/use-query-armor.ts";
 import { useRateLimit } from "./plugins/use-rate-limit.ts";
+import { useSubscriptionRootRule } from "./plugins/use-subscription-root-rule.ts";
 import { createInferLoader } from "./upstream/infer-loader.ts";
 import { V2Client } from "./upstream/v2-client.ts";
 import { ModelVerifier } from "./upstream/verify-model.ts";
@@ -191,6 +192,7 @@ export function createEdge(options: EdgeOptions): Edge {
       useRateLimit({ limiter: limiters.requestsPerKey }),
       useQueryArmor({ fieldSuggestions: development, ...options.queryLimits }),
       useIntrospectionPolicy({ allow: options.introspection ?? true }),
+      useSubscriptionRootRule(),
     ],
     context: ({ request }): GraphQLContext => {
       const auth = requestAuth(request) ?? null;

@@ -1,0 +1,321 @@
+/**
+ * Issue 11 in-process (`edge.fetch`, real D1 through Miniflare, a fake V2 upstream): deny by
+ * default, key-less development reads, the key admin surface, the key cache's D1 reads and
+ * failures, bounded model verification, calibration validation, subscription polling, Armor's codes.
+ * Worker-specific behaviour (routing, bindings, CPU and memory in workerd) is in
+ * test/integration/edge/security.test.ts.
+ */
+import SchemaBuilder from "@pothos/core";
+import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createEdge, type EdgeOptions } from "../../../edge/src/app.ts";
+import { parseApiKey } from "../../../edge/src/auth/api-keys.ts";
+import type { D1Database } from "../../../edge/src/d1.ts";
+import { memoryRateLimiter, TokenBuckets } from "../../../edge/src/limits/rate-limiter.ts";
+import { fieldsWithoutScopes, schema } from "../../../schema/src/graphql/index.ts";
+import { startD1 } from "../../support/d1.ts";
+import { createKey, readBundleAssets, startTestEdge, type TestEdge } from "../../support/edge-app.ts";
+import { type FakeUpstream, startFakeUpstream } from "../../support/edge-fake-upstream.ts";
+
+type Body = { data?: any; errors?: { message: string; extensions?: { code?: string } }[] };
+const codes = (body: Body) => (body.errors ?? []).map((e) => e.extensions?.code);
+
+let upstream: FakeUpstream;
+beforeAll(async () => {
+  upstream = await startFakeUpstream();
+});
+afterAll(async () => {
+  await upstream?.close();
+});
+
+describe("deny by default", () => {
+  it("every field of the served schema declares its scopes", () => {
+    expect(fieldsWithoutScopes(schema)).toEqual([]);
+  });
+
+  it("a field added without authScopes is reported (and index.ts refuses to build such a schema)", () => {
+    const builder = new SchemaBuilder<{ AuthScopes: { admin: boolean } }>({
+      plugins: [ScopeAuthPlugin],
+      scopeAuth: { authScopes: () => ({ admin: false }) },
+    });
+    builder.queryType({});
+    builder.queryField("scoped", (t) => t.string({ authScopes: { admin: true }, resolve: () => "" }));
+    builder.queryField("open", (t) => t.string({ resolve: () => "" }));
+    const Thing = builder.objectRef<{ a: string }>("Thing").implement({
+      fields: (t) => ({ a: t.exposeString("a") }),
+    });
+    builder.queryField("thing", (t) =>
+      t.field({ type: Thing, authScopes: { admin: true }, resolve: () => ({ a: "" }) }),
+    );
+    expect(fieldsWithoutScopes(builder.toSchema()).sort()).toEqual(["Query.open", "Thing.a"]);
+  });
+});
+
+describe("key-less callers", () => {
+  it("production: 401 for every operation, the catalog and introspection included", async () => {
+    const t = await startTestEdge(upstream.url);
+    try {
+      for (const q of ["{ intents { name } }", "{ __schema { queryType { name } } }", "{ __typename }"])
+        expect((await t.gql(q, undefined, { key: null })).status, q).toBe(401);
+    } finally {
+      await t.dispose();
+    }
+  });
+
+  it("development: the catalog and introspection only (catalog scope), nothing a key scope guards", async () => {
+    const t = await startTestEdge(upstream.url, { development: true });
+    try {
+      const catalog = await t.gql(
+        "{ intents { name } scenarios __schema { queryType { name } } }",
+        undefined,
+        {
+          key: null,
+        },
+      );
+      expect(catalog.status).toBe(200);
+      expect(catalog.body.data.intents).toHaveLength(60);
+      for (const q of [
+        '{ classify(texts: ["hi"]) { score } }',
+        "{ evalRuns { id } }",
+        "{ apiKeys { id } }",
+      ]) {
+        const { body } = await t.gql(q, undefined, { key: null });
+        expect(codes(body), q).toEqual(["UNAUTHENTICATED"]);
+      }
+      const models = await t.gql("{ models { name test { accuracy } } }", undefined, { key: null });
+      expect(models.body.errors).toBeUndefined();
+    } finally {
+      await t.dispose();
+    }
+  });
+});
+
+describe("API key admin surface", () => {
+  let t: TestEdge;
+  beforeAll(async () => {
+    t = await startTestEdge(upstream.url);
+  });
+  afterAll(async () => {
+    await t.dispose();
+  });
+
+  it("creates a key (secret shown once, stored only as an HMAC), lists it, and revokes it at once", async () => {
+    const created = await t.gql(
+      'mutation { createApiKey(name: "chatbot", scopes: [classify]) { key apiKey { id name scopes createdAt revokedAt } } }',
+    );
+    expect(created.body.errors).toBeUndefined();
+    const { key, apiKey } = created.body.data.createApiKey;
+    expect(parseApiKey(key)?.id).toBe(apiKey.id);
+    expect(apiKey).toMatchObject({ name: "chatbot", scopes: ["classify"], revokedAt: null });
+    const row = await t.db
+      .prepare("SELECT * FROM api_keys WHERE id = ?")
+      .bind(apiKey.id)
+      .first<Record<string, string>>();
+    expect(JSON.stringify(row)).not.toContain(key.split("_")[2]);
+    expect(row!.key_hash).toMatch(/^[0-9a-f]{64}$/);
+
+    expect((await t.gql('{ classify(texts: ["hi"]) { score } }', undefined, { key })).status).toBe(200);
+    expect(codes((await t.gql("{ evalRuns { id } }", undefined, { key })).body)).toEqual(["FORBIDDEN"]);
+
+    const listed = await t.gql("{ apiKeys { id name scopes } }");
+    expect(listed.body.data.apiKeys).toContainEqual({ id: apiKey.id, name: "chatbot", scopes: ["classify"] });
+    expect(JSON.stringify(listed.body)).not.toContain(key);
+
+    const revoked = await t.gql("mutation ($id: ID!) { revokeApiKey(id: $id) { revokedAt } }", {
+      id: apiKey.id,
+    });
+    expect(revoked.body.data.revokeApiKey.revokedAt).not.toBeNull();
+    expect((await t.gql("{ scenarios }", undefined, { key })).status).toBe(401);
+    const active = await t.gql("{ apiKeys { id } }");
+    expect(active.body.data.apiKeys.map((k: { id: string }) => k.id)).not.toContain(apiKey.id);
+    const all = await t.gql("{ apiKeys(includeRevoked: true) { id } }");
+    expect(all.body.data.apiKeys.map((k: { id: string }) => k.id)).toContain(apiKey.id);
+  });
+
+  it("needs the admin scope; refuses bad names, no scopes, unknown scopes and unknown ids with coded errors", async () => {
+    const classifyKey = await createKey(t.db, ["classify", "eval"]);
+    const denied = await t.gql('mutation { createApiKey(name: "x", scopes: [admin]) { key } }', undefined, {
+      key: classifyKey,
+    });
+    expect(codes(denied.body)).toEqual(["FORBIDDEN"]);
+    expect(JSON.stringify(denied.body)).not.toMatch(/iql_/);
+    expect(codes((await t.gql('mutation { createApiKey(name: " ", scopes: [eval]) { key } }')).body)).toEqual(
+      ["BAD_USER_INPUT"],
+    );
+    expect(codes((await t.gql('mutation { createApiKey(name: "x", scopes: []) { key } }')).body)).toEqual([
+      "BAD_USER_INPUT",
+    ]);
+    expect(codes((await t.gql('mutation { createApiKey(name: "x", scopes: [root]) { key } }')).body)).toEqual(
+      ["GRAPHQL_VALIDATION_FAILED"],
+    );
+    expect(codes((await t.gql('mutation { revokeApiKey(id: "000000000000") { id } }')).body)).toEqual([
+      "BAD_USER_INPUT",
+    ]);
+  });
+});
+
+/** A D1 that counts key lookups and can be made to fail (a fake for counting and faults only). */
+function countingD1(db: D1Database) {
+  const state = { keyReads: 0, fail: false };
+  const proxy: D1Database = {
+    prepare(sql) {
+      const statement = db.prepare(sql);
+      if (!sql.includes("FROM api_keys WHERE id")) return statement;
+      state.keyReads++;
+      if (state.fail)
+        return {
+          bind: () => proxy.prepare(sql),
+          first: () => Promise.reject(new Error("D1_ERROR: injected")),
+          all: () => Promise.reject(new Error("D1_ERROR: injected")),
+          run: () => Promise.reject(new Error("D1_ERROR: injected")),
+        };
+      return statement;
+    },
+    exec: (sql) => db.exec(sql),
+    batch: (statements) => db.batch(statements),
+  };
+  return { db: proxy, state };
+}
+
+describe("keys that scale: verified keys cached per isolate", () => {
+  async function edgeWithCountingD1(extra: Partial<EdgeOptions> = {}) {
+    const d1 = await startD1();
+    const real = d1.db as unknown as D1Database;
+    const counting = countingD1(real);
+    const edge = createEdge({
+      assets: readBundleAssets(),
+      db: counting.db,
+      pepper: "p",
+      upstream: { url: upstream.url, model: "massive-scratch" },
+      limiters: { requestsPerKey: memoryRateLimiter(new TokenBuckets(1e6, 1e6)) },
+      ...extra,
+    });
+    const key = await createKey(real, ["classify"], "p");
+    const ask = async (k = key) =>
+      edge.fetch(
+        new Request("http://edge.test/graphql", {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${k}` },
+          body: JSON.stringify({ query: "{ scenarios }" }),
+        }),
+      );
+    return { edge, key, ask, state: counting.state, dispose: () => d1.dispose() };
+  }
+
+  it("1,000 requests with one key read D1 once (≤ 20 allowed)", async () => {
+    const e = await edgeWithCountingD1();
+    try {
+      for (let i = 0; i < 1000; i += 50)
+        await Promise.all(Array.from({ length: 50 }, async () => expect((await e.ask()).status).toBe(200)));
+      console.log(`D1 key reads for 1,000 requests: ${e.state.keyReads}`);
+      expect(e.state.keyReads).toBeLessThanOrEqual(20);
+      expect(e.state.keyReads).toBeGreaterThanOrEqual(1);
+    } finally {
+      await e.dispose();
+    }
+  });
+
+  it("a key-store failure is 503 KEY_STORE_UNAVAILABLE with Retry-After; keys already verified keep working", async () => {
+    const e = await edgeWithCountingD1();
+    try {
+      expect((await e.ask()).status).toBe(200);
+      e.state.fail = true;
+      expect((await e.ask()).status).toBe(200); // cached
+      const other = await createKey(
+        // a key the isolate has not seen: it needs D1, which is down
+        (await startD1()).db as unknown as D1Database,
+        ["classify"],
+        "p",
+      );
+      const refused = await e.ask(other);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get("retry-after")).toBe("1");
+      expect(codes((await refused.json()) as Body)).toEqual(["KEY_STORE_UNAVAILABLE"]);
+    } finally {
+      await e.dispose();
+    }
+  });
+});
+
+describe("bounded model verification", () => {
+  it("a broken upstream bundle is checked once per failure TTL, not once per request", async () => {
+    const bad = await startFakeUpstream({
+      manifestPatch: (m) => {
+        (m.tokenizer as Record<string, unknown>).vocabSha256 = "0".repeat(64);
+      },
+    });
+    const t = await startTestEdge(bad.url);
+    try {
+      for (let i = 0; i < 30; i++)
+        expect(codes((await t.gql('{ classify(texts: ["hi"]) { score } }')).body)).toEqual([
+          "MODEL_MISMATCH",
+        ]);
+      expect(bad.bundleFetches).toBeLessThanOrEqual(2); // bundle.json + labels.json, once
+      expect(bad.requests.filter((r) => r.endsWith("/v2/models"))).toHaveLength(1);
+    } finally {
+      await t.dispose();
+      await bad.close();
+    }
+  });
+
+  it.each([
+    ["temperature 0", { temperature: 0 }],
+    ["temperature -1", { temperature: -1 }],
+    ["threshold 2", { threshold: 2 }],
+  ])("an upstream calibration with %s is MODEL_MISMATCH, never NaN scores", async (_name, patch) => {
+    const bad = await startFakeUpstream({
+      manifestPatch: (m) => {
+        const c = m.calibration as { temperature: number; outOfScope: { threshold: number } };
+        if ("temperature" in patch) c.temperature = patch.temperature!;
+        if ("threshold" in patch) c.outOfScope.threshold = patch.threshold!;
+      },
+    });
+    const t = await startTestEdge(bad.url);
+    try {
+      const { body } = await t.gql('{ classify(texts: ["hi"]) { score } }');
+      expect(codes(body)).toEqual(["MODEL_MISMATCH"]);
+      expect(body.errors![0]!.message).toMatch(/calibration|threshold|temperature/);
+      expect(bad.calls).toHaveLength(0);
+    } finally {
+      await t.dispose();
+      await bad.close();
+    }
+  });
+});
+
+describe("GraphQL Armor, with this API's codes", () => {
+  let t: TestEdge;
+  beforeAll(async () => {
+    t = await startTestEdge(upstream.url);
+  });
+  afterAll(async () => {
+    await t.dispose();
+  });
+  it.each([
+    ["TOO_MANY_ALIASES", `{ ${Array.from({ length: 21 }, (_, i) => `a${i}: scenarios`).join(" ")} }`],
+    ["TOO_MANY_DIRECTIVES", `{ scenarios ${"@include(if: true) ".repeat(21)} }`],
+    ["QUERY_TOO_LARGE", `{ classify(texts: [${'"a",'.repeat(3000)}]) { score } }`],
+    [
+      "QUERY_TOO_DEEP",
+      // The schema has no path deeper than 8, so only a document that also fails validation reaches it.
+      "{ a { b { c { d { e { f { g { h { i { j } } } } } } } } } }",
+    ],
+  ])("%s", async (code, query) => {
+    const before = upstream.calls.length;
+    const { status, body } = await t.gql(query);
+    expect(status).toBeLessThan(500);
+    expect(codes(body)).toContain(code);
+    expect(upstream.calls.length).toBe(before);
+  });
+
+  it("hides field suggestions in production (no schema mapping by typos)", async () => {
+    const { body } = await t.gql("{ intens { name } }");
+    expect(body.errors![0]!.message).not.toMatch(/Did you mean/);
+  });
+
+  it("@skip/@include on a subscription's root field is a validation error, not a 500 (fuzz)", async () => {
+    const { status, body } = await t.gql('subscription { evalRunProgress(id: "1") @skip(if: true) { id } }');
+    expect(status).toBe(200); // GraphQL over HTTP: validation errors are 200 for application/json
+    expect(codes(body)).toEqual(["GRAPHQL_VALIDATION_FAILED"]);
+  });
+});
