@@ -27,6 +27,11 @@ const commands: Record<
     summary: "dataset import --file F [--name N] [--split S] [--endpoint URL]",
     load: () => import("./commands/dataset.ts"),
   },
+  keys: {
+    summary:
+      "keys create --name N --scopes S[,S…] | list [--all] | revoke ID   API keys (admin key: INTENTQL_API_KEY)",
+    load: () => import("./commands/keys.ts"),
+  },
 };
 
 function usage(): string {

@@ -114,16 +114,17 @@ export async function authenticateKey(
   if (token === null || token === "") return "missing";
   const parsed = parseApiKey(token);
   if (!parsed) return "malformed";
-  const [row, hash] = await Promise.all([
-    db
-      .prepare("SELECT id, key_hash, scopes, revoked_at FROM api_keys WHERE id = ?")
-      .bind(parsed.id)
-      .first<ApiKeyRow>()
-      .catch((error: unknown) => {
-        throw new KeyStoreUnavailableError(`api_keys lookup failed: ${(error as Error)?.message}`);
-      }),
-    hashApiKey(pepper, token),
-  ]);
+  const lookup = async (): Promise<ApiKeyRow | null> => {
+    try {
+      return await db
+        .prepare("SELECT id, key_hash, scopes, revoked_at FROM api_keys WHERE id = ?")
+        .bind(parsed.id)
+        .first<ApiKeyRow>();
+    } catch (error) {
+      throw new KeyStoreUnavailableError(`api_keys lookup failed: ${(error as Error)?.message}`);
+    }
+  };
+  const [row, hash] = await Promise.all([lookup(), hashApiKey(pepper, token)]);
   const equal = timingSafeEqualText(hash, row?.key_hash ?? DUMMY_HASH);
   if (!row || !equal) return "unknown";
   if (row.revoked_at !== null) return "revoked";

@@ -1,22 +1,99 @@
 /**
- * Introspection policy, explicit: allowed by default, because the schema is public (it is printed
- * in the repo as schema/schema.graphql) and clients generate types from it; a deployment that
- * wants it off sets INTROSPECTION=off, which rejects `__schema`/`__type` at validation
- * (`__typename` stays allowed, as the GraphQL spec requires).
+ * Introspection policy, explicit. Allowed by default, behind the API key like every other field
+ * (the schema is public anyway: printed in the repo as schema/schema.graphql, and clients generate
+ * types from it); INTROSPECTION=off rejects `__schema`/`__type` at validation (`__typename` stays
+ * allowed, as the GraphQL spec requires).
+ *
+ * Whatever the policy, introspection's list fields may nest at most `maxListNesting` deep.
+ * Introspection is cyclic (`types { fields { type { fields { … } } } }`): every level multiplies the
+ * answer by the fields of a type, so a 1 KB query asks for millions of objects, and GraphQL Armor's
+ * depth and cost limits exempt introspection. The standard introspection query nests 3 lists
+ * (`types { fields { args } }`).
  */
-import { NoSchemaIntrospectionCustomRule } from "graphql";
+import {
+  type ASTVisitor,
+  GraphQLError,
+  Kind,
+  NoSchemaIntrospectionCustomRule,
+  type SelectionSetNode,
+  type ValidationContext,
+} from "graphql";
 import type { Plugin } from "graphql-yoga";
+import { ErrorCode } from "../../../schema/src/graphql/errors.ts";
 
 export interface UseIntrospectionPolicyOptions {
   /** Default true. */
   allow?: boolean;
+  /** Nesting of introspection list fields (types, fields, args, …). Default 3. */
+  maxListNesting?: number;
+}
+
+const INTROSPECTION_LISTS = new Set([
+  "types",
+  "fields",
+  "args",
+  "inputFields",
+  "interfaces",
+  "possibleTypes",
+  "enumValues",
+  "directives",
+]);
+
+/** Deepest nesting of introspection list fields under `__schema`/`__type`; linear (fragments memoized). */
+export function introspectionListNesting(
+  set: SelectionSetNode,
+  fragment: (name: string) => { selectionSet: SelectionSetNode } | null | undefined,
+): number {
+  const memo = new Map<string, number>();
+  const walk = (node: SelectionSetNode, inside: boolean): number => {
+    let deepest = 0;
+    for (const s of node.selections) {
+      if (s.kind === Kind.FIELD) {
+        const name = s.name.value;
+        const entering = inside || name === "__schema" || name === "__type";
+        if (!s.selectionSet) continue;
+        const below = walk(s.selectionSet, entering);
+        deepest = Math.max(deepest, below + (inside && INTROSPECTION_LISTS.has(name) ? 1 : 0));
+      } else if (s.kind === Kind.INLINE_FRAGMENT) deepest = Math.max(deepest, walk(s.selectionSet, inside));
+      else {
+        const key = `${s.name.value}:${inside}`;
+        let depth = memo.get(key);
+        if (depth === undefined) {
+          memo.set(key, 0); // a cycle (refused by NoFragmentsCycles) counts once
+          const definition = fragment(s.name.value);
+          depth = definition ? walk(definition.selectionSet, inside) : 0;
+          memo.set(key, depth);
+        }
+        deepest = Math.max(deepest, depth);
+      }
+    }
+    return deepest;
+  };
+  return walk(set, false);
+}
+
+function listNestingRule(max: number) {
+  return (context: ValidationContext): ASTVisitor => ({
+    OperationDefinition(node) {
+      const nesting = introspectionListNesting(node.selectionSet, (name) => context.getFragment(name));
+      if (nesting > max)
+        context.reportError(
+          new GraphQLError(`introspection lists nested ${nesting} deep; the limit is ${max}`, {
+            nodes: [node],
+            extensions: { code: ErrorCode.QUERY_TOO_DEEP },
+          }),
+        );
+    },
+  });
 }
 
 export function useIntrospectionPolicy(options: UseIntrospectionPolicyOptions = {}): Plugin {
-  if (options.allow ?? true) return {};
+  const nesting = listNestingRule(options.maxListNesting ?? 3);
+  const allow = options.allow ?? true;
   return {
     onValidate({ addValidationRule }) {
-      addValidationRule(NoSchemaIntrospectionCustomRule);
+      addValidationRule(nesting);
+      if (!allow) addValidationRule(NoSchemaIntrospectionCustomRule);
     },
   };
 }

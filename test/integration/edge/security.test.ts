@@ -225,6 +225,7 @@ function adversarialQueries(): [string, string, string][] {
   const tokens = `{ classify(texts: [${'"a", '.repeat(20_000)}"a"]) { score } }`;
   const introspection = `{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } } }`;
   const cycles = `{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }`;
+  const introspectionCycle = `{ __schema { types { ...T } } } fragment T on __Type { fields { type { ...U } } } fragment U on __Type { fields { type { fields { type { name } } } } }`;
   return [
     ["fragment bomb, 24 levels × 2", bomb(24), "QUERY_TOO_"],
     ["fragment bomb, 40 levels × 4", wideBomb, "QUERY_TOO_"],
@@ -235,6 +236,7 @@ function adversarialQueries(): [string, string, string][] {
     // Introspection is exempt from depth and cost (its answer is bounded by the schema): answered, fast.
     ["deep introspection", introspection, ""],
     ["fragment cycle", cycles, "GRAPHQL_VALIDATION_FAILED"],
+    ["cyclic introspection through fragments", introspectionCycle, "QUERY_TOO_DEEP"],
   ];
 }
 

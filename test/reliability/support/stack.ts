@@ -76,6 +76,7 @@ export async function startWorker(
   upstreamUrl: string,
   keys: Keys,
   vars: Record<string, string>,
+  rateLimits?: Parameters<typeof startEdgeWorker>[0]["rateLimits"],
 ): Promise<Worker> {
   const before = new Set(descendantsNamed("workerd"));
   const edge = await startEdgeWorker({
@@ -89,6 +90,7 @@ export async function startWorker(
       { key: keys.revoked, scopes: ["classify"], revoked: true },
     ],
     vars,
+    ...(rateLimits ? { rateLimits } : {}),
   });
   return { edge, pids: descendantsNamed("workerd").filter((p) => !before.has(p)) };
 }

@@ -7,11 +7,13 @@
  */
 import SchemaBuilder from "@pothos/core";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
+import { getIntrospectionQuery, Kind, type OperationDefinitionNode, parse } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEdge, type EdgeOptions } from "../../../edge/src/app.ts";
 import { parseApiKey } from "../../../edge/src/auth/api-keys.ts";
 import type { D1Database } from "../../../edge/src/d1.ts";
 import { memoryRateLimiter, TokenBuckets } from "../../../edge/src/limits/rate-limiter.ts";
+import { introspectionListNesting } from "../../../edge/src/plugins/use-introspection-policy.ts";
 import { fieldsWithoutScopes, schema } from "../../../schema/src/graphql/index.ts";
 import { startD1 } from "../../support/d1.ts";
 import { createKey, readBundleAssets, startTestEdge, type TestEdge } from "../../support/edge-app.ts";
@@ -317,5 +319,43 @@ describe("GraphQL Armor, with this API's codes", () => {
     const { status, body } = await t.gql('subscription { evalRunProgress(id: "1") @skip(if: true) { id } }');
     expect(status).toBe(200); // GraphQL over HTTP: validation errors are 200 for application/json
     expect(codes(body)).toEqual(["GRAPHQL_VALIDATION_FAILED"]);
+  });
+});
+
+describe("introspection list nesting (cyclic introspection)", () => {
+  const nesting = (query: string) => {
+    const doc = parse(query);
+    const fragments = new Map(
+      doc.definitions.flatMap((d) =>
+        d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [],
+      ),
+    );
+    const op = doc.definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION) as OperationDefinitionNode;
+    return introspectionListNesting(op.selectionSet, (name) => fragments.get(name));
+  };
+  it("the standard introspection query nests 3 lists", () => {
+    expect(nesting(getIntrospectionQuery())).toBe(3);
+  });
+  it("counts through fragments, ignores ordinary fields named like lists", () => {
+    expect(
+      nesting("{ __schema { types { ...F } } } fragment F on __Type { fields { type { fields { name } } } }"),
+    ).toBe(3);
+    expect(
+      nesting('{ __type(name: "Query") { fields { type { fields { type { fields { name } } } } } } }'),
+    ).toBe(3);
+    expect(nesting("{ evalRuns { metrics { perIntent { intent { name } } } } }")).toBe(0);
+  });
+  it("is refused above 3 with QUERY_TOO_DEEP, the standard query is answered", async () => {
+    const t = await startTestEdge(upstream.url);
+    try {
+      const bomb = await t.gql(
+        "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }",
+      );
+      expect(codes(bomb.body)).toContain("QUERY_TOO_DEEP");
+      const standard = await t.gql(getIntrospectionQuery());
+      expect(standard.body.errors).toBeUndefined();
+    } finally {
+      await t.dispose();
+    }
   });
 });
