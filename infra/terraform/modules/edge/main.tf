@@ -7,8 +7,9 @@ locals {
   # [vars] of edge/wrangler.toml (recorded in the manifest), then overrides, then the upstream.
   plain_bindings = [
     for name, value in merge(local.manifest.vars, var.plain_text_vars, {
-      UPSTREAM_URL = var.upstream_url
-      MODEL        = var.upstream_model
+      UPSTREAM_URL        = var.upstream_url
+      MODEL               = var.upstream_model
+      RATE_LIMIT_PERIOD_S = tostring(var.rate_limit_period_s)
     }) : { type = "plain_text", name = name, text = tostring(value) }
   ]
 }
@@ -59,14 +60,34 @@ resource "cloudflare_workers_script" "edge" {
         name       = "EVAL_RUNNER"
         class_name = "EvalRunnerObject"
       },
+      {
+        # Texts per API key: one TextQuota Durable Object per key (edge/wrangler.toml).
+        type       = "durable_object_namespace"
+        name       = "TEXT_QUOTA"
+        class_name = "TextQuotaObject"
+      },
+      {
+        # Requests per API key, shared by the isolates of a location (edge/wrangler.toml [[ratelimits]]).
+        type         = "ratelimit"
+        name         = "KEY_REQUESTS"
+        namespace_id = var.rate_limit_namespace_ids.key_requests
+        simple       = { limit = var.key_requests_per_period, period = var.rate_limit_period_s }
+      },
+      {
+        # Key-less requests and key-cache misses per client IP.
+        type         = "ratelimit"
+        name         = "ANON_REQUESTS"
+        namespace_id = var.rate_limit_namespace_ids.anon_requests
+        simple       = { limit = var.anon_requests_per_period, period = var.rate_limit_period_s }
+      },
     ],
     local.plain_bindings,
   )
 
   # The Durable Object class is created by the first deploy (same tag as edge/wrangler.toml).
   migrations = {
-    new_tag            = "v1"
-    new_sqlite_classes = ["EvalRunnerObject"]
+    new_tag            = "v2"
+    new_sqlite_classes = ["EvalRunnerObject", "TextQuotaObject"]
   }
 
   observability = {

@@ -96,3 +96,37 @@ variable "rate_limit" {
   })
   default = null
 }
+
+variable "rate_limit_namespace_ids" {
+  description = "Rate Limiting namespaces (integers unique in the Cloudflare account) for requests per API key and per client IP; edge/wrangler.toml uses 1001 and 1002."
+  type = object({
+    key_requests  = string
+    anon_requests = string
+  })
+  default = {
+    key_requests  = "1001"
+    anon_requests = "1002"
+  }
+}
+
+variable "rate_limit_period_s" {
+  description = "Window of both Rate Limiting bindings in seconds (10 or 60); also the Retry-After of their 429s."
+  type        = number
+  default     = 10
+  validation {
+    condition     = contains([10, 60], var.rate_limit_period_s)
+    error_message = "Cloudflare's Rate Limiting binding accepts a period of 10 or 60 seconds."
+  }
+}
+
+variable "key_requests_per_period" {
+  description = "Requests one API key may make per period in one Cloudflare location (texts per key are limited separately by TEXT_QUOTA_PER_SECOND / TEXT_QUOTA_BURST)."
+  type        = number
+  default     = 500
+}
+
+variable "anon_requests_per_period" {
+  description = "Requests without a valid key (and key lookups that miss the per-isolate cache) one client IP may make per period in one location."
+  type        = number
+  default     = 50
+}
