@@ -392,3 +392,22 @@ describe("requests without a valid key, per client IP (workerd: Rate Limiting bi
     expect(statuses).toEqual([401, 401, 401, 429, 429, 429]);
   });
 });
+
+describe("errors that tell the truth (workerd)", () => {
+  it("a Worker without its API_KEY_PEPPER secret answers 500 INTERNAL (not retryable), never UPSTREAM_UNAVAILABLE", async () => {
+    const broken = await startEdgeWorker({ upstreamUrl: upstream.url, pepper: "", keys: [] });
+    try {
+      const response = await fetch(`${broken.url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query: "{ scenarios }" }),
+      });
+      expect(response.status).toBe(500);
+      const body = (await response.json()) as Body;
+      expect(codes(body)).toEqual(["INTERNAL"]);
+      expect(body.errors![0]!.message).toBe("the edge is misconfigured");
+    } finally {
+      await broken.dispose();
+    }
+  }, 60_000);
+});

@@ -1,0 +1,86 @@
+/**
+ * `evalRunProgress` polling stops when its client leaves (issue 11): the subscription's iterator is
+ * closed by yoga (return()) or the request's signal aborts, and no D1 read follows, even while the
+ * generator was sleeping between polls.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { D1Database } from "../../../edge/src/d1.ts";
+import { createEvalService, type EvalService } from "../../../edge/src/eval/eval-service.ts";
+import { startD1 } from "../../support/d1.ts";
+
+let dispose: () => Promise<void>;
+let service: EvalService;
+let runId: string;
+const reads = { count: 0 };
+
+beforeAll(async () => {
+  const d1 = await startD1();
+  dispose = d1.dispose;
+  const real = d1.db as unknown as D1Database;
+  // Counts the run lookups `watch` makes (a fake for counting only; the queries run on real D1).
+  const db: D1Database = {
+    prepare(sql) {
+      if (sql.startsWith("SELECT * FROM eval_runs WHERE id")) reads.count++;
+      return real.prepare(sql);
+    },
+    exec: (sql) => real.exec(sql),
+    batch: (statements) => real.batch(statements),
+  };
+  service = createEvalService({
+    db: db as never,
+    knownLabels: new Set(["alarm_set", "alarm_remove"]),
+    defaultModel: "massive-scratch",
+    runner: { start: async () => {} }, // the run stays queued: watch would poll forever
+    pollMs: 20,
+  });
+  const { dataset } = await service.importDataset({
+    name: "tiny",
+    content:
+      '{"text":"wake me up","label_text":"alarm_set"}\n{"text":"cancel it","label_text":"alarm_remove"}\n',
+  });
+  runId = (await service.startRun({ dataset: dataset.id, split: "test", model: null })).id;
+});
+afterAll(async () => {
+  await dispose?.();
+});
+
+const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("evalRunProgress polling", () => {
+  it("polls while someone listens", async () => {
+    const iterator = service.watch(runId)[Symbol.asyncIterator]();
+    await iterator.next();
+    const before = reads.count;
+    const pending = iterator.next(); // nothing changes: it keeps polling
+    await settle(200);
+    expect(reads.count - before).toBeGreaterThanOrEqual(4);
+    await iterator.return?.();
+    await pending;
+  });
+
+  it("stops at once when the server closes the iterator mid-sleep (client gone)", async () => {
+    const iterator = service.watch(runId)[Symbol.asyncIterator]();
+    await iterator.next();
+    const pending = iterator.next();
+    await settle(30);
+    const closed = await Promise.race([iterator.return!(), settle(500).then(() => "timeout")]);
+    expect(closed).not.toBe("timeout");
+    await pending;
+    const after = reads.count;
+    await settle(200);
+    expect(reads.count).toBe(after);
+  });
+
+  it("stops when the request's signal aborts", async () => {
+    const controller = new AbortController();
+    const iterator = service.watch(runId, controller.signal)[Symbol.asyncIterator]();
+    await iterator.next();
+    const pending = iterator.next();
+    await settle(30);
+    controller.abort();
+    expect(await pending).toEqual({ done: true, value: undefined });
+    const after = reads.count;
+    await settle(200);
+    expect(reads.count).toBe(after);
+  });
+});
