@@ -153,6 +153,8 @@ async function edgeCpu(): Promise<{ texts: number; cpuMs: number; wallMs: number
   // Zero-latency upstream: answers from memory, decoding nothing the real server would not.
   const upstreamFetch: typeof fetch = async (input, init) => {
     const url = String(input);
+    if (url.endsWith("/v2/models"))
+      return new Response(JSON.stringify({ models: [{ name: "massive-scratch" }] }));
     if (url.endsWith("/bundle")) return new Response(manifestText);
     if (url.endsWith("/labels")) return new Response(labelsText);
     const header = JSON.parse(
@@ -169,7 +171,7 @@ async function edgeCpu(): Promise<{ texts: number; cpuMs: number; wallMs: number
       headers: { [HEADER_LENGTH]: String(encoded.headerLength) },
     });
   };
-  const { yoga } = createEdge({
+  const edge = createEdge({
     assets,
     db,
     pepper: "bench",
@@ -183,11 +185,13 @@ async function edgeCpu(): Promise<{ texts: number; cpuMs: number; wallMs: number
   for (const n of [1, 32]) {
     const payload = body(n);
     const once = async (): Promise<void> => {
-      const r = await yoga.fetch("http://edge/graphql", {
-        method: "POST",
-        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-        body: payload,
-      });
+      const r = await edge.fetch(
+        new Request("http://edge/graphql", {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+          body: payload,
+        }),
+      );
       const json = (await r.json()) as { errors?: unknown };
       if (json.errors) throw new Error(JSON.stringify(json.errors));
     };

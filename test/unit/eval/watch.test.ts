@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { D1Database } from "../../../edge/src/d1.ts";
-import { createEvalService, type EvalService } from "../../../edge/src/eval/eval-service.ts";
+import { createEvalService } from "../../../edge/src/eval/eval-service.ts";
+import type { EvalService } from "../../../schema/src/graphql/eval-run.ts";
 import { startD1 } from "../../support/d1.ts";
 
 let dispose: () => Promise<void>;
