@@ -10,7 +10,7 @@ import type { BundleManifest, Label } from "../../schema/src/bundle.ts";
 import type { ClassifierOptions, EdgeOptions } from "./app.ts";
 import type { Env } from "./env.ts";
 import { bindingRateLimiter } from "./limits/rate-limiter.ts";
-import { durableTextQuota } from "./limits/text-quota-object.ts";
+import { durableTextQuota } from "./limits/text-quota-client.ts";
 import { positiveNumber } from "./settings.ts";
 
 /** A setting or binding the edge cannot run without is missing or wrong: HTTP 500 INTERNAL. */

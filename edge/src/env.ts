@@ -1,6 +1,6 @@
 import type { D1Database } from "./d1.ts";
 import type { RateLimitBinding } from "./limits/rate-limiter.ts";
-import type { TextQuotaNamespace } from "./limits/text-quota-object.ts";
+import type { TextQuotaNamespace } from "./limits/text-quota-client.ts";
 
 /** The Worker's bindings (wrangler.toml `[vars]`, `[[d1_databases]]`, secrets). Numbers arrive as strings. */
 /** The EvalRunner Durable Object namespace (RPC stub: `start(runId)`). */

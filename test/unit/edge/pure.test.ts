@@ -9,6 +9,7 @@ import {
 import { calibratedProbabilities, isOutOfScope, topIndices } from "../../../edge/src/classifier/calibrate.ts";
 import { calibrationOf } from "../../../edge/src/classifier/edge-model.ts";
 import { TokenBuckets } from "../../../edge/src/limits/rate-limiter.ts";
+import { durableTextQuota } from "../../../edge/src/limits/text-quota-client.ts";
 import { describeMismatch } from "../../../edge/src/upstream/verify-model.ts";
 
 describe("calibration", () => {
@@ -128,5 +129,55 @@ describe("calibration read from an upstream bundle", () => {
     expect(() =>
       calibrationOf({ calibration: { temperature: 1, outOfScope: { threshold } } as any }),
     ).toThrow(/threshold/);
+  });
+});
+
+describe("texts per key: isolates lease from the key's Durable Object", () => {
+  /** A namespace whose objects are token buckets; counts calls (a fake for counting only). */
+  function namespace(burst: number, perSecond: number, clock: () => number) {
+    const buckets = new TokenBuckets(perSecond, burst, 100, clock);
+    const calls: number[] = [];
+    return {
+      calls,
+      ns: {
+        idFromName: (name: string) => name,
+        get: (id: unknown) => ({
+          take: async (texts: number) => {
+            calls.push(texts);
+            const wait = buckets.take(String(id), texts);
+            return wait === 0
+              ? { ok: true, retryAfterSeconds: 0 }
+              : { ok: false, retryAfterSeconds: Number.isFinite(wait) ? Math.ceil(wait) : 60 };
+          },
+        }),
+      },
+    };
+  }
+
+  it("100 one-text requests cost 2 Durable Object calls, not 100", async () => {
+    const { ns, calls } = namespace(1000, 10, () => 0);
+    const quota = durableTextQuota(ns, { leaseTexts: 64, now: () => 0 });
+    for (let i = 0; i < 100; i++) expect((await quota.limit("k", 1)).ok).toBe(true);
+    expect(calls).toEqual([64, 64]);
+  });
+
+  it("near the quota it asks for exactly what the request needs, then refuses with Retry-After", async () => {
+    const { ns, calls } = namespace(10, 1, () => 0);
+    const quota = durableTextQuota(ns, { leaseTexts: 64, now: () => 0 });
+    expect((await quota.limit("k", 8)).ok).toBe(true);
+    const refused = await quota.limit("k", 8);
+    expect(refused).toEqual({ ok: false, retryAfterSeconds: 6 });
+    expect(calls).toEqual([64, 8, 64, 8]);
+  });
+
+  it("drops an unused lease after its TTL, and keys do not share leases", async () => {
+    let now = 0;
+    const { ns, calls } = namespace(1000, 10, () => now);
+    const quota = durableTextQuota(ns, { leaseTexts: 64, leaseTtlMs: 1000, now: () => now });
+    await quota.limit("a", 1);
+    await quota.limit("b", 1);
+    now = 1500;
+    await quota.limit("a", 1);
+    expect(calls).toEqual([64, 64, 64]);
   });
 });
