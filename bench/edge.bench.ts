@@ -217,8 +217,8 @@ Command: \`npm run bench:edge\` (\`node --import tsx bench/edge.bench.ts --durat
 Machine: ${os.cpus().length}-core dev box (${os.cpus()[0]?.model.trim()}), Node ${process.version}, measured ${new Date().toISOString().slice(0, 10)}.
 
 **End to end** — autocannon (${connections} connections, ${duration} s after a 2 s warm-up, same machine) → the Worker
-under workerd (wrangler \`unstable_startWorker\`, the engine of \`wrangler dev\`; local D1; API key checked
-in D1 on every request; rate limit raised out of the way) → gpu-service on CPU (models/massive-scratch,
+under workerd (wrangler \`unstable_startWorker\`, the engine of \`wrangler dev\`; local D1; API key verified in
+D1 once, then from the isolate's key cache; rate limits raised out of the way) → gpu-service on CPU (models/massive-scratch,
 int8 variant, default dynamic batching). Everything shares the 2 cores, so these are figures for this
 box, not for Cloudflare + a GPU.
 

@@ -9,10 +9,12 @@
  * Prints one JSON line: requests, texts, texts/s, p50/p90/p99 latency (ms), errors. With
  * --processes N, N child processes share the concurrency so the client is not the bottleneck.
  */
+
 import { fork } from "node:child_process";
 import { Agent, request } from "node:http";
 import { parseArgs } from "node:util";
 import { encodeBinaryMessage, HEADER_LENGTH, type InferRequestHeader, typedBytes } from "../schema/src/v2.ts";
+import { mulberry32 } from "../test/support/prng.ts";
 
 export interface LoadOptions {
   url: string;
@@ -39,18 +41,6 @@ export interface LoadResult {
   errors: number;
   errorSample?: string;
   latenciesMs?: number[];
-}
-
-/** Deterministic PRNG so runs are comparable. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Pre-encoded request bodies: `count` bodies of `texts` rows each, lengths 6-20 tokens. */

@@ -7,8 +7,10 @@
  * introspection, ~100 KB padded documents), sent by POST or GET to /graphql and paths next to it.
  * Each case becomes a Request for `yoga.fetch`; every one is determined by the fast-check seed.
  */
+
 import fc from "fast-check";
 import { getIntrospectionQuery } from "graphql";
+import { mulberry32 } from "../../support/prng.ts";
 
 export interface FuzzRequest {
   kind: string;
@@ -249,16 +251,10 @@ function upTo(n: number, f: (i: number) => string, sep = " ", reserve = 400): st
 /** A GraphQL string literal (JSON's string syntax is GraphQL's). */
 const lit = (s: string): string => JSON.stringify(s);
 
-/** mulberry32: a seeded PRNG for variety inside big strings (fast-check draws only the seed). */
+/** A seeded PRNG scaled to [0, n), for variety inside big strings (fast-check draws only the seed). */
 function prng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * n;
-  };
+  const next = mulberry32(seed);
+  return (n) => next() * n;
 }
 const seed = fc.integer({ min: 0, max: 0x7fffffff });
 const pick = <T>(r: (n: number) => number, items: readonly T[]): T => items[Math.floor(r(items.length))]!;

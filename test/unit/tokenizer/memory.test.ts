@@ -9,6 +9,7 @@ import {
   type TokenizerCacheStats,
 } from "../../../edge/src/tokenizer/bert-wordpiece.ts";
 import { parseVocabTxt } from "../../../edge/src/tokenizer/index.ts";
+import { mulberry32 } from "../../support/prng.ts";
 
 // The tokenizer runs in a Worker isolate of 128 MB; its caches together must stay under this.
 const BUDGET = 8 * 1024 * 1024;
@@ -27,17 +28,8 @@ function liveHeap(): number {
   return process.memoryUsage().heapUsed;
 }
 
-/** Deterministic PRNG (mulberry32), so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG, so failures reproduce. */
+const prng = mulberry32;
 
 function randomWord(random: () => number, length: number): string {
   const codes: number[] = [];
@@ -202,18 +194,10 @@ describe("tokenizer caches under adversarial input", () => {
       expectWithinBudgets(tiny.cacheStats(), 2048);
     }
     for (const tokenizer of [disabled, deprecatedOff]) expect(tokenizer.cacheStats().wordEntries).toBe(0);
-    // After all the clearing, still the pieces Hugging Face gives.
-    expect(enabled.encode("Crème\u0007Brûlée 東京").ids.map((id) => vocab.tokens[id])).toEqual([
-      "[CLS]",
-      "cr",
-      "##eme",
-      "##br",
-      "##ule",
-      "##e",
-      "東",
-      "京",
-      "[SEP]",
-    ]);
+    // After all the clearing, the same pieces as with no cache at all (parity.test.ts ties those to
+    // Hugging Face).
+    const odd = "Crème\u0007Brûlée 東京 supercalifragilistic";
+    expect(enabled.encode(odd, NO_TRUNCATION).ids).toEqual(disabled.encode(odd, NO_TRUNCATION).ids);
   });
 
   it("answer a word over maxInputCharsPerWord with [UNK] and never cache it", () => {
