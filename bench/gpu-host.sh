@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gpu-service benchmark on the GPU host (docs/BENCHMARKS.md "## gpu-service"). Needs: node and
-# onnxruntime-node with the CUDA provider through NODE_PATH (../shared/tools/cuda-ep: source
-# /tmp/cuda-ep/env.sh, done here when present), python with torch, transformers, onnxruntime, and
+# onnxruntime-node with the CUDA provider through NODE_PATH (sourced from /tmp/cuda-ep/env.sh when
+# present: the GPU host's own install), python with torch, transformers, onnxruntime, and
 # dist/gpu-service.mjs, dist/gpu-load.mjs, dist/gpu-accuracy.mjs (`npm run build:gpu-service`,
 # carried along). Every result is one JSON line on stdout; each step is guarded, so one failure does
 # not lose the others. About 5 minutes.

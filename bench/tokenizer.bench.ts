@@ -97,7 +97,7 @@ if (!argv.includes("--no-write")) {
     "",
     "Command: `npm run bench:tokenizer` (`node --import tsx bench/tokenizer.bench.ts`; `--data FILE` for other JSONL).",
     "",
-    `Setup: ${texts.length} MASSIVE en-US test texts (\`../shared/data/massive-en/test.jsonl\`), bert-base-uncased vocab,`,
+    `Setup: ${texts.length} MASSIVE en-US test texts (\`data/massive-en/test.jsonl\`), bert-base-uncased vocab,`,
     `maxLength ${MAX_LENGTH}, one process, single thread, both tokenizers warmed up, then ${rounds} interleaved rounds;`,
     "ids were checked equal on every text before timing.",
     `Machine: 2-core dev box (${cpu}), Node ${process.version}, measured ${new Date().toISOString().slice(0, 10)}.`,

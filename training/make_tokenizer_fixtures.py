@@ -6,7 +6,7 @@ adversarial strings in test/fixtures/tokenizer/adversarial.json.
     python training/make_tokenizer_fixtures.py \
         --vocab bert-base-uncased=PATH/vocab.txt \
         --vocab massive-wordpiece=models/massive-scratch/vocab.txt \
-        --massive-validation ../shared/data/massive-en/validation.jsonl \
+        --massive-validation data/massive-en/validation.jsonl \
         --adversarial test/fixtures/tokenizer/adversarial.json \
         --out test/fixtures/tokenizer
 

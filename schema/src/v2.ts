@@ -1,6 +1,6 @@
 /**
  * Open Inference Protocol (KServe V2) REST messages, with the binary tensor data extension, as
- * Triton implements them (../shared/specs/open-inference-protocol). Shared by the edge's upstream
+ * Triton implements them (docs/specs/open-inference-protocol). Shared by the edge's upstream
  * client and gpu-service: pure encoding/decoding, no I/O.
  *
  * Binary extension: the body is a JSON header followed by raw tensor bytes; the header's length

@@ -1,7 +1,7 @@
 /**
  * Writes test/contract/triton/fixtures/*.json: Triton V2 HTTP exchanges for the massive-scratch model,
  * written from Triton's documented protocol (KServe V2 REST + binary tensor data extension; see
- * ../shared/specs/open-inference-protocol and Triton's docs/protocol/extension_binary_data.md).
+ * docs/specs/open-inference-protocol and Triton's docs/protocol/extension_binary_data.md).
  * Bodies are built byte by byte here with Buffer, not with schema/src/v2.ts, so the contract test
  * does not check the codec against itself. Logits are real: the bundle's fp32 model run on CPU by
  * onnxruntime-node (Triton would serve the fp16 file on a GPU; values differ by ~1e-3, argmax not).

@@ -1,11 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const BUNDLE = "models/massive-scratch";
-const TEST_SPLIT = "../shared/data/massive-en/test.jsonl";
+const TEST_SPLIT = "data/massive-en/test.jsonl";
 const manifest = JSON.parse(readFileSync(join(BUNDLE, "bundle.json"), "utf8"));
 
 function predict(...args: string[]) {
@@ -22,26 +22,23 @@ function dataFile(name: string, lines: string[]): string {
 }
 
 describe("intentql predict", () => {
-  it.skipIf(!existsSync(TEST_SPLIT))(
-    "scores MASSIVE test exactly as PyTorch did at export (fp32), and int8 within 0.5 point",
-    () => {
-      const fp32 = predict("--bundle", BUNDLE, "--data", TEST_SPLIT);
-      expect(fp32.code, fp32.stderr).toBe(0);
-      const a = JSON.parse(fp32.last);
-      expect(a.n).toBe(2974);
-      // bundle.json's test metrics come from PyTorch in training/export.py: same predictions here.
-      expect(a.accuracy).toBeCloseTo(manifest.metrics.test.accuracy, 10);
-      expect(a.f1Macro).toBeCloseTo(manifest.metrics.test.f1Macro, 10);
-      expect(a.accuracy).toBeGreaterThanOrEqual(0.865);
-      expect(a.f1Macro).toBeGreaterThanOrEqual(0.845);
+  it("scores MASSIVE test exactly as PyTorch did at export (fp32), and int8 within 0.5 point", () => {
+    const fp32 = predict("--bundle", BUNDLE, "--data", TEST_SPLIT);
+    expect(fp32.code, fp32.stderr).toBe(0);
+    const a = JSON.parse(fp32.last);
+    expect(a.n).toBe(2974);
+    // bundle.json's test metrics come from PyTorch in training/export.py: same predictions here.
+    expect(a.accuracy).toBeCloseTo(manifest.metrics.test.accuracy, 10);
+    expect(a.f1Macro).toBeCloseTo(manifest.metrics.test.f1Macro, 10);
+    expect(a.accuracy).toBeGreaterThanOrEqual(0.865);
+    expect(a.f1Macro).toBeGreaterThanOrEqual(0.845);
 
-      const int8 = predict("--bundle", BUNDLE, "--data", TEST_SPLIT, "--variant", "int8");
-      expect(int8.code, int8.stderr).toBe(0);
-      const b = JSON.parse(int8.last);
-      expect(Math.abs(b.accuracy - a.accuracy)).toBeLessThanOrEqual(0.005);
-      expect(Math.abs(b.f1Macro - a.f1Macro)).toBeLessThanOrEqual(0.005);
-    },
-  );
+    const int8 = predict("--bundle", BUNDLE, "--data", TEST_SPLIT, "--variant", "int8");
+    expect(int8.code, int8.stderr).toBe(0);
+    const b = JSON.parse(int8.last);
+    expect(Math.abs(b.accuracy - a.accuracy)).toBeLessThanOrEqual(0.005);
+    expect(Math.abs(b.f1Macro - a.f1Macro)).toBeLessThanOrEqual(0.005);
+  });
 
   it("reads both layouts and filters MASSIVE partitions", () => {
     const official = dataFile("official.jsonl", [

@@ -5,7 +5,7 @@
  * gpu-service are both killed mid-way finishes after a restart with exactly n predictions.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,7 +14,7 @@ import { generateApiKey } from "../../../edge/src/auth/api-keys.ts";
 import { type EdgeWorker, startEdgeWorker } from "../../support/edge-worker.ts";
 import { type GpuServiceHandle, startGpuService } from "../../support/gpu-service.ts";
 
-const TEST_SPLIT = "../shared/data/massive-en/test.jsonl";
+const TEST_SPLIT = "data/massive-en/test.jsonl";
 const PEPPER = "eval-pepper";
 const TOKEN = "eval-upstream-token";
 const key = generateApiKey();
@@ -82,68 +82,64 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
 const lastJson = (out: string) => JSON.parse(out.trim().split("\n").at(-1)!);
 
 describe("eval runs through the API", () => {
-  it.skipIf(!existsSync(TEST_SPLIT))(
-    "intentql eval on MASSIVE test gives exactly intentql predict's predictions",
-    async () => {
-      const evalRun = await cli(["eval", "--data", TEST_SPLIT, "--endpoint", `${edge.url}/graphql`]);
-      expect(evalRun.code, evalRun.stderr).toBe(0);
-      const result = lastJson(evalRun.stdout);
-      expect(result).toMatchObject({ n: 2974 });
-      expect(result.id).toMatch(/^run_/);
+  it("intentql eval on MASSIVE test gives exactly intentql predict's predictions", async () => {
+    const evalRun = await cli(["eval", "--data", TEST_SPLIT, "--endpoint", `${edge.url}/graphql`]);
+    expect(evalRun.code, evalRun.stderr).toBe(0);
+    const result = lastJson(evalRun.stdout);
+    expect(result).toMatchObject({ n: 2974 });
+    expect(result.id).toMatch(/^run_/);
 
-      const report = join(tmp, "predict.json");
-      const offline = spawnSync(
-        process.execPath,
-        [
-          "cli/bin/intentql.js",
-          "predict",
-          "--bundle",
-          "models/massive-scratch",
-          "--data",
-          TEST_SPLIT,
-          "--report",
-          report,
-        ],
-        { encoding: "utf8" },
-      );
-      expect(offline.status, offline.stderr).toBe(0);
-      const predicted = lastJson(offline.stdout);
-      expect(result.accuracy).toBe(predicted.accuracy);
-      expect(result.f1Macro).toBe(predicted.f1Macro);
-
-      // Same confusion matrix cell for cell: the same prediction for every gold label.
-      const run = await gql(
-        `query($id: ID!) { evalRun(id: $id) { status done total metrics { confusion { counts } perIntent { intent { name } f1 } } } }`,
-        { id: result.id },
-      );
-      expect(run.errors).toBeUndefined();
-      expect(run.data.evalRun).toMatchObject({ status: "succeeded", done: 2974, total: 2974 });
-      expect(run.data.evalRun.metrics.confusion.counts).toEqual(
-        JSON.parse(readFileSync(report, "utf8")).confusion,
-      );
-
-      // The intent catalog now reports this run's per-intent metrics.
-      const intent = await gql(`{ intent(name: "alarm_remove") { latestMetrics { evalRunId f1 support } } }`);
-      expect(intent.data.intent.latestMetrics).toMatchObject({ evalRunId: result.id });
-      const f1 = run.data.evalRun.metrics.perIntent.find((p: any) => p.intent.name === "alarm_remove").f1;
-      expect(intent.data.intent.latestMetrics.f1).toBeCloseTo(f1, 12);
-
-      // Importing the same file again is a no-op: same dataset.
-      const again = await cli([
-        "dataset",
-        "import",
-        "--file",
+    const report = join(tmp, "predict.json");
+    const offline = spawnSync(
+      process.execPath,
+      [
+        "cli/bin/intentql.js",
+        "predict",
+        "--bundle",
+        "models/massive-scratch",
+        "--data",
         TEST_SPLIT,
-        "--name",
-        "other-name",
-        "--endpoint",
-        `${edge.url}/graphql`,
-      ]);
-      expect(again.code, again.stderr).toBe(0);
-      expect(again.stderr).toMatch(/already imported/);
-    },
-    240_000,
-  );
+        "--report",
+        report,
+      ],
+      { encoding: "utf8" },
+    );
+    expect(offline.status, offline.stderr).toBe(0);
+    const predicted = lastJson(offline.stdout);
+    expect(result.accuracy).toBe(predicted.accuracy);
+    expect(result.f1Macro).toBe(predicted.f1Macro);
+
+    // Same confusion matrix cell for cell: the same prediction for every gold label.
+    const run = await gql(
+      `query($id: ID!) { evalRun(id: $id) { status done total metrics { confusion { counts } perIntent { intent { name } f1 } } } }`,
+      { id: result.id },
+    );
+    expect(run.errors).toBeUndefined();
+    expect(run.data.evalRun).toMatchObject({ status: "succeeded", done: 2974, total: 2974 });
+    expect(run.data.evalRun.metrics.confusion.counts).toEqual(
+      JSON.parse(readFileSync(report, "utf8")).confusion,
+    );
+
+    // The intent catalog now reports this run's per-intent metrics.
+    const intent = await gql(`{ intent(name: "alarm_remove") { latestMetrics { evalRunId f1 support } } }`);
+    expect(intent.data.intent.latestMetrics).toMatchObject({ evalRunId: result.id });
+    const f1 = run.data.evalRun.metrics.perIntent.find((p: any) => p.intent.name === "alarm_remove").f1;
+    expect(intent.data.intent.latestMetrics.f1).toBeCloseTo(f1, 12);
+
+    // Importing the same file again is a no-op: same dataset.
+    const again = await cli([
+      "dataset",
+      "import",
+      "--file",
+      TEST_SPLIT,
+      "--name",
+      "other-name",
+      "--endpoint",
+      `${edge.url}/graphql`,
+    ]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/already imported/);
+  }, 240_000);
 
   it("finishes with exactly n predictions after the Worker and gpu-service are killed mid-run", async () => {
     const rows = Array.from({ length: 600 }, (_, i) =>

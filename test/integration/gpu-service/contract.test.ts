@@ -1,6 +1,6 @@
 /**
  * Contract test: gpu-service's responses validated against the schemas of the Open Inference
- * Protocol's OpenAPI document (../shared/specs/open-inference-protocol/open_inference_rest.yaml).
+ * Protocol's OpenAPI document (docs/specs/open-inference-protocol/open_inference_rest.yaml).
  * The document uses a small YAML subset (block maps and lists, plain or quoted scalars), parsed
  * here by hand; the validator covers the JSON-schema keywords its components use.
  */
@@ -12,7 +12,7 @@ import { jsonInfer, MODEL, tokenizer } from "./client.ts";
 
 const SPEC = resolve(
   import.meta.dirname,
-  "../../../../shared/specs/open-inference-protocol/open_inference_rest.yaml",
+  "../../../docs/specs/open-inference-protocol/open_inference_rest.yaml",
 );
 
 type Yaml = null | boolean | number | string | Yaml[] | { [k: string]: Yaml };
@@ -107,7 +107,10 @@ let schemas: Schema = {};
 let service: GpuServiceHandle;
 
 beforeAll(async () => {
-  if (!existsSync(SPEC)) throw new Error(`the protocol spec is missing at ${SPEC} (CI checks out ../shared)`);
+  if (!existsSync(SPEC))
+    throw new Error(
+      `the protocol spec is missing at ${SPEC} (it is committed: docs/specs/open-inference-protocol)`,
+    );
   const doc = parseYamlSubset(readFileSync(SPEC, "utf8")) as Schema;
   schemas = (doc.components as Schema).schemas as Schema;
   service = await startGpuService({ args: ["--max-batch-size", "8"] });

@@ -4,7 +4,7 @@ import { Tokenizer } from "@huggingface/tokenizers";
 import { bertCharacterClass } from "../../../edge/src/tokenizer/bert-wordpiece.ts";
 import type { Vocab } from "../../../edge/src/tokenizer/index.ts";
 
-export const MASSIVE_DIR = fileURLToPath(new URL("../../../../shared/data/massive-en/", import.meta.url));
+export const MASSIVE_DIR = fileURLToPath(new URL("../../../data/massive-en/", import.meta.url));
 
 export function readMassive(
   split: "train" | "validation" | "test",
