@@ -1,5 +1,5 @@
 /**
- * The model bundle contract (../DESIGN.md "Model bundle"): what `bundle.json` and `labels.json`
+ * The model bundle contract (docs/ARCHITECTURE.md, "The contracts"): what `bundle.json` and `labels.json`
  * hold. Shared by gpu-service (which loads bundles), the CLI (offline scoring) and the edge (which
  * checks that the upstream's vocab and labels match its own). Pure: no I/O here.
  */

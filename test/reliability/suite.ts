@@ -515,7 +515,7 @@ export function reliabilitySuite(mode: Mode): void {
       expect(compare).toMatch(
         /for \(let i = 0; i < a\.length; i\+\+\) diff \|= [^;{}]+;\n\s+return diff === 0;/,
       );
-      expect(apiKeys).toMatch(/timingSafeEqualText\(hash, row\?\.key_hash \?\? DUMMY_HASH\)/);
+      expect(apiKeys).toMatch(/timingSafeEqualText\(digest, row\?\.key_hash \?\? DUMMY_HASH\)/);
       expect(apiKeys).not.toMatch(/key_hash\s*[!=]==|[!=]==\s*row\??\.key_hash/);
       const server = readFileSync(resolve(ROOT, "gpu-service/src/router/server.ts"), "utf8");
       expect(server).toMatch(/timingSafeEqual\(digest\(/);
@@ -578,8 +578,8 @@ export function reliabilitySuite(mode: Mode): void {
       );
       const costly = await post(
         keys.admin,
-        // Armor's cost: 1 per scalar, ×1.5 per level: 1,500 repeated fields five levels down cost ~7,600.
-        `{ evalRuns { metrics { perIntent { intent { ${"name ".repeat(1500)}} } } } }`,
+        // Armor's cost multiplies by `first:`: 500 runs with their per-intent metrics cost ~23,300.
+        "{ evalRuns(first: 500) { metrics { perIntent { intent { name scenario action description } f1 precision recall } } } }",
       );
       const many = await post(keys.admin, CLASSIFY, { t: Array.from({ length: 257 }, (_, i) => `t${i}`) });
       const long = await post(keys.admin, CLASSIFY, { t: ["a".repeat(2001)] });

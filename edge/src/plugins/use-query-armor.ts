@@ -17,14 +17,15 @@ import type { Plugin } from "graphql-yoga";
 import { ErrorCode } from "../../../schema/src/graphql/errors.ts";
 
 export interface UseQueryArmorOptions {
-  /** Lexical tokens per document. Default 3,000 (the dashboard's largest query has ~150, the
-   * standard introspection query ~250, 256 literal texts ~520). */
+  /** Lexical tokens per document. Default 3,000 (measured: the dashboard's largest query has 68, the
+   * standard introspection query 163, a classify of 256 literal texts 268). */
   maxTokens?: number;
-  /** Selection depth, fragments followed; introspection is exempt (`__schema` needs ~13).
-   * Default 8 (the deepest real query, an eval run's misclassified edges, has 6). */
+  /** Selection depth, fragments followed; introspection is exempt (use-introspection-policy bounds
+   * it). Default 8: the schema has no deeper path. */
   maxDepth?: number;
-  /** Armor's cost: 2 per object field and 1 per scalar, ×1.5 per level; introspection exempt.
-   * Default 5,000 (the dashboard's run query costs ~700). */
+  /** Armor's static cost: 1 per scalar, 2 per object, ×1.5 per level, × a `first:` argument;
+   * introspection exempt. Default 20,000 (measured: the dashboard's run list costs 3,500, the
+   * largest page of misclassified texts, `misclassified(first: 500)`, 13,596). */
   maxCost?: number;
   /** Aliases per operation (`__typename` free). Default 20. */
   maxAliases?: number;
@@ -37,7 +38,7 @@ export interface UseQueryArmorOptions {
 export const QUERY_ARMOR_DEFAULTS: Required<UseQueryArmorOptions> = {
   maxTokens: 3_000,
   maxDepth: 8,
-  maxCost: 5_000,
+  maxCost: 20_000,
   maxAliases: 20,
   maxDirectives: 20,
   fieldSuggestions: false,

@@ -1,7 +1,7 @@
 /**
  * The Pothos builder and the GraphQL context type, in one place. The schema is pure: resolvers only
- * call what the context provides, and the edge (edge/src/context.ts) provides it. That keeps the
- * schema printable and testable with no Worker, no D1 and no upstream.
+ * call what the context provides, and the edge (the `context` of `createEdge` in edge/src/app.ts)
+ * provides it. That keeps the schema printable and testable with no Worker, no D1 and no upstream.
  */
 import SchemaBuilder from "@pothos/core";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
