@@ -1,6 +1,15 @@
 /** The CLI's GraphQL client: the running API at --endpoint, with the key from INTENTQL_API_KEY. */
+import type { FlagSpec } from "./args.ts";
 
-export const DEFAULT_ENDPOINT = `http://127.0.0.1:${process.env.EDGE_PORT ?? "8787"}/graphql`;
+export const DEFAULT_ENDPOINT = `http://127.0.0.1:${process.env.EDGE_PORT || "8787"}/graphql`;
+
+/** `--endpoint URL`, taken by every command that talks to the API. */
+export const ENDPOINT_FLAG = {
+  name: "endpoint",
+  value: "URL",
+  description: "the GraphQL API; `npm start` serves it locally (EDGE_PORT sets the port)",
+  default: DEFAULT_ENDPOINT,
+} as const satisfies FlagSpec;
 
 export class ApiError extends Error {
   constructor(

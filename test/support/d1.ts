@@ -1,7 +1,8 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { D1Database } from "@cloudflare/workers-types";
-import { Miniflare } from "miniflare";
+import { getPlatformProxy } from "wrangler";
 
 const MIGRATIONS = "edge/migrations";
 
@@ -28,14 +29,31 @@ export async function applyMigrations(db: D1Database): Promise<void> {
   }
 }
 
-/** A real D1 (SQLite in workerd, through Miniflare) with the project's migrations applied. */
+/**
+ * A real D1 (SQLite in workerd) with the project's migrations applied, from wrangler's public
+ * `getPlatformProxy` (the same local D1 `wrangler dev` runs) on a throwaway config with only a D1
+ * binding, in memory: each call gets an empty database.
+ */
 export async function startD1(): Promise<{ db: D1Database; dispose(): Promise<void> }> {
-  const mf = new Miniflare({
-    modules: true,
-    script: "export default { fetch() { return new Response(null, { status: 404 }); } }",
-    d1Databases: ["DB"],
-  });
-  const db = (await mf.getD1Database("DB")) as unknown as D1Database;
-  await applyMigrations(db);
-  return { db, dispose: () => mf.dispose() };
+  const dir = mkdtempSync(join(tmpdir(), "intentql-d1-"));
+  const configPath = join(dir, "wrangler.json");
+  writeFileSync(
+    configPath,
+    JSON.stringify({
+      name: "intentql-test-d1",
+      compatibility_date: "2026-04-01",
+      d1_databases: [
+        { binding: "DB", database_name: "test", database_id: "00000000-0000-0000-0000-000000000000" },
+      ],
+    }),
+  );
+  const proxy = await getPlatformProxy<{ DB: D1Database }>({ configPath, persist: false, envFiles: [] });
+  await applyMigrations(proxy.env.DB);
+  return {
+    db: proxy.env.DB,
+    async dispose() {
+      await proxy.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

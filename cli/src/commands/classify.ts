@@ -3,9 +3,9 @@
  * API (one GraphQL request for all texts). The key comes from INTENTQL_API_KEY.
  * Prints one line per text: intent, calibrated score, and "(out of scope)" when flagged.
  */
-import { intFlag, parseArgs, rejectUnknownFlags, UsageError } from "../args.ts";
-
-export const DEFAULT_ENDPOINT = `http://127.0.0.1:${process.env.EDGE_PORT || 8787}/graphql`;
+import { ENDPOINT_FLAG } from "../api-client.ts";
+import { UsageError } from "../args.ts";
+import { defineCommand } from "../command.ts";
 
 const QUERY = `query Classify($texts: [String!]!, $topK: Int) {
   classify(texts: $texts, topK: $topK) { text intent { name } score topK { intent { name } score } outOfScope model }
@@ -20,46 +20,70 @@ interface Row {
   model: string;
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, new Set(["json"]));
-  rejectUnknownFlags(args, ["endpoint", "top-k", "json"]);
-  if (args.positionals.length === 0) throw new UsageError("give at least one TEXT to classify");
-  const endpoint = args.flags.get("endpoint") ?? DEFAULT_ENDPOINT;
-  const topK = intFlag(args, "top-k", 1);
-  const key = process.env.INTENTQL_API_KEY;
-  if (!key) throw new UsageError("set INTENTQL_API_KEY (npm start prints one)");
-  let response: Response;
-  try {
-    response = await fetch(endpoint, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-      body: JSON.stringify({ query: QUERY, variables: { texts: args.positionals, topK } }),
-      signal: AbortSignal.timeout(30_000),
-    });
-  } catch (error) {
-    throw new Error(`cannot reach ${endpoint} (is \`npm start\` running?): ${(error as Error).message}`);
-  }
-  const body = (await response.json().catch(() => ({}))) as {
-    data?: { classify: Row[] } | null;
-    errors?: { message: string; extensions?: { code?: string } }[];
-  };
-  if (body.errors?.length) {
-    for (const e of body.errors) process.stderr.write(`error ${e.extensions?.code ?? ""}: ${e.message}\n`);
-    return 1;
-  }
-  if (!response.ok || !body.data) throw new Error(`${endpoint} answered HTTP ${response.status}`);
-  for (const row of body.data.classify) {
-    if (args.flags.has("json")) {
-      process.stdout.write(`${JSON.stringify(row)}\n`);
-      continue;
+export const command = defineCommand(
+  {
+    name: "classify",
+    summary: "intents of TEXTs through the running API (key: INTENTQL_API_KEY)",
+    description: [
+      'One line per text: intent, calibrated score, "(out of scope)" when flagged, the other top-k',
+      "intents, the text. One GraphQL request for all texts.",
+    ],
+    positionals: {
+      name: "TEXT…",
+      description: 'utterances to classify, e.g. "wake me up at seven"',
+      min: 1,
+      max: Number.POSITIVE_INFINITY,
+    },
+    flags: [
+      ENDPOINT_FLAG,
+      {
+        name: "top-k",
+        value: "N",
+        description: "also show the next N-1 intents with their scores",
+        default: "1",
+        integer: { min: 1 },
+      },
+      { name: "json", description: "print each result as a JSON line instead" },
+    ],
+  },
+  async (args) => {
+    const endpoint = args.required("endpoint");
+    const topK = args.integer("top-k");
+    const key = process.env.INTENTQL_API_KEY;
+    if (!key) throw new UsageError("set INTENTQL_API_KEY (npm start prints one)");
+    let response: Response;
+    try {
+      response = await fetch(endpoint, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query: QUERY, variables: { texts: args.positionals, topK } }),
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (error) {
+      throw new Error(`cannot reach ${endpoint} (is \`npm start\` running?): ${(error as Error).message}`);
     }
-    const others = row.topK
-      .slice(1)
-      .map((s) => `${s.intent.name} ${s.score.toFixed(3)}`)
-      .join(", ");
-    process.stdout.write(
-      `${row.intent.name}\t${row.score.toFixed(3)}${row.outOfScope ? "\t(out of scope)" : ""}${others ? `\t[${others}]` : ""}\t${row.text}\n`,
-    );
-  }
-  return 0;
-}
+    const body = (await response.json().catch(() => ({}))) as {
+      data?: { classify: Row[] } | null;
+      errors?: { message: string; extensions?: { code?: string } }[];
+    };
+    if (body.errors?.length) {
+      for (const e of body.errors) process.stderr.write(`error ${e.extensions?.code ?? ""}: ${e.message}\n`);
+      return 1;
+    }
+    if (!response.ok || !body.data) throw new Error(`${endpoint} answered HTTP ${response.status}`);
+    for (const row of body.data.classify) {
+      if (args.boolean("json")) {
+        process.stdout.write(`${JSON.stringify(row)}\n`);
+        continue;
+      }
+      const others = row.topK
+        .slice(1)
+        .map((s) => `${s.intent.name} ${s.score.toFixed(3)}`)
+        .join(", ");
+      process.stdout.write(
+        `${row.intent.name}\t${row.score.toFixed(3)}${row.outOfScope ? "\t(out of scope)" : ""}${others ? `\t[${others}]` : ""}\t${row.text}\n`,
+      );
+    }
+    return 0;
+  },
+);

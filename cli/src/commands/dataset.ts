@@ -1,7 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
-import { apiClient } from "../api-client.ts";
-import { parseArgs, rejectUnknownFlags, requireFlag, UsageError } from "../args.ts";
+import { apiClient, ENDPOINT_FLAG } from "../api-client.ts";
+import { UsageError } from "../args.ts";
+import { type CommandGroup, defineCommand } from "../command.ts";
+import { ALL_SPLITS, splitFilter } from "../split.ts";
 
 export interface ImportedDataset {
   id: string;
@@ -37,20 +39,53 @@ export function defaultName(file: string): string {
 }
 
 /** `intentql dataset import --file F [--name N] [--split S] [--endpoint URL]` */
-export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub !== "import")
-    throw new UsageError("usage: intentql dataset import --file F [--name N] [--split S]");
-  const args = parseArgs(rest);
-  rejectUnknownFlags(args, ["file", "name", "split", "endpoint"]);
-  const file = requireFlag(args, "file");
-  const result = await importFile(
-    args.flags.get("endpoint"),
-    file,
-    args.flags.get("name") ?? defaultName(file),
-    args.flags.get("split"),
-  );
-  process.stderr.write(`${result.created ? "imported" : "already imported"}: ${result.dataset.name}\n`);
-  process.stdout.write(`${JSON.stringify(result.dataset)}\n`);
-  return 0;
-}
+const importCommand = defineCommand(
+  {
+    name: "dataset import",
+    summary: "import a labelled JSONL file through the API (admin key: INTENTQL_API_KEY)",
+    description: [
+      "Idempotent: the same rows give the same dataset, whatever its name. Prints the dataset as JSON.",
+    ],
+    flags: [
+      {
+        name: "file",
+        value: "FILE",
+        description:
+          'labelled JSONL: MASSIVE official rows {"utt","intent","partition"} or {"text","label_text"}',
+        required: "a JSONL file, e.g. data/massive-en/test.jsonl",
+      },
+      {
+        name: "name",
+        value: "NAME",
+        description: "the dataset's name",
+        defaultText: "the file's name without .jsonl",
+      },
+      {
+        name: "split",
+        value: "S",
+        description:
+          'files with a "partition" field: keep only this partition (train, dev or validation, test) or all; other files: the split their rows go under (all: test)',
+        default: ALL_SPLITS,
+      },
+      ENDPOINT_FLAG,
+    ],
+  },
+  async (args) => {
+    const file = args.required("file");
+    const result = await importFile(
+      args.required("endpoint"),
+      file,
+      args.string("name") ?? defaultName(file),
+      splitFilter(args.required("split")),
+    );
+    process.stderr.write(`${result.created ? "imported" : "already imported"}: ${result.dataset.name}\n`);
+    process.stdout.write(`${JSON.stringify(result.dataset)}\n`);
+    return 0;
+  },
+);
+
+export const command: CommandGroup = {
+  name: "dataset",
+  summary: "labelled datasets stored by the API",
+  subcommands: [importCommand],
+};

@@ -1,6 +1,8 @@
-import { apiClient } from "../api-client.ts";
-import { parseArgs, rejectUnknownFlags, requireFlag } from "../args.ts";
+import { apiClient, ENDPOINT_FLAG } from "../api-client.ts";
+import { UsageError } from "../args.ts";
+import { defineCommand } from "../command.ts";
 import { ProgressBar } from "../progress.ts";
+import { ALL_SPLITS, DEFAULT_SPLIT, splitFilter } from "../split.ts";
 import { defaultName, importFile } from "./dataset.ts";
 
 interface RunState {
@@ -16,64 +18,106 @@ const RUN = "id status total done error metrics { n accuracy f1Macro }";
 
 /**
  * `intentql eval --data FILE [--split S] [--model M] [--name N] [--endpoint URL]`
- * Imports the file (if needed), starts an eval run through the API, shows progress on stderr, and
- * prints JSON {"id","n","accuracy","f1Macro"} as the last stdout line. Ctrl-C leaves the run going;
- * `--cancel-on-exit` cancels it instead.
+ * Imports the file's split (if needed), starts an eval run through the API, shows progress on
+ * stderr, and prints JSON {"id","n","accuracy","f1Macro"} as the last stdout line. Ctrl-C leaves the
+ * run going; `--cancel-on-exit` cancels it instead. The split is chosen as `intentql predict` chooses
+ * it (split.ts), so that both score the same rows.
  */
-export async function run(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, new Set(["cancel-on-exit"]));
-  rejectUnknownFlags(args, ["data", "split", "model", "name", "endpoint", "cancel-on-exit"]);
-  const file = requireFlag(args, "data");
-  const endpoint = args.flags.get("endpoint");
-  const api = apiClient(endpoint);
-  const split = args.flags.get("split");
-  const { dataset } = await importFile(endpoint, file, args.flags.get("name") ?? defaultName(file), split);
-  const runSplit =
-    split ?? (dataset.splits.some((s) => s.name === "test") ? "test" : dataset.splits[0]!.name);
-  const started = await api.request<{ startEvalRun: RunState }>(
-    `mutation Start($input: StartEvalRunInput!) { startEvalRun(input: $input) { ${RUN} } }`,
-    {
-      input: {
-        dataset: dataset.id,
-        split: runSplit,
-        ...(args.flags.has("model") ? { model: args.flags.get("model") } : {}),
+export const command = defineCommand(
+  {
+    name: "eval",
+    summary: "an eval run through the running API, with progress (key: INTENTQL_API_KEY, eval and admin)",
+    description: [
+      "Imports --data's split as a dataset (once: the same rows give the same dataset), runs the served",
+      'model on it, and prints {"id","n","accuracy","f1Macro"} as the last stdout line.',
+    ],
+    flags: [
+      {
+        name: "data",
+        value: "FILE",
+        description:
+          'labelled JSONL: MASSIVE official rows {"utt","intent","partition"} or {"text","label_text"}',
+        required: "a JSONL file, e.g. data/massive-en/test.jsonl",
       },
-    },
-  );
-  let state = started.startEvalRun;
-  process.stderr.write(`eval run ${state.id}: ${dataset.name}/${runSplit}, ${state.total} texts\n`);
-  if (args.flags.has("cancel-on-exit")) {
-    process.once("SIGINT", () => {
-      void api
-        .request(`mutation Cancel($id: ID!) { cancelEvalRun(id: $id) { id } }`, { id: state.id })
-        .finally(() => process.exit(130));
-    });
-  }
-  const bar = new ProgressBar(`eval ${state.id}`, state.total);
-  let failures = 0;
-  while (state.status === "queued" || state.status === "running") {
-    await new Promise((r) => setTimeout(r, 500));
-    try {
-      state = (
-        await api.request<{ evalRun: RunState }>(`query Run($id: ID!) { evalRun(id: $id) { ${RUN} } }`, {
-          id: state.id,
-        })
-      ).evalRun;
-      failures = 0;
-    } catch (error) {
-      // The stack may be restarting (the run resumes on its own): keep polling for a while.
-      if (++failures > 240) throw error;
-      continue;
+      {
+        name: "split",
+        value: "S",
+        description:
+          'the partition to score in files with a "partition" field: train, dev (or validation), test; files without one are scored whole',
+        default: DEFAULT_SPLIT,
+      },
+      {
+        name: "model",
+        value: "M",
+        description: "the upstream model to evaluate",
+        defaultText: "the server's default model",
+      },
+      {
+        name: "name",
+        value: "NAME",
+        description: "the dataset's name if the import creates it",
+        defaultText: "the file's name without .jsonl",
+      },
+      ENDPOINT_FLAG,
+      { name: "cancel-on-exit", description: "Ctrl-C cancels the run (without it, the run goes on)" },
+    ],
+  },
+  async (args) => {
+    const file = args.required("data");
+    const endpoint = args.required("endpoint");
+    const api = apiClient(endpoint);
+    const split = splitFilter(args.required("split"));
+    if (split === undefined)
+      throw new UsageError(
+        `--split ${ALL_SPLITS} is for predict and dataset import: an eval run scores one split (e.g. --split ${DEFAULT_SPLIT})`,
+      );
+    // Only this split's rows are imported (and filed under its name when the file has no partitions).
+    const { dataset } = await importFile(endpoint, file, args.string("name") ?? defaultName(file), split);
+    const started = await api.request<{ startEvalRun: RunState }>(
+      `mutation Start($input: StartEvalRunInput!) { startEvalRun(input: $input) { ${RUN} } }`,
+      {
+        input: {
+          dataset: dataset.id,
+          split: split,
+          ...(args.has("model") ? { model: args.string("model") } : {}),
+        },
+      },
+    );
+    let state = started.startEvalRun;
+    process.stderr.write(`eval run ${state.id}: ${dataset.name}/${split}, ${state.total} texts\n`);
+    if (args.boolean("cancel-on-exit")) {
+      process.once("SIGINT", () => {
+        void api
+          .request(`mutation Cancel($id: ID!) { cancelEvalRun(id: $id) { id } }`, { id: state.id })
+          .finally(() => process.exit(130));
+      });
     }
-    bar.update(state.done);
-  }
-  bar.finish(state.done);
-  if (state.status !== "succeeded" || !state.metrics) {
-    process.stderr.write(`eval run ${state.id} ${state.status}${state.error ? `: ${state.error}` : ""}\n`);
-    return 1;
-  }
-  process.stdout.write(
-    `${JSON.stringify({ id: state.id, n: state.metrics.n, accuracy: state.metrics.accuracy, f1Macro: state.metrics.f1Macro })}\n`,
-  );
-  return 0;
-}
+    const bar = new ProgressBar(`eval ${state.id}`, state.total);
+    let failures = 0;
+    while (state.status === "queued" || state.status === "running") {
+      await new Promise((r) => setTimeout(r, 500));
+      try {
+        state = (
+          await api.request<{ evalRun: RunState }>(`query Run($id: ID!) { evalRun(id: $id) { ${RUN} } }`, {
+            id: state.id,
+          })
+        ).evalRun;
+        failures = 0;
+      } catch (error) {
+        // The stack may be restarting (the run resumes on its own): keep polling for a while.
+        if (++failures > 240) throw error;
+        continue;
+      }
+      bar.update(state.done);
+    }
+    bar.finish(state.done);
+    if (state.status !== "succeeded" || !state.metrics) {
+      process.stderr.write(`eval run ${state.id} ${state.status}${state.error ? `: ${state.error}` : ""}\n`);
+      return 1;
+    }
+    process.stdout.write(
+      `${JSON.stringify({ id: state.id, n: state.metrics.n, accuracy: state.metrics.accuracy, f1Macro: state.metrics.f1Macro })}\n`,
+    );
+    return 0;
+  },
+);

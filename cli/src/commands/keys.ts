@@ -9,8 +9,9 @@
 
 import { parseApiKey, SCOPES } from "../../../edge/src/auth/api-keys.ts";
 import type { Scope } from "../../../schema/src/graphql/builder.ts";
-import { apiClient } from "../api-client.ts";
-import { parseArgs, rejectUnknownFlags, requireFlag, UsageError } from "../args.ts";
+import { apiClient, ENDPOINT_FLAG } from "../api-client.ts";
+import { UsageError } from "../args.ts";
+import { type CommandGroup, defineCommand } from "../command.ts";
 
 interface ApiKey {
   id: string;
@@ -22,44 +23,7 @@ interface ApiKey {
 
 const FIELDS = "id name scopes createdAt revokedAt";
 
-const USAGE: Record<string, string> = {
-  create: [
-    "usage: intentql keys create --name NAME --scopes SCOPE[,SCOPE…] [--json] [--endpoint URL]",
-    "",
-    `  Creates a key with the given scopes (${SCOPES.join(", ")}) and prints the whole key on its own`,
-    "  line: it is shown this once (KEY=$(intentql keys create …) keeps it). --json prints",
-    "  {key, apiKey{id,name,scopes,createdAt,revokedAt}} instead.",
-  ].join("\n"),
-  list: [
-    "usage: intentql keys list [--all] [--json] [--endpoint URL]",
-    "",
-    "  Lists keys, newest first: id, name, scopes, created, revoked. Secrets are never shown (the",
-    "  server keeps only their HMAC). --all includes revoked keys.",
-  ].join("\n"),
-  revoke: [
-    "usage: intentql keys revoke ID|KEY [--json] [--endpoint URL]",
-    "",
-    "  Revokes a key, given its id or the whole key iql_<id>_<secret>, and prints its record. The edge",
-    "  isolate that answers refuses it at once; others within API_KEY_CACHE_TTL_MS (30 s by default).",
-  ].join("\n"),
-};
-
-const OVERVIEW = [
-  "usage: intentql keys <create|list|revoke> [options]",
-  "",
-  "  keys create --name NAME --scopes classify[,eval,admin] [--json]   prints the new key (shown once)",
-  "  keys list [--all] [--json]                                        keys without their secrets",
-  "  keys revoke ID|KEY [--json]                                       revokes a key",
-  "",
-  "  Every subcommand takes --endpoint URL (default: the local edge) and needs an admin key in",
-  "  INTENTQL_API_KEY. `intentql keys <subcommand> --help` for details.",
-].join("\n");
-
-/** `--help`/`-h` before any `--` (args.ts knows no help flag, and would take it for a value flag). */
-function wantsHelp(argv: readonly string[]): boolean {
-  const end = argv.indexOf("--");
-  return (end === -1 ? argv : argv.slice(0, end)).some((a) => a === "--help" || a === "-h");
-}
+const JSON_FLAG = { name: "json", description: "print JSON instead" } as const;
 
 export function parseScopeList(raw: string): Scope[] {
   const scopes = raw
@@ -105,72 +69,114 @@ export function formatTable(keys: readonly ApiKey[]): string {
     .join("\n");
 }
 
-async function create(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, new Set(["json"]));
-  rejectUnknownFlags(args, ["name", "scopes", "json", "endpoint"]);
-  if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
-  const name = requireFlag(args, "name");
-  const scopes = parseScopeList(requireFlag(args, "scopes"));
-  const { createApiKey } = await apiClient(args.flags.get("endpoint")).request<{
-    createApiKey: { key: string; apiKey: ApiKey };
-  }>(
-    `mutation CreateApiKey($name: String!, $scopes: [ApiKeyScope!]!) {
+const create = defineCommand(
+  {
+    name: "keys create",
+    summary: "create an API key and print it (shown this once)",
+    description: [
+      "Prints the whole key alone on its own line: it is shown this once (KEY=$(intentql keys create …)",
+      "keeps it). --json prints {key, apiKey{id,name,scopes,createdAt,revokedAt}} instead.",
+    ],
+    flags: [
+      {
+        name: "name",
+        value: "NAME",
+        description: "a label for the key (who or what uses it)",
+        required: 'a label for the key, e.g. --name "mobile app"',
+      },
+      {
+        name: "scopes",
+        value: "SCOPE[,SCOPE…]",
+        description: `what the key may do: ${SCOPES.join(", ")}, comma-separated`,
+        required: `one or more of ${SCOPES.join(", ")}, comma-separated, e.g. --scopes classify,eval`,
+      },
+      { ...JSON_FLAG, description: "print {key, apiKey} as JSON instead of the key alone" },
+      ENDPOINT_FLAG,
+    ],
+  },
+  async (args) => {
+    const name = args.required("name");
+    const scopes = parseScopeList(args.required("scopes"));
+    const { createApiKey } = await apiClient(args.required("endpoint")).request<{
+      createApiKey: { key: string; apiKey: ApiKey };
+    }>(
+      `mutation CreateApiKey($name: String!, $scopes: [ApiKeyScope!]!) {
       createApiKey(name: $name, scopes: $scopes) { key apiKey { ${FIELDS} } } }`,
-    { name, scopes },
-  );
-  const { key, apiKey } = createApiKey;
-  process.stderr.write(
-    `created key ${apiKey.id} (${cell(apiKey.name)}: ${apiKey.scopes.join(",")}); the key is shown this once, store it now\n`,
-  );
-  process.stdout.write(args.flags.has("json") ? `${JSON.stringify(createApiKey)}\n` : `${key}\n`);
-  return 0;
-}
-
-async function list(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, new Set(["all", "json"]));
-  rejectUnknownFlags(args, ["all", "json", "endpoint"]);
-  if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
-  const { apiKeys } = await apiClient(args.flags.get("endpoint")).request<{ apiKeys: ApiKey[] }>(
-    `query ApiKeys($includeRevoked: Boolean) { apiKeys(includeRevoked: $includeRevoked) { ${FIELDS} } }`,
-    { includeRevoked: args.flags.has("all") },
-  );
-  process.stdout.write(args.flags.has("json") ? `${JSON.stringify(apiKeys)}\n` : `${formatTable(apiKeys)}\n`);
-  return 0;
-}
-
-async function revoke(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, new Set(["json"]));
-  rejectUnknownFlags(args, ["json", "endpoint"]);
-  if (args.positionals.length !== 1) throw new UsageError("give exactly one key ID (or whole key) to revoke");
-  const id = keyIdFrom(args.positionals[0]!);
-  const { revokeApiKey } = await apiClient(args.flags.get("endpoint")).request<{ revokeApiKey: ApiKey }>(
-    `mutation RevokeApiKey($id: ID!) { revokeApiKey(id: $id) { ${FIELDS} } }`,
-    { id },
-  );
-  process.stderr.write(
-    `revoked key ${revokeApiKey.id}: refused at once by the edge isolate that answered; by other isolates within API_KEY_CACHE_TTL_MS (30 s by default)\n`,
-  );
-  process.stdout.write(
-    args.flags.has("json") ? `${JSON.stringify(revokeApiKey)}\n` : `${formatTable([revokeApiKey])}\n`,
-  );
-  return 0;
-}
-
-const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = { create, list, revoke };
-
-export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined) throw new UsageError(`a subcommand is needed\n${OVERVIEW}`);
-  if (sub === "--help" || sub === "-h" || sub === "help") {
-    const topic = sub === "help" ? rest[0] : undefined;
-    process.stdout.write(`${(topic && USAGE[topic]) || OVERVIEW}\n`);
+      { name, scopes },
+    );
+    const { key, apiKey } = createApiKey;
+    process.stderr.write(
+      `created key ${apiKey.id} (${cell(apiKey.name)}: ${apiKey.scopes.join(",")}); the key is shown this once, store it now\n`,
+    );
+    process.stdout.write(args.boolean("json") ? `${JSON.stringify(createApiKey)}\n` : `${key}\n`);
     return 0;
-  }
-  const command = Object.hasOwn(SUBCOMMANDS, sub) ? SUBCOMMANDS[sub] : undefined;
-  if (!command) throw new UsageError(`unknown subcommand "${sub}"\n${OVERVIEW}`);
-  if (wantsHelp(rest)) {
-    process.stdout.write(`${USAGE[sub]}\n`);
+  },
+);
+
+const list = defineCommand(
+  {
+    name: "keys list",
+    summary: "list API keys, newest first, without their secrets",
+    description: [
+      "Columns: id, name, scopes, created, revoked. Secrets are never shown (the server keeps only",
+      "their HMAC).",
+    ],
+    flags: [
+      { name: "all", description: "include revoked keys" },
+      { ...JSON_FLAG, description: "print the keys as a JSON array instead of a table" },
+      ENDPOINT_FLAG,
+    ],
+  },
+  async (args) => {
+    const { apiKeys } = await apiClient(args.required("endpoint")).request<{ apiKeys: ApiKey[] }>(
+      `query ApiKeys($includeRevoked: Boolean) { apiKeys(includeRevoked: $includeRevoked) { ${FIELDS} } }`,
+      { includeRevoked: args.boolean("all") },
+    );
+    process.stdout.write(args.boolean("json") ? `${JSON.stringify(apiKeys)}\n` : `${formatTable(apiKeys)}\n`);
     return 0;
-  }
-  return command(rest);
-}
+  },
+);
+
+const revoke = defineCommand(
+  {
+    name: "keys revoke",
+    summary: "revoke an API key and print its record",
+    description: [
+      "The edge isolate that answers refuses the key at once; others within API_KEY_CACHE_TTL_MS",
+      "(30 s by default).",
+    ],
+    positionals: {
+      name: "ID|KEY",
+      description: "the key's id (12 hex digits, from keys list) or the whole key iql_<id>_<secret>",
+      min: 1,
+      max: 1,
+    },
+    flags: [
+      { ...JSON_FLAG, description: "print the revoked record as JSON instead of a table" },
+      ENDPOINT_FLAG,
+    ],
+  },
+  async (args) => {
+    const id = keyIdFrom(args.positionals[0]!);
+    const { revokeApiKey } = await apiClient(args.required("endpoint")).request<{ revokeApiKey: ApiKey }>(
+      `mutation RevokeApiKey($id: ID!) { revokeApiKey(id: $id) { ${FIELDS} } }`,
+      { id },
+    );
+    process.stderr.write(
+      `revoked key ${revokeApiKey.id}: refused at once by the edge isolate that answered; by other isolates within API_KEY_CACHE_TTL_MS (30 s by default)\n`,
+    );
+    process.stdout.write(
+      args.boolean("json") ? `${JSON.stringify(revokeApiKey)}\n` : `${formatTable([revokeApiKey])}\n`,
+    );
+    return 0;
+  },
+);
+
+export const command: CommandGroup = {
+  name: "keys",
+  summary: "API key administration (admin key: INTENTQL_API_KEY)",
+  description: [
+    "Every subcommand talks to the running API (--endpoint) and needs an admin key in INTENTQL_API_KEY.",
+  ],
+  subcommands: [create, list, revoke],
+};

@@ -1,100 +1,170 @@
 import { readFile, writeFile } from "node:fs/promises";
-import * as ort from "onnxruntime-node";
 import { parseDatasetJsonl } from "../../../edge/src/eval/dataset-format.ts";
 import { computeMetrics, type Prediction } from "../../../edge/src/eval/metrics.ts";
 import { BertWordPieceTokenizer, parseVocabTxt } from "../../../edge/src/tokenizer/index.ts";
 import { checkSessionSignature, loadBundle } from "../../../gpu-service/src/bundle/load-bundle.ts";
-import type { Variant } from "../../../schema/src/bundle.ts";
-import { intFlag, parseArgs, rejectUnknownFlags, requireFlag, UsageError } from "../args.ts";
+import { VARIANTS, type Variant } from "../../../schema/src/bundle.ts";
+import { defineCommand } from "../command.ts";
 import { ProgressBar } from "../progress.ts";
+import { ALL_SPLITS, DEFAULT_SPLIT, splitFilter } from "../split.ts";
 
 /**
  * `intentql predict --bundle DIR --data FILE [--variant fp32|fp16|int8] [--split S] [--batch-size N] [--report F]`
  * Offline scoring with ONNX Runtime on this machine's CPU: no servers. Progress on stderr; the last
  * stdout line is JSON {"n","accuracy","f1Macro",…}; --report writes every metric (per intent, per
- * scenario, confusion matrix, calibration error) as JSON.
+ * scenario, confusion matrix, calibration error) as JSON. The split is chosen as `intentql eval`
+ * chooses it (split.ts), so that both score the same rows.
  */
-export async function run(argv: string[]): Promise<number> {
-  const args = parseArgs(argv);
-  rejectUnknownFlags(args, ["bundle", "data", "variant", "split", "batch-size", "threads", "report"]);
-  const bundleDir = requireFlag(args, "bundle");
-  const dataPath = requireFlag(args, "data");
-  const variant = (args.flags.get("variant") ?? "fp32") as Variant;
-  if (!["fp32", "fp16", "int8"].includes(variant))
-    throw new UsageError(`--variant must be fp32, fp16 or int8`);
-  const batchSize = intFlag(args, "batch-size", 256);
-  const threads = intFlag(args, "threads", 0, 0);
+export const command = defineCommand(
+  {
+    name: "predict",
+    summary:
+      "offline accuracy/F1 of a model bundle on a labelled JSONL file (ONNX Runtime on CPU, no servers)",
+    description: [
+      'Progress on stderr; the last stdout line is JSON {"n","accuracy","f1Macro","bundle","variant",',
+      '"textsPerSecond"}.',
+    ],
+    flags: [
+      {
+        name: "bundle",
+        value: "DIR",
+        description: "model bundle directory (bundle.json, ONNX variants, vocab.txt)",
+        required: "a model bundle directory, e.g. models/massive-scratch",
+      },
+      {
+        name: "data",
+        value: "FILE",
+        description:
+          'labelled JSONL: MASSIVE official rows {"utt","intent","partition"} or {"text","label_text"}',
+        required: "a JSONL file, e.g. data/massive-en/test.jsonl",
+      },
+      {
+        name: "variant",
+        value: "V",
+        description: "the ONNX variant to run",
+        default: "fp32",
+        choices: VARIANTS,
+      },
+      {
+        name: "split",
+        value: "S",
+        description: `the partition to score in files with a "partition" field: train, dev (or validation), test, or ${ALL_SPLITS}; files without one are scored whole`,
+        default: DEFAULT_SPLIT,
+      },
+      {
+        name: "batch-size",
+        value: "N",
+        description: "texts per ONNX Runtime call",
+        default: "256",
+        integer: { min: 1 },
+      },
+      {
+        name: "threads",
+        value: "N",
+        description: "ONNX Runtime intra-op threads (0: its own choice)",
+        default: "0",
+        integer: { min: 0 },
+      },
+      {
+        name: "report",
+        value: "FILE",
+        description:
+          "also write every metric (per intent and scenario, confusion matrix, calibration) as JSON",
+        defaultText: "none",
+      },
+    ],
+  },
+  async (args) => {
+    const bundleDir = args.required("bundle");
+    const dataPath = args.required("data");
+    const variant = args.required("variant") as Variant;
+    const batchSize = args.integer("batch-size");
+    const threads = args.integer("threads");
+    const split = splitFilter(args.required("split"));
 
-  const bundle = await loadBundle(bundleDir);
-  let text: string;
-  try {
-    text = await readFile(dataPath, "utf8");
-  } catch (error) {
-    throw new Error(`cannot read --data ${dataPath}: ${(error as NodeJS.ErrnoException).code ?? error}`);
-  }
-  const split = args.flags.get("split");
-  const { rows, errors } = parseDatasetJsonl(text, split === undefined ? {} : { split });
-  if (errors.length > 0) {
-    const shown = errors.slice(0, 10).map((e) => `  line ${e.line}: ${e.message}`);
-    throw new Error(`${dataPath}: ${errors.length} bad rows\n${shown.join("\n")}`);
-  }
-  if (rows.length === 0) throw new Error(`${dataPath}: no rows${split ? ` in split "${split}"` : ""}`);
-  const labelIndex = new Map(bundle.labels.map((l) => [l.name, l.id]));
-  const unknown = [...new Set(rows.filter((r) => !labelIndex.has(r.label)).map((r) => r.label))];
-  if (unknown.length > 0)
-    throw new Error(
-      `${unknown.length} label(s) in ${dataPath} are not in bundle ${bundle.manifest.name}: ${unknown.slice(0, 10).join(", ")}`,
-    );
+    const bundle = await loadBundle(bundleDir);
+    let text: string;
+    try {
+      text = await readFile(dataPath, "utf8");
+    } catch (error) {
+      throw new Error(`cannot read --data ${dataPath}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+    }
+    const { rows, errors } = parseDatasetJsonl(text, split === undefined ? {} : { split });
+    if (errors.length > 0) {
+      const shown = errors.slice(0, 10).map((e) => `  line ${e.line}: ${e.message}`);
+      throw new Error(`${dataPath}: ${errors.length} bad rows\n${shown.join("\n")}`);
+    }
+    if (rows.length === 0) {
+      const { rows: all } = parseDatasetJsonl(text);
+      const partitions = [...new Set(all.flatMap((r) => (r.split === undefined ? [] : [r.split])))].sort();
+      if (split === undefined || partitions.length === 0) throw new Error(`${dataPath}: no rows`);
+      throw new Error(
+        `${dataPath}: no rows in partition "${split}"${args.has("split") ? "" : " (--split's default)"}; its partitions are ${partitions.join(", ")}: choose one with --split, or --split ${ALL_SPLITS} for every row`,
+      );
+    }
+    if (split !== undefined && rows.some((r) => r.split !== undefined)) {
+      process.stderr.write(
+        `intentql predict: scoring partition "${split}" of ${dataPath} (${rows.length} row${rows.length === 1 ? "" : "s"}; --split ${ALL_SPLITS} for every partition)\n`,
+      );
+    }
+    const ort = await import("onnxruntime-node");
+    const labelIndex = new Map(bundle.labels.map((l) => [l.name, l.id]));
+    const unknown = [...new Set(rows.filter((r) => !labelIndex.has(r.label)).map((r) => r.label))];
+    if (unknown.length > 0)
+      throw new Error(
+        `${unknown.length} label(s) in ${dataPath} are not in bundle ${bundle.manifest.name}: ${unknown.slice(0, 10).join(", ")}`,
+      );
 
-  const tokenizer = new BertWordPieceTokenizer(parseVocabTxt(bundle.vocabText));
-  const session = await ort.InferenceSession.create(bundle.modelPath(variant), {
-    executionProviders: ["cpu"],
-    ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
-  });
-  checkSessionSignature(bundleDir, session);
-
-  // Sorted by length so that each batch pads only to its own longest text.
-  const order = rows.map((_, i) => i).sort((a, b) => rows[a]!.text.length - rows[b]!.text.length);
-  const numLabels = bundle.labels.length;
-  const temperature = bundle.manifest.calibration?.temperature ?? 1;
-  const predictions: Prediction[] = new Array(rows.length);
-  const progress = new ProgressBar(`predict ${bundle.manifest.name}/${variant}`, rows.length);
-  const started = performance.now();
-  for (let start = 0; start < order.length; start += batchSize) {
-    const idx = order.slice(start, start + batchSize);
-    const batch = tokenizer.encodeBatch(
-      idx.map((i) => rows[i]!.text),
-      bundle.manifest.maxLength,
-    );
-    const dims = [batch.batchSize, batch.seqLength];
-    const out = await session.run({
-      input_ids: new ort.Tensor("int64", batch.inputIds, dims),
-      attention_mask: new ort.Tensor("int64", batch.attentionMask, dims),
+    const tokenizer = new BertWordPieceTokenizer(parseVocabTxt(bundle.vocabText));
+    const session = await ort.InferenceSession.create(bundle.modelPath(variant), {
+      executionProviders: ["cpu"],
+      ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
     });
-    const logits = out.logits!.data as Float32Array;
-    idx.forEach((rowIndex, b) => {
-      const { best, score } = argmaxWithProbability(logits, b * numLabels, numLabels, temperature);
-      predictions[rowIndex] = { gold: labelIndex.get(rows[rowIndex]!.label)!, predicted: best, score };
-    });
-    progress.update(Math.min(order.length, start + batchSize));
-  }
-  progress.finish(rows.length);
-  const seconds = (performance.now() - started) / 1000;
-  const metrics = computeMetrics(predictions, bundle.labels);
-  const report = args.flags.get("report");
-  if (report) await writeFile(report, `${JSON.stringify(metrics, null, 1)}\n`);
-  process.stdout.write(
-    `${JSON.stringify({
-      n: metrics.n,
-      accuracy: metrics.accuracy,
-      f1Macro: metrics.f1Macro,
-      bundle: bundle.manifest.name,
-      variant,
-      textsPerSecond: Math.round(rows.length / seconds),
-    })}\n`,
-  );
-  return 0;
-}
+    checkSessionSignature(bundleDir, session);
+
+    // Sorted by length so that each batch pads only to its own longest text.
+    const order = rows.map((_, i) => i).sort((a, b) => rows[a]!.text.length - rows[b]!.text.length);
+    const numLabels = bundle.labels.length;
+    const temperature = bundle.manifest.calibration?.temperature ?? 1;
+    const predictions: Prediction[] = new Array(rows.length);
+    const progress = new ProgressBar(`predict ${bundle.manifest.name}/${variant}`, rows.length);
+    const started = performance.now();
+    for (let start = 0; start < order.length; start += batchSize) {
+      const idx = order.slice(start, start + batchSize);
+      const batch = tokenizer.encodeBatch(
+        idx.map((i) => rows[i]!.text),
+        bundle.manifest.maxLength,
+      );
+      const dims = [batch.batchSize, batch.seqLength];
+      const out = await session.run({
+        input_ids: new ort.Tensor("int64", batch.inputIds, dims),
+        attention_mask: new ort.Tensor("int64", batch.attentionMask, dims),
+      });
+      const logits = out.logits!.data as Float32Array;
+      idx.forEach((rowIndex, b) => {
+        const { best, score } = argmaxWithProbability(logits, b * numLabels, numLabels, temperature);
+        predictions[rowIndex] = { gold: labelIndex.get(rows[rowIndex]!.label)!, predicted: best, score };
+      });
+      progress.update(Math.min(order.length, start + batchSize));
+    }
+    progress.finish(rows.length);
+    const seconds = (performance.now() - started) / 1000;
+    const metrics = computeMetrics(predictions, bundle.labels);
+    const report = args.string("report");
+    if (report) await writeFile(report, `${JSON.stringify(metrics, null, 1)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({
+        n: metrics.n,
+        accuracy: metrics.accuracy,
+        f1Macro: metrics.f1Macro,
+        bundle: bundle.manifest.name,
+        variant,
+        textsPerSecond: Math.round(rows.length / seconds),
+      })}\n`,
+    );
+    return 0;
+  },
+);
 
 /** Index of the top logit and its softmax(logits / T) probability. */
 function argmaxWithProbability(

@@ -5,44 +5,66 @@ import {
   DEFAULT_MAX_LENGTH,
   parseVocabTxt,
 } from "../../../edge/src/tokenizer/index.ts";
-import { intFlag, parseArgs, rejectUnknownFlags, requireFlag, UsageError } from "../args.ts";
+import { UsageError } from "../args.ts";
+import { defineCommand } from "../command.ts";
 import { loadBertBaseUncasedVocabTxt } from "../vocab/bert-base-uncased.ts";
 
 /** `intentql tokenize --vocab FILE|bert-base-uncased [--max-length N]`: JSONL {text} → JSONL {ids}. */
-export async function run(argv: string[]): Promise<number> {
-  const args = parseArgs(argv);
-  rejectUnknownFlags(args, ["vocab", "max-length"]);
-  if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
-  const vocabArg = requireFlag(args, "vocab");
-  const maxLength = intFlag(args, "max-length", DEFAULT_MAX_LENGTH, 2);
-  const vocabText =
-    vocabArg === "bert-base-uncased" ? loadBertBaseUncasedVocabTxt() : readVocabFile(vocabArg);
-  const tokenizer = new BertWordPieceTokenizer(parseVocabTxt(vocabText));
+export const command = defineCommand(
+  {
+    name: "tokenize",
+    summary: "BERT WordPiece token ids: JSONL {text} on stdin → JSONL {ids} on stdout (no servers)",
+    description: [
+      'One output line per input line; a line without a string "text" gives {"error"} and exit 1.',
+    ],
+    flags: [
+      {
+        name: "vocab",
+        value: "FILE",
+        description: "WordPiece vocab.txt, or bert-base-uncased for the one bundled with the CLI",
+        required: "a vocab.txt, e.g. models/massive-scratch/vocab.txt, or bert-base-uncased",
+      },
+      {
+        name: "max-length",
+        value: "N",
+        description: "truncate to N ids, [CLS] and [SEP] included",
+        default: String(DEFAULT_MAX_LENGTH),
+        integer: { min: 2 },
+      },
+    ],
+  },
+  async (args) => {
+    const vocabArg = args.required("vocab");
+    const maxLength = args.integer("max-length");
+    const vocabText =
+      vocabArg === "bert-base-uncased" ? loadBertBaseUncasedVocabTxt() : readVocabFile(vocabArg);
+    const tokenizer = new BertWordPieceTokenizer(parseVocabTxt(vocabText));
 
-  let badLines = 0;
-  let lineNumber = 0;
-  const lines = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
-  for await (const line of lines) {
-    lineNumber++;
-    const text = textOf(line);
-    let output: string;
-    if (typeof text === "string") {
-      output = JSON.stringify({ ids: tokenizer.encode(text, maxLength).ids });
-    } else {
-      badLines++;
-      process.stderr.write(`intentql tokenize: line ${lineNumber}: ${text.error}\n`);
-      // Still one output line per input line, so callers can zip input and output.
-      output = JSON.stringify({ error: `line ${lineNumber}: ${text.error}` });
+    let badLines = 0;
+    let lineNumber = 0;
+    const lines = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+    for await (const line of lines) {
+      lineNumber++;
+      const text = textOf(line);
+      let output: string;
+      if (typeof text === "string") {
+        output = JSON.stringify({ ids: tokenizer.encode(text, maxLength).ids });
+      } else {
+        badLines++;
+        process.stderr.write(`intentql tokenize: line ${lineNumber}: ${text.error}\n`);
+        // Still one output line per input line, so callers can zip input and output.
+        output = JSON.stringify({ error: `line ${lineNumber}: ${text.error}` });
+      }
+      if (!process.stdout.write(`${output}\n`))
+        await new Promise((resolve) => process.stdout.once("drain", resolve));
     }
-    if (!process.stdout.write(`${output}\n`))
-      await new Promise((resolve) => process.stdout.once("drain", resolve));
-  }
-  if (badLines > 0) {
-    process.stderr.write(`intentql tokenize: ${badLines} of ${lineNumber} line(s) had no usable "text"\n`);
-    return 1;
-  }
-  return 0;
-}
+    if (badLines > 0) {
+      process.stderr.write(`intentql tokenize: ${badLines} of ${lineNumber} line(s) had no usable "text"\n`);
+      return 1;
+    }
+    return 0;
+  },
+);
 
 function readVocabFile(path: string): string {
   try {

@@ -102,10 +102,14 @@ describe("intentql predict", () => {
   });
 
   it("explains usage errors with exit code 2", () => {
-    expect(predict("--data", "x").code).toBe(2);
+    const noBundle = predict("--data", "x");
+    expect(noBundle.code).toBe(2);
+    expect(noBundle.stderr).toMatch(
+      /--bundle is required: a model bundle directory, e.g. models\/massive-scratch/,
+    );
     const r = predict("--bundle", BUNDLE, "--data", "x", "--variant", "int4");
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--variant must be fp32, fp16 or int8/);
+    expect(r.stderr).toMatch(/--variant must be one of fp32, fp16, int8 \(got "int4"\)/);
     const missing = predict("--bundle", "no/such/bundle", "--data", "x");
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/cannot read bundle\.json/);
