@@ -1,11 +1,14 @@
 /**
- * `npm start`: the local stack. gpu-service on CPU with the default bundle (GPU_PORT, default
- * 8500) and the edge under `wrangler dev` (EDGE_PORT, default 8787) with its local D1 migrated; an
- * API key from INTENTQL_API_KEY, or a generated one, stored hashed in that D1. Prints the URLs and
- * the key; Ctrl-C or SIGTERM stops both.
+ * `npm start [-- --new-key]`: the local stack. gpu-service on CPU with the default bundle (GPU_PORT,
+ * default 8500) and the edge under `wrangler dev` (EDGE_PORT, default 8787) in development mode
+ * (GraphiQL at /graphql, error details) with its local D1 migrated. Prints the URLs (the dashboard's
+ * opens logged in) and the local API key; Ctrl-C or SIGTERM stops both.
  *
- * Local secrets live in edge/.dev.vars (git-ignored), created on first start with a random
- * API_KEY_PEPPER and UPSTREAM_TOKEN; gpu-service gets the same token.
+ * Local secrets live in edge/.dev.vars (git-ignored, mode 0600), created on first start: a random
+ * API_KEY_PEPPER and UPSTREAM_TOKEN (gpu-service gets the same token) and LOCAL_API_KEY, the local
+ * key, reused across restarts and stored hashed in D1 like any key. INTENTQL_API_KEY overrides it;
+ * `--new-key` rotates it (the old one is revoked). The Worker reads LOCAL_API_KEY only in
+ * development, to prefill GraphiQL's Authorization header.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -26,28 +29,45 @@ function port(name: string, fallback: number): number {
   return n;
 }
 
-function devVars(): Record<string, string> {
+function readDevVars(): Record<string, string> {
   const vars: Record<string, string> = {};
   if (existsSync(DEV_VARS))
     for (const line of readFileSync(DEV_VARS, "utf8").split("\n")) {
       const m = /^\s*([A-Z_][A-Z0-9_]*)\s*=\s*"?(.*?)"?\s*$/.exec(line);
       if (m) vars[m[1]!] = m[2]!;
     }
-  let changed = false;
-  for (const name of ["API_KEY_PEPPER", "UPSTREAM_TOKEN"])
-    if (!vars[name]) {
-      vars[name] = randomBytes(24).toString("base64url");
-      changed = true;
-    }
-  if (changed)
-    writeFileSync(
-      DEV_VARS,
-      `# Local secrets for wrangler dev, made by npm start. Never commit.\n${Object.entries(vars)
-        .map(([k, v]) => `${k}=${v}`)
-        .join("\n")}\n`,
-      { mode: 0o600 },
-    );
   return vars;
+}
+
+function writeDevVars(vars: Record<string, string>): void {
+  writeFileSync(
+    DEV_VARS,
+    `# Local secrets for wrangler dev, made by npm start. Never commit.\n${Object.entries(vars)
+      .map(([k, v]) => `${k}=${v}`)
+      .join("\n")}\n`,
+    { mode: 0o600 },
+  );
+}
+
+/** The local secrets, created where missing; `key` says whether the local key is new. */
+function devVars(rotateKey: boolean): { vars: Record<string, string>; newKey: boolean } {
+  const vars = readDevVars();
+  const before = JSON.stringify(vars);
+  for (const name of ["API_KEY_PEPPER", "UPSTREAM_TOKEN"])
+    if (!vars[name]) vars[name] = randomBytes(24).toString("base64url");
+  const fromEnv = process.env.INTENTQL_API_KEY;
+  let newKey = false;
+  if (fromEnv) {
+    if (!parseApiKey(fromEnv))
+      throw new Error("INTENTQL_API_KEY is not an IntentQL key (iql_<12 hex>_<43 chars>)");
+    newKey = vars.LOCAL_API_KEY !== fromEnv;
+    vars.LOCAL_API_KEY = fromEnv;
+  } else if (rotateKey || !vars.LOCAL_API_KEY || !parseApiKey(vars.LOCAL_API_KEY)) {
+    vars.LOCAL_API_KEY = generateApiKey();
+    newKey = true;
+  }
+  if (JSON.stringify(vars) !== before) writeDevVars(vars);
+  return { vars, newKey };
 }
 
 function waitFor(url: string, child: ChildProcess, what: string, timeoutMs = 120_000): Promise<void> {
@@ -71,9 +91,11 @@ function waitFor(url: string, child: ChildProcess, what: string, timeoutMs = 120
 async function main(): Promise<number> {
   const gpuPort = port("GPU_PORT", 8500);
   const edgePort = port("EDGE_PORT", 8787);
-  const vars = devVars();
-  const key = process.env.INTENTQL_API_KEY || generateApiKey();
-  if (!parseApiKey(key)) throw new Error("INTENTQL_API_KEY is not an IntentQL key (iql_<12 hex>_<43 chars>)");
+  const args = process.argv.slice(2);
+  for (const arg of args)
+    if (arg !== "--new-key") throw new Error(`unknown option ${arg} (npm start [-- --new-key])`);
+  const { vars, newKey } = devVars(args.includes("--new-key"));
+  const key = vars.LOCAL_API_KEY!;
 
   const children: ChildProcess[] = [];
   let stopping = false;
@@ -129,9 +151,13 @@ async function main(): Promise<number> {
 
   process.stderr.write("applying local D1 migrations…\n");
   await applyLocalMigrations();
-  await storeLocalKeys(vars.API_KEY_PEPPER!, [
-    { key, scopes: ["classify", "eval", "admin"], name: "npm start" },
-  ]);
+  // The local key, stored hashed; a rotation revokes the previous one.
+  await storeLocalKeys(
+    vars.API_KEY_PEPPER!,
+    [{ key, scopes: ["classify", "eval", "admin"], name: "npm start" }],
+    undefined,
+    "npm start",
+  );
 
   const edge = spawn(
     process.execPath,
@@ -144,6 +170,8 @@ async function main(): Promise<number> {
       String(edgePort),
       "--var",
       `UPSTREAM_URL:http://127.0.0.1:${gpuPort}`,
+      "--var",
+      "ENVIRONMENT:development",
       "--show-interactive-dev-session=false",
     ],
     { cwd: EDGE_DIR, env: { ...process.env, ...WRANGLER_ENV }, stdio: ["ignore", "inherit", "inherit"] },
@@ -161,16 +189,22 @@ async function main(): Promise<number> {
     waitFor(`http://127.0.0.1:${edgePort}/health`, edge, "wrangler dev"),
   ]);
   const base = `http://127.0.0.1:${edgePort}`;
+  const keyLine = process.env.INTENTQL_API_KEY
+    ? `${key} (from INTENTQL_API_KEY)`
+    : newKey
+      ? `${key} (new; kept in edge/.dev.vars and reused by the next npm start; npm start -- --new-key rotates it)`
+      : `${key.slice(0, 17)}… (the local key in edge/.dev.vars; npm start -- --new-key rotates it)`;
   process.stdout.write(
     [
       "",
-      "IntentQL is running.",
-      `  GraphQL    ${base}/graphql`,
-      `  Dashboard  ${base}/dashboard`,
+      "IntentQL is running (development mode).",
+      `  GraphQL    ${base}/graphql   (GraphiQL in a browser, the key already in its headers)`,
+      `  Dashboard  ${base}/dashboard#key=${key}`,
       `  Model      http://127.0.0.1:${gpuPort}/v2/models (gpu-service, CPU)`,
-      `  API key    ${key}${process.env.INTENTQL_API_KEY ? " (from INTENTQL_API_KEY)" : " (generated; export INTENTQL_API_KEY to reuse it)"}`,
+      `  API key    ${keyLine}`,
       "",
-      `  INTENTQL_API_KEY=${key} npx intentql classify "please cancel my alarm"`,
+      `  export INTENTQL_API_KEY=$(grep ^LOCAL_API_KEY= edge/.dev.vars | cut -d= -f2)`,
+      `  npx intentql classify "please cancel my alarm"`,
       "",
       "Ctrl-C stops both.",
       "",

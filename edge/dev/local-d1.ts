@@ -61,13 +61,23 @@ async function keySql(pepper: string, keys: readonly KeyToStore[]): Promise<stri
   return out;
 }
 
-/** Stores (or re-scopes) API keys in the local D1 (migrations must be applied). */
+/**
+ * Stores (or re-scopes) API keys in the local D1 (migrations must be applied). `revokeNamed` first
+ * revokes every other active key with that name (npm start rotating its local key).
+ */
 export async function storeLocalKeys(
   pepper: string,
   keys: readonly KeyToStore[],
   persistTo?: string,
+  revokeNamed?: string,
 ): Promise<void> {
-  await executeLocalSql((await keySql(pepper, keys)).join("\n"), persistTo);
+  const keep = keys.map((k) => sqlLiteral(k.key.split("_")[1]!)).join(", ");
+  const revoke = revokeNamed
+    ? [
+        `UPDATE api_keys SET revoked_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE name = ${sqlLiteral(revokeNamed)} AND revoked_at IS NULL AND id NOT IN (${keep || "''"});`,
+      ]
+    : [];
+  await executeLocalSql([...revoke, ...(await keySql(pepper, keys))].join("\n"), persistTo);
 }
 
 /**

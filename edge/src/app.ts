@@ -75,6 +75,8 @@ export interface EdgeOptions extends ClassifierOptions {
   limiters?: EdgeLimiters;
   /** Development: error details, GraphiQL, field suggestions, key-less catalog reads. Default false. */
   development?: boolean;
+  /** Development only: the key GraphiQL's Authorization header is prefilled with (npm start's local key). */
+  graphiqlApiKey?: string;
   /** Allowed CORS origins; "*" (the default) suits a bearer-token API with no cookies. */
   corsOrigins?: string[] | "*";
   introspection?: boolean;
@@ -176,7 +178,17 @@ export function createEdge(options: EdgeOptions): Edge {
     schema,
     graphqlEndpoint: "/graphql",
     landingPage: false,
-    graphiql: development,
+    // GraphiQL in development only; the page itself carries no data (its queries pass the key gate).
+    graphiql: development
+      ? {
+          title: "IntentQL",
+          defaultQuery:
+            '{\n  classify(texts: ["please cancel my alarm"], topK: 3) {\n    intent { name }\n    score\n    outOfScope\n  }\n}\n',
+          headers: JSON.stringify(
+            options.graphiqlApiKey ? { authorization: `Bearer ${options.graphiqlApiKey}` } : {},
+          ),
+        }
+      : false,
     maskedErrors: { isDev: development },
     cors: {
       origin: options.corsOrigins ?? "*",

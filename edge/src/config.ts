@@ -52,6 +52,7 @@ export function edgeOptionsFromEnv(env: Env): EdgeOptions {
       textsPerKey: durableTextQuota(env.TEXT_QUOTA),
     },
     development,
+    ...(development && env.LOCAL_API_KEY ? { graphiqlApiKey: env.LOCAL_API_KEY } : {}),
     corsOrigins:
       env.CORS_ORIGINS === undefined || env.CORS_ORIGINS.trim() === "*"
         ? "*"

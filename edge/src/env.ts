@@ -26,8 +26,10 @@ export interface Env {
   API_KEY_PEPPER?: string;
   /** Secret: bearer token the upstream expects (gpu-service --auth-token / INTENTQL_UPSTREAM_TOKEN). */
   UPSTREAM_TOKEN?: string;
-  /** "development" shows error details; anything else masks them. */
+  /** "development": error details, GraphiQL, key-less catalog reads; anything else is production. */
   ENVIRONMENT?: string;
+  /** Local only (edge/.dev.vars, written by npm start): prefills GraphiQL's key in development. */
+  LOCAL_API_KEY?: string;
   UPSTREAM_TIMEOUT_MS?: string;
   UPSTREAM_MAX_BATCH?: string;
   /** Comma-separated allowed origins, or "*". */
