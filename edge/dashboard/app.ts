@@ -10,7 +10,17 @@ import {
   PointElement,
   Tooltip,
 } from "chart.js";
-import { apiKey, GraphQLRequestError, gql, RUN_DETAIL, RUN_FIELDS } from "./graphql.ts";
+import {
+  apiKey,
+  GraphQLRequestError,
+  gql,
+  NO_KEY,
+  RUN_DETAIL,
+  RUN_FIELDS,
+  STALE,
+  setApiKey,
+  takeKeyFromFragment,
+} from "./graphql.ts";
 import { drawHeatmap } from "./heatmap.ts";
 
 Chart.register(
@@ -87,22 +97,88 @@ const state: {
   intent: string | null;
   cursor: string | null;
   charts: Chart[];
-} = { runs: [], selected: null, detail: null, intent: null, cursor: null, charts: [] };
+  /** Series (dataset/split) hidden from the trend charts by a click on the legend. */
+  hiddenSeries: Set<string>;
+} = {
+  runs: [],
+  selected: null,
+  detail: null,
+  intent: null,
+  cursor: null,
+  charts: [],
+  hiddenSeries: new Set(),
+};
+
+/** The scope every query of the dashboard needs. */
+const SCOPE = "eval";
+
+/**
+ * Without a usable key the dashboard shows the key form instead of data: `message` says why the
+ * last key did not do (nothing when there simply is none yet).
+ */
+function askForKey(message: string | null): void {
+  reset();
+  const box = $("#key-message");
+  box.textContent = message ?? "";
+  box.hidden = message === null;
+  $("#keybar").hidden = false;
+  $("#keystatus").hidden = true;
+  $("#error").hidden = true;
+  $<HTMLInputElement>("#key").focus();
+}
+
+/** A new key: start over with it. */
+function reload(): void {
+  reset();
+  $("#key-message").hidden = true;
+  $("#error").hidden = true;
+  void loadRuns().catch(showError);
+}
+
+/** Forget everything shown for the previous key. */
+function reset(): void {
+  state.runs = [];
+  state.selected = null;
+  state.detail = null;
+  state.intent = null;
+  state.cursor = null;
+  for (const c of state.charts) c.destroy();
+  state.charts = [];
+  for (const id of ["#trend-accuracy", "#trend-f1"]) Chart.getChart($<HTMLCanvasElement>(id))?.destroy();
+  $("#content").hidden = true;
+}
 
 function showError(error: unknown): void {
-  const box = $("#error");
-  if (error instanceof GraphQLRequestError && error.code === "UNAUTHENTICATED") {
-    box.textContent = "This key was refused. Paste an API key with the eval scope.";
-    $("#keybar").hidden = false;
-  } else {
-    box.textContent = error instanceof Error ? error.message : String(error);
+  if (error instanceof GraphQLRequestError) {
+    switch (error.code) {
+      case STALE:
+        return; // answered for a key that is no longer the one in use
+      case NO_KEY:
+        askForKey(null);
+        return;
+      case "UNAUTHENTICATED":
+        setApiKey(null);
+        askForKey(`This key was refused: ${error.message}. Enter another API key.`);
+        return;
+      case "FORBIDDEN":
+        setApiKey(null);
+        askForKey(
+          `This key is valid but lacks the ${SCOPE} scope, which the dashboard needs. Enter a key with the ${SCOPE} scope.`,
+        );
+        return;
+    }
   }
+  const box = $("#error");
+  box.textContent = error instanceof Error ? error.message : String(error);
   box.hidden = false;
 }
 
 async function loadRuns(): Promise<void> {
   const data = await gql<{ evalRuns: RunSummary[] }>(`query Runs { evalRuns(first: 100) { ${RUN_FIELDS} } }`);
   state.runs = data.evalRuns;
+  $("#keybar").hidden = true;
+  $("#keystatus").hidden = false;
+  $("#content").hidden = false;
   renderRuns();
   renderTrend();
   renderCompareOptions();
@@ -136,21 +212,101 @@ function renderRuns(): void {
   $("#runs-empty").hidden = state.runs.length > 0;
 }
 
+const SERIES_COLOURS = [
+  "#2563eb",
+  "#16a34a",
+  "#dc2626",
+  "#9333ea",
+  "#ea580c",
+  "#0891b2",
+  "#ca8a04",
+  "#db2777",
+];
+
+/** Runs compare like with like only on the same data: one series per dataset and split. */
+const seriesOf = (r: RunSummary) => `${r.dataset.name}/${r.split}`;
+
+/**
+ * Accuracy and F1-macro over runs, one chart each, with one line per dataset/split. The x axis is
+ * every finished run, oldest first, so that series stay in time order relative to each other; a
+ * series has no point at the other series' runs and its line spans them.
+ */
 function renderTrend(): void {
   const done = state.runs.filter((r) => r.metrics).reverse();
-  const canvas = $<HTMLCanvasElement>("#trend");
-  Chart.getChart(canvas)?.destroy();
-  new Chart(canvas, {
-    type: "line",
-    data: {
-      labels: done.map((r) => `${r.id.slice(4, 10)} ${r.model}`),
-      datasets: [
-        { label: "accuracy", data: done.map((r) => 100 * r.metrics!.accuracy), borderColor: "#2563eb" },
-        { label: "F1-macro", data: done.map((r) => 100 * r.metrics!.f1Macro), borderColor: "#16a34a" },
-      ],
-    },
-    options: { animation: false, responsive: false, scales: { y: { title: { display: true, text: "%" } } } },
+  const series = [...new Set(done.map(seriesOf))];
+  const colour = (i: number) => SERIES_COLOURS[i % SERIES_COLOURS.length]!;
+  const charts = (
+    [
+      ["#trend-accuracy", "accuracy"],
+      ["#trend-f1", "f1Macro"],
+    ] as const
+  ).map(([id, metric]) => {
+    const canvas = $<HTMLCanvasElement>(id);
+    Chart.getChart(canvas)?.destroy();
+    return new Chart(canvas, {
+      type: "line",
+      data: {
+        labels: done.map((r) => [r.id.slice(4, 10), r.model]),
+        datasets: series.map((name, i) => ({
+          label: name,
+          data: done.map((r) => (seriesOf(r) === name ? 100 * r.metrics![metric] : null)),
+          borderColor: colour(i),
+          backgroundColor: colour(i),
+          spanGaps: true,
+          pointRadius: 3,
+          hidden: state.hiddenSeries.has(name),
+        })),
+      },
+      options: {
+        animation: false,
+        responsive: false,
+        plugins: {
+          legend: { display: false }, // one HTML legend for both charts (#trend-legend)
+          tooltip: {
+            callbacks: {
+              title: (items) => {
+                const r = done[items[0]!.dataIndex]!;
+                return `${r.id} · ${r.model} · ${new Date(r.createdAt).toLocaleString()}`;
+              },
+              label: (item) => `${item.dataset.label}: ${(item.parsed.y ?? 0).toFixed(2)}%`,
+            },
+          },
+        },
+        scales: { y: { suggestedMax: 100, title: { display: true, text: "%" } } },
+      },
+    });
   });
+  // The legend is read from the charts' own datasets, so it names exactly the series drawn.
+  const legend = $("#trend-legend");
+  legend.replaceChildren(
+    ...charts[0]!.data.datasets.map((ds, i) => {
+      const name = ds.label!;
+      const points = ds.data.filter((v) => v !== null).length;
+      const item = document.createElement("li");
+      item.dataset.series = name;
+      item.dataset.points = String(points);
+      const button = document.createElement("button");
+      button.type = "button";
+      button.setAttribute("aria-pressed", String(!state.hiddenSeries.has(name)));
+      button.title = `${points} run${points === 1 ? "" : "s"}; click to hide or show`;
+      const swatch = document.createElement("span");
+      swatch.className = "swatch";
+      swatch.style.background = colour(i);
+      button.append(swatch, name);
+      button.onclick = () => {
+        const visible = state.hiddenSeries.has(name);
+        if (visible) state.hiddenSeries.delete(name);
+        else state.hiddenSeries.add(name);
+        button.setAttribute("aria-pressed", String(visible));
+        for (const chart of charts) {
+          chart.setDatasetVisibility(i, visible);
+          chart.update();
+        }
+      };
+      item.append(button);
+      return item;
+    }),
+  );
 }
 
 async function selectRun(id: string): Promise<void> {
@@ -226,9 +382,12 @@ function renderDetail(): void {
     .map((s) => `<tr><td>${esc(s.scenario)}</td><td>${pct(s.accuracy)}</td><td>${s.support}</td></tr>`)
     .join("");
   const tip = $("#heatmap-tip");
+  const scenarios = new Map(m.perIntent.map((r) => [r.intent.name, r.intent.scenario]));
   drawHeatmap($<HTMLCanvasElement>("#heatmap"), {
     labels: m.confusion.labels,
     counts: m.confusion.counts,
+    scenarioOf: (label) => scenarios.get(label) ?? label.split("_")[0]!,
+    axes: { rows: $("#heatmap-rows"), cols: $("#heatmap-cols") },
     onHover(cell, x, y) {
       tip.hidden = !cell;
       if (!cell) return;
@@ -353,6 +512,7 @@ async function compare(): Promise<void> {
 
 async function poll(): Promise<void> {
   try {
+    if (!apiKey()) return;
     const running = state.runs.some((r) => r.status === "running" || r.status === "queued");
     if (running) {
       await loadRuns();
@@ -367,13 +527,26 @@ async function poll(): Promise<void> {
 }
 
 function start(): void {
+  takeKeyFromFragment();
   $<HTMLFormElement>("#keyform").onsubmit = (ev) => {
     ev.preventDefault();
-    localStorage.setItem("intentql.apiKey", $<HTMLInputElement>("#key").value.trim());
-    $("#error").hidden = true;
-    void loadRuns().catch(showError);
+    const input = $<HTMLInputElement>("#key");
+    const key = input.value.trim();
+    if (!key) return;
+    input.value = "";
+    setApiKey(key);
+    reload();
   };
-  $("#keybar").hidden = apiKey() !== null;
+  // A `#key=` pasted into the address bar of an open dashboard changes only the fragment.
+  window.addEventListener("hashchange", () => {
+    if (!new URLSearchParams(location.hash.slice(1)).has("key")) return;
+    takeKeyFromFragment();
+    reload();
+  });
+  $<HTMLButtonElement>("#forget").onclick = () => {
+    setApiKey(null);
+    askForKey(null);
+  };
   $<HTMLButtonElement>("#more").onclick = () => void loadMisclassified(false).catch(showError);
   $<HTMLButtonElement>("#compare-go").onclick = () => void compare().catch(showError);
   void loadRuns()

@@ -9,31 +9,74 @@ export class GraphQLRequestError extends Error {
   }
 }
 
+/** No key yet: the dashboard asks for one instead of calling the API. */
+export const NO_KEY = "NO_KEY";
+/** The key changed (or was forgotten) while the request ran: its answer belongs to no one now. */
+export const STALE = "STALE";
+
+const STORAGE_KEY = "intentql.apiKey";
+/** Where sessionStorage is unavailable (storage disabled): the key lives as long as the page. */
+let memoryKey: string | null = null;
+
+/**
+ * The key is kept in sessionStorage: this tab only, gone when it closes. Never localStorage (it
+ * would outlive the session on a shared machine) and never the query string (URLs end up in logs).
+ */
 export function apiKey(): string | null {
-  const fromHash = new URLSearchParams(location.hash.slice(1)).get("key");
-  if (fromHash) {
-    // Keep the key out of the address bar (and out of screenshots and history) once read.
-    localStorage.setItem("intentql.apiKey", fromHash);
-    history.replaceState(null, "", location.pathname + location.search);
+  try {
+    return sessionStorage.getItem(STORAGE_KEY) ?? memoryKey;
+  } catch {
+    return memoryKey;
   }
-  return localStorage.getItem("intentql.apiKey");
+}
+
+export function setApiKey(key: string | null): void {
+  memoryKey = key;
+  try {
+    if (key === null) sessionStorage.removeItem(STORAGE_KEY);
+    else sessionStorage.setItem(STORAGE_KEY, key);
+  } catch {
+    // storage disabled: memoryKey holds it
+  }
+}
+
+/**
+ * Takes a key passed as `#key=…` (a fragment never reaches the server) into storage, then removes
+ * it from the address bar so it does not linger there, in history or in screenshots. Also drops a
+ * key that earlier versions of the dashboard left in localStorage.
+ */
+export function takeKeyFromFragment(): void {
+  try {
+    localStorage.removeItem(STORAGE_KEY);
+  } catch {
+    // storage disabled: nothing was kept there
+  }
+  const params = new URLSearchParams(location.hash.slice(1));
+  if (!params.has("key")) return;
+  const key = params.get("key")?.trim();
+  if (key) setApiKey(key);
+  params.delete("key");
+  const rest = params.toString();
+  history.replaceState(history.state, "", `${location.pathname}${location.search}${rest ? `#${rest}` : ""}`);
 }
 
 export async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
   const key = apiKey();
+  if (!key) throw new GraphQLRequestError("no API key", NO_KEY);
   const res = await fetch("/graphql", {
     method: "POST",
     headers: {
       "content-type": "application/json",
       accept: "application/graphql-response+json, application/json",
-      ...(key ? { authorization: `Bearer ${key}` } : {}),
+      authorization: `Bearer ${key}`,
     },
     body: JSON.stringify({ query, variables }),
   });
-  const body = (await res.json()) as {
+  const body = (await res.json().catch(() => ({}))) as {
     data?: T;
     errors?: { message: string; extensions?: { code?: string } }[];
   };
+  if (apiKey() !== key) throw new GraphQLRequestError("the API key changed", STALE);
   if (body.errors?.length) {
     const first = body.errors[0]!;
     throw new GraphQLRequestError(first.message, first.extensions?.code);

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { apiClient, ENDPOINT_FLAG } from "../api-client.ts";
@@ -12,10 +13,56 @@ export interface ImportedDataset {
   splits: { name: string; count: number }[];
 }
 
-const IMPORT = `mutation Import($input: ImportDatasetInput!) {
-  importDataset(input: $input) { created dataset { id name rowCount splits { name count } } } }`;
+const DATASET_FIELDS = "created dataset { id name rowCount splits { name count } }";
+const START = `mutation Start($input: StartDatasetUploadInput!) {
+  startDatasetUpload(input: $input) { id parts missing } }`;
+const PART = `mutation Part($id: ID!, $index: Int!, $content: String!) {
+  uploadDatasetPart(id: $id, index: $index, content: $content) { id } }`;
+const FINISH = `mutation Finish($id: ID!) { finishDatasetUpload(id: $id) { ${DATASET_FIELDS} } }`;
 
-/** Imports a JSONL file through the API (admin scope); idempotent on content. */
+/** The server's part limit (edge/src/eval/dataset-upload-store.ts MAX_PART_BYTES); parts stay under it. */
+const PART_BYTES = 512 * 1024;
+
+/** Cuts a file into parts of at most PART_BYTES UTF-8 bytes, at line ends where a line fits. */
+export function splitIntoParts(content: string, maxBytes = PART_BYTES): string[] {
+  const parts: string[] = [];
+  const encoder = new TextEncoder();
+  let part = "";
+  let partBytes = 0;
+  for (const line of content.split(/(?<=\n)/)) {
+    let rest = line;
+    let bytes = encoder.encode(rest).byteLength;
+    if (partBytes + bytes > maxBytes && part !== "") {
+      parts.push(part);
+      part = "";
+      partBytes = 0;
+    }
+    while (bytes > maxBytes) {
+      // One line longer than a part: cut it by code points (the server joins parts back exactly).
+      let cut = "";
+      let cutBytes = 0;
+      for (const ch of rest) {
+        const b = encoder.encode(ch).byteLength;
+        if (cutBytes + b > maxBytes) break;
+        cut += ch;
+        cutBytes += b;
+      }
+      parts.push(cut);
+      rest = rest.slice(cut.length);
+      bytes -= cutBytes;
+    }
+    part += rest;
+    partBytes += bytes;
+  }
+  if (part !== "") parts.push(part);
+  return parts;
+}
+
+/**
+ * Imports a JSONL file of any size through the API (admin scope): in parts of at most 512 KiB, so no
+ * request meets the edge's 1 MiB body limit. Resumable (running it again sends only the parts the
+ * server lacks) and idempotent on content; nothing is imported until every part is there.
+ */
 export async function importFile(
   endpoint: string | undefined,
   file: string,
@@ -28,10 +75,30 @@ export async function importFile(
   } catch (error) {
     throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`);
   }
-  const data = await apiClient(endpoint).request<{
-    importDataset: { created: boolean; dataset: ImportedDataset };
-  }>(IMPORT, { input: { name, content, ...(split ? { split } : {}) } });
-  return data.importDataset;
+  if (content === "") throw new UsageError(`${file} is empty`);
+  const api = apiClient(endpoint);
+  const parts = splitIntoParts(content);
+  const sha256 = createHash("sha256").update(content, "utf8").digest("hex");
+  const bytes = Buffer.byteLength(content, "utf8");
+  const { startDatasetUpload: upload } = await api.request<{
+    startDatasetUpload: { id: string; parts: number; missing: number[] };
+  }>(START, { input: { name, sha256, parts: parts.length, bytes, ...(split ? { split } : {}) } });
+  const resumed = upload.missing.length < parts.length;
+  if (parts.length > 1 || resumed)
+    process.stderr.write(
+      `uploading ${file}: ${parts.length} part(s), ${upload.missing.length} to send${resumed ? " (resumed)" : ""}\n`,
+    );
+  for (const index of upload.missing) {
+    await api.request(PART, { id: upload.id, index, content: parts[index] });
+    if (parts.length > 1) process.stderr.write(`  part ${index + 1}/${parts.length}\n`);
+  }
+  const data = await api.request<{ finishDatasetUpload: { created: boolean; dataset: ImportedDataset } }>(
+    FINISH,
+    {
+      id: upload.id,
+    },
+  );
+  return data.finishDatasetUpload;
 }
 
 export function defaultName(file: string): string {

@@ -8,6 +8,7 @@ import type { IntentMetricsInfo } from "../../../schema/src/graphql/builder.ts";
 import { ErrorCode } from "../../../schema/src/graphql/errors.ts";
 import type { EvalRunInfo, EvalService } from "../../../schema/src/graphql/eval-run.ts";
 import { DatasetImportError, getDataset, importDataset, listDatasets } from "./dataset-store.ts";
+import { finishUpload, startUpload, uploadPart } from "./dataset-upload-store.ts";
 import {
   cancelRun,
   compareRuns,
@@ -37,6 +38,19 @@ export interface EvalServiceOptions {
   pollMs?: number;
 }
 
+/** A refused import (bad rows, bad parts) is the caller's to fix: BAD_USER_INPUT with the row errors. */
+async function asUserInput<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof DatasetImportError)
+      throw new GraphQLError(error.message, {
+        extensions: { code: ErrorCode.BAD_USER_INPUT, rowErrors: error.rowErrors.slice(0, 100) },
+      });
+    throw error;
+  }
+}
+
 const badInput = (message: string) =>
   new GraphQLError(message, { extensions: { code: ErrorCode.BAD_USER_INPUT } });
 
@@ -55,22 +69,18 @@ export function createEvalService(options: EvalServiceOptions): EvalService {
   return {
     datasets: () => listDatasets(db),
     dataset: (idOrName) => getDataset(db, idOrName),
-    async importDataset(input) {
-      try {
-        return await importDataset(db, {
+    importDataset: (input) =>
+      asUserInput(() =>
+        importDataset(db, {
           name: input.name,
           content: input.content,
           ...(input.split ? { split: input.split } : {}),
           knownLabels: options.knownLabels,
-        });
-      } catch (error) {
-        if (error instanceof DatasetImportError)
-          throw new GraphQLError(error.message, {
-            extensions: { code: ErrorCode.BAD_USER_INPUT, rowErrors: error.rowErrors.slice(0, 100) },
-          });
-        throw error;
-      }
-    },
+        }),
+      ),
+    startDatasetUpload: (input) => asUserInput(() => startUpload(db, input)),
+    uploadDatasetPart: (id, index, content) => asUserInput(() => uploadPart(db, id, index, content)),
+    finishDatasetUpload: (id) => asUserInput(() => finishUpload(db, id, options.knownLabels)),
     runs: (first) => listRuns(db, first),
     async run(id) {
       const run = await getRun(db, id);

@@ -79,6 +79,14 @@ export interface IntentDeltaInfo {
   support: number;
 }
 
+export interface DatasetUploadInfo {
+  id: string;
+  name: string;
+  parts: number;
+  bytes: number;
+  received: number[];
+}
+
 /** What the edge provides for this part of the schema. */
 export interface EvalService {
   datasets(): Promise<DatasetInfo[]>;
@@ -88,6 +96,16 @@ export interface EvalService {
     content: string;
     split?: string | null;
   }): Promise<{ dataset: DatasetInfo; created: boolean }>;
+  /** Files larger than one request, in parts (resumable; see edge/src/eval/dataset-upload-store.ts). */
+  startDatasetUpload(input: {
+    name: string;
+    split?: string | null;
+    sha256: string;
+    parts: number;
+    bytes: number;
+  }): Promise<DatasetUploadInfo>;
+  uploadDatasetPart(id: string, index: number, content: string): Promise<DatasetUploadInfo>;
+  finishDatasetUpload(id: string): Promise<{ dataset: DatasetInfo; created: boolean }>;
   runs(first: number): Promise<EvalRunInfo[]>;
   /** Also restarts a running run whose worker went quiet (a crash or restart): see edge/src/eval. */
   run(id: string): Promise<EvalRunInfo | null>;
@@ -399,7 +417,7 @@ const StartEvalRunInput = builder.inputType("StartEvalRunInput", {
   }),
 });
 
-const ImportResultRef = builder
+export const ImportResultRef = builder
   .objectRef<{ dataset: DatasetInfo; created: boolean }>("ImportDatasetResult")
   .implement({
     authScopes: { admin: true },
@@ -454,5 +472,63 @@ builder.subscriptionFields((t) => ({
       return evals(ctx).watch(String(args.id), ctx.signal) as AsyncIterable<EvalRunInfo>;
     },
     resolve: (run) => run,
+  }),
+}));
+
+const DatasetUploadRef = builder.objectRef<DatasetUploadInfo>("DatasetUpload").implement({
+  description: "A dataset file on its way in parts; it becomes a dataset at finishDatasetUpload.",
+  authScopes: { admin: true },
+  fields: (t) => ({
+    id: t.exposeID("id", {
+      description: "The same file, name and split always get the same id: resume with it.",
+    }),
+    name: t.exposeString("name"),
+    parts: t.exposeInt("parts"),
+    bytes: t.exposeInt("bytes"),
+    received: t.exposeIntList("received", { description: "Part indices already stored." }),
+    missing: t.intList({
+      description: "Part indices still to send.",
+      resolve: (u) => Array.from({ length: u.parts }, (_, i) => i).filter((i) => !u.received.includes(i)),
+    }),
+  }),
+});
+
+const StartDatasetUploadInput = builder.inputType("StartDatasetUploadInput", {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    split: t.string({ description: "As importDataset's split." }),
+    sha256: t.string({ required: true, description: "Hex sha256 of the whole file's UTF-8 bytes." }),
+    parts: t.int({ required: true, description: "Number of parts, each at most 512 KiB." }),
+    bytes: t.int({ required: true, description: "UTF-8 bytes of the whole file (at most 16 MiB)." }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  startDatasetUpload: t.field({
+    type: DatasetUploadRef,
+    description:
+      "Starts (or resumes) a dataset upload in parts, for files above importDataset's 1 MiB body. Needs the `admin` scope.",
+    authScopes: { admin: true },
+    args: { input: t.arg({ type: StartDatasetUploadInput, required: true }) },
+    resolve: (_r, { input }, ctx) => evals(ctx).startDatasetUpload(input),
+  }),
+  uploadDatasetPart: t.field({
+    type: DatasetUploadRef,
+    description: "Stores one part (sending a part again replaces it). Needs the `admin` scope.",
+    authScopes: { admin: true },
+    args: {
+      id: t.arg.id({ required: true }),
+      index: t.arg.int({ required: true }),
+      content: t.arg.string({ required: true }),
+    },
+    resolve: (_r, args, ctx) => evals(ctx).uploadDatasetPart(String(args.id), args.index, args.content),
+  }),
+  finishDatasetUpload: t.field({
+    type: ImportResultRef,
+    description:
+      "Checks the parts against the file's sha256 and imports it as importDataset does (atomically, idempotently). Needs the `admin` scope.",
+    authScopes: { admin: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_r, args, ctx) => evals(ctx).finishDatasetUpload(String(args.id)),
   }),
 }));

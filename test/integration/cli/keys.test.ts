@@ -3,61 +3,12 @@
  * D1 through Miniflare, test/support/edge-app.ts) served over HTTP on 127.0.0.1 by a small Node
  * adapter around `edge.fetch`.
  */
-import { spawn } from "node:child_process";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKey, startTestEdge, type TestEdge } from "../../support/edge-app.ts";
 import { type FakeUpstream, startFakeUpstream } from "../../support/edge-fake-upstream.ts";
+import { runCli, serveFetch } from "../../support/serve-fetch.ts";
 
 const KEY = /^iql_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
-// Request and response headers Node's http layer owns (framing, connection).
-const HOP_BY_HOP = new Set(["host", "connection", "keep-alive", "content-length", "transfer-encoding"]);
-
-/** Serves a fetch handler on 127.0.0.1:<free port>. */
-async function serveFetch(
-  handler: (request: Request) => Promise<Response>,
-): Promise<{ url: string; close(): Promise<void> }> {
-  const server = createServer((req, res) => {
-    void (async () => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
-      const headers = new Headers();
-      for (const [name, value] of Object.entries(req.headers))
-        if (value !== undefined && !HOP_BY_HOP.has(name))
-          headers.set(name, Array.isArray(value) ? value.join(", ") : value);
-      const hasBody = req.method !== "GET" && req.method !== "HEAD";
-      const response = await handler(
-        new Request(`http://127.0.0.1${req.url ?? "/"}`, {
-          method: req.method,
-          headers,
-          ...(hasBody ? { body: new Uint8Array(Buffer.concat(chunks)) } : {}),
-        }),
-      );
-      const body = Buffer.from(await response.arrayBuffer());
-      const out: Record<string, string> = {};
-      response.headers.forEach((value, name) => {
-        if (!HOP_BY_HOP.has(name)) out[name] = value;
-      });
-      res.writeHead(response.status, out);
-      res.end(body);
-    })().catch((error: unknown) => {
-      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
-      res.end(String(error));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
-
 let upstream: FakeUpstream;
 let t: TestEdge;
 let http: Awaited<ReturnType<typeof serveFetch>>;
@@ -86,15 +37,7 @@ function cli(
   // `--endpoint` goes after the subcommand; help and usage cases pass no subcommand flags.
   const argv =
     args[0] === "keys" && args.length > 1 && !args.includes("--help") ? [...args, ...endpoint] : args;
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ["cli/bin/intentql.js", ...argv], { env });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolvePromise({ code, stdout, stderr }));
-  });
+  return runCli(argv, env);
 }
 
 const SCENARIOS = "{ scenarios }";

@@ -26,7 +26,8 @@ export function variableProblems(name: string, v: HclVariable): string[] {
 
 export const isRequired = (v: HclVariable) => !Object.hasOwn(v, "default");
 
-const SECRET_NAME = "[A-Za-z0-9_]*(?:password|passwd|secret|token|api_?key|pepper|private_?key|access_?key)[A-Za-z0-9_]*";
+const SECRET_NAME =
+  "[A-Za-z0-9_]*(?:password|passwd|secret|token|api_?key|pepper|private_?key|access_?key)[A-Za-z0-9_]*";
 const ASSIGNMENT = new RegExp(String.raw`^\s*"?(${SECRET_NAME})"?\s*[=:]\s*"([^"]*)"`, "gim");
 
 /** Attributes whose names look secret but are not (IMDS mode, secret names and ARNs). */

@@ -1,0 +1,148 @@
+/**
+ * Dataset uploads in parts (migration 0003): start → parts in any order, each idempotent → finish,
+ * which checks the whole against its sha256 and hands it to the atomic, idempotent importDataset.
+ * Bounded: at most MAX_UPLOAD_BYTES per upload and MAX_PART_BYTES per part (under the edge's 1 MiB
+ * body limit); uploads left unfinished for a day are deleted when the next one starts.
+ */
+import { DatasetImportError, type Db, type ImportOptions, importDataset } from "./dataset-store.ts";
+
+export const MAX_PART_BYTES = 512 * 1024;
+export const MAX_UPLOAD_BYTES = 16 * 1024 * 1024;
+const STALE_AFTER_MS = 24 * 60 * 60 * 1000;
+
+export interface DatasetUpload {
+  id: string;
+  name: string;
+  parts: number;
+  bytes: number;
+  /** Part indices already stored, ascending. */
+  received: number[];
+}
+
+export interface StartUpload {
+  name: string;
+  split?: string | null;
+  /** Hex sha256 of the whole file's UTF-8 bytes. */
+  sha256: string;
+  parts: number;
+  bytes: number;
+}
+
+const encoder = new TextEncoder();
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function describe(db: Db, id: string): Promise<DatasetUpload | null> {
+  const upload = await db
+    .prepare("SELECT id, name, parts, bytes FROM dataset_uploads WHERE id = ?")
+    .bind(id)
+    .first<{ id: string; name: string; parts: number; bytes: number }>();
+  if (!upload) return null;
+  const { results } = await db
+    .prepare("SELECT idx FROM dataset_upload_parts WHERE upload_id = ? ORDER BY idx")
+    .bind(id)
+    .all<{ idx: number }>();
+  return { ...upload, received: results.map((r) => r.idx) };
+}
+
+export async function startUpload(db: Db, input: StartUpload): Promise<DatasetUpload> {
+  const name = input.name.trim();
+  if (name === "" || name.length > 200) throw new DatasetImportError("name must be 1-200 characters");
+  if (!/^[0-9a-f]{64}$/.test(input.sha256))
+    throw new DatasetImportError("sha256 must be 64 lowercase hex characters (of the whole file)");
+  if (!Number.isInteger(input.bytes) || input.bytes < 1 || input.bytes > MAX_UPLOAD_BYTES)
+    throw new DatasetImportError(`bytes must be 1 to ${MAX_UPLOAD_BYTES} (16 MiB)`);
+  const minParts = Math.ceil(input.bytes / MAX_PART_BYTES);
+  if (!Number.isInteger(input.parts) || input.parts < minParts || input.parts > input.bytes)
+    throw new DatasetImportError(
+      `parts must be ${minParts} to ${input.bytes}: each part is at most ${MAX_PART_BYTES} bytes`,
+    );
+  const split = input.split ?? null;
+  const id = `up_${(await sha256Hex(JSON.stringify([input.sha256, name, split]))).slice(0, 16)}`;
+  const staleBefore = new Date(Date.now() - STALE_AFTER_MS).toISOString();
+  await db.batch([
+    db
+      .prepare(
+        "DELETE FROM dataset_upload_parts WHERE upload_id IN (SELECT id FROM dataset_uploads WHERE created_at < ?)",
+      )
+      .bind(staleBefore),
+    db.prepare("DELETE FROM dataset_uploads WHERE created_at < ?").bind(staleBefore),
+    db
+      .prepare(
+        "INSERT INTO dataset_uploads (id, name, split, content_sha256, parts, bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
+      )
+      .bind(id, name, split, input.sha256, input.parts, input.bytes, new Date().toISOString()),
+  ]);
+  const upload = (await describe(db, id))!;
+  if (upload.parts !== input.parts || upload.bytes !== input.bytes)
+    throw new DatasetImportError(
+      `upload ${id} was started with ${upload.parts} parts of ${upload.bytes} bytes; resume with the same split`,
+    );
+  return upload;
+}
+
+export async function uploadPart(db: Db, id: string, index: number, content: string): Promise<DatasetUpload> {
+  const upload = await describe(db, id);
+  if (!upload) throw new DatasetImportError(`no upload ${id} (finished, or started more than a day ago)`);
+  if (!Number.isInteger(index) || index < 0 || index >= upload.parts)
+    throw new DatasetImportError(`part index must be 0 to ${upload.parts - 1}`);
+  const bytes = encoder.encode(content).byteLength;
+  if (bytes === 0 || bytes > MAX_PART_BYTES)
+    throw new DatasetImportError(`a part must have 1 to ${MAX_PART_BYTES} bytes, this one has ${bytes}`);
+  await db
+    .prepare("INSERT OR REPLACE INTO dataset_upload_parts (upload_id, idx, content) VALUES (?, ?, ?)")
+    .bind(id, index, content)
+    .run();
+  return { ...upload, received: [...new Set([...upload.received, index])].sort((a, b) => a - b) };
+}
+
+/** Checks the whole, imports it (atomically, idempotently) and deletes the upload. */
+export async function finishUpload(
+  db: Db,
+  id: string,
+  knownLabels: ImportOptions["knownLabels"],
+): ReturnType<typeof importDataset> {
+  const upload = await db
+    .prepare("SELECT name, split, content_sha256, parts, bytes FROM dataset_uploads WHERE id = ?")
+    .bind(id)
+    .first<{ name: string; split: string | null; content_sha256: string; parts: number; bytes: number }>();
+  if (!upload) throw new DatasetImportError(`no upload ${id} (finished, or started more than a day ago)`);
+  const { results } = await db
+    .prepare("SELECT idx, content FROM dataset_upload_parts WHERE upload_id = ? ORDER BY idx")
+    .bind(id)
+    .all<{ idx: number; content: string }>();
+  const missing = Array.from({ length: upload.parts }, (_, i) => i).filter(
+    (i) => !results.some((r) => r.idx === i),
+  );
+  if (missing.length > 0)
+    throw new DatasetImportError(
+      `parts ${missing.slice(0, 20).join(", ")} are missing; send them, then finish`,
+    );
+  const content = results.map((r) => r.content).join("");
+  if ((await sha256Hex(content)) !== upload.content_sha256)
+    throw new DatasetImportError(
+      "the parts do not add up to the file's sha256 (a part changed or was cut differently): start the upload again",
+    );
+  const remove = () =>
+    db.batch([
+      db.prepare("DELETE FROM dataset_upload_parts WHERE upload_id = ?").bind(id),
+      db.prepare("DELETE FROM dataset_uploads WHERE id = ?").bind(id),
+    ]);
+  try {
+    const result = await importDataset(db, {
+      name: upload.name,
+      content,
+      ...(upload.split ? { split: upload.split } : {}),
+      ...(knownLabels ? { knownLabels } : {}),
+    });
+    await remove();
+    return result;
+  } catch (error) {
+    // Bad rows will not get better by retrying: the upload is dropped with the line numbers reported.
+    if (error instanceof DatasetImportError) await remove();
+    throw error;
+  }
+}
