@@ -16,6 +16,7 @@ import type {
   ClassificationInfo,
   GraphQLContext,
   IntentScoreInfo,
+  MeasuredSplit,
   ModelInfo,
 } from "../../schema/src/graphql/builder.ts";
 import { ErrorCode } from "../../schema/src/graphql/errors.ts";
@@ -311,11 +312,22 @@ async function listModels(client: V2Client): Promise<ModelInfo[]> {
         provider: param("provider"),
         variant: param("variant"),
         labels: Array.isArray(labels) ? labels.map(toIntentInfo) : [],
-        validation: manifest?.metrics?.validation ?? null,
-        test: manifest?.metrics?.test ?? null,
+        validation: measured(manifest?.metrics, "validation"),
+        test: measured(manifest?.metrics, "test"),
         temperature: manifest?.calibration?.temperature ?? null,
         outOfScopeThreshold: manifest?.calibration?.outOfScope.threshold ?? null,
       };
     }),
   );
+}
+
+/** A split's metrics with the bundle's note on them (`validationNote`, `testNote`), if any. */
+function measured(
+  metrics: BundleManifest["metrics"] | undefined,
+  split: "validation" | "test",
+): MeasuredSplit | null {
+  const m = metrics?.[split];
+  if (!m) return null;
+  const note = metrics[`${split}Note`];
+  return { n: m.n, accuracy: m.accuracy, f1Macro: m.f1Macro, note: typeof note === "string" ? note : null };
 }

@@ -47,14 +47,19 @@ export interface ClassificationInfo {
   model: string;
 }
 
+/** A bundle's score on one split, with what the bundle says about how it was measured. */
+export interface MeasuredSplit extends SplitMetrics {
+  note: string | null;
+}
+
 export interface ModelInfo {
   name: string;
   version: string;
   provider: string | null;
   variant: string | null;
   labels: IntentInfo[];
-  validation: SplitMetrics | null;
-  test: SplitMetrics | null;
+  validation: MeasuredSplit | null;
+  test: MeasuredSplit | null;
   temperature: number | null;
   outOfScopeThreshold: number | null;
 }

@@ -1,14 +1,18 @@
-import type { SplitMetrics } from "../bundle.ts";
-import { builder, type ModelInfo } from "./builder.ts";
+import { builder, type MeasuredSplit, type ModelInfo } from "./builder.ts";
 import { IntentRef } from "./intent.ts";
 
-export const SplitMetricsRef = builder.objectRef<SplitMetrics>("SplitMetrics").implement({
+export const SplitMetricsRef = builder.objectRef<MeasuredSplit>("SplitMetrics").implement({
   authScopes: { catalog: true },
   description: "Scores on one data split, from the bundle's bundle.json.",
   fields: (t) => ({
     n: t.exposeInt("n"),
     accuracy: t.exposeFloat("accuracy"),
     f1Macro: t.exposeFloat("f1Macro"),
+    note: t.exposeString("note", {
+      nullable: true,
+      description:
+        "How and on which weights it was measured, from bundle.json (e.g. validation scored before the final refit on train+validation, so it is not a held-out score of the served weights).",
+    }),
   }),
 });
 
@@ -24,8 +28,18 @@ export const ModelRef = builder.objectRef<ModelInfo>("Model").implement({
     }),
     variant: t.exposeString("variant", { nullable: true, description: "fp32, fp16 or int8." }),
     labels: t.field({ type: [IntentRef], resolve: (m) => m.labels }),
-    validation: t.field({ type: SplitMetricsRef, nullable: true, resolve: (m) => m.validation }),
-    test: t.field({ type: SplitMetricsRef, nullable: true, resolve: (m) => m.test }),
+    validation: t.field({
+      type: SplitMetricsRef,
+      nullable: true,
+      description: "Read its note: a model refit on train+validation has no held-out validation score.",
+      resolve: (m) => m.validation,
+    }),
+    test: t.field({
+      type: SplitMetricsRef,
+      nullable: true,
+      description: "Held-out test score of the served weights (see note).",
+      resolve: (m) => m.test,
+    }),
     temperature: t.exposeFloat("temperature", { nullable: true, description: "Calibration temperature." }),
     outOfScopeThreshold: t.exposeFloat("outOfScopeThreshold", { nullable: true }),
   }),

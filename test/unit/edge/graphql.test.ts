@@ -131,7 +131,7 @@ describe("introspection of intents and models", () => {
 
   it("lists the upstream's models with metrics from bundle.json", async () => {
     const { body } = await t.gql(
-      "{ models { name version provider variant labels { name } validation { accuracy n } test { f1Macro } temperature outOfScopeThreshold } }",
+      "{ models { name version provider variant labels { name } validation { accuracy n note } test { f1Macro note } temperature outOfScopeThreshold } }",
     );
     expect(body.errors).toBeUndefined();
     const [m] = body.data.models;
@@ -143,6 +143,9 @@ describe("introspection of intents and models", () => {
       outOfScopeThreshold: assets.manifest.calibration!.outOfScope.threshold,
       validation: { n: assets.manifest.metrics.validation!.n },
     });
+    // Honest metadata: the served weights were refit on train+validation, and the API says so.
+    expect(m.validation.note).toMatch(/refit on train\+validation/);
+    expect(m.test.note).toMatch(/test/);
     expect(m.labels).toHaveLength(60);
   });
 });
