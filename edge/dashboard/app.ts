@@ -173,7 +173,51 @@ function showError(error: unknown): void {
   box.hidden = false;
 }
 
+interface SplitScore {
+  n: number;
+  accuracy: number;
+  f1Macro: number;
+  note: string | null;
+}
+
+/** The served model's own scores, each with the bundle's note on what data it was measured on. */
+async function loadModels(): Promise<void> {
+  const body = $("#models tbody");
+  try {
+    const data = await gql<{
+      models: {
+        name: string;
+        version: string;
+        variant: string | null;
+        test: SplitScore | null;
+        validation: SplitScore | null;
+      }[];
+    }>(
+      "query Models { models { name version variant test { n accuracy f1Macro note } validation { n accuracy f1Macro note } } }",
+    );
+    body.innerHTML = data.models
+      .flatMap((m) =>
+        (
+          [
+            ["test", m.test],
+            ["validation", m.validation],
+          ] as const
+        )
+          .filter(([, score]) => score !== null)
+          .map(
+            ([split, score]) =>
+              `<tr data-testid="model-row"><td>${esc(m.name)} ${esc(m.version)}</td><td>${esc(m.variant ?? "–")}</td><td>${split}</td><td>${pct(score!.accuracy)}</td><td>${pct(score!.f1Macro)}</td><td>${score!.n}</td><td data-testid="model-note">${esc(score!.note ?? "")}</td></tr>`,
+          ),
+      )
+      .join("");
+  } catch (error) {
+    // The model server may be down while D1 still answers: the runs are shown anyway.
+    body.innerHTML = `<tr><td colspan="7">model server unavailable: ${esc(error instanceof Error ? error.message : String(error))}</td></tr>`;
+  }
+}
+
 async function loadRuns(): Promise<void> {
+  void loadModels();
   const data = await gql<{ evalRuns: RunSummary[] }>(`query Runs { evalRuns(first: 100) { ${RUN_FIELDS} } }`);
   state.runs = data.evalRuns;
   $("#keybar").hidden = true;

@@ -261,6 +261,13 @@ describe.skipIf(!haveBrowser)("dashboard", () => {
     expect(page.url()).not.toContain(key);
 
     expect(await page.locator("[data-testid=run-row]").count()).toBe(4);
+    // The served model's own scores say what they were measured on (validation predates the refit).
+    await page.waitForSelector("[data-testid=model-row]");
+    const { models } = await gql("{ models { test { accuracy } validation { note } } }");
+    const rows = await page.locator("[data-testid=model-row]").allTextContents();
+    expect(rows[0]).toContain(pct(models[0].test.accuracy));
+    expect(rows[1]).toContain(models[0].validation.note);
+    expect(rows[1]).toMatch(/refit on train\+validation/);
     await page.waitForSelector("[data-testid=metric-accuracy]");
     expect(await page.textContent("[data-testid=metric-accuracy]")).toBe(pct(newest.metrics.accuracy));
     expect(await page.textContent("[data-testid=metric-f1]")).toBe(pct(newest.metrics.f1Macro));
@@ -301,6 +308,7 @@ describe.skipIf(!haveBrowser)("dashboard", () => {
 
     // The heatmap has one drawn cell per non-zero count; hovering the first gold row's diagonal tells it,
     // and the scenario ticks beside that row and column are the target's scenario.
+    await page.locator("[data-testid=heatmap]").scrollIntoViewIfNeeded();
     const box = await page.locator("[data-testid=heatmap]").boundingBox();
     expect(box!.width).toBeGreaterThan(60 * 10 - 1);
     const g = labels.indexOf(target.intent.name);
@@ -375,6 +383,7 @@ describe.skipIf(!haveBrowser)("dashboard", () => {
     // The heatmap with a confusion hovered, up close.
     const panel = page.locator("[data-testid=heatmap-figure]").locator("..");
     await panel.scrollIntoViewIfNeeded();
+    await page.locator("[data-testid=heatmap]").scrollIntoViewIfNeeded();
     const matrix = (await page.locator("[data-testid=heatmap]").boundingBox())!;
     const gold = labels.indexOf("music_query");
     const predicted = labels.indexOf("play_music");

@@ -77,6 +77,7 @@ export async function startWorker(
   keys: Keys,
   vars: Record<string, string>,
   rateLimits?: Parameters<typeof startEdgeWorker>[0]["rateLimits"],
+  inspector = false,
 ): Promise<Worker> {
   const before = new Set(descendantsNamed("workerd"));
   const edge = await startEdgeWorker({
@@ -91,6 +92,7 @@ export async function startWorker(
     ],
     vars,
     ...(rateLimits ? { rateLimits } : {}),
+    inspector,
   });
   return { edge, pids: descendantsNamed("workerd").filter((p) => !before.has(p)) };
 }
