@@ -92,37 +92,53 @@ describe("predict's split", () => {
 
 interface Request {
   query: string;
-  variables: { input: Record<string, string> };
+  variables: { input: Record<string, string> } & Record<string, unknown>;
 }
 
-/** A stand-in for the API: answers importDataset and startEvalRun, filtering with the real parser. */
+/** A stand-in for the API: answers the dataset upload and startEvalRun, filtering with the real parser. */
 let api: { url: string; requests: Request[]; close(): Promise<void> };
 
 beforeAll(async () => {
   const requests: Request[] = [];
   let content = "";
+  let upload: { split: string | undefined; name: string; parts: string[] } = {
+    split: undefined,
+    name: "",
+    parts: [],
+  };
   const server = createServer((req, res) => {
     let body = "";
     req.on("data", (d) => (body += d));
     req.on("end", () => {
       const request = JSON.parse(body) as Request;
       requests.push(request);
-      const input = request.variables.input;
+      const input = request.variables.input ?? {};
       let data: unknown;
-      if (request.query.includes("importDataset")) {
-        content = input.content!;
-        const { rows } = parseDatasetJsonl(content, input.split ? { split: input.split } : {});
+      if (request.query.includes("startDatasetUpload")) {
+        // The upload protocol (start → parts → finish), as the edge speaks it.
+        upload = { split: input.split, name: input.name!, parts: [] };
+        const parts = Number(input.parts);
+        data = {
+          startDatasetUpload: { id: "up_1", parts, missing: Array.from({ length: parts }, (_, i) => i) },
+        };
+      } else if (request.query.includes("uploadDatasetPart")) {
+        const v = request.variables as unknown as { index: number; content: string };
+        upload.parts[v.index] = v.content;
+        data = { uploadDatasetPart: { id: "up_1" } };
+      } else if (request.query.includes("finishDatasetUpload")) {
+        content = upload.parts.join("");
+        const { rows } = parseDatasetJsonl(content, upload.split ? { split: upload.split } : {});
         const splits = new Map<string, number>();
         for (const r of rows) {
-          const name = r.split ?? input.split ?? "test";
+          const name = r.split ?? upload.split ?? "test";
           splits.set(name, (splits.get(name) ?? 0) + 1);
         }
         data = {
-          importDataset: {
+          finishDatasetUpload: {
             created: true,
             dataset: {
               id: "ds_1",
-              name: input.name,
+              name: upload.name,
               rowCount: rows.length,
               splits: [...splits].map(([name, count]) => ({ name, count })),
             },
@@ -167,14 +183,16 @@ function cli(
   });
 }
 
-const splitsSent = (sent: Request[]) => sent.map((r) => r.variables.input.split);
+/** The split of each dataset upload and eval run the CLI started (parts and finish carry none). */
+const splitsSent = (sent: Request[]) =>
+  sent.filter((r) => /startDatasetUpload|startEvalRun/.test(r.query)).map((r) => r.variables.input.split);
 const lastJson = (stdout: string) => JSON.parse(stdout.trim().split("\n").at(-1)!);
 
 describe("eval and dataset import choose the split as predict does", { timeout: 60_000 }, () => {
   it("eval imports and runs the test partition by default: predict's rows", async () => {
     const r = await cli("eval", "--data", OFFICIAL);
     expect(r.code, r.stderr).toBe(0);
-    expect(splitsSent(r.sent)).toEqual(["test", "test"]); // importDataset, then startEvalRun
+    expect(splitsSent(r.sent)).toEqual(["test", "test"]); // the upload, then startEvalRun
     expect(lastJson(r.stdout)).toMatchObject({ n: predict("--data", OFFICIAL).result.n });
     expect(r.stderr).toMatch(/eval run run_1: official\/test, 2 texts/);
 
