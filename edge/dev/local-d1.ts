@@ -47,7 +47,8 @@ export interface KeyToStore {
   revoked?: boolean;
 }
 
-async function keySql(pepper: string, keys: readonly KeyToStore[]): Promise<string[]> {
+/** SQL statements (values inlined, quoted) that store these keys hashed with `pepper`. */
+export async function keySql(pepper: string, keys: readonly KeyToStore[]): Promise<string[]> {
   const out: string[] = [];
   for (const k of keys) {
     const { sql, values } = await insertApiKeyStatement(pepper, k.key, k.scopes, k.name ?? "local");

@@ -5,9 +5,12 @@
  *   keys create --name NAME --scopes classify[,eval,admin] [--json]   the secret alone on stdout
  *   keys list [--all] [--json]                                        table (or JSON), no secrets
  *   keys revoke ID|KEY [--json]                                       the revoked record
+ *   keys bootstrap --sql FILE [--name N]                              the first admin key, offline
  */
 
-import { parseApiKey, SCOPES } from "../../../edge/src/auth/api-keys.ts";
+import { writeFileSync } from "node:fs";
+import { keySql } from "../../../edge/dev/local-d1.ts";
+import { generateApiKey, parseApiKey, SCOPES } from "../../../edge/src/auth/api-keys.ts";
 import type { Scope } from "../../../schema/src/graphql/builder.ts";
 import { apiClient, ENDPOINT_FLAG } from "../api-client.ts";
 import { UsageError } from "../args.ts";
@@ -172,11 +175,55 @@ const revoke = defineCommand(
   },
 );
 
+/**
+ * A new deployment has no key to call createApiKey with: this makes the first admin key offline,
+ * hashed with the Worker's pepper (API_KEY_PEPPER in the environment, the same secret the Worker
+ * holds), and writes the SQL that stores it for `wrangler d1 execute intentql --remote --file FILE`.
+ * The key is printed once; the file holds only its hash.
+ */
+const bootstrap = defineCommand(
+  {
+    name: "keys bootstrap",
+    summary: "make the first admin key of a new deployment, offline (API_KEY_PEPPER in the environment)",
+    description: [
+      "Prints the key alone on stdout and writes the SQL that stores its hash to --sql FILE; then run",
+      "`npx wrangler d1 execute intentql --remote --file FILE --config edge/wrangler.toml` (docs/DEPLOY.md).",
+    ],
+    flags: [
+      {
+        name: "sql",
+        value: "FILE",
+        description: "where to write the SQL statement (it holds the key's HMAC, not the key)",
+        required: "a file to write the SQL to, e.g. --sql /tmp/first-key.sql",
+      },
+      { name: "name", value: "NAME", description: "a label for the key", default: "bootstrap admin" },
+    ],
+  },
+  async (args) => {
+    const pepper = process.env.API_KEY_PEPPER;
+    if (!pepper || pepper.length < 32)
+      throw new UsageError(
+        "API_KEY_PEPPER must be set to the Worker's pepper secret (at least 32 characters), e.g. from your secret store",
+      );
+    const key = generateApiKey();
+    const statements = await keySql(pepper, [
+      { key, scopes: ["admin", "eval", "classify"], name: args.required("name") },
+    ]);
+    writeFileSync(args.required("sql"), `${statements.join("\n")}\n`, { mode: 0o600 });
+    process.stderr.write(
+      `wrote ${args.required("sql")}: store it with wrangler d1 execute (docs/DEPLOY.md); the key is shown this once\n`,
+    );
+    process.stdout.write(`${key}\n`);
+    return 0;
+  },
+);
+
 export const command: CommandGroup = {
   name: "keys",
   summary: "API key administration (admin key: INTENTQL_API_KEY)",
   description: [
-    "Every subcommand talks to the running API (--endpoint) and needs an admin key in INTENTQL_API_KEY.",
+    "create, list and revoke talk to the running API (--endpoint) with an admin key in INTENTQL_API_KEY;",
+    "bootstrap makes the first admin key offline, from the Worker's API_KEY_PEPPER.",
   ],
-  subcommands: [create, list, revoke],
+  subcommands: [create, list, revoke, bootstrap],
 };

@@ -187,9 +187,9 @@ describe("usage errors exit 2 and name the flag and the fix", () => {
       [["--foo"], /^intentql: unknown flag --foo \(see intentql --help\)$/],
       [
         ["keys"],
-        /^intentql keys: a subcommand is needed: create, list or revoke \(see intentql keys --help\)$/,
+        /^intentql keys: a subcommand is needed: create, list, revoke or bootstrap \(see intentql keys --help\)$/,
       ],
-      [["keys", "rotate"], /^intentql keys: no subcommand "rotate": use create, list or revoke/],
+      [["keys", "rotate"], /^intentql keys: no subcommand "rotate": use create, list, revoke or bootstrap/],
       [
         ["predict", "data.jsonl"],
         /^intentql predict: unexpected argument "data.jsonl": intentql predict takes no arguments/,

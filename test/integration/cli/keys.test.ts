@@ -3,6 +3,9 @@
  * D1 through Miniflare, test/support/edge-app.ts) served over HTTP on 127.0.0.1 by a small Node
  * adapter around `edge.fetch`.
  */
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKey, startTestEdge, type TestEdge } from "../../support/edge-app.ts";
 import { type FakeUpstream, startFakeUpstream } from "../../support/edge-fake-upstream.ts";
@@ -198,5 +201,40 @@ describe("intentql keys", { timeout: 90_000 }, () => {
       expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(2);
     }
     expect(JSON.parse((await cli(["keys", "list", "--json", "--all"])).stdout).length).toBe(before);
+  });
+});
+
+describe("intentql keys bootstrap (the first admin key of a new deployment)", { timeout: 90_000 }, () => {
+  it("writes SQL with the key's hash only; once executed, the printed key is an admin key", async () => {
+    const pepper = "a-deployment-pepper-of-at-least-32-characters";
+    const edge = await startTestEdge(upstream.url, { pepper });
+    try {
+      const dir = mkdtempSync(join(tmpdir(), "intentql-bootstrap-"));
+      const sql = join(dir, "first-key.sql");
+      const r = await runCli(["keys", "bootstrap", "--sql", sql], { ...process.env, API_KEY_PEPPER: pepper });
+      expect(r.code, r.stderr).toBe(0);
+      const key = r.stdout.trim();
+      expect(key).toMatch(KEY);
+      const text = readFileSync(sql, "utf8");
+      expect(text).not.toContain(key.split("_")[2]);
+      for (const statement of text.trim().split("\n")) await edge.db.prepare(statement).run();
+      const listed = await edge.gql("{ apiKeys { name scopes } }", undefined, { key });
+      expect(listed.status).toBe(200);
+      expect(listed.body.data.apiKeys).toContainEqual({
+        name: "bootstrap admin",
+        scopes: ["admin", "eval", "classify"],
+      });
+    } finally {
+      await edge.dispose();
+    }
+  });
+
+  it("refuses without the Worker's pepper (exit 2, says which variable)", async () => {
+    const env = { ...process.env };
+    delete env.API_KEY_PEPPER;
+    const r = await runCli(["keys", "bootstrap", "--sql", join(tmpdir(), "never.sql")], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/API_KEY_PEPPER must be set/);
+    expect(r.stdout).toBe("");
   });
 });
