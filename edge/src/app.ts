@@ -27,7 +27,12 @@ import { type EdgeBundleAssets, EdgeModel, toIntentInfo } from "./classifier/edg
 import type { D1Database } from "./d1.ts";
 import type { ClassifiedText } from "./eval/eval-runner.ts";
 import { createEvalService, latestIntentMetricsLoader, type RunnerLauncher } from "./eval/eval-service.ts";
-import { memoryRateLimiter, type RateLimiter, TokenBuckets } from "./limits/rate-limiter.ts";
+import {
+  memoryRateLimiter,
+  type RateLimiter,
+  TEXT_QUOTA_DEFAULTS,
+  TokenBuckets,
+} from "./limits/rate-limiter.ts";
 import { OperationTextBudget, type TextLimits } from "./limits/text-budget.ts";
 import { errorResponse, rateLimitedError } from "./plugins/error-response.ts";
 import { requestAuth, useApiKeys } from "./plugins/use-api-keys.ts";
@@ -156,7 +161,9 @@ export function createEdge(options: EdgeOptions): Edge {
   const limiters = {
     requestsPerKey: options.limiters?.requestsPerKey ?? memoryRateLimiter(new TokenBuckets(50, 100)),
     requestsPerIp: options.limiters?.requestsPerIp ?? memoryRateLimiter(new TokenBuckets(5, 20)),
-    textsPerKey: options.limiters?.textsPerKey ?? memoryRateLimiter(new TokenBuckets(200, 2_000)),
+    textsPerKey:
+      options.limiters?.textsPerKey ??
+      memoryRateLimiter(new TokenBuckets(TEXT_QUOTA_DEFAULTS.perSecond, TEXT_QUOTA_DEFAULTS.burst)),
   };
   // Stores take Cloudflare's full D1 type; the edge's own D1 interface is the subset it uses.
   const db = options.db as unknown as import("@cloudflare/workers-types").D1Database;
@@ -169,11 +176,6 @@ export function createEdge(options: EdgeOptions): Edge {
         ...(options.evalStaleAfterMs ? { staleAfterMs: options.evalStaleAfterMs } : {}),
       })
     : undefined;
-  const apiKeys: GraphQLContext["apiKeys"] = {
-    list: (includeRevoked) => keys.list(includeRevoked),
-    create: (name, scopes) => keys.create(name, scopes),
-    revoke: (id) => keys.revoke(id),
-  };
 
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
@@ -259,7 +261,7 @@ export function createEdge(options: EdgeOptions): Edge {
         },
         models: () => listModels(client),
         latestIntentMetrics: latestIntentMetricsLoader(db),
-        apiKeys,
+        apiKeys: keys,
         ...(evals ? { evals } : {}),
       };
     },

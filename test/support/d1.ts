@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { D1Database } from "@cloudflare/workers-types";
 import { getPlatformProxy } from "wrangler";
+import type { D1Database as EdgeD1, D1PreparedStatement as EdgeStatement } from "../../edge/src/d1.ts";
 
 const MIGRATIONS = "edge/migrations";
 
@@ -56,4 +57,29 @@ export async function startD1(): Promise<{ db: D1Database; dispose(): Promise<vo
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A D1 that counts the statements whose SQL contains `match` and, while `fail` is set, makes exactly
+ * those fail as a broken D1 would (a fake for counting and faults only; everything runs on `db`).
+ */
+export function instrumentD1<Db extends EdgeD1>(
+  db: Db,
+  match: string,
+): { db: Db; state: { count: number; fail: boolean } } {
+  const state = { count: 0, fail: false };
+  const failing = (): EdgeStatement => {
+    const refuse = () => Promise.reject(new Error("D1_ERROR: injected"));
+    return { bind: () => failing(), first: refuse, all: refuse, run: refuse };
+  };
+  const proxy: EdgeD1 = {
+    prepare(sql) {
+      if (!sql.includes(match)) return db.prepare(sql);
+      state.count++;
+      return state.fail ? failing() : db.prepare(sql);
+    },
+    exec: (sql) => db.exec(sql),
+    batch: (statements) => db.batch(statements),
+  };
+  return { db: proxy as Db, state };
 }

@@ -23,7 +23,8 @@ export const DEFAULT_SPLIT = "test";
 /** D1 caps one statement's size; rows travel as JSON arrays of about this many bytes each. */
 const CHUNK_BYTES = 400_000;
 
-async function sha256Hex(text: string): Promise<string> {
+/** Hex sha256 of a string's UTF-8 bytes. */
+export async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

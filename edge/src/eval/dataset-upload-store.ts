@@ -4,7 +4,13 @@
  * Bounded: at most MAX_UPLOAD_BYTES per upload and MAX_PART_BYTES per part (under the edge's 1 MiB
  * body limit); uploads left unfinished for a day are deleted when the next one starts.
  */
-import { DatasetImportError, type Db, type ImportOptions, importDataset } from "./dataset-store.ts";
+import {
+  DatasetImportError,
+  type Db,
+  type ImportOptions,
+  importDataset,
+  sha256Hex,
+} from "./dataset-store.ts";
 
 export const MAX_PART_BYTES = 512 * 1024;
 export const MAX_UPLOAD_BYTES = 16 * 1024 * 1024;
@@ -29,11 +35,6 @@ export interface StartUpload {
 }
 
 const encoder = new TextEncoder();
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 async function describe(db: Db, id: string): Promise<DatasetUpload | null> {
   const upload = await db

@@ -72,12 +72,19 @@ export class TokenBuckets {
   }
 }
 
+/** TokenBuckets.take's answer as a decision; a cost above the burst can never pass (retry in 60 s). */
+export function decisionFromWait(wait: number): RateDecision {
+  if (wait === 0) return ALLOWED;
+  return { ok: false, retryAfterSeconds: Number.isFinite(wait) ? Math.max(1, Math.ceil(wait)) : 60 };
+}
+
 export function memoryRateLimiter(buckets: TokenBuckets): RateLimiter {
   return {
     async limit(key, cost = 1) {
-      const wait = buckets.take(key, cost);
-      if (wait === 0) return ALLOWED;
-      return { ok: false, retryAfterSeconds: Number.isFinite(wait) ? Math.max(1, Math.ceil(wait)) : 60 };
+      return decisionFromWait(buckets.take(key, cost));
     },
   };
 }
+
+/** Texts per API key: sustained per second and burst (TEXT_QUOTA_PER_SECOND, TEXT_QUOTA_BURST). */
+export const TEXT_QUOTA_DEFAULTS = { perSecond: 200, burst: 2_000 } as const;

@@ -7,10 +7,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.ts";
 import { positiveNumber } from "../settings.ts";
-import { type RateDecision, TokenBuckets } from "./rate-limiter.ts";
-
-/** Defaults: 200 texts/s sustained, bursts of 2,000 (TEXT_QUOTA_PER_SECOND, TEXT_QUOTA_BURST). */
-export const TEXT_QUOTA_DEFAULTS = { perSecond: 200, burst: 2_000 } as const;
+import { decisionFromWait, type RateDecision, TEXT_QUOTA_DEFAULTS, TokenBuckets } from "./rate-limiter.ts";
 
 export class TextQuotaObject extends DurableObject<Env> {
   // In memory: a restart of the object refills the bucket, which errs toward letting a key through.
@@ -21,8 +18,6 @@ export class TextQuotaObject extends DurableObject<Env> {
   );
 
   take(texts: number): RateDecision {
-    const wait = this.#bucket.take("key", texts);
-    if (wait === 0) return { ok: true, retryAfterSeconds: 0 };
-    return { ok: false, retryAfterSeconds: Number.isFinite(wait) ? Math.max(1, Math.ceil(wait)) : 60 };
+    return decisionFromWait(this.#bucket.take("key", texts));
   }
 }

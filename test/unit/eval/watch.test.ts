@@ -7,26 +7,21 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { D1Database } from "../../../edge/src/d1.ts";
 import { createEvalService } from "../../../edge/src/eval/eval-service.ts";
 import type { EvalService } from "../../../schema/src/graphql/eval-run.ts";
-import { startD1 } from "../../support/d1.ts";
+import { instrumentD1, startD1 } from "../../support/d1.ts";
 
 let dispose: () => Promise<void>;
 let service: EvalService;
 let runId: string;
-const reads = { count: 0 };
+let reads = { count: 0 };
 
 beforeAll(async () => {
   const d1 = await startD1();
   dispose = d1.dispose;
   const real = d1.db as unknown as D1Database;
-  // Counts the run lookups `watch` makes (a fake for counting only; the queries run on real D1).
-  const db: D1Database = {
-    prepare(sql) {
-      if (sql.startsWith("SELECT * FROM eval_runs WHERE id")) reads.count++;
-      return real.prepare(sql);
-    },
-    exec: (sql) => real.exec(sql),
-    batch: (statements) => real.batch(statements),
-  };
+  // Counts the run lookups `watch` makes (the queries run on real D1).
+  const counted = instrumentD1(real, "SELECT * FROM eval_runs WHERE id");
+  reads = counted.state;
+  const db = counted.db;
   service = createEvalService({
     db: db as never,
     knownLabels: new Set(["alarm_set", "alarm_remove"]),
