@@ -82,7 +82,7 @@ interface LoadResult {
 
 async function endToEnd(): Promise<LoadResult[]> {
   const key = generateApiKey();
-  const token = "bench-upstream-token";
+  const token = "bench-upstream-token-0123456789abcdef";
   const gpu = await startGpuService({ authToken: token });
   const edge = await startEdgeWorker({
     upstreamUrl: gpu.url,

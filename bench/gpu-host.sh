@@ -29,7 +29,8 @@ for f in dist/gpu-service.mjs dist/gpu-load.mjs dist/gpu-accuracy.mjs; do [[ -f 
 # Starts the service with the given flags on a port; waits up to 180 s for /v2/health/ready.
 start_service() { # port logfile flags...
   local port=$1 log=$2; shift 2
-  node dist/gpu-service.mjs --host 127.0.0.1 --port "$port" --device "$DEVICE" "$@" 2>"$log" &
+  # Loopback only, load generator without a token: the one place --insecure-no-auth belongs.
+  node dist/gpu-service.mjs --host 127.0.0.1 --port "$port" --device "$DEVICE" --insecure-no-auth "$@" 2>"$log" &
   PIDS+=($!)
   local pid=$!
   for _ in $(seq 1 180); do

@@ -15,8 +15,11 @@ export interface Config {
   maxQueueDelayUs: number;
   maxQueueRows: number;
   requestTimeoutMs: number;
-  /** Empty: no auth (a warning is logged at start). */
-  authToken: string;
+  /**
+   * Bearer tokens accepted on every /v2 route but /v2 itself: the current one and, during a rotation,
+   * the next one. Empty only with --insecure-no-auth (refused when NODE_ENV=production).
+   */
+  authTokens: string[];
   bodyLimitBytes: number;
   intraOpThreads: number;
   padMultiple: 1 | 8;
@@ -73,8 +76,9 @@ export const DEFAULT_BUNDLE = "models/massive-scratch";
 
 const USAGE = `usage: gpu-service [--host H] [--port N] [--bundle DIR]... [--device auto|cpu|cuda]
   [--variant fp32|fp16|int8] [--max-batch-size N] [--max-batch-tokens N] [--max-queue-delay-us N]
-  [--max-queue-rows N] [--request-timeout-ms N] [--auth-token T] [--body-limit-bytes N]
-  [--intra-op-threads N] [--pad-multiple 1|8] [--log-level debug|info|warn|error]
+  [--max-queue-rows N] [--request-timeout-ms N] [--auth-token T] [--auth-token-next T]
+  [--insecure-no-auth] [--body-limit-bytes N] [--intra-op-threads N] [--pad-multiple 1|8]
+  [--log-level debug|info|warn|error]
 (every flag also reads an env var: see gpu-service/README.md)`;
 
 function parseInt10(name: string, raw: string, spec: IntSpec): number {
@@ -86,6 +90,46 @@ function parseInt10(name: string, raw: string, spec: IntSpec): number {
   return n;
 }
 
+/** Shortest bearer token accepted: 32 characters, the Worker's own floor for UPSTREAM_TOKEN. */
+export const MIN_TOKEN_LENGTH = 32;
+
+/**
+ * Fail closed: gpu-service answers inference only to callers holding a token, unless it is started
+ * with --insecure-no-auth (no env var on purpose: an inherited variable must never turn auth off),
+ * which production refuses. A rotation runs with the next token accepted alongside the current one.
+ */
+function authTokens(
+  current: string | undefined,
+  next: string | undefined,
+  insecure: boolean,
+  nodeEnv: string | undefined,
+): string[] {
+  const tokens = [current, next].filter((t): t is string => t !== undefined && t !== "");
+  if (insecure) {
+    if (tokens.length > 0)
+      throw new ConfigError("--insecure-no-auth contradicts the auth token that is set: drop one of them");
+    if (nodeEnv === "production")
+      throw new ConfigError("--insecure-no-auth is refused when NODE_ENV=production: set INTENTQL_UPSTREAM_TOKEN");
+    return [];
+  }
+  if ((current ?? "") === "")
+    throw new ConfigError(
+      "no auth token: set INTENTQL_UPSTREAM_TOKEN (or --auth-token) to a secret of at least " +
+        `${MIN_TOKEN_LENGTH} characters, or pass --insecure-no-auth for a local, trusted network only`,
+    );
+  for (const [name, token] of [
+    ["INTENTQL_UPSTREAM_TOKEN / --auth-token", current],
+    ["INTENTQL_UPSTREAM_TOKEN_NEXT / --auth-token-next", next],
+  ] as const) {
+    if (token === undefined || token === "") continue;
+    if (token.length < MIN_TOKEN_LENGTH)
+      throw new ConfigError(`${name} must be at least ${MIN_TOKEN_LENGTH} characters, got ${token.length}`);
+    if (!/^[\x21-\x7e]+$/.test(token))
+      throw new ConfigError(`${name} must be printable ASCII without spaces (it travels in a header)`);
+  }
+  return tokens;
+}
+
 /** Flags win over env vars, env vars over defaults. Throws ConfigError naming the bad value. */
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   const options = {
@@ -94,6 +138,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     device: { type: "string" },
     variant: { type: "string" },
     "auth-token": { type: "string" },
+    "auth-token-next": { type: "string" },
+    "insecure-no-auth": { type: "boolean" },
     "log-level": { type: "string" },
     help: { type: "boolean" },
     ...Object.fromEntries(Object.values(INT_FLAGS).map((s) => [s.flag, { type: "string" }])),
@@ -155,7 +201,12 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     maxQueueDelayUs: ints.maxQueueDelayUs,
     maxQueueRows: ints.maxQueueRows,
     requestTimeoutMs: ints.requestTimeoutMs,
-    authToken: str("auth-token", "INTENTQL_UPSTREAM_TOKEN") ?? "",
+    authTokens: authTokens(
+      str("auth-token", "INTENTQL_UPSTREAM_TOKEN"),
+      str("auth-token-next", "INTENTQL_UPSTREAM_TOKEN_NEXT"),
+      values["insecure-no-auth"] === true,
+      env.NODE_ENV,
+    ),
     bodyLimitBytes: ints.bodyLimitBytes,
     intraOpThreads: ints.intraOpThreads,
     padMultiple: ints.padMultiple as 1 | 8,

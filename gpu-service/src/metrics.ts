@@ -10,6 +10,7 @@ export interface Metrics {
   batchRows: Histogram<"model">;
   batchTokens: Histogram<"model">;
   queueDepth: Gauge<"model">;
+  inflightRequests: Gauge<"model">;
   queueWait: Histogram<"model">;
   inferenceSeconds: Histogram<"model">;
   errors: Counter<"kind">;
@@ -61,6 +62,15 @@ export function createMetrics(): Metrics {
     queueDepth: new Gauge({
       name: "intentql_queue_rows",
       help: "Rows waiting in the batcher queue",
+      labelNames: ["model"],
+      registers,
+    }),
+    inflightRequests: new Gauge({
+      // Requests between arrival and their answer (body read, queued or running). The fleet scales on
+      // it as well as on queued rows: many small requests can stall on the body or the event loop
+      // while the row queue looks short.
+      name: "intentql_inflight_requests",
+      help: "Infer requests received and not yet answered",
       labelNames: ["model"],
       registers,
     }),

@@ -23,13 +23,11 @@ export interface RunningService {
 export async function startService(config: Config, log: Logger): Promise<RunningService> {
   const metrics = createMetrics();
   const state: RouterState = { phase: "loading", models: new Map() };
-  if (config.authToken === "")
-    log.warn("auth_disabled", {
-      reason: "no --auth-token / INTENTQL_UPSTREAM_TOKEN: every caller is trusted",
-    });
+  if (config.authTokens.length === 0)
+    log.warn("auth_disabled", { reason: "--insecure-no-auth: every caller is trusted" });
   const server: Server = createServer(
     createHandler({
-      authToken: config.authToken,
+      authTokens: config.authTokens,
       bodyLimitBytes: config.bodyLimitBytes,
       requestTimeoutMs: config.requestTimeoutMs,
       log,

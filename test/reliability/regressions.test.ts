@@ -19,7 +19,7 @@ describe("gpu-service router", () => {
   beforeAll(async () => {
     server = createServer(
       createHandler({
-        authToken: "",
+        authTokens: [],
         bodyLimitBytes: 1 << 20,
         requestTimeoutMs: 1_000,
         log: createLogger("error", () => {}),

@@ -11,6 +11,7 @@ export interface GpuServiceOptions {
   args?: string[];
   /** Bundle folders; default the committed models/massive-scratch. */
   bundles?: string[];
+  /** Bearer token (≥ 32 characters); undefined starts the service with --insecure-no-auth. */
   authToken?: string;
   env?: Record<string, string>;
   /** Milliseconds to wait for readiness (default 60 s). */
@@ -32,11 +33,11 @@ export function startGpuService(opts: GpuServiceOptions = {}): Promise<GpuServic
   const args = ["--import", "tsx", "gpu-service/src/main.ts", "--host", "127.0.0.1", "--port", "0"];
   args.push("--device", "cpu");
   for (const b of opts.bundles ?? []) args.push("--bundle", b);
-  if (opts.authToken !== undefined) args.push("--auth-token", opts.authToken);
+  args.push(...(opts.authToken !== undefined ? ["--auth-token", opts.authToken] : ["--insecure-no-auth"]));
   args.push(...(opts.args ?? []));
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, INTENTQL_UPSTREAM_TOKEN: "", ...opts.env },
+    env: { ...process.env, INTENTQL_UPSTREAM_TOKEN: "", INTENTQL_UPSTREAM_TOKEN_NEXT: "", ...opts.env },
     stdio: ["ignore", "ignore", "pipe"],
   });
   const logs: string[] = [];

@@ -35,7 +35,8 @@ export interface RouterState {
 }
 
 export interface RouterOptions {
-  authToken: string;
+  /** Bearer tokens accepted (current and, during a rotation, next); empty: no auth (--insecure-no-auth). */
+  authTokens: string[];
   bodyLimitBytes: number;
   requestTimeoutMs: number;
   log: Logger;
@@ -96,7 +97,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 export function createHandler(opts: RouterOptions) {
   const { state, metrics, log } = opts;
-  const expectedToken = opts.authToken === "" ? null : digest(opts.authToken);
+  // Digests of equal length make timingSafeEqual applicable whatever the caller sends.
+  const expectedTokens = opts.authTokens.map(digest);
 
   const send = (
     res: ServerResponse,
@@ -150,6 +152,16 @@ export function createHandler(opts: RouterOptions) {
 
   async function infer(req: IncomingMessage, res: ServerResponse, model: ServedModel, route: string) {
     metrics.inferRequests.inc({ model: model.signature.name });
+    const inflight = metrics.inflightRequests.labels({ model: model.signature.name });
+    inflight.inc();
+    try {
+      await inferCounted(req, res, model, route);
+    } finally {
+      inflight.dec();
+    }
+  }
+
+  async function inferCounted(req: IncomingMessage, res: ServerResponse, model: ServedModel, route: string) {
     const arrived = performance.now();
     const body = await readBody(req, opts.bodyLimitBytes);
     const rawLength = req.headers[HEADER_LENGTH];
@@ -216,11 +228,15 @@ export function createHandler(opts: RouterOptions) {
       sendJson(res, "/v2", 200, body);
       return "/v2";
     }
-    // Everything below needs the shared secret when one is configured.
-    if (expectedToken !== null) {
+    // Everything below needs one of the shared secrets (none only under --insecure-no-auth).
+    if (expectedTokens.length > 0) {
       const header = req.headers.authorization ?? "";
       const match = /^Bearer (.+)$/.exec(header);
-      if (!match || !timingSafeEqual(digest(match[1]!), expectedToken))
+      const given = match ? digest(match[1]!) : null;
+      // Every token is compared, so the time taken does not tell which one matched.
+      let ok = false;
+      for (const expected of expectedTokens) if (given !== null && timingSafeEqual(given, expected)) ok = true;
+      if (!ok)
         throw new HttpError(401, "missing or wrong bearer token", "unauthorized", {
           "www-authenticate": 'Bearer realm="gpu-service"',
         });

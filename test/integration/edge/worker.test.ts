@@ -11,7 +11,7 @@ import { type EdgeWorker, startEdgeWorker } from "../../support/edge-worker.ts";
 import { type GpuServiceHandle, startGpuService } from "../../support/gpu-service.ts";
 
 const PEPPER = "integration-pepper";
-const UPSTREAM_TOKEN = "integration-upstream-token";
+const UPSTREAM_TOKEN = "integration-upstream-token-0123456789";
 const keys = {
   all: generateApiKey(),
   evalOnly: generateApiKey(),

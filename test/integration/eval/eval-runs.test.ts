@@ -16,7 +16,7 @@ import { type GpuServiceHandle, startGpuService } from "../../support/gpu-servic
 
 const TEST_SPLIT = "data/massive-en/test.jsonl";
 const PEPPER = "eval-pepper";
-const TOKEN = "eval-upstream-token";
+const TOKEN = "eval-upstream-token-0123456789abcdef";
 const key = generateApiKey();
 const readOnly = generateApiKey();
 const tmp = mkdtempSync(join(tmpdir(), "intentql-eval-"));

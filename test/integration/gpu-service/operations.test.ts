@@ -70,6 +70,17 @@ describe("gpu-service under pressure (one row per run, a queue of 64 rows)", () 
     expect(after.status).toBe(200);
   });
 
+  it("counts infer requests in flight until they are answered (the fleet scales on it)", async () => {
+    expect(await metric(service.url, "intentql_inflight_requests")).toBe(0);
+    const pending = Promise.all(Array.from({ length: 3 }, () => postBinary(service.url, Array(16).fill(LONG))));
+    let seen = 0;
+    for (let i = 0; i < 50 && seen === 0; i++) seen = await metric(service.url, "intentql_inflight_requests");
+    expect(seen).toBeGreaterThan(0);
+    expect(seen).toBeLessThanOrEqual(3);
+    expect((await pending).map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(await metric(service.url, "intentql_inflight_requests")).toBe(0);
+  });
+
   it("a request over the whole queue size is a 400, not a 503", async () => {
     const res = await postBinary(service.url, Array(65).fill("hi"));
     expect(res.status).toBe(400);
@@ -129,6 +140,17 @@ describe("gpu-service lifecycle", () => {
       [["--pad-multiple", "4"], {}, /--pad-multiple must be 1 or 8/],
       [["--variant", "int4"], {}, /--variant must be one of/],
       [["--no-such-flag"], {}, /Unknown option/],
+      // Fail closed: no token, a short one, or auth switched off where it must not be.
+      [[], { NODE_ENV: "production", INTENTQL_UPSTREAM_TOKEN: "" }, /no auth token: set INTENTQL_UPSTREAM_TOKEN/],
+      [[], { INTENTQL_UPSTREAM_TOKEN: "" }, /no auth token/],
+      [[], { INTENTQL_UPSTREAM_TOKEN: "x".repeat(31) }, /at least 32 characters, got 31/],
+      [
+        [],
+        { INTENTQL_UPSTREAM_TOKEN: "x".repeat(32), INTENTQL_UPSTREAM_TOKEN_NEXT: "short" },
+        /INTENTQL_UPSTREAM_TOKEN_NEXT .* at least 32 characters, got 5/,
+      ],
+      [["--insecure-no-auth"], { NODE_ENV: "production" }, /--insecure-no-auth is refused when NODE_ENV=production/],
+      [["--insecure-no-auth", "--auth-token", "y".repeat(32)], {}, /--insecure-no-auth contradicts/],
     ];
     for (const [args, env, message] of cases) {
       const r = run(args, env);
@@ -148,6 +170,7 @@ describe("gpu-service lifecycle", () => {
         "0",
         "--device",
         "cpu",
+        "--insecure-no-auth",
         "--bundle",
         "test/nowhere",
       ],

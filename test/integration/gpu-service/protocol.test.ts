@@ -3,7 +3,9 @@ import { HEADER_LENGTH } from "../../../schema/src/v2.ts";
 import { type GpuServiceHandle, startGpuService } from "../../support/gpu-service.ts";
 import { argmaxRows, binaryInfer, jsonInfer, labels, MODEL, postBinary, tokenizer } from "./client.ts";
 
-const TOKEN = "test-secret-token";
+const TOKEN = "test-secret-token-of-32-characters";
+/** The token a rotation moves to: accepted next to TOKEN until the rotation ends. */
+const NEXT_TOKEN = "next-secret-token-of-32-characters";
 let service: GpuServiceHandle;
 const auth = { authorization: `Bearer ${TOKEN}` };
 
@@ -11,6 +13,7 @@ beforeAll(async () => {
   service = await startGpuService({
     authToken: TOKEN,
     args: ["--variant", "fp32", "--max-batch-size", "32", "--body-limit-bytes", "65536"],
+    env: { INTENTQL_UPSTREAM_TOKEN_NEXT: NEXT_TOKEN },
   });
 });
 afterAll(async () => {
@@ -285,6 +288,9 @@ describe("gpu-service bad input", () => {
       {},
       { authorization: "Bearer wrong" },
       { authorization: TOKEN },
+      { authorization: `Bearer ${TOKEN}x` },
+      { authorization: `Bearer ${TOKEN.slice(0, -1)}` },
+      { authorization: `Basic ${TOKEN}` },
     ]) {
       const r = await get(`/v2/models/${MODEL}`, headers);
       expect(r.status).toBe(401);
@@ -296,6 +302,13 @@ describe("gpu-service bad input", () => {
     ).toBe(401);
     expect((await get("/v2/health/ready", {})).status).toBe(200);
     expect((await fetch(`${service.url}/metrics`)).status).toBe(200);
+  });
+
+  it("auth during a rotation: the current and the next token both work, nothing else does", async () => {
+    for (const token of [TOKEN, NEXT_TOKEN])
+      expect((await get(`/v2/models/${MODEL}`, { authorization: `Bearer ${token}` })).status).toBe(200);
+    const both = `Bearer ${TOKEN}${NEXT_TOKEN}`;
+    expect((await get(`/v2/models/${MODEL}`, { authorization: both })).status).toBe(401);
   });
 
   it("after all that the process is alive and metrics counted infer requests and runs", async () => {

@@ -9,7 +9,7 @@ import { type GpuServiceHandle, startGpuService } from "../../support/gpu-servic
 import { descendantsNamed } from "./processes.ts";
 
 export const PEPPER = "reliability-pepper-not-secret";
-export const UPSTREAM_TOKEN = "reliability-upstream-token";
+export const UPSTREAM_TOKEN = "reliability-upstream-token-0123456789";
 
 export interface Keys {
   /** Every scope. */

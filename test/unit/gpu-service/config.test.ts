@@ -1,16 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, DEFAULT_BUNDLE, INT_FLAGS, parseConfig } from "../../../gpu-service/src/config.ts";
 
+const TOKEN = "t".repeat(32);
+const NEXT = "n".repeat(40);
+
 describe("gpu-service config", () => {
   it("has documented defaults", () => {
-    const c = parseConfig([], {});
+    const c = parseConfig([], { INTENTQL_UPSTREAM_TOKEN: TOKEN });
     expect(c).toMatchObject({
       host: "127.0.0.1",
       port: 8500,
       bundles: [DEFAULT_BUNDLE],
       device: "auto",
       variant: undefined,
-      authToken: "",
+      authTokens: [TOKEN],
       padMultiple: 1,
       maxQueueDelayUs: 0,
     });
@@ -22,15 +25,37 @@ describe("gpu-service config", () => {
       GPU_PORT: "9000",
       GPU_MAX_BATCH_SIZE: "64",
       INTENTQL_BUNDLES: "a, b,",
-      INTENTQL_UPSTREAM_TOKEN: "t",
+      INTENTQL_UPSTREAM_TOKEN: TOKEN,
     };
     const fromEnv = parseConfig([], env);
-    expect(fromEnv).toMatchObject({ port: 9000, maxBatchSize: 64, bundles: ["a", "b"], authToken: "t" });
+    expect(fromEnv).toMatchObject({ port: 9000, maxBatchSize: 64, bundles: ["a", "b"], authTokens: [TOKEN] });
     const fromFlags = parseConfig(
       ["--port", "9100", "--bundle", "x", "--bundle", "y", "--device", "cpu"],
       env,
     );
     expect(fromFlags).toMatchObject({ port: 9100, maxBatchSize: 64, bundles: ["x", "y"], device: "cpu" });
+  });
+
+  it("fails closed: a token of at least 32 characters, or --insecure-no-auth outside production", () => {
+    expect(() => parseConfig([], {})).toThrow(/no auth token/);
+    expect(() => parseConfig([], { NODE_ENV: "production" })).toThrow(/no auth token/);
+    expect(() => parseConfig([], { INTENTQL_UPSTREAM_TOKEN: "t".repeat(31) })).toThrow(/got 31/);
+    expect(() => parseConfig(["--auth-token", `${"t".repeat(31)} `], {})).toThrow(/printable ASCII/);
+    expect(() => parseConfig(["--insecure-no-auth"], { NODE_ENV: "production" })).toThrow(/refused/);
+    expect(() => parseConfig(["--insecure-no-auth"], { INTENTQL_UPSTREAM_TOKEN: TOKEN })).toThrow(
+      /contradicts/,
+    );
+    // A next token alone is not a configuration: the current one is what the fleet serves with.
+    expect(() => parseConfig([], { INTENTQL_UPSTREAM_TOKEN_NEXT: NEXT })).toThrow(/no auth token/);
+    expect(parseConfig(["--insecure-no-auth"], {}).authTokens).toEqual([]);
+    expect(parseConfig(["--insecure-no-auth"], { NODE_ENV: "development" }).authTokens).toEqual([]);
+  });
+
+  it("accepts the next token next to the current one during a rotation (flags over env)", () => {
+    const env = { INTENTQL_UPSTREAM_TOKEN: TOKEN, INTENTQL_UPSTREAM_TOKEN_NEXT: NEXT };
+    expect(parseConfig([], env).authTokens).toEqual([TOKEN, NEXT]);
+    const other = "o".repeat(32);
+    expect(parseConfig(["--auth-token-next", other], env).authTokens).toEqual([TOKEN, other]);
   });
 
   it("names the bad value", () => {
