@@ -109,7 +109,9 @@ function authTokens(
     if (tokens.length > 0)
       throw new ConfigError("--insecure-no-auth contradicts the auth token that is set: drop one of them");
     if (nodeEnv === "production")
-      throw new ConfigError("--insecure-no-auth is refused when NODE_ENV=production: set INTENTQL_UPSTREAM_TOKEN");
+      throw new ConfigError(
+        "--insecure-no-auth is refused when NODE_ENV=production: set INTENTQL_UPSTREAM_TOKEN",
+      );
     return [];
   }
   if ((current ?? "") === "")

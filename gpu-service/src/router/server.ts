@@ -235,7 +235,8 @@ export function createHandler(opts: RouterOptions) {
       const given = match ? digest(match[1]!) : null;
       // Every token is compared, so the time taken does not tell which one matched.
       let ok = false;
-      for (const expected of expectedTokens) if (given !== null && timingSafeEqual(given, expected)) ok = true;
+      for (const expected of expectedTokens)
+        if (given !== null && timingSafeEqual(given, expected)) ok = true;
       if (!ok)
         throw new HttpError(401, "missing or wrong bearer token", "unauthorized", {
           "www-authenticate": 'Bearer realm="gpu-service"',

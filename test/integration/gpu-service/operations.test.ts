@@ -72,7 +72,9 @@ describe("gpu-service under pressure (one row per run, a queue of 64 rows)", () 
 
   it("counts infer requests in flight until they are answered (the fleet scales on it)", async () => {
     expect(await metric(service.url, "intentql_inflight_requests")).toBe(0);
-    const pending = Promise.all(Array.from({ length: 3 }, () => postBinary(service.url, Array(16).fill(LONG))));
+    const pending = Promise.all(
+      Array.from({ length: 3 }, () => postBinary(service.url, Array(16).fill(LONG))),
+    );
     let seen = 0;
     for (let i = 0; i < 50 && seen === 0; i++) seen = await metric(service.url, "intentql_inflight_requests");
     expect(seen).toBeGreaterThan(0);
@@ -141,7 +143,11 @@ describe("gpu-service lifecycle", () => {
       [["--variant", "int4"], {}, /--variant must be one of/],
       [["--no-such-flag"], {}, /Unknown option/],
       // Fail closed: no token, a short one, or auth switched off where it must not be.
-      [[], { NODE_ENV: "production", INTENTQL_UPSTREAM_TOKEN: "" }, /no auth token: set INTENTQL_UPSTREAM_TOKEN/],
+      [
+        [],
+        { NODE_ENV: "production", INTENTQL_UPSTREAM_TOKEN: "" },
+        /no auth token: set INTENTQL_UPSTREAM_TOKEN/,
+      ],
       [[], { INTENTQL_UPSTREAM_TOKEN: "" }, /no auth token/],
       [[], { INTENTQL_UPSTREAM_TOKEN: "x".repeat(31) }, /at least 32 characters, got 31/],
       [
@@ -149,7 +155,11 @@ describe("gpu-service lifecycle", () => {
         { INTENTQL_UPSTREAM_TOKEN: "x".repeat(32), INTENTQL_UPSTREAM_TOKEN_NEXT: "short" },
         /INTENTQL_UPSTREAM_TOKEN_NEXT .* at least 32 characters, got 5/,
       ],
-      [["--insecure-no-auth"], { NODE_ENV: "production" }, /--insecure-no-auth is refused when NODE_ENV=production/],
+      [
+        ["--insecure-no-auth"],
+        { NODE_ENV: "production" },
+        /--insecure-no-auth is refused when NODE_ENV=production/,
+      ],
       [["--insecure-no-auth", "--auth-token", "y".repeat(32)], {}, /--insecure-no-auth contradicts/],
     ];
     for (const [args, env, message] of cases) {
