@@ -7,6 +7,7 @@ const entries = {
   "gpu-load": "bench/gpu-service-load.ts",
   "gpu-accuracy": "bench/gpu-service-accuracy.ts",
   "variant-parity": "bench/variant-parity.ts",
+  "smoke-test": "gpu-service/tools/smoke-test.ts",
 };
 for (const [name, entry] of Object.entries(entries)) {
   await build({
@@ -15,7 +16,7 @@ for (const [name, entry] of Object.entries(entries)) {
     bundle: true,
     platform: "node",
     format: "esm",
-    target: "node20",
+    target: "node24",
     external: ["onnxruntime-node"],
     // prom-client is CommonJS and requires node built-ins: give the ESM bundle a real require.
     banner: {

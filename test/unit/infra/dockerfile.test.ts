@@ -2,14 +2,26 @@
  * Docker cannot run here and hadolint is not installed: these checks hold the gpu-service image's
  * essentials (see docs/DEPLOY.md, "How the container was checked").
  */
-import { readFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { findSecretLiterals } from "./terraform-lint.ts";
 
 const ROOT = join(import.meta.dirname, "../../..");
 const raw = readFileSync(join(ROOT, "gpu-service/Dockerfile"), "utf8");
-const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+const readJson = (path: string) => JSON.parse(readFileSync(join(ROOT, path), "utf8"));
+const pkg = readJson("package.json");
+const imagePkg = readJson("gpu-service/docker/package.json");
+const imageLock = readJson("gpu-service/docker/package-lock.json");
+const provider = readJson("gpu-service/docker/cuda-provider.json") as {
+  package: string;
+  onnxruntimeNode: string;
+  cudaMajor: number;
+  cudnnMajor: number;
+  libs: Record<string, { sha256: string; needed: string[] }>;
+};
 
 /** Instructions with line continuations joined and comments dropped. */
 export function instructions(text: string): { op: string; args: string }[] {
@@ -39,23 +51,51 @@ describe("gpu-service/Dockerfile", () => {
     for (const image of stages) expect(image, image).toMatch(/^[\w./-]+:(?!latest)[\w.-]*\d[\w.-]*$/);
   });
 
-  it("the runtime stage is an NVIDIA CUDA 12 runtime image with cuDNN", () => {
-    expect(stages.at(-1)).toMatch(/^nvidia\/cuda:12\.\d+\.\d+-cudnn-runtime-ubuntu\d+\.\d+$/);
+  it("the runtime base's CUDA major is the one the pinned CUDA provider links, with its cuDNN", () => {
+    const base = /^nvidia\/cuda:(\d+)\.\d+\.\d+-cudnn-runtime-ubuntu\d+\.\d+$/.exec(stages.at(-1)!);
+    expect(base, stages.at(-1)).not.toBeNull();
+    const cudart = provider.libs["libonnxruntime_providers_cuda.so"]!.needed.find((l) =>
+      l.startsWith("libcudart.so."),
+    );
+    expect(Number(cudart!.split(".").at(-1))).toBe(provider.cudaMajor);
+    expect(Number(base![1])).toBe(provider.cudaMajor);
+    // cuDNN 9 comes with the "-cudnn-" flavour of every CUDA 12.x/13.x image.
+    expect(provider.cudnnMajor).toBe(9);
   });
 
-  it("uses the repository's Node and onnxruntime-node versions", () => {
-    expect(args.NODE_VERSION).toBe("20.20.2");
-    expect(raw).toMatch(/dependencies\["onnxruntime-node"\]/);
-    expect(pkg.dependencies["onnxruntime-node"]).toMatch(/^1\./);
+  it("uses the repository's Node (.nvmrc) and onnxruntime-node versions everywhere", () => {
+    const nvmrc = readFileSync(join(ROOT, ".nvmrc"), "utf8").trim();
+    expect(args.NODE_VERSION!.split(".")[0]).toBe(nvmrc);
+    const version = pkg.dependencies["onnxruntime-node"];
+    expect(imagePkg.dependencies["onnxruntime-node"]).toBe(version);
+    expect(imageLock.packages["node_modules/onnxruntime-node"].version).toBe(version);
+    expect(provider.onnxruntimeNode).toBe(version);
+    const [name, providerVersion] = provider.package.split("@");
+    expect(imagePkg.dependencies[name!]).toBe(providerVersion);
+    expect(imageLock.packages[`node_modules/${name}`].version).toBe(providerVersion);
   });
 
-  it("installs onnxruntime-node's CUDA execution provider at build time and checks it landed", () => {
-    const ort = ins.findIndex((i) => i.op === "ENV" && /ONNXRUNTIME_NODE_INSTALL=cuda12/.test(i.args));
-    expect(ort).toBeGreaterThan(-1);
-    const install = ins.findIndex((i, n) => n > ort && i.op === "RUN" && /npm install/.test(i.args));
-    expect(install).toBeGreaterThan(ort);
-    expect(ins[install]!.args).toMatch(/libonnxruntime_providers_cuda\.so/);
+  it("installs the CUDA provider from the lockfile, verifies each .so by sha256, and checks its libraries", () => {
+    expect(ins.some((i) => /ONNXRUNTIME_NODE_INSTALL/.test(i.args))).toBe(false);
+    const ci = ins.findIndex(
+      (i) =>
+        i.op === "RUN" &&
+        /\bnpm ci\b.*--ignore-scripts/.test(i.args) &&
+        /cuda-provider\.mjs install/.test(i.args),
+    );
+    expect(ci).toBeGreaterThan(-1);
+    expect(ins.some((i) => i.op === "RUN" && /npm install/.test(i.args))).toBe(false);
+    for (const [, lib] of Object.entries(provider.libs)) expect(lib.sha256).toMatch(/^[0-9a-f]{64}$/);
+    for (const dep of Object.keys(imagePkg.dependencies))
+      expect(imageLock.packages[`node_modules/${dep}`].integrity, dep).toMatch(/^sha512-/);
+    const check = runtime.findIndex((i) => i.op === "RUN" && /cuda-provider\.mjs check/.test(i.args));
+    expect(check).toBeGreaterThan(0);
     expect(runtime.some((i) => i.op === "COPY" && /--from=ort .*node_modules/.test(i.args))).toBe(true);
+  });
+
+  it("ships the go-live smoke test and the split it scores", () => {
+    expect(runtime.some((i) => i.op === "COPY" && /smoke-test\.mjs/.test(i.args))).toBe(true);
+    expect(runtime.some((i) => i.op === "COPY" && /data\/massive-en\/test\.jsonl/.test(i.args))).toBe(true);
   });
 
   it("runs as a non-root user", () => {
@@ -84,6 +124,38 @@ describe("gpu-service/Dockerfile", () => {
   it("the build context excludes node_modules, .git, local secrets and build output", () => {
     const ignore = readFileSync(join(ROOT, ".dockerignore"), "utf8").split("\n");
     for (const p of ["**/node_modules", ".git", "dist", "**/.dev.vars", ".env"]) expect(ignore).toContain(p);
+    for (const p of [
+      "**/.terraform",
+      "**/*.tfstate",
+      "**/*.tfstate.*",
+      "**/*.tfvars",
+      "**/.terraform.lock.hcl",
+    ])
+      expect(ignore).toContain(p);
+  });
+
+  it("git ignores Terraform state, tfvars and provider caches", () => {
+    const r = spawnSync(
+      "git",
+      [
+        "check-ignore",
+        "--no-index",
+        "infra/terraform/envs/prod/terraform.tfstate",
+        "infra/terraform/envs/prod/terraform.tfstate.backup",
+        "infra/terraform/envs/prod/.terraform/providers/x",
+        "infra/terraform/envs/prod/terraform.tfvars",
+        "infra/terraform/envs/prod/prod.auto.tfvars",
+        "infra/terraform/envs/prod/backend.tf",
+      ],
+      { cwd: ROOT, encoding: "utf8" },
+    );
+    expect(r.stdout.trim().split("\n")).toHaveLength(6);
+    // The committed examples stay tracked.
+    expect(
+      spawnSync("git", ["check-ignore", "--no-index", "infra/terraform/envs/prod/terraform.tfvars.example"], {
+        cwd: ROOT,
+      }).status,
+    ).toBe(1);
   });
 
   it("the instruction parser joins continuations and skips comments", () => {
@@ -92,4 +164,59 @@ describe("gpu-service/Dockerfile", () => {
       { op: "USER", args: "x" },
     ]);
   });
+});
+
+describe("gpu-service/docker/cuda-provider.mjs", () => {
+  const script = join(ROOT, "gpu-service/docker/cuda-provider.mjs");
+  const BINDING = "node_modules/onnxruntime-node/bin/napi-v6/linux/x64";
+  const PROVIDER = "node_modules/com.github.asus4.onnxruntime.linux-x64-gpu/Plugins/Linux/x64";
+
+  it("install refuses a provider library whose sha256 is not the pinned one", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cuda-provider-"));
+    try {
+      mkdirSync(join(dir, PROVIDER), { recursive: true });
+      mkdirSync(join(dir, BINDING), { recursive: true });
+      for (const lib of Object.keys(provider.libs))
+        writeFileSync(join(dir, PROVIDER, lib), "not the pinned file");
+      const r = spawnSync(process.execPath, [script, "install", dir], { encoding: "utf8" });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/sha256 [0-9a-f]{64}, pinned [0-9a-f]{64}/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  const cc = spawnSync("cc", ["--version"]).status === 0;
+  if (!cc) console.log("cuda-provider ldd check test skipped: no C compiler (cc) on PATH");
+  it.skipIf(!cc)(
+    "check fails the build when a library the provider links is missing (ldd), naming it",
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), "cuda-provider-"));
+      try {
+        const bin = join(dir, BINDING);
+        mkdirSync(bin, { recursive: true });
+        copyFileSync(join(ROOT, BINDING, "onnxruntime_binding.node"), join(bin, "onnxruntime_binding.node"));
+        // A provider that links a library the image lacks: built against it, then the library removed.
+        writeFileSync(join(dir, "gone.c"), "int gone(void) { return 1; }\n");
+        writeFileSync(join(dir, "p.c"), "int gone(void); int p(void) { return gone(); }\n");
+        execFileSync("cc", ["-shared", "-fPIC", "-o", join(dir, "libintentqlgone.so"), join(dir, "gone.c")]);
+        for (const lib of Object.keys(provider.libs))
+          execFileSync("cc", [
+            "-shared",
+            "-fPIC",
+            "-o",
+            join(bin, lib),
+            join(dir, "p.c"),
+            `-L${dir}`,
+            "-lintentqlgone",
+          ]);
+        rmSync(join(dir, "libintentqlgone.so"));
+        const r = spawnSync(process.execPath, [script, "check", dir], { encoding: "utf8" });
+        expect(r.status).toBe(1);
+        expect(r.stderr).toMatch(/libonnxruntime_providers_cuda\.so: libintentqlgone\.so/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
