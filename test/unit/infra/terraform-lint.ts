@@ -38,6 +38,7 @@ function harmless(value: string): boolean {
   return (
     value === "" ||
     value.includes("${") ||
+    value.startsWith("$(") || // a shell command substitution: the value is fetched at run time
     value.startsWith("arn:") ||
     /^[a-z0-9-]+\/[a-z0-9/_-]+$/.test(value) || // a secret's *name*, e.g. intentql/upstream-token
     /^(change-?me|<[^>]+>|x+|\*+)$/i.test(value)

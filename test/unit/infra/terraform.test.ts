@@ -108,6 +108,9 @@ describe("infra/terraform", () => {
     );
     expect(findSecretLiterals('upstream_token_secret_name = "intentql/upstream-token"')).toEqual([]);
     expect(findSecretLiterals('http_tokens = "required"')).toEqual([]);
+    expect(
+      findSecretLiterals('IMDS_TOKEN="$(curl -fsS -X PUT http://169.254.169.254/latest/api/token)"'),
+    ).toEqual([]);
   });
 
   const terraform = spawnSync("terraform", ["version"], { encoding: "utf8" });

@@ -14,8 +14,18 @@ output "d1_database_id" {
 }
 
 output "upstream_url" {
-  description = "GPU upstream URL the Worker calls."
+  description = "GPU upstream URL the Worker calls (the same value its UPSTREAM_URL holds)."
   value       = module.gpu.upstream_url
+}
+
+output "worker_name" {
+  description = "Name of the Worker (edge/wrangler.toml's name), for wrangler tail / rollback."
+  value       = module.edge.worker_name
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic of the GPU alarms: subscribe the on-call to it."
+  value       = module.gpu.alarm_topic_arn
 }
 
 output "gpu_autoscaling_group" {

@@ -39,6 +39,17 @@ variable "private_subnet_ids" {
   type        = list(string)
 }
 
+variable "gpu_ami_id" {
+  description = "AMI of the GPU instances, pinned by ID (NVIDIA driver >= 580, Docker, NVIDIA container toolkit): see docs/DEPLOY.md, \"Pick the AMI\"."
+  type        = string
+}
+
+variable "gpu_runtime" {
+  description = "\"gpu-service\" (default) or \"triton\" (gpu_image is then a Triton image and bundle_s3_uri a Triton model repository)."
+  type        = string
+  default     = "gpu-service"
+}
+
 variable "gpu_image" {
   description = "gpu-service image reference (ECR repository and tag or digest)."
   type        = string
@@ -75,25 +86,43 @@ variable "bundle_name" {
 }
 
 variable "gpu_hostname" {
-  description = "Hostname of the GPU upstream, e.g. gpu.example.com; covered by gpu_certificate_arn."
+  description = "Hostname of the GPU upstream in the Cloudflare zone, e.g. gpu.example.com: Terraform makes its ACM certificate (validated in Cloudflare) and a DNS-only CNAME to the ALB."
   type        = string
-}
-
-variable "gpu_certificate_arn" {
-  description = "ACM certificate (in aws_region) for gpu_hostname."
-  type        = string
-}
-
-variable "route53_zone_id" {
-  description = "Route 53 zone for gpu_hostname; empty if you create the DNS record elsewhere (e.g. a DNS-only CNAME in Cloudflare)."
-  type        = string
-  default     = ""
 }
 
 variable "upstream_token_secret_name" {
   description = "Name of the Secrets Manager secret holding the upstream bearer token (created before apply, see docs/DEPLOY.md)."
   type        = string
   default     = "intentql/upstream-token"
+}
+
+variable "upstream_token_next_secret_name" {
+  description = "During a token rotation only: name of the Secrets Manager secret holding the next upstream token. null otherwise."
+  type        = string
+  default     = null
+}
+
+variable "worker_uses_next_token" {
+  description = "During a token rotation only, once every GPU instance accepts the next token: the Worker sends the next token instead of the current one."
+  type        = bool
+  default     = false
+}
+
+variable "cors_origins" {
+  description = "Browser origins allowed by CORS, e.g. [\"https://app.example.com\"]; [] when only servers call the API. Never \"*\"."
+  type        = list(string)
+}
+
+variable "migrate_durable_objects_from" {
+  description = "Durable Object migration tag the live Worker has: \"\" on the first deploy, null afterwards (docs/DEPLOY.md, modules/edge/README.md)."
+  type        = string
+  default     = null
+}
+
+variable "alarm_actions" {
+  description = "Extra ARNs notified by the GPU alarms (the gpu module's SNS topic is always notified)."
+  type        = list(string)
+  default     = []
 }
 
 variable "api_key_pepper_secret_name" {

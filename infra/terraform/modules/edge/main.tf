@@ -3,6 +3,9 @@ locals {
   # compatibility settings read from edge/wrangler.toml, so Terraform deploys exactly what wrangler built.
   manifest    = jsondecode(file("${var.bundle_dir}/worker-manifest.json"))
   main_module = local.manifest.main_module
+  # edge/wrangler.toml's name: `wrangler dev`, `wrangler tail` and Terraform all mean the same Worker.
+  worker_name = local.manifest.name
+  # Durable Object migrations to send with this upload: migrations.tf.
 
   # [vars] of edge/wrangler.toml (recorded in the manifest), then overrides, then the upstream.
   plain_bindings = [
@@ -10,6 +13,10 @@ locals {
       UPSTREAM_URL        = var.upstream_url
       MODEL               = var.upstream_model
       RATE_LIMIT_PERIOD_S = tostring(var.rate_limit_period_s)
+      # wrangler.toml's development defaults ("*", "on") never reach production.
+      CORS_ORIGINS  = join(",", var.cors_origins)
+      INTROSPECTION = var.introspection ? "on" : "off"
+      ENVIRONMENT   = "production"
     }) : { type = "plain_text", name = name, text = tostring(value) }
   ]
 }
@@ -30,7 +37,7 @@ resource "cloudflare_d1_database" "main" {
 
 resource "cloudflare_workers_script" "edge" {
   account_id          = var.account_id
-  script_name         = var.worker_name
+  script_name         = local.worker_name
   main_module         = local.main_module
   content_file        = "${var.bundle_dir}/${local.main_module}"
   content_sha256      = filesha256("${var.bundle_dir}/${local.main_module}")
@@ -84,14 +91,17 @@ resource "cloudflare_workers_script" "edge" {
     local.plain_bindings,
   )
 
-  # The Durable Object class is created by the first deploy (same tag as edge/wrangler.toml).
-  migrations = {
-    new_tag            = "v2"
-    new_sqlite_classes = ["EvalRunnerObject", "TextQuotaObject"]
-  }
+  migrations = local.migrations
 
   observability = {
     enabled = true
+  }
+
+  lifecycle {
+    precondition {
+      condition     = local.migrate_from == null || local.migrate_from == "" || contains(local.migration_tags, coalesce(local.migrate_from, "-"))
+      error_message = "migrate_durable_objects_from must be null, \"\" (first deploy) or a tag of edge/wrangler.toml's [[migrations]]: ${join(", ", local.migration_tags)}."
+    }
   }
 }
 
@@ -114,7 +124,7 @@ resource "cloudflare_ruleset" "rate_limit" {
   count = var.rate_limit == null ? 0 : 1
 
   zone_id     = var.zone_id
-  name        = "${var.worker_name} rate limit"
+  name        = "${local.worker_name} rate limit"
   description = "Per-IP rate limit on the IntentQL GraphQL endpoint"
   kind        = "zone"
   phase       = "http_ratelimit"

@@ -13,10 +13,10 @@ variable "hostname" {
   type        = string
 }
 
-variable "worker_name" {
-  description = "Name of the Worker script."
+variable "migrate_durable_objects_from" {
+  description = "Durable Object migration tag the deployed Worker has now. \"\" for the first deploy (no script yet: every [[migrations]] entry of edge/wrangler.toml is applied); null for every later apply (nothing is sent); a tag such as \"v2\" to apply the entries after it, once, when wrangler.toml gains a migration. Set it back to null after that apply: Cloudflare refuses a migration that does not start at the script's current tag."
   type        = string
-  default     = "intentql"
+  default     = null
 }
 
 variable "bundle_dir" {
@@ -52,8 +52,24 @@ variable "upstream_model" {
   default     = "massive-scratch"
 }
 
+variable "cors_origins" {
+  description = "Browser origins allowed to call the API with CORS (the Worker's CORS_ORIGINS), e.g. [\"https://app.example.com\"]. Server-to-server callers need none: pass []. \"*\" is refused."
+  type        = list(string)
+
+  validation {
+    condition     = alltrue([for o in var.cors_origins : can(regex("^https://[a-z0-9.-]+(:[0-9]+)?$", o))])
+    error_message = "cors_origins must be https:// origins (scheme, host, optional port; no path, no \"*\")."
+  }
+}
+
+variable "introspection" {
+  description = "Whether GraphQL introspection is on (the Worker's INTROSPECTION). Off in production: the schema is published in schema/schema.graphql for clients."
+  type        = bool
+  default     = false
+}
+
 variable "plain_text_vars" {
-  description = "Plain-text variables overriding the [vars] of edge/wrangler.toml (name => value), e.g. { CORS_ORIGINS = \"https://app.example.com\", INTROSPECTION = \"off\" }. Never put secrets here."
+  description = "Plain-text variables overriding the [vars] of edge/wrangler.toml (name => value), e.g. { TEXT_QUOTA_PER_SECOND = \"500\" }. UPSTREAM_URL, MODEL, CORS_ORIGINS, INTROSPECTION and ENVIRONMENT come from their own inputs and win. Never put secrets here."
   type        = map(string)
   default     = {}
 }

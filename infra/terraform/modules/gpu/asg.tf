@@ -1,6 +1,8 @@
 resource "aws_launch_template" "gpu" {
-  name_prefix            = "${var.name}-"
-  image_id               = data.aws_ssm_parameter.ami.value
+  name_prefix = "${var.name}-"
+  # Pinned: a new AMI (and with it a new NVIDIA driver) is a reviewed change of ami_id, never a side
+  # effect of an unrelated apply.
+  image_id               = var.ami_id
   instance_type          = var.instance_type
   vpc_security_group_ids = [aws_security_group.instance.id]
   user_data              = base64encode(local.user_data)
@@ -49,6 +51,10 @@ resource "aws_autoscaling_group" "gpu" {
   health_check_grace_period = var.instance_warmup_seconds
   default_instance_warmup   = var.instance_warmup_seconds
   capacity_rebalance        = true
+  # terraform apply succeeds only once this many instances pass the ALB's /v2/health/ready check, so
+  # an image that cannot start fails the apply instead of restart-looping behind a green plan.
+  wait_for_elb_capacity     = var.min_size
+  wait_for_capacity_timeout = "${var.instance_warmup_seconds * 3}s"
 
   launch_template {
     id      = aws_launch_template.gpu.id
@@ -84,6 +90,8 @@ resource "aws_autoscaling_group" "gpu" {
 # Rows waiting in gpu-service's batcher (gauge intentql_queue_rows on /metrics), scraped by the
 # CloudWatch agent on each instance and published with the AutoScalingGroupName dimension.
 resource "aws_autoscaling_policy" "queue_rows" {
+  count = local.is_triton ? 0 : 1
+
   name                      = "${var.name}-queue-rows"
   autoscaling_group_name    = aws_autoscaling_group.gpu.name
   policy_type               = "TargetTrackingScaling"
@@ -94,6 +102,32 @@ resource "aws_autoscaling_policy" "queue_rows" {
 
     customized_metric_specification {
       metric_name = "intentql_queue_rows"
+      namespace   = var.metrics_namespace
+      statistic   = "Average"
+
+      metric_dimension {
+        name  = "AutoScalingGroupName"
+        value = local.asg_name
+      }
+    }
+  }
+}
+
+# Requests in flight per instance (gpu-service's intentql_inflight_requests, Triton's
+# nv_inference_pending_request_count): catches load the row queue misses, such as many one-text
+# requests waiting on HTTP parsing while few rows are queued. With two target-tracking policies the
+# ASG takes the larger capacity either asks for.
+resource "aws_autoscaling_policy" "inflight" {
+  name                      = "${var.name}-inflight"
+  autoscaling_group_name    = aws_autoscaling_group.gpu.name
+  policy_type               = "TargetTrackingScaling"
+  estimated_instance_warmup = var.instance_warmup_seconds
+
+  target_tracking_configuration {
+    target_value = var.target_inflight_requests
+
+    customized_metric_specification {
+      metric_name = local.inflight_metric
       namespace   = var.metrics_namespace
       statistic   = "Average"
 

@@ -29,7 +29,7 @@ data "aws_iam_policy_document" "instance" {
   statement {
     sid       = "ReadUpstreamToken"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [var.upstream_token_secret_arn]
+    resources = compact([var.upstream_token_secret_arn, var.upstream_token_next_secret_arn])
   }
 
   statement {

@@ -1,9 +1,5 @@
 data "aws_region" "current" {}
 
-data "aws_ssm_parameter" "ami" {
-  name = var.ami_ssm_parameter
-}
-
 locals {
   # Fixed name (not generated) so the launch template's CloudWatch agent config can label metrics with
   # the ASG name the scaling policy reads, without a dependency cycle.
@@ -14,8 +10,17 @@ locals {
   registry      = split("/", var.image)[0]
   is_ecr        = can(regex("\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com$", local.registry))
   bundle_path   = var.bundle_s3_uri == "" ? "/app/models/${var.bundle_name}" : "/models/${var.bundle_name}"
+  is_triton     = var.runtime == "triton"
+
+  # The port the ALB forwards to, and where the CloudWatch agent scrapes Prometheus metrics.
+  port         = local.is_triton ? var.triton_http_port : var.container_port
+  metrics_port = local.is_triton ? var.triton_metrics_port : var.container_port
+  # Requests in flight on one instance: gpu-service's gauge, or Triton's pending requests.
+  inflight_metric = local.is_triton ? "nv_inference_pending_request_count" : "intentql_inflight_requests"
+  scraped_metrics = local.is_triton ? [local.inflight_metric] : ["intentql_queue_rows", local.inflight_metric]
 
   gpu_env = merge(var.gpu_env, {
+    NODE_ENV         = "production"
     GPU_HOST         = "0.0.0.0"
     GPU_PORT         = tostring(var.container_port)
     GPU_DEVICE       = "cuda"
@@ -24,18 +29,26 @@ locals {
   })
 
   user_data = templatefile("${path.module}/user_data.sh.tftpl", {
-    region            = data.aws_region.current.name
-    image             = var.image
-    registry          = local.registry
-    is_ecr            = local.is_ecr
-    bundle_s3_uri     = var.bundle_s3_uri
-    bundle_name       = var.bundle_name
-    container_port    = var.container_port
-    gpu_env           = local.gpu_env
-    token_secret_arn  = var.upstream_token_secret_arn
-    asg_name          = local.asg_name
-    metrics_namespace = var.metrics_namespace
-    log_group         = local.log_group
+    region                = data.aws_region.current.region
+    image                 = var.image
+    registry              = local.registry
+    is_ecr                = local.is_ecr
+    runtime               = var.runtime
+    bundle_s3_uri         = var.bundle_s3_uri
+    bundle_name           = var.bundle_name
+    container_port        = var.container_port
+    gpu_env               = local.gpu_env
+    token_secret_arn      = var.upstream_token_secret_arn
+    next_token_secret_arn = coalesce(var.upstream_token_next_secret_arn, "")
+    triton_command        = var.triton_command
+    triton_env            = var.triton_env
+    triton_http_port      = var.triton_http_port
+    triton_metrics_port   = var.triton_metrics_port
+    metrics_port          = local.metrics_port
+    scraped_metrics       = local.scraped_metrics
+    asg_name              = local.asg_name
+    metrics_namespace     = var.metrics_namespace
+    log_group             = local.log_group
   })
 
   tags = merge({ Project = "intentql", Component = "gpu-service" }, var.tags)
@@ -80,10 +93,10 @@ resource "aws_vpc_security_group_ingress_rule" "alb_https_v6" {
 
 resource "aws_vpc_security_group_egress_rule" "alb_to_instances" {
   security_group_id            = aws_security_group.alb.id
-  description                  = "To gpu-service"
+  description                  = "To the inference server"
   ip_protocol                  = "tcp"
-  from_port                    = var.container_port
-  to_port                      = var.container_port
+  from_port                    = local.port
+  to_port                      = local.port
   referenced_security_group_id = aws_security_group.instance.id
 }
 
@@ -96,10 +109,10 @@ resource "aws_security_group" "instance" {
 
 resource "aws_vpc_security_group_ingress_rule" "instance_from_alb" {
   security_group_id            = aws_security_group.instance.id
-  description                  = "gpu-service from the ALB"
+  description                  = "Inference server from the ALB"
   ip_protocol                  = "tcp"
-  from_port                    = var.container_port
-  to_port                      = var.container_port
+  from_port                    = local.port
+  to_port                      = local.port
   referenced_security_group_id = aws_security_group.alb.id
 }
 
@@ -127,7 +140,7 @@ resource "aws_lb" "gpu" {
 
 resource "aws_lb_target_group" "gpu" {
   name                 = var.name
-  port                 = var.container_port
+  port                 = local.port
   protocol             = "HTTP"
   vpc_id               = var.vpc_id
   target_type          = "instance"
@@ -150,9 +163,11 @@ resource "aws_lb_listener" "https" {
   port              = 443
   protocol          = "HTTPS"
   ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-  certificate_arn   = var.certificate_arn
+  # The validated certificate: the listener waits until ACM has issued it (dns.tf).
+  certificate_arn = aws_acm_certificate_validation.gpu.certificate_arn
 
-  # /metrics is unauthenticated on the instance; the ALB never forwards it.
+  # /metrics is unauthenticated on the instance; the ALB never forwards it. Nor anything not sent to
+  # the GPU hostname (scanners that hit the ALB's own DNS name or IP).
   default_action {
     type = "fixed-response"
     fixed_response {
@@ -177,18 +192,29 @@ resource "aws_lb_listener_rule" "v2" {
       values = ["/v2", "/v2/*"]
     }
   }
-}
 
-resource "aws_route53_record" "alb" {
-  count = var.route53_zone_id != "" && var.hostname != "" ? 1 : 0
+  condition {
+    host_header {
+      values = [var.hostname]
+    }
+  }
 
-  zone_id = var.route53_zone_id
-  name    = var.hostname
-  type    = "A"
+  # Triton checks no token: the ALB does, on the current and (during a rotation) the next one.
+  # gpu-service checks its own (fails closed), so the header stays out of the ALB's config there.
+  dynamic "condition" {
+    for_each = local.is_triton ? [1] : []
+    content {
+      http_header {
+        http_header_name = "Authorization"
+        values           = [for t in var.alb_bearer_tokens : "Bearer ${t}"]
+      }
+    }
+  }
 
-  alias {
-    name                   = aws_lb.gpu.dns_name
-    zone_id                = aws_lb.gpu.zone_id
-    evaluate_target_health = true
+  lifecycle {
+    precondition {
+      condition     = !local.is_triton || length(var.alb_bearer_tokens) > 0
+      error_message = "runtime = \"triton\" needs alb_bearer_tokens: Triton itself accepts every caller."
+    }
   }
 }

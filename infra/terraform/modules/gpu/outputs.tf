@@ -1,10 +1,20 @@
 output "upstream_url" {
-  description = "HTTPS base URL of the V2 upstream: the Route 53 hostname when one was created, else the ALB's DNS name (whose certificate must then cover it)."
-  value       = length(aws_route53_record.alb) > 0 ? "https://${var.hostname}" : "https://${aws_lb.gpu.dns_name}"
+  description = "HTTPS base URL of the V2 upstream (https://<hostname>): the Worker's UPSTREAM_URL comes from here and nowhere else."
+  value       = "https://${cloudflare_dns_record.gpu.name}"
+}
+
+output "certificate_arn" {
+  description = "ACM certificate of hostname (validated through the Cloudflare records)."
+  value       = aws_acm_certificate_validation.gpu.certificate_arn
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic every alarm notifies: subscribe the on-call to it (docs/DEPLOY.md)."
+  value       = aws_sns_topic.alarms.arn
 }
 
 output "alb_dns_name" {
-  description = "DNS name of the ALB (point a CNAME or alias at it when route53_zone_id is not used)."
+  description = "DNS name of the ALB (hostname is a DNS-only CNAME to it)."
   value       = aws_lb.gpu.dns_name
 }
 

@@ -40,10 +40,35 @@ variable "instance_type" {
   default     = "g4dn.xlarge"
 }
 
-variable "ami_ssm_parameter" {
-  description = "Public SSM parameter naming the AMI: by default the AWS Deep Learning Base OSS NVIDIA driver AMI (driver, Docker and the NVIDIA container toolkit preinstalled)."
+variable "ami_id" {
+  description = "AMI of the GPU instances, pinned by ID: an NVIDIA driver >= 580 (CUDA 13, which the image's onnxruntime CUDA provider needs), Docker and the NVIDIA container toolkit, e.g. the AWS Deep Learning Base OSS NVIDIA driver AMI (Ubuntu 22.04) of a known date. docs/DEPLOY.md shows how to look one up and check its driver."
   type        = string
-  default     = "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id"
+
+  validation {
+    condition     = can(regex("^ami-[0-9a-f]{8,17}$", var.ami_id))
+    error_message = "ami_id must be an AMI ID (ami-…), not an SSM parameter or a name: the fleet must not change AMI on its own."
+  }
+}
+
+variable "hostname" {
+  description = "Hostname of the GPU upstream in the Cloudflare zone, e.g. gpu.example.com: the ACM certificate's name, a DNS-only CNAME to the ALB, and the only Host the ALB forwards."
+  type        = string
+}
+
+variable "cloudflare_zone_id" {
+  description = "Cloudflare zone holding hostname: its ACM validation records and its CNAME are created there."
+  type        = string
+}
+
+variable "runtime" {
+  description = "Inference server on the instances: \"gpu-service\" (default; checks the bearer token itself) or \"triton\" (NVIDIA Triton with the model repository at bundle_s3_uri; the ALB checks the token, see alb_bearer_tokens)."
+  type        = string
+  default     = "gpu-service"
+
+  validation {
+    condition     = contains(["gpu-service", "triton"], var.runtime)
+    error_message = "runtime must be \"gpu-service\" or \"triton\"."
+  }
 }
 
 variable "image" {
@@ -91,13 +116,54 @@ variable "gpu_env" {
   default     = {}
 }
 
-variable "upstream_token_secret_arn" {
-  description = "ARN of the Secrets Manager secret (plain string) holding the bearer token gpu-service requires (INTENTQL_UPSTREAM_TOKEN). Read at boot by the instance role; the same value is the Worker's UPSTREAM_TOKEN."
+variable "upstream_token_next_secret_arn" {
+  description = "During a token rotation only: ARN of the secret holding the next token, accepted next to the current one (INTENTQL_UPSTREAM_TOKEN_NEXT). null otherwise. docs/DEPLOY.md gives the sequence."
   type        = string
+  default     = null
 }
 
-variable "certificate_arn" {
-  description = "ACM certificate ARN for the ALB's HTTPS listener (in the ALB's region), covering the upstream hostname."
+variable "alb_bearer_tokens" {
+  description = "runtime = \"triton\" only: the tokens (current, and next during a rotation) the ALB requires as `Authorization: Bearer <token>` before it forwards to Triton, which checks none. Ignored for gpu-service."
+  type        = list(string)
+  default     = []
+  sensitive   = true
+
+  validation {
+    # The ALB matches header values with * and ? wildcards and at most 128 characters.
+    condition     = length(var.alb_bearer_tokens) <= 2 && alltrue([for t in var.alb_bearer_tokens : can(regex("^[A-Za-z0-9._~+/=-]{32,121}$", t))])
+    error_message = "alb_bearer_tokens: at most 2 tokens of 32-121 characters from A-Z a-z 0-9 . _ ~ + / = - (no ALB wildcards)."
+  }
+}
+
+variable "triton_command" {
+  description = "runtime = \"triton\": the container's command. The model repository is mounted read-only at /models, the TensorRT engine cache read-write at /trt-cache (infra/triton/README.md)."
+  type        = list(string)
+  default = [
+    "tritonserver", "--model-repository=/models", "--strict-model-config=true", "--allow-grpc=false",
+    "--http-port=8000", "--allow-metrics=true", "--metrics-port=8002", "--exit-on-error=true",
+  ]
+}
+
+variable "triton_http_port" {
+  description = "runtime = \"triton\": Triton's HTTP (KServe V2) port, which the ALB forwards to; must match --http-port in triton_command."
+  type        = number
+  default     = 8000
+}
+
+variable "triton_metrics_port" {
+  description = "runtime = \"triton\": Triton's Prometheus metrics port, scraped by the CloudWatch agent; must match --metrics-port in triton_command."
+  type        = number
+  default     = 8002
+}
+
+variable "triton_env" {
+  description = "runtime = \"triton\": environment variables for the Triton container. Never secrets: they are visible in the launch template."
+  type        = map(string)
+  default     = {}
+}
+
+variable "upstream_token_secret_arn" {
+  description = "ARN of the Secrets Manager secret (plain string) holding the bearer token gpu-service requires (INTENTQL_UPSTREAM_TOKEN). Read at boot by the instance role; the same value is the Worker's UPSTREAM_TOKEN."
   type        = string
 }
 
@@ -114,7 +180,7 @@ variable "ingress_ipv6_cidrs" {
 }
 
 variable "min_size" {
-  description = "Minimum number of GPU instances (keep >= 2 for zone failure tolerance in production)."
+  description = "Minimum number of GPU instances (keep >= 2 for zone failure tolerance in production). terraform apply waits until this many pass the ALB health check (wait_for_elb_capacity)."
   type        = number
   default     = 1
 }
@@ -135,6 +201,36 @@ variable "target_queue_rows" {
   description = "Target-tracking set point: average rows waiting in each instance's batcher queue (Prometheus gauge intentql_queue_rows). Below one full batch means the GPU keeps up."
   type        = number
   default     = 128
+}
+
+variable "target_inflight_requests" {
+  description = "Target-tracking set point: average infer requests in flight per instance (intentql_inflight_requests, or Triton's nv_inference_pending_request_count)."
+  type        = number
+  default     = 64
+}
+
+variable "alarm_actions" {
+  description = "Extra ARNs (SNS topics, PagerDuty/Opsgenie integrations) notified by every alarm, besides the module's own SNS topic (output alarm_topic_arn)."
+  type        = list(string)
+  default     = []
+}
+
+variable "alarm_5xx_per_minute" {
+  description = "Alarm when the ALB answers more 5xx (its own plus the targets') than this per minute, 3 minutes out of 5."
+  type        = number
+  default     = 10
+}
+
+variable "alarm_p99_latency_seconds" {
+  description = "Alarm when the ALB's p99 target response time stays above this for 5 minutes (the Worker's upstream timeout is 10 s)."
+  type        = number
+  default     = 0.5
+}
+
+variable "alarm_gpu_utilization_percent" {
+  description = "Alarm when the fleet's average GPU utilisation (CloudWatch agent nvidia_gpu) stays above this for 15 minutes: scaling is not keeping up, or max_size is reached."
+  type        = number
+  default     = 90
 }
 
 variable "target_requests_per_target" {
@@ -165,18 +261,6 @@ variable "root_volume_gb" {
   description = "Root EBS volume size (GiB); the CUDA image is several GiB."
   type        = number
   default     = 100
-}
-
-variable "route53_zone_id" {
-  description = "Optional Route 53 hosted zone in which to create an alias record for the ALB; empty skips it."
-  type        = string
-  default     = ""
-}
-
-variable "hostname" {
-  description = "Optional hostname (in route53_zone_id) for the ALB alias record, e.g. gpu.example.com."
-  type        = string
-  default     = ""
 }
 
 variable "tags" {

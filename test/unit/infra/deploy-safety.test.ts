@@ -1,0 +1,368 @@
+/**
+ * What makes a real deploy safe, checked offline (docs/DEPLOY.md, go-live checklist for the rest):
+ * pinned providers and AMI, Durable Object migrations sent once, a GPU fleet that fails closed on a
+ * missing token and fails the apply when it cannot turn healthy, the listener's Host check, DNS and
+ * certificate in code, scaling on requests in flight, alarms, and production-only Worker settings.
+ * Where a terraform binary exists, the migration selection is evaluated by Terraform itself and the
+ * user data is rendered and run against fake aws/docker/curl commands.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { parse } from "@cdktf/hcl2json";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const ROOT = join(import.meta.dirname, "../../..");
+const TF = join(ROOT, "infra/terraform");
+// biome-ignore lint/suspicious/noExplicitAny: hcl2json output is untyped nested blocks
+type Hcl = Record<string, any>;
+const hcl = async (file: string): Promise<Hcl> =>
+  (await parse(relative(ROOT, file), readFileSync(file, "utf8"))) as Hcl;
+const ref = (expression: string) => `\${${expression}}`;
+
+const terraformBin = spawnSync("terraform", ["version"], { encoding: "utf8" }).status === 0;
+if (!terraformBin)
+  console.log("Terraform evaluation checks skipped (migrations, user data run): no terraform binary on PATH");
+
+/** `terraform apply` of a root module that only has outputs: evaluates HCL without any provider. */
+function evaluate(dir: string, vars: string[] = []): Record<string, unknown> {
+  const env = { ...process.env, TF_IN_AUTOMATION: "1", CHECKPOINT_DISABLE: "1" };
+  execFileSync("terraform", ["init", "-backend=false", "-input=false"], { cwd: dir, env, stdio: "ignore" });
+  execFileSync("terraform", ["apply", "-auto-approve", "-input=false", ...vars], {
+    cwd: dir,
+    env,
+    stdio: "ignore",
+  });
+  const out = JSON.parse(execFileSync("terraform", ["output", "-json"], { cwd: dir, env, encoding: "utf8" }));
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, (v as { value: unknown }).value]));
+}
+
+describe("providers and Terraform are pinned", () => {
+  it("every versions.tf pins providers exactly and needs Terraform >= 1.10 (use_lockfile)", async () => {
+    for (const dir of ["envs/prod", "modules/edge", "modules/gpu"]) {
+      const t = (await hcl(join(TF, dir, "versions.tf"))).terraform[0];
+      expect(t.required_version, dir).toBe(">= 1.10");
+      for (const [name, p] of Object.entries(t.required_providers[0] as Record<string, { version: string }>))
+        expect(p.version, `${dir} ${name}`).toMatch(/^\d+\.\d+\.\d+$/);
+    }
+  });
+
+  it("the GPU AMI is an ID variable, never an SSM 'latest' lookup", async () => {
+    const asg = await hcl(join(TF, "modules/gpu/asg.tf"));
+    expect(asg.resource.aws_launch_template.gpu[0].image_id).toBe(ref("var.ami_id"));
+    const all = ["main.tf", "asg.tf", "iam.tf", "dns.tf", "alarms.tf"].map((f) =>
+      readFileSync(join(TF, "modules/gpu", f), "utf8"),
+    );
+    expect(all.join("\n")).not.toMatch(/aws_ssm_parameter|latest\/ami-id/);
+  });
+});
+
+describe("Worker: one name, production settings, Durable Object migrations sent once", () => {
+  it("the Worker's name comes from edge/wrangler.toml through the manifest, nowhere else", async () => {
+    const main = await hcl(join(TF, "modules/edge/main.tf"));
+    expect(main.resource.cloudflare_workers_script.edge[0].script_name).toBe(ref("local.worker_name"));
+    expect(readFileSync(join(TF, "modules/edge/main.tf"), "utf8")).toMatch(
+      /worker_name = local\.manifest\.name/,
+    );
+    expect(readFileSync(join(TF, "modules/edge/variables.tf"), "utf8")).not.toMatch(/variable "worker_name"/);
+  });
+
+  it("the migration is computed from migrate_durable_objects_from, whose default is null", async () => {
+    const main = await hcl(join(TF, "modules/edge/main.tf"));
+    expect(main.resource.cloudflare_workers_script.edge[0].migrations).toBe(ref("local.migrations"));
+    const vars = await hcl(join(TF, "modules/edge/variables.tf"));
+    const v = vars.variable.migrate_durable_objects_from[0];
+    expect(v.default).toBeNull();
+    const prod = await hcl(join(TF, "envs/prod/variables.tf"));
+    expect(prod.variable.migrate_durable_objects_from[0].default).toBeNull();
+  });
+
+  it("production: CORS origins from a variable (never *), introspection off, upstream URL from the gpu module", async () => {
+    const prod = await hcl(join(TF, "envs/prod/main.tf"));
+    const edge = prod.module.edge[0];
+    expect(edge.cors_origins).toBe(ref("var.cors_origins"));
+    expect(edge.introspection).toBe(false);
+    expect(edge.upstream_url).toBe(ref("module.gpu.upstream_url"));
+    const main = readFileSync(join(TF, "modules/edge/main.tf"), "utf8");
+    expect(main).toMatch(/CORS_ORIGINS\s*=\s*join\(",", var\.cors_origins\)/);
+    expect(main).toMatch(/INTROSPECTION\s*=\s*var\.introspection \? "on" : "off"/);
+    const vars = await hcl(join(TF, "modules/edge/variables.tf"));
+    expect(vars.variable.introspection[0].default).toBe(false);
+    expect(vars.variable.cors_origins[0].validation[0].condition).toMatch(/\^https:/);
+  });
+
+  describe.skipIf(!terraformBin)("evaluated by Terraform", () => {
+    let dir: string;
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), "tf-migrations-"));
+      writeFileSync(join(dir, "migrations.tf"), readFileSync(join(TF, "modules/edge/migrations.tf")));
+      writeFileSync(
+        join(dir, "root.tf"),
+        `variable "migrate_durable_objects_from" {
+  type    = string
+  default = null
+}
+locals {
+  manifest = jsondecode(${JSON.stringify(
+    JSON.stringify({
+      migrations: [
+        { tag: "v1", new_sqlite_classes: ["EvalRunnerObject"] },
+        { tag: "v2", new_sqlite_classes: ["TextQuotaObject"] },
+        { tag: "v3", renamed_classes: [{ from: "TextQuotaObject", to: "KeyQuotaObject" }] },
+      ],
+    }),
+  )})
+}
+# Wrapped: terraform output leaves out an output whose value is null.
+output "migrations" {
+  value = { value = local.migrations }
+}
+`,
+      );
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it("first deploy sends every step; later applies send none; a new tag sends only the steps after the live one", () => {
+      const migrations = (vars: string[]) => (evaluate(dir, vars).migrations as Hcl).value;
+      const first = migrations(["-var", "migrate_durable_objects_from="]);
+      expect(first.old_tag).toBeNull();
+      expect(first.new_tag).toBe("v3");
+      expect(first.steps.map((s: Hcl) => s.new_sqlite_classes ?? s.renamed_classes)).toHaveLength(3);
+
+      writeFileSync(join(dir, "null.tfvars"), "migrate_durable_objects_from = null\n");
+      expect(migrations(["-var-file=null.tfvars"])).toBeNull();
+
+      const later = migrations(["-var", "migrate_durable_objects_from=v2"]);
+      expect(later.old_tag).toBe("v2");
+      expect(later.new_tag).toBe("v3");
+      expect(later.steps).toEqual([
+        {
+          new_classes: null,
+          new_sqlite_classes: null,
+          deleted_classes: null,
+          renamed_classes: [{ from: "TextQuotaObject", to: "KeyQuotaObject" }],
+        },
+      ]);
+      expect(migrations(["-var", "migrate_durable_objects_from=v3"])).toBeNull();
+    });
+  });
+});
+
+describe("GPU fleet: healthy or the apply fails, Host checked, DNS and certificate in Cloudflare", () => {
+  let main: Hcl;
+  let asg: Hcl;
+  let dns: Hcl;
+  beforeAll(async () => {
+    main = await hcl(join(TF, "modules/gpu/main.tf"));
+    asg = await hcl(join(TF, "modules/gpu/asg.tf"));
+    dns = await hcl(join(TF, "modules/gpu/dns.tf"));
+  });
+
+  it("terraform apply waits for min_size instances healthy behind the ALB", () => {
+    const group = asg.resource.aws_autoscaling_group.gpu[0];
+    expect(group.wait_for_elb_capacity).toBe(ref("var.min_size"));
+    expect(group.health_check_type).toBe("ELB");
+  });
+
+  it("the listener forwards /v2 only for the GPU hostname; Triton also needs the bearer header", () => {
+    const rule = main.resource.aws_lb_listener_rule.v2[0];
+    const conditions = rule.condition as Hcl[];
+    expect(conditions.find((c) => c.host_header)?.host_header[0].values).toEqual([ref("var.hostname")]);
+    expect(conditions.find((c) => c.path_pattern)?.path_pattern[0].values).toEqual(["/v2", "/v2/*"]);
+    const header = rule.dynamic.condition[0];
+    expect(header.for_each).toMatch(/local\.is_triton/);
+    expect(header.content[0].http_header[0].http_header_name).toBe("Authorization");
+    expect(main.resource.aws_lb_listener.https[0].default_action[0].type).toBe("fixed-response");
+  });
+
+  it("the certificate is validated through Cloudflare records, the hostname is a DNS-only CNAME to the ALB", () => {
+    const validation = dns.resource.cloudflare_dns_record.acm_validation[0];
+    expect(validation.proxied).toBe(false);
+    expect(validation.for_each).toMatch(/aws_acm_certificate\.gpu\.domain_validation_options/);
+    expect(dns.resource.aws_acm_certificate_validation.gpu[0].validation_record_fqdns).toMatch(
+      /cloudflare_dns_record\.acm_validation/,
+    );
+    const record = dns.resource.cloudflare_dns_record.gpu[0];
+    expect(record).toMatchObject({ type: "CNAME", proxied: false, content: ref("aws_lb.gpu.dns_name") });
+    expect(main.resource.aws_lb_listener.https[0].certificate_arn).toBe(
+      ref("aws_acm_certificate_validation.gpu.certificate_arn"),
+    );
+    const outputs = readFileSync(join(TF, "modules/gpu/outputs.tf"), "utf8");
+    expect(outputs).toMatch(/value\s*=\s*"https:\/\/\$\{cloudflare_dns_record\.gpu\.name\}"/);
+    expect(readFileSync(join(TF, "modules/gpu/main.tf"), "utf8")).not.toMatch(/aws_route53_record/);
+  });
+
+  it("scales on requests in flight as well as on queued rows, and publishes both from the agent", () => {
+    const policies = asg.resource.aws_autoscaling_policy;
+    const inflight = policies.inflight[0].target_tracking_configuration[0].customized_metric_specification[0];
+    expect(inflight.metric_name).toBe(ref("local.inflight_metric"));
+    expect(
+      policies.queue_rows[0].target_tracking_configuration[0].customized_metric_specification[0].metric_name,
+    ).toBe("intentql_queue_rows");
+    expect(readFileSync(join(TF, "modules/gpu/main.tf"), "utf8")).toMatch(
+      /inflight_metric\s*=\s*local\.is_triton \? "nv_inference_pending_request_count" : "intentql_inflight_requests"/,
+    );
+    const metrics = readFileSync(join(ROOT, "gpu-service/src/metrics.ts"), "utf8");
+    expect(metrics).toMatch(/name: "intentql_inflight_requests"/);
+  });
+
+  it("alarms on 5xx, unhealthy and missing hosts, p99 latency and GPU utilisation (agent collects nvidia_gpu)", async () => {
+    const alarms = (await hcl(join(TF, "modules/gpu/alarms.tf"))).resource.aws_cloudwatch_metric_alarm as Hcl;
+    expect(Object.keys(alarms).sort()).toEqual([
+      "gpu_utilization",
+      "http_5xx",
+      "no_healthy_hosts",
+      "p99_latency",
+      "unhealthy_hosts",
+    ]);
+    expect(alarms.p99_latency[0].extended_statistic).toBe("p99");
+    expect(alarms.gpu_utilization[0].metric_name).toBe("nvidia_smi_utilization_gpu");
+    for (const [name, [a]] of Object.entries(alarms) as [string, Hcl[]][])
+      expect(a!.alarm_actions, name).toBe(ref("local.alarm_actions"));
+    const userData = readFileSync(join(TF, "modules/gpu/user_data.sh.tftpl"), "utf8");
+    expect(userData).toMatch(/"nvidia_gpu": \{/);
+    expect(userData).toMatch(/"utilization_gpu"/);
+  });
+});
+
+describe("GPU user data fails closed", () => {
+  const template = readFileSync(join(TF, "modules/gpu/user_data.sh.tftpl"), "utf8");
+
+  it("reads the token in its own statement (set -e applies), with retries, and refuses a short one", () => {
+    expect(template).toMatch(/^set -euo pipefail$/m);
+    expect(template).not.toMatch(/printf[^\n]*\$\(aws secretsmanager/);
+    expect(template).toMatch(/^UPSTREAM_TOKEN="\$\(read_secret '\$\{token_secret_arn\}'\)" \|\| \{/m);
+    expect(template).toMatch(/"\$\$\{#UPSTREAM_TOKEN\}" -lt 32/);
+  });
+
+  describe.skipIf(!terraformBin)("rendered by Terraform and run against fake aws, docker and curl", () => {
+    let work: string;
+    const render = (nextArn: string): string => {
+      const dir = mkdtempSync(join(work, "render-"));
+      writeFileSync(join(dir, "user_data.sh.tftpl"), template);
+      writeFileSync(
+        join(dir, "root.tf"),
+        `output "user_data" {
+  value = templatefile("user_data.sh.tftpl", {
+    region = "us-east-1", image = "registry.example/intentql-gpu:1", registry = "registry.example", is_ecr = false,
+    runtime = "gpu-service", bundle_s3_uri = "", bundle_name = "massive-scratch", container_port = 8500,
+    gpu_env = { GPU_PORT = "8500", NODE_ENV = "production" },
+    token_secret_arn = "arn:aws:secretsmanager:us-east-1:1:secret:current", next_token_secret_arn = "${nextArn}",
+    triton_command = [], triton_env = {}, triton_http_port = 8000, triton_metrics_port = 8002,
+    metrics_port = 8500, scraped_metrics = ["intentql_queue_rows", "intentql_inflight_requests"],
+    asg_name = "intentql-gpu-asg", metrics_namespace = "IntentQL/GPU", log_group = "/intentql/gpu"
+  })
+}
+`,
+      );
+      return evaluate(dir).user_data as string;
+    };
+
+    /** Runs the rendered script with /opt and /var/log moved under a sandbox and fakes first on PATH. */
+    const run = (script: string, secrets: Record<string, string[]>) => {
+      const box = mkdtempSync(join(work, "box-"));
+      const bin = join(box, "bin");
+      mkdirSync(bin);
+      const agent = join(box, "opt/aws/amazon-cloudwatch-agent/bin");
+      mkdirSync(agent, { recursive: true });
+      const fake = (path: string, body: string) => {
+        writeFileSync(path, `#!/bin/bash\n${body}\n`);
+        chmodSync(path, 0o755);
+      };
+      // aws: each secretsmanager call for an ARN takes the next scripted answer ("!fail" = exit 255).
+      for (const [arn, answers] of Object.entries(secrets))
+        writeFileSync(join(box, `answers-${arn.split(":").at(-1)}`), `${answers.join("\n")}\n`);
+      fake(
+        join(bin, "aws"),
+        `echo "aws $*" >> "${box}/calls"
+if [ "$1" = secretsmanager ]; then
+  for a in "$@"; do case "$a" in arn:*) arn="$a";; esac; done
+  f="${box}/answers-\${arn##*:}"
+  line=$(head -n1 "$f"); tail -n +2 "$f" > "$f.rest" && mv "$f.rest" "$f"
+  [ "$line" = "!fail" ] && exit 255
+  printf '%s\\n' "$line"
+fi`,
+      );
+      fake(join(bin, "docker"), `echo "docker $*" >> "${box}/calls"`);
+      fake(
+        join(bin, "curl"),
+        `case "$*" in *api/token*) echo imds-token;; *instance-id*) echo i-0123;; esac`,
+      );
+      fake(join(bin, "sleep"), "true");
+      fake(join(agent, "amazon-cloudwatch-agent-ctl"), `echo "agent $*" >> "${box}/calls"`);
+      const sandboxed = script.replaceAll("/opt/", `${box}/opt/`).replaceAll("/var/log/", `${box}/`);
+      writeFileSync(join(box, "user_data.sh"), sandboxed);
+      const r = spawnSync("bash", [join(box, "user_data.sh")], {
+        env: { PATH: `${bin}:${process.env.PATH}` },
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+      const calls = (() => {
+        try {
+          return readFileSync(join(box, "calls"), "utf8").trim().split("\n");
+        } catch {
+          return [];
+        }
+      })();
+      const envFile = join(box, "opt/intentql/server.env");
+      let env: string | undefined;
+      try {
+        env = readFileSync(envFile, "utf8");
+      } catch {
+        env = undefined;
+      }
+      return { status: r.status, stderr: r.stderr + r.stdout, calls, env, envFile };
+    };
+
+    const TOKEN = "t".repeat(40);
+    const NEXT = "n".repeat(36);
+    let plain: string;
+    let rotating: string;
+    beforeAll(() => {
+      work = mkdtempSync(join(tmpdir(), "tf-user-data-"));
+      plain = render("");
+      rotating = render("arn:aws:secretsmanager:us-east-1:1:secret:next");
+    });
+    afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+    it("renders to a bash script that parses", () => {
+      for (const s of [plain, rotating]) expect(spawnSync("bash", ["-n"], { input: s }).status).toBe(0);
+    });
+
+    it("retries a secret that is not readable yet, then starts gpu-service with the token in a 0600 env file", () => {
+      const r = run(plain, { current: ["!fail", "", "!fail", TOKEN] });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.calls.filter((c) => c.startsWith("aws secretsmanager"))).toHaveLength(4);
+      expect(r.env).toContain(`INTENTQL_UPSTREAM_TOKEN=${TOKEN}\n`);
+      expect(r.env).toContain("NODE_ENV=production\n");
+      expect(r.env).not.toContain("INTENTQL_UPSTREAM_TOKEN_NEXT");
+      expect(statSync(r.envFile).mode & 0o777).toBe(0o600);
+      expect(r.calls.some((c) => c.startsWith("docker run") && c.includes("--env-file"))).toBe(true);
+      expect(r.calls.join("\n")).not.toContain(TOKEN);
+    });
+
+    it("gives up, and starts nothing, when the secret stays empty or unreadable", () => {
+      const r = run(plain, { current: Array(40).fill("") });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(/cannot read the upstream token secret/);
+      expect(r.calls.filter((c) => c.startsWith("aws secretsmanager"))).toHaveLength(30);
+      expect(r.calls.some((c) => c.startsWith("docker run"))).toBe(false);
+      expect(r.env).toBeUndefined();
+    });
+
+    it("refuses a token shorter than 32 characters", () => {
+      const r = run(plain, { current: ["short-token"] });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(/fewer than 32/);
+      expect(r.calls.some((c) => c.startsWith("docker run"))).toBe(false);
+    });
+
+    it("during a rotation, passes the next token too", () => {
+      const r = run(rotating, { current: [TOKEN], next: [NEXT] });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.env).toContain(`INTENTQL_UPSTREAM_TOKEN=${TOKEN}\n`);
+      expect(r.env).toContain(`INTENTQL_UPSTREAM_TOKEN_NEXT=${NEXT}\n`);
+    });
+  });
+});
