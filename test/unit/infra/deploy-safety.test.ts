@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const ROOT = join(import.meta.dirname, "../../..");
 const TF = join(ROOT, "infra/terraform");
-// biome-ignore lint/suspicious/noExplicitAny: hcl2json output is untyped nested blocks
+/** hcl2json output: untyped nested blocks. */
 type Hcl = Record<string, any>;
 const hcl = async (file: string): Promise<Hcl> =>
   (await parse(relative(ROOT, file), readFileSync(file, "utf8"))) as Hcl;
