@@ -1,9 +1,10 @@
 /**
  * Builds the edge Worker the way `wrangler deploy` would, without deploying:
  * `wrangler deploy --dry-run --outdir <dir>`, then folds Text modules (vocab.txt) into the entry
- * module so the result is one ES module that Terraform's `cloudflare_workers_script` can upload, and
- * writes `worker-manifest.json` (entry module, sha256, sizes, compatibility settings and [vars] from
- * edge/wrangler.toml) for infra/terraform/modules/edge.
+ * module so the result is one self-contained ES module, and writes `worker-manifest.json` (entry
+ * module, sha256, sizes, compatibility settings and [vars] from edge/wrangler.toml). `npm test` uses
+ * it to hold the Worker under Cloudflare's size limit; production deploys go through
+ * edge/scripts/deploy-worker.ts (`wrangler deploy`).
  *
  * usage: node --import tsx edge/scripts/build-worker.ts [--outdir dist/worker]
  */
@@ -21,18 +22,7 @@ export const WRANGLER_CONFIG = join(ROOT, "edge/wrangler.toml");
 /** Cloudflare's Worker size limits, after gzip compression. */
 export const SIZE_LIMITS = { free: 3 * 1024 * 1024, paid: 10 * 1024 * 1024 } as const;
 
-/** One `[[migrations]]` entry of edge/wrangler.toml, as Cloudflare's script upload takes it. */
-export interface DurableObjectMigration {
-  tag: string;
-  new_classes?: string[];
-  new_sqlite_classes?: string[];
-  deleted_classes?: string[];
-  renamed_classes?: { from: string; to: string }[];
-}
-
 export interface WorkerManifest {
-  /** The Worker's name in edge/wrangler.toml: Terraform deploys it under this name, nothing else. */
-  name: string;
   main_module: string;
   sha256: string;
   bytes: number;
@@ -40,11 +30,6 @@ export interface WorkerManifest {
   compatibility_date: string;
   compatibility_flags: string[];
   vars: Record<string, string>;
-  /**
-   * Durable Object migrations in order. Cloudflare applies a tag once; Terraform sends only those after
-   * the tag the live script has (infra/terraform/modules/edge, `migrate_durable_objects_from`).
-   */
-  migrations: DurableObjectMigration[];
   /** Text modules (vocab.txt, dashboard.html) folded into the entry module. */
   inlined_modules: string[];
 }
@@ -103,7 +88,6 @@ export async function buildWorker(outdir: string, config = WRANGLER_CONFIG): Pro
   const { unstable_readConfig } = await import("wrangler");
   const parsed = unstable_readConfig({ config });
   const manifest: WorkerManifest = {
-    name: parsed.name ?? "",
     main_module: entry,
     sha256: createHash("sha256").update(bytes).digest("hex"),
     bytes: bytes.byteLength,
@@ -111,16 +95,8 @@ export async function buildWorker(outdir: string, config = WRANGLER_CONFIG): Pro
     compatibility_date: parsed.compatibility_date ?? "",
     compatibility_flags: parsed.compatibility_flags ?? [],
     vars: Object.fromEntries(Object.entries(parsed.vars ?? {}).map(([k, v]) => [k, String(v)])),
-    migrations: (parsed.migrations ?? []).map((m: DurableObjectMigration) => ({
-      tag: m.tag,
-      ...(m.new_classes ? { new_classes: m.new_classes } : {}),
-      ...(m.new_sqlite_classes ? { new_sqlite_classes: m.new_sqlite_classes } : {}),
-      ...(m.deleted_classes ? { deleted_classes: m.deleted_classes } : {}),
-      ...(m.renamed_classes ? { renamed_classes: m.renamed_classes } : {}),
-    })),
     inlined_modules: inlined,
   };
-  if (manifest.name === "") throw new Error(`${config} has no name`);
   if (manifest.compatibility_date === "") throw new Error(`${config} has no compatibility_date`);
   await writeFile(join(outdir, "worker-manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;

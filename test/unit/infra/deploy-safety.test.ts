@@ -7,6 +7,7 @@
  * user data is rendered and run against fake aws/docker/curl commands.
  */
 import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -58,94 +59,36 @@ describe("providers and Terraform are pinned", () => {
   });
 });
 
-describe("Worker: one name, production settings, Durable Object migrations sent once", () => {
-  it("the Worker's name comes from edge/wrangler.toml through the manifest, nowhere else", async () => {
-    const main = await hcl(join(TF, "modules/edge/main.tf"));
-    expect(main.resource.cloudflare_workers_script.edge[0].script_name).toBe(ref("local.worker_name"));
-    expect(readFileSync(join(TF, "modules/edge/main.tf"), "utf8")).toMatch(
-      /worker_name = local\.manifest\.name/,
+describe("Worker: deployed by wrangler from edge/wrangler.toml, one name, production settings", () => {
+  it("Terraform uploads no Worker script, so it never re-sends a Durable Object migration", () => {
+    const tf = ["main.tf", "variables.tf", "outputs.tf"].map((f) =>
+      readFileSync(join(TF, "modules/edge", f), "utf8"),
     );
-    expect(readFileSync(join(TF, "modules/edge/variables.tf"), "utf8")).not.toMatch(/variable "worker_name"/);
+    expect(tf.join("\n")).not.toMatch(/resource "cloudflare_workers_script"|migrations\s*=/);
   });
 
-  it("the migration is computed from migrate_durable_objects_from, whose default is null", async () => {
-    const main = await hcl(join(TF, "modules/edge/main.tf"));
-    expect(main.resource.cloudflare_workers_script.edge[0].migrations).toBe(ref("local.migrations"));
+  it("the Worker name is edge/wrangler.toml's in the custom domain, the deploy output and the deploy script", async () => {
+    const toml = readFileSync(join(ROOT, "edge/wrangler.toml"), "utf8");
+    const name = /^name = "([^"]+)"/m.exec(toml)?.[1];
     const vars = await hcl(join(TF, "modules/edge/variables.tf"));
-    const v = vars.variable.migrate_durable_objects_from[0];
-    expect(v.default).toBeNull();
-    const prod = await hcl(join(TF, "envs/prod/variables.tf"));
-    expect(prod.variable.migrate_durable_objects_from[0].default).toBeNull();
+    expect(vars.variable.worker_name[0].default).toBe(name);
+    const main = await hcl(join(TF, "modules/edge/main.tf"));
+    expect(main.resource.cloudflare_workers_custom_domain.api[0].service).toBe(ref("var.worker_name"));
+    const prod = await hcl(join(TF, "envs/prod/outputs.tf"));
+    expect(prod.output.edge_deploy[0].value).toMatchObject({ worker_name: ref("module.edge.worker_name") });
   });
 
   it("production: CORS origins from a variable (never *), introspection off, upstream URL from the gpu module", async () => {
-    const prod = await hcl(join(TF, "envs/prod/main.tf"));
-    const edge = prod.module.edge[0];
-    expect(edge.cors_origins).toBe(ref("var.cors_origins"));
-    expect(edge.introspection).toBe(false);
-    expect(edge.upstream_url).toBe(ref("module.gpu.upstream_url"));
-    const main = readFileSync(join(TF, "modules/edge/main.tf"), "utf8");
-    expect(main).toMatch(/CORS_ORIGINS\s*=\s*join\(",", var\.cors_origins\)/);
-    expect(main).toMatch(/INTROSPECTION\s*=\s*var\.introspection \? "on" : "off"/);
-    const vars = await hcl(join(TF, "modules/edge/variables.tf"));
-    expect(vars.variable.introspection[0].default).toBe(false);
+    const deploy = (await hcl(join(TF, "envs/prod/outputs.tf"))).output.edge_deploy[0].value;
+    expect(deploy).toMatchObject({
+      cors_origins: ref("var.cors_origins"),
+      introspection: false,
+      upstream_url: ref("module.gpu.upstream_url"),
+      d1_database_id: ref("module.edge.d1_database_id"),
+    });
+    const vars = await hcl(join(TF, "envs/prod/variables.tf"));
     expect(vars.variable.cors_origins[0].validation[0].condition).toMatch(/\^https:/);
-  });
-
-  describe.skipIf(!terraformBin)("evaluated by Terraform", () => {
-    let dir: string;
-    beforeAll(() => {
-      dir = mkdtempSync(join(tmpdir(), "tf-migrations-"));
-      writeFileSync(join(dir, "migrations.tf"), readFileSync(join(TF, "modules/edge/migrations.tf")));
-      writeFileSync(
-        join(dir, "root.tf"),
-        `variable "migrate_durable_objects_from" {
-  type    = string
-  default = null
-}
-locals {
-  manifest = jsondecode(${JSON.stringify(
-    JSON.stringify({
-      migrations: [
-        { tag: "v1", new_sqlite_classes: ["EvalRunnerObject"] },
-        { tag: "v2", new_sqlite_classes: ["TextQuotaObject"] },
-        { tag: "v3", renamed_classes: [{ from: "TextQuotaObject", to: "KeyQuotaObject" }] },
-      ],
-    }),
-  )})
-}
-# Wrapped: terraform output leaves out an output whose value is null.
-output "migrations" {
-  value = { value = local.migrations }
-}
-`,
-      );
-    });
-    afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-    it("first deploy sends every step; later applies send none; a new tag sends only the steps after the live one", () => {
-      const migrations = (vars: string[]) => (evaluate(dir, vars).migrations as Hcl).value;
-      const first = migrations(["-var", "migrate_durable_objects_from="]);
-      expect(first.old_tag).toBeNull();
-      expect(first.new_tag).toBe("v3");
-      expect(first.steps.map((s: Hcl) => s.new_sqlite_classes ?? s.renamed_classes)).toHaveLength(3);
-
-      writeFileSync(join(dir, "null.tfvars"), "migrate_durable_objects_from = null\n");
-      expect(migrations(["-var-file=null.tfvars"])).toBeNull();
-
-      const later = migrations(["-var", "migrate_durable_objects_from=v2"]);
-      expect(later.old_tag).toBe("v2");
-      expect(later.new_tag).toBe("v3");
-      expect(later.steps).toEqual([
-        {
-          new_classes: null,
-          new_sqlite_classes: null,
-          deleted_classes: null,
-          renamed_classes: [{ from: "TextQuotaObject", to: "KeyQuotaObject" }],
-        },
-      ]);
-      expect(migrations(["-var", "migrate_durable_objects_from=v3"])).toBeNull();
-    });
+    expect(vars.variable.cors_origins[0]).not.toHaveProperty("default");
   });
 });
 
@@ -238,7 +181,7 @@ describe("GPU user data fails closed", () => {
 
   describe.skipIf(!terraformBin)("rendered by Terraform and run against fake aws, docker and curl", () => {
     let work: string;
-    const render = (nextArn: string): string => {
+    const render = (nextArn: string, bundleS3Uri = "", bundleSha256 = ""): string => {
       const dir = mkdtempSync(join(work, "render-"));
       writeFileSync(join(dir, "user_data.sh.tftpl"), template);
       writeFileSync(
@@ -246,7 +189,8 @@ describe("GPU user data fails closed", () => {
         `output "user_data" {
   value = templatefile("user_data.sh.tftpl", {
     region = "us-east-1", image = "registry.example/intentql-gpu:1", registry = "registry.example", is_ecr = false,
-    runtime = "gpu-service", bundle_s3_uri = "", bundle_name = "massive-scratch", container_port = 8500,
+    runtime = "gpu-service", bundle_s3_uri = "${bundleS3Uri}", bundle_sha256 = "${bundleSha256}",
+    bundle_name = "massive-scratch", container_port = 8500,
     gpu_env = { GPU_PORT = "8500", NODE_ENV = "production" },
     token_secret_arn = "arn:aws:secretsmanager:us-east-1:1:secret:current", next_token_secret_arn = "${nextArn}",
     triton_command = [], triton_env = {}, triton_http_port = 8000, triton_metrics_port = 8002,
@@ -262,6 +206,7 @@ describe("GPU user data fails closed", () => {
     /** Runs the rendered script with /opt and /var/log moved under a sandbox and fakes first on PATH. */
     const run = (script: string, secrets: Record<string, string[]>) => {
       const box = mkdtempSync(join(work, "box-"));
+      writeFileSync(join(box, "s3-bundle.json"), BUNDLE_JSON);
       const bin = join(box, "bin");
       mkdirSync(bin);
       const agent = join(box, "opt/aws/amazon-cloudwatch-agent/bin");
@@ -282,7 +227,9 @@ if [ "$1" = secretsmanager ]; then
   line=$(head -n1 "$f"); tail -n +2 "$f" > "$f.rest" && mv "$f.rest" "$f"
   [ "$line" = "!fail" ] && exit 255
   printf '%s\\n' "$line"
-fi`,
+fi
+# s3 sync SRC DEST: the bucket holds one bundle.json whose content the test chose.
+if [ "$1" = s3 ]; then for a in "$@"; do dest="$a"; done; mkdir -p "$dest"; cp "${box}/s3-bundle.json" "$dest/bundle.json"; fi`,
       );
       fake(join(bin, "docker"), `echo "docker $*" >> "${box}/calls"`);
       fake(
@@ -316,18 +263,25 @@ fi`,
     };
 
     const TOKEN = "t".repeat(40);
+    const BUNDLE_JSON = '{"name":"massive-scratch"}\n';
+    const BUNDLE_SHA256 = createHash("sha256").update(BUNDLE_JSON).digest("hex");
     const NEXT = "n".repeat(36);
     let plain: string;
     let rotating: string;
+    let fromS3: string;
+    let fromS3Stale: string;
     beforeAll(() => {
       work = mkdtempSync(join(tmpdir(), "tf-user-data-"));
       plain = render("");
       rotating = render("arn:aws:secretsmanager:us-east-1:1:secret:next");
+      fromS3 = render("", "s3://models/massive-scratch/1.0.0/", BUNDLE_SHA256);
+      fromS3Stale = render("", "s3://models/massive-scratch/1.0.0/", "0".repeat(64));
     });
     afterAll(() => rmSync(work, { recursive: true, force: true }));
 
     it("renders to a bash script that parses", () => {
-      for (const s of [plain, rotating]) expect(spawnSync("bash", ["-n"], { input: s }).status).toBe(0);
+      for (const s of [plain, rotating, fromS3])
+        expect(spawnSync("bash", ["-n"], { input: s }).status).toBe(0);
     });
 
     it("retries a secret that is not readable yet, then starts gpu-service with the token in a 0600 env file", () => {
@@ -363,6 +317,21 @@ fi`,
       expect(r.status, r.stderr).toBe(0);
       expect(r.env).toContain(`INTENTQL_UPSTREAM_TOKEN=${TOKEN}\n`);
       expect(r.env).toContain(`INTENTQL_UPSTREAM_TOKEN_NEXT=${NEXT}\n`);
+    });
+
+    it("serves the bundle from S3 only when its bundle.json has the sha256 Terraform pinned", () => {
+      const ok = run(fromS3, { current: [TOKEN] });
+      expect(ok.status, ok.stderr).toBe(0);
+      expect(
+        ok.calls.some(
+          (c) => c.startsWith("aws s3 sync") && c.includes(" s3://models/massive-scratch/1.0.0/ "),
+        ),
+      ).toBe(true);
+      expect(ok.calls.some((c) => c.startsWith("docker run"))).toBe(true);
+      const stale = run(fromS3Stale, { current: [TOKEN] });
+      expect(stale.status).not.toBe(0);
+      expect(stale.stderr).toMatch(/does not have the pinned sha256/);
+      expect(stale.calls.some((c) => c.startsWith("docker run"))).toBe(false);
     });
   });
 });

@@ -32,3 +32,22 @@ output "gpu_autoscaling_group" {
   description = "GPU autoscaling group name (instance refresh target)."
   value       = module.gpu.autoscaling_group_name
 }
+
+# Everything edge/scripts/deploy-worker.ts needs to deploy the Worker against this infrastructure:
+# the one source of its upstream URL, D1 database and production settings. Secret *names* only.
+output "edge_deploy" {
+  description = "Input of edge/scripts/deploy-worker.ts (wrangler deploy): Worker name, D1, upstream, production vars, and the Secrets Manager secrets its two Worker secrets come from."
+  value = {
+    account_id            = var.cloudflare_account_id
+    worker_name           = module.edge.worker_name
+    d1_database_name      = module.edge.d1_database_name
+    d1_database_id        = module.edge.d1_database_id
+    upstream_url          = module.gpu.upstream_url
+    model                 = var.bundle_name
+    cors_origins          = var.cors_origins
+    introspection         = false
+    aws_region            = var.aws_region
+    upstream_token_secret = var.worker_uses_next_token ? var.upstream_token_next_secret_name : var.upstream_token_secret_name
+    api_key_pepper_secret = var.api_key_pepper_secret_name
+  }
+}

@@ -18,12 +18,6 @@ variable "api_hostname" {
   type        = string
 }
 
-variable "worker_bundle_dir" {
-  description = "Output folder of `node --import tsx edge/scripts/build-worker.ts` (relative to this folder or absolute)."
-  type        = string
-  default     = "../../../../dist/worker"
-}
-
 variable "vpc_id" {
   description = "VPC for the GPU fleet."
   type        = string
@@ -79,6 +73,12 @@ variable "bundle_s3_uri" {
   default     = ""
 }
 
+variable "bundle_sha256" {
+  description = "sha256 of the bundle's bundle.json at bundle_s3_uri (sha256sum models/massive-scratch/bundle.json); required with bundle_s3_uri."
+  type        = string
+  default     = ""
+}
+
 variable "bundle_name" {
   description = "Bundle name (served as /v2/models/{name})."
   type        = string
@@ -109,14 +109,13 @@ variable "worker_uses_next_token" {
 }
 
 variable "cors_origins" {
-  description = "Browser origins allowed by CORS, e.g. [\"https://app.example.com\"]; [] when only servers call the API. Never \"*\"."
+  description = "Browser origins allowed by CORS (the Worker's CORS_ORIGINS), e.g. [\"https://app.example.com\"]; [] when only servers call the API. Never \"*\"."
   type        = list(string)
-}
 
-variable "migrate_durable_objects_from" {
-  description = "Durable Object migration tag the live Worker has: \"\" on the first deploy, null afterwards (docs/DEPLOY.md, modules/edge/README.md)."
-  type        = string
-  default     = null
+  validation {
+    condition     = alltrue([for o in var.cors_origins : can(regex("^https://[a-z0-9.-]+(:[0-9]+)?$", o))])
+    error_message = "cors_origins must be https:// origins (scheme, host, optional port; no path, no \"*\")."
+  }
 }
 
 variable "alarm_actions" {

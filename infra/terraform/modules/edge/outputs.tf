@@ -1,10 +1,10 @@
 output "worker_name" {
-  description = "Name of the deployed Worker script."
-  value       = cloudflare_workers_script.edge.script_name
+  description = "Name of the Worker the custom domain serves (deployed by wrangler)."
+  value       = var.worker_name
 }
 
 output "d1_database_id" {
-  description = "ID of the D1 database; put it in edge/wrangler.toml (database_id) so `wrangler d1 migrations apply --remote` targets it."
+  description = "ID of the D1 database: edge/scripts/deploy-worker.ts writes it into the deploy config and `wrangler d1 migrations apply --remote` targets it."
   value       = cloudflare_d1_database.main.id
 }
 
@@ -21,9 +21,4 @@ output "graphql_url" {
 output "dashboard_url" {
   description = "Public dashboard URL."
   value       = "https://${var.hostname}/dashboard"
-}
-
-output "bundle_sha256" {
-  description = "sha256 of the deployed Worker entry module (matches worker-manifest.json)."
-  value       = cloudflare_workers_script.edge.content_sha256
 }

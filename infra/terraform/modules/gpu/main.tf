@@ -36,6 +36,7 @@ locals {
     runtime               = var.runtime
     bundle_s3_uri         = var.bundle_s3_uri
     bundle_name           = var.bundle_name
+    bundle_sha256         = var.bundle_sha256
     container_port        = var.container_port
     gpu_env               = local.gpu_env
     token_secret_arn      = var.upstream_token_secret_arn

@@ -87,6 +87,17 @@ variable "bundle_s3_uri" {
   }
 }
 
+variable "bundle_sha256" {
+  description = "sha256 of the file that pins the model at bundle_s3_uri: bundle.json for gpu-service (which then checks every other file against it), <bundle_name>/1/model.onnx for Triton. The boot stops when the synced file differs, so what runs is what this apply names. Required with bundle_s3_uri."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.bundle_s3_uri == "" || can(regex("^[0-9a-f]{64}$", var.bundle_sha256))
+    error_message = "bundle_sha256 must be the 64-hex-digit sha256 of the pinned file when bundle_s3_uri is set (sha256sum models/<name>/bundle.json)."
+  }
+}
+
 variable "bundle_name" {
   description = "Bundle (model) name: the folder name under /models in the container and the {name} in /v2/models/{name}."
   type        = string

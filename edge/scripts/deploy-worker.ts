@@ -1,0 +1,192 @@
+/**
+ * Deploys the edge Worker to production with `wrangler deploy`, configured from Terraform's
+ * `edge_deploy` output (infra/terraform/envs/prod/outputs.tf): the D1 database ID, the GPU upstream
+ * URL, the model, CORS origins and introspection, and the AWS Secrets Manager secrets that become the
+ * Worker's UPSTREAM_TOKEN and API_KEY_PEPPER. Why wrangler and not Terraform uploads the script:
+ * infra/terraform/modules/edge/main.tf.
+ *
+ *   node --import tsx edge/scripts/deploy-worker.ts --terraform-dir infra/terraform/envs/prod [--dry-run]
+ *   node --import tsx edge/scripts/deploy-worker.ts --outputs-file edge-deploy.json [--dry-run]
+ *
+ * edge/wrangler.toml stays the one description of the Worker (name, bindings, Durable Object
+ * migrations, rate limits): the deploy config is that file with only the D1 database_id replaced,
+ * written next to it (so its relative paths hold) and removed afterwards. Production vars are passed
+ * with --var; secrets go in a 0600 file given to --secrets-file, uploaded with the version itself and
+ * deleted afterwards. --dry-run builds and checks everything without uploading (and reads no secret).
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+const EDGE = resolve(import.meta.dirname, "..");
+export const WRANGLER_TOML = join(EDGE, "wrangler.toml");
+/** Git-ignored; exists only while a deploy runs. */
+export const DEPLOY_CONFIG = join(EDGE, ".wrangler.deploy.toml");
+const MIN_SECRET_LENGTH = 32;
+
+/** Terraform's `edge_deploy` output. */
+export interface EdgeDeploy {
+  account_id: string;
+  worker_name: string;
+  d1_database_name: string;
+  d1_database_id: string;
+  upstream_url: string;
+  model: string;
+  cors_origins: string[];
+  introspection: boolean;
+  aws_region: string;
+  upstream_token_secret: string;
+  api_key_pepper_secret: string;
+}
+
+export class DeployError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DeployError";
+  }
+}
+
+/** Validates the output's shape, so a stale or partial Terraform state stops the deploy here. */
+export function parseEdgeDeploy(raw: unknown): EdgeDeploy {
+  const o = raw as Record<string, unknown>;
+  const strings = [
+    "account_id",
+    "worker_name",
+    "d1_database_name",
+    "d1_database_id",
+    "upstream_url",
+    "model",
+    "aws_region",
+    "upstream_token_secret",
+    "api_key_pepper_secret",
+  ] as const;
+  if (typeof o !== "object" || o === null) throw new DeployError("edge_deploy output is missing");
+  for (const k of strings)
+    if (typeof o[k] !== "string" || o[k] === "")
+      throw new DeployError(`edge_deploy.${k} must be a non-empty string (run terraform apply first?)`);
+  if (!/^https:\/\//.test(o.upstream_url as string))
+    throw new DeployError(`edge_deploy.upstream_url must use https://, got ${o.upstream_url}`);
+  if (!Array.isArray(o.cors_origins) || o.cors_origins.some((c) => typeof c !== "string" || c === "*"))
+    throw new DeployError("edge_deploy.cors_origins must be a list of origins, never *");
+  if (typeof o.introspection !== "boolean")
+    throw new DeployError("edge_deploy.introspection must be a boolean");
+  return o as unknown as EdgeDeploy;
+}
+
+/** wrangler.toml with its one `database_id` replaced: everything else deploys as written. */
+export function deployConfig(wranglerToml: string, deploy: EdgeDeploy): string {
+  const name = /^name\s*=\s*"([^"]+)"/m.exec(wranglerToml)?.[1];
+  if (name !== deploy.worker_name)
+    throw new DeployError(`edge/wrangler.toml names the Worker ${name}, Terraform ${deploy.worker_name}`);
+  const dbName = /^database_name\s*=\s*"([^"]+)"/m.exec(wranglerToml)?.[1];
+  if (dbName !== deploy.d1_database_name)
+    throw new DeployError(
+      `edge/wrangler.toml's D1 database is ${dbName}, Terraform's ${deploy.d1_database_name}`,
+    );
+  const ids = wranglerToml.match(/^database_id\s*=\s*"[^"]*"/gm) ?? [];
+  if (ids.length !== 1)
+    throw new DeployError(`edge/wrangler.toml must have one database_id, has ${ids.length}`);
+  if (!/^[0-9a-f-]{32,36}$/.test(deploy.d1_database_id))
+    throw new DeployError(`edge_deploy.d1_database_id is not a D1 ID: ${deploy.d1_database_id}`);
+  return wranglerToml.replace(/^database_id\s*=\s*"[^"]*"/m, `database_id = "${deploy.d1_database_id}"`);
+}
+
+/** The production [vars] that differ from wrangler.toml's development defaults. */
+export function productionVars(deploy: EdgeDeploy): Record<string, string> {
+  return {
+    UPSTREAM_URL: deploy.upstream_url,
+    MODEL: deploy.model,
+    CORS_ORIGINS: deploy.cors_origins.join(","),
+    INTROSPECTION: deploy.introspection ? "on" : "off",
+    ENVIRONMENT: "production",
+  };
+}
+
+function readSecret(id: string, region: string): string {
+  const value = execFileSync(
+    "aws",
+    [
+      "secretsmanager",
+      "get-secret-value",
+      "--region",
+      region,
+      "--secret-id",
+      id,
+      "--query",
+      "SecretString",
+      "--output",
+      "text",
+    ],
+    { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
+  ).trim();
+  if (value.length < MIN_SECRET_LENGTH)
+    throw new DeployError(`secret ${id} holds ${value.length} characters, fewer than ${MIN_SECRET_LENGTH}`);
+  return value;
+}
+
+function main(): void {
+  const { values } = parseArgs({
+    options: {
+      "terraform-dir": { type: "string" },
+      "outputs-file": { type: "string" },
+      "dry-run": { type: "boolean", default: false },
+      outdir: { type: "string" },
+    },
+  });
+  const raw = values["outputs-file"]
+    ? JSON.parse(readFileSync(values["outputs-file"], "utf8"))
+    : values["terraform-dir"]
+      ? JSON.parse(
+          execFileSync("terraform", [`-chdir=${values["terraform-dir"]}`, "output", "-json", "edge_deploy"], {
+            encoding: "utf8",
+          }),
+        )
+      : (() => {
+          throw new DeployError("give --terraform-dir DIR or --outputs-file FILE");
+        })();
+  const deploy = parseEdgeDeploy(raw);
+  writeFileSync(DEPLOY_CONFIG, deployConfig(readFileSync(WRANGLER_TOML, "utf8"), deploy));
+  const secretsDir = mkdtempSync(join(tmpdir(), "intentql-deploy-"));
+  try {
+    const args = ["wrangler", "deploy", "--config", DEPLOY_CONFIG];
+    for (const [k, v] of Object.entries(productionVars(deploy))) args.push("--var", `${k}:${v}`);
+    if (values["dry-run"]) {
+      args.push("--dry-run", "--outdir", values.outdir ?? join(secretsDir, "out"));
+    } else {
+      const secrets = join(secretsDir, "secrets.json");
+      writeFileSync(
+        secrets,
+        JSON.stringify({
+          UPSTREAM_TOKEN: readSecret(deploy.upstream_token_secret, deploy.aws_region),
+          API_KEY_PEPPER: readSecret(deploy.api_key_pepper_secret, deploy.aws_region),
+        }),
+        { mode: 0o600 },
+      );
+      args.push("--secrets-file", secrets);
+    }
+    const r = spawnSync("npx", args, {
+      cwd: EDGE,
+      stdio: "inherit",
+      env: {
+        ...process.env,
+        CLOUDFLARE_ACCOUNT_ID: deploy.account_id,
+        WRANGLER_SEND_METRICS: "false",
+      },
+    });
+    if (r.status !== 0) throw new DeployError(`wrangler deploy exited with ${r.status ?? r.signal}`);
+  } finally {
+    rmSync(secretsDir, { recursive: true, force: true });
+    rmSync(DEPLOY_CONFIG, { force: true });
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
+  try {
+    main();
+  } catch (error) {
+    process.stderr.write(`deploy-worker: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+}

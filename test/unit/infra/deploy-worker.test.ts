@@ -1,0 +1,169 @@
+/**
+ * edge/scripts/deploy-worker.ts: the production Worker is edge/wrangler.toml with Terraform's D1 ID,
+ * production vars and secrets from Secrets Manager. The dry run goes through the real wrangler; the
+ * upload path runs against fake `aws` and `npx` commands that record what they were given.
+ */
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  DEPLOY_CONFIG,
+  DeployError,
+  deployConfig,
+  type EdgeDeploy,
+  parseEdgeDeploy,
+  productionVars,
+  WRANGLER_TOML,
+} from "../../../edge/scripts/deploy-worker.ts";
+
+const ROOT = resolve(import.meta.dirname, "../../..");
+const SCRIPT = join(ROOT, "edge/scripts/deploy-worker.ts");
+const DEPLOY: EdgeDeploy = {
+  account_id: "0123456789abcdef0123456789abcdef",
+  worker_name: "intentql-edge",
+  d1_database_name: "intentql",
+  d1_database_id: "11111111-2222-3333-4444-555555555555",
+  upstream_url: "https://gpu.example.com",
+  model: "massive-scratch",
+  cors_origins: ["https://app.example.com", "https://admin.example.com"],
+  introspection: false,
+  aws_region: "us-east-1",
+  upstream_token_secret: "intentql/upstream-token",
+  api_key_pepper_secret: "intentql/api-key-pepper",
+};
+const work = mkdtempSync(join(tmpdir(), "deploy-worker-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+const outputs = (deploy: object) => {
+  const f = join(work, `outputs-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(f, JSON.stringify(deploy));
+  return f;
+};
+
+describe("deploy config", () => {
+  const toml = readFileSync(WRANGLER_TOML, "utf8");
+
+  it("is wrangler.toml with only the D1 database_id replaced", () => {
+    const config = deployConfig(toml, DEPLOY);
+    expect(config).toContain(`database_id = "${DEPLOY.d1_database_id}"`);
+    const diff = toml.split("\n").filter((line, i) => config.split("\n")[i] !== line);
+    expect(diff).toEqual([expect.stringMatching(/^database_id = /)]);
+  });
+
+  it("refuses a Worker or database name that differs from wrangler.toml, and a bad ID", () => {
+    expect(() => deployConfig(toml, { ...DEPLOY, worker_name: "intentql" })).toThrow(
+      /names the Worker intentql-edge/,
+    );
+    expect(() => deployConfig(toml, { ...DEPLOY, d1_database_name: "other" })).toThrow(DeployError);
+    expect(() => deployConfig(toml, { ...DEPLOY, d1_database_id: '1"\nmain = "evil.js' })).toThrow(
+      /not a D1 ID/,
+    );
+  });
+
+  it("production vars: upstream from Terraform, CORS origins listed, introspection off", () => {
+    expect(productionVars(DEPLOY)).toEqual({
+      UPSTREAM_URL: "https://gpu.example.com",
+      MODEL: "massive-scratch",
+      CORS_ORIGINS: "https://app.example.com,https://admin.example.com",
+      INTROSPECTION: "off",
+      ENVIRONMENT: "production",
+    });
+  });
+
+  it("refuses outputs that are missing, not https, or open CORS to everyone", () => {
+    expect(() => parseEdgeDeploy(undefined)).toThrow(/missing/);
+    expect(() => parseEdgeDeploy({ ...DEPLOY, d1_database_id: "" })).toThrow(/d1_database_id/);
+    expect(() => parseEdgeDeploy({ ...DEPLOY, upstream_url: "http://gpu.example.com" })).toThrow(/https/);
+    expect(() => parseEdgeDeploy({ ...DEPLOY, cors_origins: ["*"] })).toThrow(/never \*/);
+    expect(parseEdgeDeploy(DEPLOY)).toEqual(DEPLOY);
+  });
+});
+
+describe("deploy-worker.ts", () => {
+  it("dry run: real wrangler builds the Worker with D1, Durable Objects and rate limits, and cleans up", () => {
+    const out = join(work, "dry");
+    const r = spawnSync(
+      process.execPath,
+      ["--import", "tsx", SCRIPT, "--outputs-file", outputs(DEPLOY), "--dry-run", "--outdir", out],
+      {
+        cwd: ROOT,
+        encoding: "utf8",
+        timeout: 120_000,
+        env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+      },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    for (const binding of [
+      "env.DB (intentql)",
+      "env.KEY_REQUESTS",
+      "env.ANON_REQUESTS",
+      "env.EVAL_RUNNER",
+      "env.TEXT_QUOTA",
+    ])
+      expect(r.stdout).toContain(binding);
+    expect(existsSync(join(out, "index.js"))).toBe(true);
+    expect(existsSync(DEPLOY_CONFIG)).toBe(false);
+  });
+
+  it("upload: secrets from Secrets Manager go to wrangler in a 0600 file that is gone afterwards", () => {
+    const bin = join(work, "bin");
+    mkdirSync(bin, { recursive: true });
+    const seen = join(work, "seen");
+    const fake = (name: string, body: string) => {
+      writeFileSync(join(bin, name), `#!/bin/bash\n${body}\n`);
+      chmodSync(join(bin, name), 0o755);
+    };
+    fake(
+      "aws",
+      `for a in "$@"; do case "$a" in intentql/upstream-token) echo "${"u".repeat(40)}";; intentql/api-key-pepper) echo "${"p".repeat(48)}";; esac; done`,
+    );
+    // npx wrangler deploy …: record the arguments, the secrets file's mode and content, and the config.
+    fake(
+      "npx",
+      `printf '%s\\n' "$@" > "${seen}.args"
+prev=""; for a in "$@"; do [ "$prev" = --secrets-file ] && { stat -c %a "$a" > "${seen}.mode"; cp "$a" "${seen}.secrets"; echo "$a" > "${seen}.path"; }; [ "$prev" = --config ] && cp "$a" "${seen}.config"; prev="$a"; done
+echo "account=$CLOUDFLARE_ACCOUNT_ID" > "${seen}.env"`,
+    );
+    const r = spawnSync(process.execPath, ["--import", "tsx", SCRIPT, "--outputs-file", outputs(DEPLOY)], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 60_000,
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const args = readFileSync(`${seen}.args`, "utf8").trim().split("\n");
+    expect(args.slice(0, 2)).toEqual(["wrangler", "deploy"]);
+    expect(args).toContain("UPSTREAM_URL:https://gpu.example.com");
+    expect(args).toContain("INTROSPECTION:off");
+    expect(args).not.toContain("--dry-run");
+    expect(readFileSync(`${seen}.mode`, "utf8").trim()).toBe("600");
+    expect(JSON.parse(readFileSync(`${seen}.secrets`, "utf8"))).toEqual({
+      UPSTREAM_TOKEN: "u".repeat(40),
+      API_KEY_PEPPER: "p".repeat(48),
+    });
+    expect(args.join(" ")).not.toContain("u".repeat(40));
+    expect(existsSync(readFileSync(`${seen}.path`, "utf8").trim())).toBe(false);
+    expect(readFileSync(`${seen}.config`, "utf8")).toContain(`database_id = "${DEPLOY.d1_database_id}"`);
+    expect(readFileSync(`${seen}.env`, "utf8").trim()).toBe(`account=${DEPLOY.account_id}`);
+    expect(existsSync(DEPLOY_CONFIG)).toBe(false);
+  });
+
+  it("refuses a secret shorter than 32 characters before anything is uploaded", () => {
+    const bin = join(work, "bin-short");
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, "aws"), "#!/bin/bash\necho short\n");
+    writeFileSync(join(bin, "npx"), `#!/bin/bash\ntouch "${work}/npx-ran"\n`);
+    chmodSync(join(bin, "aws"), 0o755);
+    chmodSync(join(bin, "npx"), 0o755);
+    const r = spawnSync(process.execPath, ["--import", "tsx", SCRIPT, "--outputs-file", outputs(DEPLOY)], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 60_000,
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/secret intentql\/upstream-token holds 5 characters, fewer than 32/);
+    expect(existsSync(join(work, "npx-ran"))).toBe(false);
+  });
+});
