@@ -5,14 +5,19 @@
  * Worker's UPSTREAM_TOKEN and API_KEY_PEPPER. Why wrangler and not Terraform uploads the script:
  * infra/terraform/modules/edge/main.tf.
  *
- *   node --import tsx edge/scripts/deploy-worker.ts --terraform-dir infra/terraform/envs/prod [--dry-run]
- *   node --import tsx edge/scripts/deploy-worker.ts --outputs-file edge-deploy.json [--dry-run]
+ *   node --import tsx edge/scripts/deploy-worker.ts --terraform-dir infra/terraform/envs/prod
+ *       applies pending D1 migrations (wrangler d1 migrations apply --remote), then deploys
+ *     [--migrations-only]   only the D1 migrations
+ *     [--dry-run]           build and check everything, upload nothing, read no secret
+ *     [-- WRANGLER ARGS]    any wrangler command on the production config, e.g.
+ *                           -- d1 execute intentql --remote --file first-key.sql
+ *   (--outputs-file FILE instead of --terraform-dir: the `terraform output -json edge_deploy` JSON)
  *
  * edge/wrangler.toml stays the one description of the Worker (name, bindings, Durable Object
  * migrations, rate limits): the deploy config is that file with only the D1 database_id replaced,
  * written next to it (so its relative paths hold) and removed afterwards. Production vars are passed
  * with --var; secrets go in a 0600 file given to --secrets-file, uploaded with the version itself and
- * deleted afterwards. --dry-run builds and checks everything without uploading (and reads no secret).
+ * deleted afterwards.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -126,12 +131,24 @@ function readSecret(id: string, region: string): string {
   return value;
 }
 
+/** Runs `npx wrangler ARGS` from edge/ against the production account. */
+function wrangler(args: string[], accountId: string): void {
+  const r = spawnSync("npx", ["wrangler", ...args], {
+    cwd: EDGE,
+    stdio: "inherit",
+    env: { ...process.env, CLOUDFLARE_ACCOUNT_ID: accountId, WRANGLER_SEND_METRICS: "false" },
+  });
+  if (r.status !== 0) throw new DeployError(`wrangler ${args[0]} exited with ${r.status ?? r.signal}`);
+}
+
 function main(): void {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
     options: {
       "terraform-dir": { type: "string" },
       "outputs-file": { type: "string" },
       "dry-run": { type: "boolean", default: false },
+      "migrations-only": { type: "boolean", default: false },
       outdir: { type: "string" },
     },
   });
@@ -150,12 +167,19 @@ function main(): void {
   writeFileSync(DEPLOY_CONFIG, deployConfig(readFileSync(WRANGLER_TOML, "utf8"), deploy));
   const secretsDir = mkdtempSync(join(tmpdir(), "intentql-deploy-"));
   try {
-    const args = ["wrangler", "deploy", "--config", DEPLOY_CONFIG];
-    for (const [k, v] of Object.entries(productionVars(deploy))) args.push("--var", `${k}:${v}`);
+    // `-- d1 execute intentql --remote --file x.sql`: any wrangler command, on the production config.
+    if (positionals.length > 0)
+      return wrangler([...positionals, "--config", DEPLOY_CONFIG], deploy.account_id);
     if (values["dry-run"]) {
-      args.push("--dry-run", "--outdir", values.outdir ?? join(secretsDir, "out"));
-    } else {
-      const secrets = join(secretsDir, "secrets.json");
+      const args = ["deploy", "--config", DEPLOY_CONFIG, ...varArgs(deploy)];
+      return wrangler(
+        [...args, "--dry-run", "--outdir", values.outdir ?? join(secretsDir, "out")],
+        deploy.account_id,
+      );
+    }
+    // Secrets first: a missing or short one stops the deploy before anything remote changes.
+    const secrets = join(secretsDir, "secrets.json");
+    if (!values["migrations-only"])
       writeFileSync(
         secrets,
         JSON.stringify({
@@ -164,23 +188,24 @@ function main(): void {
         }),
         { mode: 0o600 },
       );
-      args.push("--secrets-file", secrets);
-    }
-    const r = spawnSync("npx", args, {
-      cwd: EDGE,
-      stdio: "inherit",
-      env: {
-        ...process.env,
-        CLOUDFLARE_ACCOUNT_ID: deploy.account_id,
-        WRANGLER_SEND_METRICS: "false",
-      },
-    });
-    if (r.status !== 0) throw new DeployError(`wrangler deploy exited with ${r.status ?? r.signal}`);
+    // Migrations are additive (docs/DEPLOY.md): applied before the code that needs them goes live.
+    wrangler(
+      ["d1", "migrations", "apply", deploy.d1_database_name, "--remote", "--config", DEPLOY_CONFIG],
+      deploy.account_id,
+    );
+    if (values["migrations-only"]) return;
+    wrangler(
+      ["deploy", "--config", DEPLOY_CONFIG, ...varArgs(deploy), "--secrets-file", secrets],
+      deploy.account_id,
+    );
   } finally {
     rmSync(secretsDir, { recursive: true, force: true });
     rmSync(DEPLOY_CONFIG, { force: true });
   }
 }
+
+const varArgs = (deploy: EdgeDeploy): string[] =>
+  Object.entries(productionVars(deploy)).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
   try {

@@ -121,7 +121,8 @@ describe("deploy-worker.ts", () => {
     // npx wrangler deploy …: record the arguments, the secrets file's mode and content, and the config.
     fake(
       "npx",
-      `printf '%s\\n' "$@" > "${seen}.args"
+      `echo "$*" >> "${seen}.calls"; [ "$2" = deploy ] || exit 0
+printf '%s\\n' "$@" > "${seen}.args"
 prev=""; for a in "$@"; do [ "$prev" = --secrets-file ] && { stat -c %a "$a" > "${seen}.mode"; cp "$a" "${seen}.secrets"; echo "$a" > "${seen}.path"; }; [ "$prev" = --config ] && cp "$a" "${seen}.config"; prev="$a"; done
 echo "account=$CLOUDFLARE_ACCOUNT_ID" > "${seen}.env"`,
     );
@@ -144,6 +145,13 @@ echo "account=$CLOUDFLARE_ACCOUNT_ID" > "${seen}.env"`,
     });
     expect(args.join(" ")).not.toContain("u".repeat(40));
     expect(existsSync(readFileSync(`${seen}.path`, "utf8").trim())).toBe(false);
+    // D1 migrations first, on the production config, then the upload.
+    const calls = readFileSync(`${seen}.calls`, "utf8").trim().split("\n");
+    expect(calls).toHaveLength(2);
+    expect(calls[0]).toMatch(
+      /^wrangler d1 migrations apply intentql --remote --config \S+\.wrangler\.deploy\.toml$/,
+    );
+    expect(calls[1]).toMatch(/^wrangler deploy /);
     expect(readFileSync(`${seen}.config`, "utf8")).toContain(`database_id = "${DEPLOY.d1_database_id}"`);
     expect(readFileSync(`${seen}.env`, "utf8").trim()).toBe(`account=${DEPLOY.account_id}`);
     expect(existsSync(DEPLOY_CONFIG)).toBe(false);
@@ -165,5 +173,33 @@ echo "account=$CLOUDFLARE_ACCOUNT_ID" > "${seen}.env"`,
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/secret intentql\/upstream-token holds 5 characters, fewer than 32/);
     expect(existsSync(join(work, "npx-ran"))).toBe(false);
+  });
+
+  it("--migrations-only applies D1 migrations only; `-- ARGS` runs any wrangler command on the production config", () => {
+    const bin = join(work, "bin-pass");
+    mkdirSync(bin, { recursive: true });
+    const calls = join(work, "pass-calls");
+    writeFileSync(join(bin, "npx"), `#!/bin/bash\necho "$*" >> "${calls}"\n`);
+    writeFileSync(join(bin, "aws"), `#!/bin/bash\necho "aws $*" >> "${calls}"\n`);
+    chmodSync(join(bin, "npx"), 0o755);
+    chmodSync(join(bin, "aws"), 0o755);
+    const run = (extra: string[]) =>
+      spawnSync(process.execPath, ["--import", "tsx", SCRIPT, "--outputs-file", outputs(DEPLOY), ...extra], {
+        cwd: ROOT,
+        encoding: "utf8",
+        timeout: 60_000,
+        env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+      });
+    expect(run(["--migrations-only"]).status).toBe(0);
+    expect(run(["--", "d1", "execute", "intentql", "--remote", "--file", "first-key.sql"]).status).toBe(0);
+    const lines = readFileSync(calls, "utf8").trim().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(
+      /^wrangler d1 migrations apply intentql --remote --config \S+\.wrangler\.deploy\.toml$/,
+    );
+    expect(lines[1]).toMatch(
+      /^wrangler d1 execute intentql --remote --file first-key\.sql --config \S+\.wrangler\.deploy\.toml$/,
+    );
+    expect(existsSync(DEPLOY_CONFIG)).toBe(false);
   });
 });
