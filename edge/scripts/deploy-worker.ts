@@ -168,14 +168,17 @@ function main(): void {
   const secretsDir = mkdtempSync(join(tmpdir(), "intentql-deploy-"));
   try {
     // `-- d1 execute intentql --remote --file x.sql`: any wrangler command, on the production config.
-    if (positionals.length > 0)
-      return wrangler([...positionals, "--config", DEPLOY_CONFIG], deploy.account_id);
+    if (positionals.length > 0) {
+      wrangler([...positionals, "--config", DEPLOY_CONFIG], deploy.account_id);
+      return;
+    }
     if (values["dry-run"]) {
       const args = ["deploy", "--config", DEPLOY_CONFIG, ...varArgs(deploy)];
-      return wrangler(
+      wrangler(
         [...args, "--dry-run", "--outdir", values.outdir ?? join(secretsDir, "out")],
         deploy.account_id,
       );
+      return;
     }
     // Secrets first: a missing or short one stops the deploy before anything remote changes.
     const secrets = join(secretsDir, "secrets.json");
