@@ -534,7 +534,11 @@ export function reliabilitySuite(mode: Mode): void {
       expect(apiKeys).toMatch(/timingSafeEqualText\(digest, row\?\.key_hash \?\? DUMMY_HASH\)/);
       expect(apiKeys).not.toMatch(/key_hash\s*[!=]==|[!=]==\s*row\??\.key_hash/);
       const server = readFileSync(resolve(ROOT, "gpu-service/src/router/server.ts"), "utf8");
-      expect(server).toMatch(/timingSafeEqual\(digest\(/);
+      // Every accepted token's sha256 digest is compared, with no early exit.
+      expect(server).toMatch(/const expectedTokens = opts\.authTokens\.map\(digest\)/);
+      expect(server).toMatch(
+        /for \(const expected of expectedTokens\)\s+if \(given !== null && timingSafeEqual\(given, expected\)\) ok = true;/,
+      );
       checks.constantTime =
         "edge: timingSafeEqualText on HMAC digests (unknown ids hashed against a dummy); gpu-service: crypto.timingSafeEqual on sha256 digests";
     });
