@@ -40,7 +40,7 @@ export interface LoadResult {
   p99Ms: number;
   errors: number;
   errorSample?: string;
-  latenciesMs?: number[];
+  latenciesMs?: number[] | Float64Array;
 }
 
 /** Pre-encoded request bodies: `count` bodies of `texts` rows each, lengths 6-20 tokens. */
@@ -169,18 +169,27 @@ export async function runLoadProcesses(
   const per = Math.max(1, Math.round(opts.concurrency / processes));
   const parts = await Promise.all(
     Array.from({ length: processes }, (_, p) => {
-      const child = fork(entry, ["--child"], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+      // "advanced" serialization: a child's latencies travel as one Float64Array, not a JSON list
+      // (256 clients of 1 text produce hundreds of thousands of them).
+      const child = fork(entry, ["--child"], {
+        stdio: ["ignore", "inherit", "inherit", "ipc"],
+        serialization: "advanced",
+      });
       child.send({ ...opts, concurrency: per, seed: p + 1 });
       return new Promise<LoadResult>((resolve, reject) => {
+        let answered = false;
         child.once("message", (m) => {
+          answered = true;
           resolve(m as LoadResult);
           child.disconnect();
         });
-        child.once("exit", (code) => reject(new Error(`load process exited with ${code}`)));
+        child.once("exit", (code) => {
+          if (!answered) reject(new Error(`load process exited with ${code} before sending its result`));
+        });
       });
     }),
   );
-  const latencies = parts.flatMap((p) => p.latenciesMs ?? []).sort((a, b) => a - b);
+  const latencies = parts.flatMap((p) => Array.from(p.latenciesMs ?? [])).sort((a, b) => a - b);
   const seconds = Math.max(...parts.map((p) => p.seconds));
   const requests = parts.reduce((a, p) => a + p.requests, 0);
   const errorSample = parts.find((p) => p.errorSample)?.errorSample;
@@ -209,7 +218,8 @@ async function cli(): Promise<void> {
   if (process.argv.includes("--child")) {
     process.once("message", (opts) => {
       runLoad(opts as LoadOptions).then(
-        (r) => process.send?.(r),
+        // The parent disconnects once the result is in; until then the channel keeps this alive.
+        (r) => process.send?.({ ...r, latenciesMs: Float64Array.from(r.latenciesMs ?? []) }),
         (e: unknown) => {
           process.stderr.write(`${String(e)}\n`);
           process.exit(1);

@@ -4,6 +4,8 @@ import { build } from "esbuild";
 
 const entries = {
   "gpu-service": "gpu-service/src/main.ts",
+  // Loaded by the service as a worker thread, from the file next to gpu-service.mjs (session-pool.ts).
+  "gpu-service-session-thread": "gpu-service/src/backends/session-thread.ts",
   "gpu-load": "bench/gpu-service-load.ts",
   "gpu-accuracy": "bench/gpu-service-accuracy.ts",
   "variant-parity": "bench/variant-parity.ts",

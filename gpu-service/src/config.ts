@@ -14,6 +14,10 @@ export interface Config {
   maxBatchTokens: number;
   maxQueueDelayUs: number;
   maxQueueRows: number;
+  /** Rows one infer request may carry; more is a 400. */
+  maxRequestRows: number;
+  /** Runs in flight per model (= session threads); 0: 2 on CUDA, 1 on CPU. */
+  maxInFlight: number;
   requestTimeoutMs: number;
   /**
    * Bearer tokens accepted on every /v2 route but /v2 itself: the current one and, during a rotation,
@@ -54,6 +58,8 @@ export const INT_FLAGS = {
     max: 1_000_000,
   },
   maxQueueRows: { flag: "max-queue-rows", env: "GPU_MAX_QUEUE_ROWS", def: 16384, min: 1, max: 1 << 24 },
+  maxRequestRows: { flag: "max-request-rows", env: "GPU_MAX_REQUEST_ROWS", def: 1024, min: 1, max: 1 << 24 },
+  maxInFlight: { flag: "max-in-flight", env: "GPU_MAX_IN_FLIGHT", def: 0, min: 0, max: 64 },
   requestTimeoutMs: {
     flag: "request-timeout-ms",
     env: "GPU_REQUEST_TIMEOUT_MS",
@@ -76,7 +82,7 @@ export const DEFAULT_BUNDLE = "models/massive-scratch";
 
 const USAGE = `usage: gpu-service [--host H] [--port N] [--bundle DIR]... [--device auto|cpu|cuda]
   [--variant fp32|fp16|int8] [--max-batch-size N] [--max-batch-tokens N] [--max-queue-delay-us N]
-  [--max-queue-rows N] [--request-timeout-ms N] [--auth-token T] [--auth-token-next T]
+  [--max-queue-rows N] [--max-request-rows N] [--max-in-flight N] [--request-timeout-ms N] [--auth-token T] [--auth-token-next T]
   [--insecure-no-auth] [--body-limit-bytes N] [--intra-op-threads N] [--pad-multiple 1|8]
   [--log-level debug|info|warn|error]
 (every flag also reads an env var: see gpu-service/README.md)`;
@@ -202,6 +208,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     maxBatchTokens: ints.maxBatchTokens,
     maxQueueDelayUs: ints.maxQueueDelayUs,
     maxQueueRows: ints.maxQueueRows,
+    maxRequestRows: ints.maxRequestRows,
+    maxInFlight: ints.maxInFlight,
     requestTimeoutMs: ints.requestTimeoutMs,
     authTokens: authTokens(
       str("auth-token", "INTENTQL_UPSTREAM_TOKEN"),

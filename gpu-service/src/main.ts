@@ -52,10 +52,14 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => stop("SIGTERM"));
 }
 
+// A rejection nobody handled is a bug whose state is unknown: log it and exit non-zero so the
+// supervisor (Docker's restart policy, the ASG health check) restarts a clean process, rather than
+// serve on with a batcher or a session that may be stuck.
 process.on("unhandledRejection", (error) => {
   process.stderr.write(
-    `${JSON.stringify({ level: "error", event: "unhandled_rejection", error: String(error) })}\n`,
+    `${JSON.stringify({ level: "error", event: "unhandled_rejection", error: (error as Error)?.stack ?? String(error) })}\n`,
   );
+  process.exit(1);
 });
 
 void main();

@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type OnnxModel, openModel, warmUp } from "./backends/onnx.ts";
+import { SessionPool } from "./backends/session-pool.ts";
 import { loadBundle } from "./bundle/load-bundle.ts";
 import type { Config } from "./config.ts";
 import { Batcher, systemClock } from "./core/batcher.ts";
@@ -17,8 +17,9 @@ export interface RunningService {
 }
 
 /**
- * Loads and verifies every bundle, opens a session each, warms them up, then listens. The server
- * listens first (live, not ready) so orchestrators can tell "starting" from "dead".
+ * Loads and verifies every bundle, opens its sessions (one per worker thread, warmed up), then
+ * reports ready. The server listens first (live, not ready) so orchestrators can tell "starting"
+ * from "dead".
  */
 export async function startService(config: Config, log: Logger): Promise<RunningService> {
   const metrics = createMetrics();
@@ -30,6 +31,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
       authTokens: config.authTokens,
       bodyLimitBytes: config.bodyLimitBytes,
       requestTimeoutMs: config.requestTimeoutMs,
+      maxRequestRows: config.maxRequestRows,
       log,
       metrics,
       state,
@@ -44,7 +46,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
 
-  const sessions: OnnxModel[] = [];
+  const pools: SessionPool[] = [];
   try {
     for (const dir of config.bundles) {
       const started = performance.now();
@@ -55,43 +57,58 @@ export async function startService(config: Config, log: Logger): Promise<Running
         throw new Error(
           `--max-batch-tokens ${config.maxBatchTokens} is below ${m.name}'s maxLength ${m.maxLength}`,
         );
-      const model = await openModel(bundle, {
-        device: config.device,
-        variant: config.variant,
-        intraOpThreads: config.intraOpThreads,
-        log,
-      });
-      sessions.push(model);
-      const clsId = BigInt(bundle.vocabText.split("\n").indexOf("[CLS]"));
-      const padId = BigInt(Math.max(0, bundle.vocabText.split("\n").indexOf("[PAD]")));
-      const warmups = await warmUp(model, {
-        maxBatchSize: config.maxBatchSize,
-        maxBatchTokens: config.maxBatchTokens,
-        maxSeqLength: m.maxLength,
-        clsId: clsId < 0n ? 0n : clsId,
-      });
+      const vocab = bundle.vocabText.split("\n");
+      const clsId = BigInt(Math.max(0, vocab.indexOf("[CLS]")));
+      const padId = BigInt(Math.max(0, vocab.indexOf("[PAD]")));
       const labels = { model: m.name };
+      const variantFor = (provider: "cuda" | "cpu") => config.variant ?? m.defaultVariant[provider];
+      const pool = await SessionPool.open({
+        models: {
+          cuda: { path: bundle.modelPath(variantFor("cuda")), variant: variantFor("cuda") },
+          cpu: { path: bundle.modelPath(variantFor("cpu")), variant: variantFor("cpu") },
+        },
+        device: config.device,
+        intraOpThreads: config.intraOpThreads,
+        where: m.name,
+        outputName: m.outputs[0]!.name,
+        warmUp: {
+          maxBatchSize: config.maxBatchSize,
+          maxBatchTokens: config.maxBatchTokens,
+          maxSeqLength: m.maxLength,
+          clsId,
+        },
+        // Two runs in flight keep a GPU busy while the next batch forms; on CPU one run already
+        // uses every core, and a second would only contend with it.
+        size: (provider) => config.maxInFlight || (provider === "cuda" ? 2 : 1),
+        log,
+        onReadyChange: (ready) => log.info("model_ready", { model: m.name, ready }),
+      });
+      pools.push(pool);
+      if (pool.fallbackReason !== undefined)
+        log.warn("cuda_fallback", { model: m.name, reason: pool.fallbackReason });
       const batcher = new Batcher({
         maxBatchSize: config.maxBatchSize,
         maxBatchTokens: config.maxBatchTokens,
         maxQueueDelayUs: config.maxQueueDelayUs,
         maxQueueRows: config.maxQueueRows,
+        maxRequestRows: config.maxRequestRows,
+        maxInFlight: pool.size,
         padMultiple: config.padMultiple,
         maxSeqLength: m.maxLength,
         padId,
         clock: systemClock,
         run: (batch) => {
           metrics.queueDepth.set(labels, batcher.stats().queuedRows);
-          return model.run(batch);
+          return pool.run(batch);
         },
         onRun: ({ rows, seqLength, ms, ok }) => {
           metrics.modelRuns.inc(labels);
+          metrics.queueDepth.set(labels, batcher.stats().queuedRows);
           if (!ok) return;
           metrics.rows.inc(labels, rows);
           metrics.batchRows.observe(labels, rows);
           metrics.batchTokens.observe(labels, rows * seqLength);
           metrics.inferenceSeconds.observe(labels, ms / 1000);
-          metrics.queueDepth.set(labels, batcher.stats().queuedRows);
         },
         onDequeue: (waitMs) => metrics.queueWait.observe(labels, waitMs / 1000),
       });
@@ -105,8 +122,9 @@ export async function startService(config: Config, log: Logger): Promise<Running
           outputName: m.outputs[0]!.name,
         },
         batcher,
-        provider: model.provider,
-        variant: model.variant,
+        ready: () => pool.ready(),
+        provider: pool.provider,
+        variant: pool.variant,
         labelsJson: JSON.stringify(bundle.labels),
         bundleJson: JSON.stringify(m),
         inputs: m.inputs.map((i) => ({ name: i.name, datatype: i.datatype, shape: i.shape })),
@@ -116,16 +134,17 @@ export async function startService(config: Config, log: Logger): Promise<Running
       log.info("model_loaded", {
         model: m.name,
         version: m.version,
-        provider: model.provider,
-        variant: model.variant,
-        ...(model.fallbackReason ? { fallbackReason: model.fallbackReason } : {}),
-        warmupRuns: warmups,
+        provider: pool.provider,
+        variant: pool.variant,
+        ...(pool.fallbackReason ? { fallbackReason: pool.fallbackReason } : {}),
+        sessionThreads: pool.size,
+        warmupRuns: pool.warmupRuns,
         ms: Math.round(performance.now() - started),
       });
     }
   } catch (error) {
     server.close();
-    await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
+    await Promise.all(pools.map((p) => p.close().catch(() => undefined)));
     throw error;
   }
   state.phase = "ready";
@@ -141,7 +160,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
       const forced = setTimeout(() => server.closeAllConnections(), 2000);
       await serverClosed;
       clearTimeout(forced);
-      await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
+      await Promise.all(pools.map((p) => p.close().catch(() => undefined)));
     })();
     return closing;
   };

@@ -20,6 +20,7 @@ describe("gpu-service router", () => {
     server = createServer(
       createHandler({
         authTokens: [],
+        maxRequestRows: 1024,
         bodyLimitBytes: 1 << 20,
         requestTimeoutMs: 1_000,
         log: createLogger("error", () => {}),

@@ -1,9 +1,8 @@
 import { createRequire } from "node:module";
 import type * as Ort from "onnxruntime-node";
 import type { Variant } from "../../../schema/src/bundle.ts";
-import { checkSessionSignature, type LoadedBundle } from "../bundle/load-bundle.ts";
+import { checkSessionSignature } from "../bundle/load-bundle.ts";
 import type { RunBatch } from "../core/batcher.ts";
-import type { Logger } from "../log.ts";
 
 // Loaded with require, not import: the bundled dist/gpu-service.mjs runs on a GPU host where
 // onnxruntime-node (with its CUDA provider) is found only through NODE_PATH, which ESM imports ignore.
@@ -21,14 +20,6 @@ export interface OnnxModel {
   release(): Promise<void>;
 }
 
-export interface OnnxOptions {
-  device: Device;
-  /** Undefined: the bundle's defaultVariant for the chosen provider. */
-  variant?: Variant;
-  intraOpThreads: number;
-  log: Logger;
-}
-
 async function createSession(path: string, provider: Provider, intraOpThreads: number) {
   const options: Ort.InferenceSession.SessionOptions = {
     executionProviders: [provider],
@@ -38,31 +29,38 @@ async function createSession(path: string, provider: Provider, intraOpThreads: n
   return ort.InferenceSession.create(path, options);
 }
 
+/** Which file and variant each provider loads, and how to open them. */
+export interface OpenSessionOptions {
+  models: Record<Provider, { path: string; variant: Variant }>;
+  device: Device;
+  intraOpThreads: number;
+  /** Names the bundle in errors. */
+  where: string;
+  outputName: string;
+}
+
 /**
- * Opens one ONNX Runtime session for a bundle. `cuda` must work or it throws; `auto` tries CUDA
- * first and falls back to CPU, keeping the reason so that logs and metadata say why.
+ * Opens one ONNX Runtime session. `cuda` must work or it throws; `auto` tries CUDA first and falls
+ * back to CPU, keeping the reason so that logs and metadata say why. Runs in a session thread
+ * (session-thread.ts): the main thread never loads onnxruntime-node.
  */
-export async function openModel(bundle: LoadedBundle, opts: OnnxOptions): Promise<OnnxModel> {
-  const where = bundle.manifest.name;
-  const pickVariant = (provider: Provider): Variant =>
-    opts.variant ?? bundle.manifest.defaultVariant[provider];
+export async function openSession(opts: OpenSessionOptions): Promise<OnnxModel> {
   let provider: Provider = opts.device === "cpu" ? "cpu" : "cuda";
   let fallbackReason: string | undefined;
   let session: Ort.InferenceSession;
   try {
-    session = await createSession(bundle.modelPath(pickVariant(provider)), provider, opts.intraOpThreads);
+    session = await createSession(opts.models[provider].path, provider, opts.intraOpThreads);
   } catch (error) {
     if (opts.device !== "auto") throw error;
     fallbackReason = `CUDA execution provider unavailable: ${(error as Error).message.split("\n")[0]}`;
-    opts.log.warn("cuda_fallback", { model: where, reason: fallbackReason });
     provider = "cpu";
-    session = await createSession(bundle.modelPath(pickVariant(provider)), provider, opts.intraOpThreads);
+    session = await createSession(opts.models[provider].path, provider, opts.intraOpThreads);
   }
-  checkSessionSignature(where, session);
-  const outputName = bundle.manifest.outputs[0]!.name;
+  checkSessionSignature(opts.where, session);
+  const { outputName } = opts;
   const model: OnnxModel = {
     provider,
-    variant: pickVariant(provider),
+    variant: opts.models[provider].variant,
     async run(batch: RunBatch): Promise<Float32Array> {
       const shape = [batch.rows, batch.seqLength];
       const feeds = {

@@ -1,13 +1,16 @@
 /**
- * The dynamic batcher: rows from many callers are merged into one model run. Pure: no I/O, no
- * global timers; the clock, the timers and the run function are injected, so every rule below is
- * tested with a fake clock (test/unit/gpu-service/batcher*.test.ts).
+ * The dynamic batcher: rows from many callers are merged into model runs. Pure: no I/O, no global
+ * timers; the clock, its timers and its deferral, and the run function are injected, so every rule
+ * below is tested with a fake clock (test/unit/gpu-service/batcher*.test.ts).
  *
  * Policy (gpu-service/README.md "Batching"):
- * - One run in flight at a time (per model). Rows that arrive while the model is busy queue up, and
- *   the next run takes as many of them as fit: that is where the batching gain comes from.
- * - When the model is idle, the first queued row waits at most `maxQueueDelayUs` for company
- *   (0 = dispatch at once; a full batch is dispatched at once whatever the delay).
+ * - Up to `maxInFlight` runs at once (per model): one runs on the GPU while the next one forms and
+ *   its tensors are copied. Rows that arrive while every slot is busy queue up, and the next run
+ *   takes as many of them as fit: that is where the batching gain comes from.
+ * - Deferred dispatch: a free slot does not start a run on the first row that arrives; it starts on
+ *   the next turn of the event loop (`clock.defer`), with every row that arrived in the same turn, as
+ *   DataLoader collects the loads of one tick. With `maxQueueDelayUs` > 0 the oldest queued row waits
+ *   up to that long for company instead. A full batch starts at once either way.
  * - A run holds at most `maxBatchSize` rows and `maxBatchTokens` = rows × padded length.
  * - Requests are served first come, first served: a run takes the oldest request's rows first, so a
  *   big request cannot starve smaller ones that came before it, and small ones that come after it
@@ -15,10 +18,30 @@
  * - A request's rows are dispatched shortest first, so when it is split across runs each run pads
  *   only to its own longest row (optionally rounded up to a multiple of `padMultiple`). Outputs are
  *   put back in the caller's order.
- * - Queue full → `QueueFullError` at once (the router answers 503 + Retry-After).
- * - A request whose deadline passed or whose caller aborted is rejected at once and its rows that
- *   are still queued never reach the model.
+ * - Queue full → `QueueFullError` at once (the router answers 503 + Retry-After); a request with more
+ *   rows than `maxRequestRows` → `RequestTooLargeError` (400).
+ * - A request whose deadline passed or whose caller aborted is rejected at once, in O(1): it is only
+ *   marked, and its rows that are still queued are stepped over when the next run forms.
+ * - Every run is settled whatever happens (try/finally): a run that throws, rejects or returns the
+ *   wrong shape fails exactly the requests in it, and its slot is freed.
  */
+import {
+  AbortedError,
+  DeadlineError,
+  DrainingError,
+  QueueFullError,
+  RequestTooLargeError,
+} from "./errors.ts";
+import { isQueued, type Pending, RequestQueue } from "./request-queue.ts";
+
+export {
+  AbortedError,
+  BackendUnavailableError,
+  DeadlineError,
+  DrainingError,
+  QueueFullError,
+  RequestTooLargeError,
+} from "./errors.ts";
 
 /** One input row, unpadded: `ids.length === mask.length` is the row's length. */
 export interface Row {
@@ -42,6 +65,8 @@ export interface Clock {
   now(): number;
   setTimer(ms: number, fn: () => void): unknown;
   clearTimer(handle: unknown): void;
+  /** Runs `fn` on the next turn of the event loop, after the I/O of this one. */
+  defer(fn: () => void): void;
 }
 
 export interface BatcherOptions {
@@ -49,6 +74,10 @@ export interface BatcherOptions {
   maxBatchTokens: number;
   maxQueueDelayUs: number;
   maxQueueRows: number;
+  /** Rows one request may carry (default: maxQueueRows). */
+  maxRequestRows?: number;
+  /** Runs at once (default 1). */
+  maxInFlight?: number;
   /** Pad each run's length up to a multiple of this (1 = no rounding). */
   padMultiple: number;
   /** Never pad beyond this (the model's maximum sequence length). */
@@ -67,88 +96,39 @@ export interface SubmitOptions {
   signal?: AbortSignal;
 }
 
-export class QueueFullError extends Error {
-  constructor(
-    readonly queuedRows: number,
-    readonly maxQueueRows: number,
-  ) {
-    super(`queue full: ${queuedRows} rows queued, limit ${maxQueueRows}`);
-    this.name = "QueueFullError";
-  }
-}
-
-export class RequestTooLargeError extends Error {
-  constructor(rows: number, maxQueueRows: number) {
-    super(`a request of ${rows} rows can never fit a queue of ${maxQueueRows} rows`);
-    this.name = "RequestTooLargeError";
-  }
-}
-
-export class DeadlineError extends Error {
-  constructor() {
-    super("request deadline passed before its rows were run");
-    this.name = "DeadlineError";
-  }
-}
-
-export class AbortedError extends Error {
-  constructor() {
-    super("request aborted by its caller");
-    this.name = "AbortedError";
-  }
-}
-
-export class DrainingError extends Error {
-  constructor() {
-    super("the batcher is closed (shutting down)");
-    this.name = "DrainingError";
-  }
-}
-
-interface Pending {
-  rows: Row[];
-  /** Row indices in dispatch order (shortest first). */
-  order: number[];
-  /** Next position in `order` to dispatch. */
-  next: number;
-  /** Rows whose outputs are back. */
-  done: number;
-  output: Float32Array | null;
-  width: number;
-  enqueuedAt: number;
-  deadline: number;
-  settled: boolean;
-  resolve: (out: { data: Float32Array; width: number }) => void;
-  reject: (error: Error) => void;
-  cleanup: () => void;
-}
-
 export interface BatcherStats {
   queuedRows: number;
   queuedRequests: number;
-  running: boolean;
+  inFlight: number;
   runs: number;
 }
 
 export class Batcher {
-  private readonly queue: Pending[] = [];
+  private readonly queue = new RequestQueue();
   private queuedRows = 0;
-  private running = false;
+  private queuedRequests = 0;
+  private inFlight = 0;
   private runs = 0;
   private delayTimer: unknown = null;
+  private deferred = false;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
+  private readonly maxInFlight: number;
+  private readonly maxRequestRows: number;
 
   constructor(private readonly opts: BatcherOptions) {
-    for (const key of [
-      "maxBatchSize",
-      "maxBatchTokens",
-      "maxQueueRows",
-      "padMultiple",
-      "maxSeqLength",
-    ] as const)
-      if (!Number.isInteger(opts[key]) || opts[key] < 1)
-        throw new RangeError(`${key} must be an integer ≥ 1`);
+    this.maxInFlight = opts.maxInFlight ?? 1;
+    this.maxRequestRows = opts.maxRequestRows ?? opts.maxQueueRows;
+    for (const [key, value] of Object.entries({
+      maxBatchSize: opts.maxBatchSize,
+      maxBatchTokens: opts.maxBatchTokens,
+      maxQueueRows: opts.maxQueueRows,
+      maxRequestRows: this.maxRequestRows,
+      maxInFlight: this.maxInFlight,
+      padMultiple: opts.padMultiple,
+      maxSeqLength: opts.maxSeqLength,
+    }))
+      if (!Number.isInteger(value) || value < 1) throw new RangeError(`${key} must be an integer ≥ 1`);
     if (opts.maxBatchTokens < opts.maxSeqLength)
       throw new RangeError("maxBatchTokens must be at least maxSeqLength so that any one row fits a run");
     if (!(opts.maxQueueDelayUs >= 0)) throw new RangeError("maxQueueDelayUs must be ≥ 0");
@@ -157,20 +137,32 @@ export class Batcher {
   stats(): BatcherStats {
     return {
       queuedRows: this.queuedRows,
-      queuedRequests: this.queue.length,
-      running: this.running,
+      queuedRequests: this.queuedRequests,
+      inFlight: this.inFlight,
       runs: this.runs,
     };
   }
 
   /**
    * Queues a request's rows; resolves with its outputs, row-major [rows.length, width], in the
-   * order the rows were given. Rejects with QueueFullError (at once), DeadlineError, AbortedError,
-   * DrainingError or the run function's error.
+   * order the rows were given. Rejects with QueueFullError or RequestTooLargeError (at once),
+   * DeadlineError, AbortedError, DrainingError or the run function's error.
    */
   submit(rows: Row[], options: SubmitOptions = {}): Promise<{ data: Float32Array; width: number }> {
     if (this.closed) return Promise.reject(new DrainingError());
     if (rows.length === 0) return Promise.resolve({ data: new Float32Array(0), width: 0 });
+    if (rows.length > this.maxRequestRows)
+      return Promise.reject(
+        new RequestTooLargeError(
+          `a request of ${rows.length} rows is over the limit of ${this.maxRequestRows} rows per request`,
+        ),
+      );
+    if (rows.length > this.opts.maxQueueRows)
+      return Promise.reject(
+        new RequestTooLargeError(
+          `a request of ${rows.length} rows can never fit a queue of ${this.opts.maxQueueRows} rows`,
+        ),
+      );
     for (const [i, row] of rows.entries()) {
       if (row.ids.length === 0 || row.ids.length !== row.mask.length)
         return Promise.reject(new RangeError(`row ${i}: ids and mask must be non-empty and the same length`));
@@ -179,8 +171,6 @@ export class Batcher {
           new RangeError(`row ${i} has ${row.ids.length} tokens, more than ${this.opts.maxSeqLength}`),
         );
     }
-    if (rows.length > this.opts.maxQueueRows)
-      return Promise.reject(new RequestTooLargeError(rows.length, this.opts.maxQueueRows));
     if (this.queuedRows + rows.length > this.opts.maxQueueRows)
       return Promise.reject(new QueueFullError(this.queuedRows, this.opts.maxQueueRows));
     if (options.signal?.aborted) return Promise.reject(new AbortedError());
@@ -216,6 +206,7 @@ export class Batcher {
       options.signal?.addEventListener("abort", onAbort, { once: true });
       this.queue.push(pending);
       this.queuedRows += rows.length;
+      this.queuedRequests++;
       this.schedule();
     });
   }
@@ -223,59 +214,76 @@ export class Batcher {
   /** Refuses new requests and resolves once every queued row has run (graceful shutdown). */
   close(): Promise<void> {
     this.closed = true;
-    if (this.delayTimer !== null) {
-      this.opts.clock.clearTimer(this.delayTimer);
-      this.delayTimer = null;
-    }
+    this.clearDelay();
     this.schedule();
     return this.whenIdle();
   }
 
   private whenIdle(): Promise<void> {
-    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    if (this.inFlight === 0 && this.queuedRows === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Rejects a request once; its still-queued rows leave the queue and never run. */
+  /** Rejects a request once, in O(1): its still-queued rows are stepped over, never run. */
   private fail(pending: Pending, error: Error): void {
     if (pending.settled) return;
+    if (isQueued(pending)) {
+      this.queuedRows -= pending.rows.length - pending.next;
+      this.queuedRequests--;
+    }
     pending.settled = true;
     pending.cleanup();
-    const index = this.queue.indexOf(pending);
-    if (index >= 0) {
-      this.queue.splice(index, 1);
-      this.queuedRows -= pending.rows.length - pending.next;
-    }
     pending.reject(error);
     this.notifyIfIdle();
   }
 
   private notifyIfIdle(): void {
-    if (this.running || this.queue.length > 0) return;
+    if (this.inFlight > 0 || this.queuedRows > 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
   }
 
+  private clearDelay(): void {
+    if (this.delayTimer !== null) {
+      this.opts.clock.clearTimer(this.delayTimer);
+      this.delayTimer = null;
+    }
+  }
+
+  /** Starts runs while a slot is free and rows are queued, now, next turn, or after the delay. */
   private schedule(): void {
-    if (this.running || this.queue.length === 0) return;
-    const full = this.queuedRows >= this.opts.maxBatchSize;
-    if (full || this.closed || this.opts.maxQueueDelayUs === 0) {
-      if (this.delayTimer !== null) {
-        this.opts.clock.clearTimer(this.delayTimer);
-        this.delayTimer = null;
-      }
-      this.dispatch();
+    if (this.inFlight >= this.maxInFlight || this.queuedRows === 0) return;
+    if (this.queuedRows >= this.opts.maxBatchSize || this.closed) {
+      this.clearDelay();
+      this.fillSlots();
+      return;
+    }
+    if (this.opts.maxQueueDelayUs === 0) {
+      if (this.deferred) return;
+      this.deferred = true;
+      this.opts.clock.defer(() => {
+        this.deferred = false;
+        this.fillSlots();
+      });
       return;
     }
     if (this.delayTimer !== null) return;
+    const oldest = this.queue.first();
+    if (oldest === undefined) return;
     // Wait for company counted from the oldest queued row, never longer.
-    const waited = this.opts.clock.now() - this.queue[0]!.enqueuedAt;
+    const waited = this.opts.clock.now() - oldest.enqueuedAt;
     const left = Math.max(0, this.opts.maxQueueDelayUs / 1000 - waited);
     this.delayTimer = this.opts.clock.setTimer(left, () => {
       this.delayTimer = null;
-      if (!this.running) this.dispatch();
+      this.fillSlots();
     });
+  }
+
+  private fillSlots(): void {
+    while (this.inFlight < this.maxInFlight && this.queuedRows > 0) if (!this.dispatch()) break;
+    // What is left (fewer rows than a slot would take at once) waits for the next turn or the delay.
+    this.schedule();
   }
 
   private roundUp(length: number): number {
@@ -284,16 +292,18 @@ export class Batcher {
   }
 
   /** Takes rows oldest request first, within the size and token limits, and starts one run. */
-  private dispatch(): void {
+  private dispatch(): boolean {
     const now = this.opts.clock.now();
-    // Expired requests are dropped before they can take a place in the run.
-    for (const p of [...this.queue]) if (p.deadline <= now) this.fail(p, new DeadlineError());
-    if (this.queue.length === 0) return;
-
     const taken: { pending: Pending; index: number }[] = [];
     let longest = 0;
     const { maxBatchSize, maxBatchTokens } = this.opts;
-    outer: for (const pending of this.queue) {
+    this.queue.first(); // reclaims the finished and cancelled requests at the front
+    outer: for (const pending of this.queue.queued()) {
+      // An expired request is dropped when the scan reaches it, before it can take a place.
+      if (pending.deadline <= now) {
+        this.fail(pending, new DeadlineError());
+        continue;
+      }
       while (pending.next < pending.rows.length) {
         if (taken.length >= maxBatchSize) break outer;
         const index = pending.order[pending.next]!;
@@ -304,12 +314,11 @@ export class Batcher {
         longest = Math.max(longest, length);
         pending.next++;
         if (pending.next === 1) this.opts.onDequeue?.(now - pending.enqueuedAt);
+        if (pending.next === pending.rows.length) this.queuedRequests--;
       }
     }
-    // Requests whose every row is now in flight leave the queue (they wait for outputs only).
-    while (this.queue.length > 0 && this.queue[0]!.next === this.queue[0]!.rows.length) this.queue.shift();
-    for (let i = this.queue.length - 1; i >= 0; i--)
-      if (this.queue[i]!.next === this.queue[i]!.rows.length) this.queue.splice(i, 1);
+    this.queue.first(); // and the ones this run has just emptied
+    if (taken.length === 0) return false;
     this.queuedRows -= taken.length;
 
     const seqLength = this.roundUp(longest);
@@ -323,57 +332,67 @@ export class Batcher {
       attentionMask.set(row.mask, r * seqLength);
     }
 
-    this.running = true;
+    this.inFlight++;
     this.runs++;
     const started = this.opts.clock.now();
-    const finish = (ok: boolean): void => {
-      this.opts.onRun?.({ rows, seqLength, ms: this.opts.clock.now() - started, ok });
-      this.running = false;
-      this.schedule();
-      this.notifyIfIdle();
-    };
-    let promise: Promise<Float32Array>;
-    try {
-      promise = this.opts.run({ rows, seqLength, inputIds, attentionMask });
-    } catch (error) {
-      promise = Promise.reject(error);
-    }
-    promise.then(
-      (out) => {
-        const width = out.length / rows;
-        if (!Number.isInteger(width) || width < 1) {
-          const error = new Error(`model returned ${out.length} values for ${rows} rows`);
-          for (const { pending } of taken) this.fail(pending, error);
-        } else {
-          for (const [r, { pending, index }] of taken.entries()) {
-            if (pending.settled) continue;
-            if (pending.output === null) {
-              pending.output = new Float32Array(pending.rows.length * width);
-              pending.width = width;
-            }
-            pending.output.set(out.subarray(r * width, (r + 1) * width), index * width);
-            pending.done++;
-            if (pending.done === pending.rows.length) {
-              pending.settled = true;
-              pending.cleanup();
-              pending.resolve({ data: pending.output, width });
-            }
-          }
-        }
-        finish(true);
-      },
-      (error: unknown) => {
-        const err = error instanceof Error ? error : new Error(String(error));
+    // Settles the run exactly once, whatever the run function or the delivery does: the slot is freed
+    // before the callers hear back, and the next run is scheduled even if this one threw.
+    const settle = (out: Float32Array | null, error: unknown): void => {
+      this.inFlight--;
+      let ok = false;
+      try {
+        if (out === null) throw error instanceof Error ? error : new Error(String(error));
+        this.deliver(taken, out);
+        ok = true;
+      } catch (caught) {
+        const err = caught instanceof Error ? caught : new Error(String(caught));
         for (const { pending } of taken) this.fail(pending, err);
-        finish(false);
-      },
+      } finally {
+        this.schedule();
+        this.notifyIfIdle();
+        this.opts.onRun?.({ rows, seqLength, ms: this.opts.clock.now() - started, ok });
+      }
+    };
+    let result: Promise<Float32Array>;
+    try {
+      result = this.opts.run({ rows, seqLength, inputIds, attentionMask });
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    result.then(
+      (out) => settle(out, undefined),
+      (error: unknown) => settle(null, error ?? new Error("model run failed")),
     );
+    return true;
+  }
+
+  /** Copies each output row to its request; resolves the requests whose last row came back. */
+  private deliver(taken: { pending: Pending; index: number }[], out: Float32Array): void {
+    const rows = taken.length;
+    const width = out.length / rows;
+    if (!Number.isInteger(width) || width < 1)
+      throw new Error(`model returned ${out.length} values for ${rows} rows`);
+    for (const [r, { pending, index }] of taken.entries()) {
+      if (pending.settled) continue;
+      if (pending.output === null) {
+        pending.output = new Float32Array(pending.rows.length * width);
+        pending.width = width;
+      }
+      pending.output.set(out.subarray(r * width, (r + 1) * width), index * width);
+      pending.done++;
+      if (pending.done === pending.rows.length) {
+        pending.settled = true;
+        pending.cleanup();
+        pending.resolve({ data: pending.output, width });
+      }
+    }
   }
 }
 
-/** The real clock: performance.now() and global timers. */
+/** The real clock: performance.now(), global timers, and setImmediate for the next turn. */
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimer: (ms, fn) => setTimeout(fn, ms),
   clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  defer: (fn) => setImmediate(fn),
 };

@@ -3,6 +3,7 @@
  * data extension. Pure functions; every bad input becomes a ProtocolError whose message names the
  * problem (the router answers 400 with it).
  */
+import { endianness } from "node:os";
 import {
   type BinaryTensor,
   bytesToInt64,
@@ -60,11 +61,14 @@ function tensorValues(t: DecodedTensor, count: number): BigInt64Array {
       `input ${name}: data has ${flat.length} elements but shape [${t.header.shape.join(",")}] needs ${count}`,
     );
   const out = new BigInt64Array(count);
+  const halves = new Int32Array(out.buffer);
   for (let i = 0; i < count; i++) {
     const v = flat[i];
     if (typeof v !== "number" || !Number.isSafeInteger(v))
       throw new ProtocolError(`input ${name}: data[${i}] is ${JSON.stringify(v)}, not an INT64 integer`);
-    out[i] = BigInt(v);
+    // Token ids and mask values fit 31 bits: written as two int32 words, with no BigInt per element.
+    if (v >= 0 && v <= 0x7fffffff) halves[2 * i] = v;
+    else out[i] = BigInt(v);
   }
   return out;
 }
@@ -89,10 +93,21 @@ function checkShape(t: TensorHeader, maxLength: number): [number, number] {
   return [batch, seq];
 }
 
+/** The low and high 32-bit words of each INT64 element (the platform is little-endian: see below). */
+const words = (values: BigInt64Array): Int32Array =>
+  new Int32Array(values.buffer, values.byteOffset, values.length * 2);
+if (endianness() !== "LE") throw new Error("gpu-service reads INT64 tensors as little-endian words");
+
+export interface ParseLimits {
+  /** Rows one request may carry (--max-request-rows); more is a 400 before any row is read. */
+  maxRows: number;
+}
+
 export function parseInferRequest(
   body: Uint8Array,
   headerLength: number | undefined,
   model: ModelSignature,
+  limits: ParseLimits = { maxRows: Number.POSITIVE_INFINITY },
 ): ParsedInfer {
   const { header, tensors } = decodeMessage<InferRequestHeader>(body, headerLength, "inputs");
   if (header.id !== undefined && typeof header.id !== "string")
@@ -118,26 +133,35 @@ export function parseInferRequest(
     throw new ProtocolError(
       `input_ids shape [${batch},${seq}] and attention_mask shape [${maskShape.join(",")}] differ`,
     );
+  if (batch > limits.maxRows)
+    throw new ProtocolError(
+      `${batch} rows in one request is over the limit of ${limits.maxRows} (--max-request-rows): split it`,
+    );
   const count = elementCount([batch, seq]);
   const idValues = tensorValues(ids, count);
   const maskValues = tensorValues(mask, count);
-  const vocab = BigInt(model.vocabSize);
+  // Checked on 32-bit words: a valid id or mask value has a zero high word and a small low word.
+  const idWords = words(idValues);
+  const maskWords = words(maskValues);
+  const vocab = model.vocabSize;
   for (let i = 0; i < count; i++) {
-    const v = idValues[i]!;
-    if (v < 0n || v >= vocab)
+    const lo = idWords[2 * i]!;
+    if (idWords[2 * i + 1] !== 0 || lo < 0 || lo >= vocab)
       throw new ProtocolError(
-        `input_ids[${Math.floor(i / seq)}][${i % seq}] = ${v} is outside the vocabulary [0, ${model.vocabSize})`,
+        `input_ids[${Math.floor(i / seq)}][${i % seq}] = ${idValues[i]} is outside the vocabulary [0, ${model.vocabSize})`,
       );
-    const m = maskValues[i]!;
-    if (m !== 0n && m !== 1n)
-      throw new ProtocolError(`attention_mask[${Math.floor(i / seq)}][${i % seq}] = ${m}; must be 0 or 1`);
+    const m = maskWords[2 * i]!;
+    if (maskWords[2 * i + 1] !== 0 || (m !== 0 && m !== 1))
+      throw new ProtocolError(
+        `attention_mask[${Math.floor(i / seq)}][${i % seq}] = ${maskValues[i]}; must be 0 or 1`,
+      );
   }
   const rows: Row[] = [];
   for (let r = 0; r < batch; r++) {
     // A row ends at its last attended token: trailing padding is dropped here and the batcher pads
     // each run to its own longest row instead.
     let length = seq;
-    while (length > 0 && maskValues[r * seq + length - 1] === 0n) length--;
+    while (length > 0 && maskWords[2 * (r * seq + length - 1)] === 0) length--;
     if (length === 0) throw new ProtocolError(`attention_mask row ${r} is all zeros: the row has no tokens`);
     rows.push({
       ids: idValues.subarray(r * seq, r * seq + length),

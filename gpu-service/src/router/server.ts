@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { HEADER_LENGTH, ProtocolError, type ServerMetadata } from "../../../schema/src/v2.ts";
 import {
   AbortedError,
+  BackendUnavailableError,
   type Batcher,
   DeadlineError,
   DrainingError,
@@ -20,6 +21,8 @@ export const EXTENSIONS = ["binary_tensor_data", "model_repository_list", "inten
 export interface ServedModel {
   signature: ModelSignature;
   batcher: Batcher;
+  /** Every session thread of the model is up (false while one restarts after a crash). */
+  ready: () => boolean;
   provider: string;
   variant: string;
   labelsJson: string;
@@ -39,6 +42,8 @@ export interface RouterOptions {
   authTokens: string[];
   bodyLimitBytes: number;
   requestTimeoutMs: number;
+  /** Rows one infer request may carry (--max-request-rows). */
+  maxRequestRows: number;
   log: Logger;
   metrics: Metrics;
   state: RouterState;
@@ -172,7 +177,7 @@ export function createHandler(opts: RouterOptions) {
         throw new ProtocolError(`Inference-Header-Content-Length ${JSON.stringify(text)} is not an integer`);
       headerLength = Number(text);
     }
-    const parsed = parseInferRequest(body, headerLength, model.signature);
+    const parsed = parseInferRequest(body, headerLength, model.signature, { maxRows: opts.maxRequestRows });
     // A caller that goes away takes its queued rows with it.
     const controller = new AbortController();
     const onClose = (): void => {
@@ -210,7 +215,7 @@ export function createHandler(opts: RouterOptions) {
     }
     if (path === "/v2/health/ready") {
       get(path);
-      const ready = state.phase === "ready";
+      const ready = state.phase === "ready" && [...state.models.values()].every((m) => m.ready());
       sendJson(res, "/v2/health/ready", ready ? 200 : 503, { ready }, ready ? {} : { "retry-after": "1" });
       return "/v2/health/ready";
     }
@@ -248,7 +253,7 @@ export function createHandler(opts: RouterOptions) {
         models: [...state.models.values()].map((m) => ({
           name: m.signature.name,
           version: m.signature.version,
-          state: state.phase === "ready" ? "READY" : "UNAVAILABLE",
+          state: state.phase === "ready" && m.ready() ? "READY" : "UNAVAILABLE",
         })),
       });
       return "/v2/models";
@@ -270,7 +275,7 @@ export function createHandler(opts: RouterOptions) {
     }
     get(routeName);
     if (action === "ready") {
-      const ready = state.phase === "ready";
+      const ready = state.phase === "ready" && model.ready();
       sendJson(res, routeName, ready ? 200 : 503, { name: model.signature.name, ready });
     } else if (action === "labels") {
       send(res, routeName, 200, model.labelsJson);
@@ -301,6 +306,8 @@ function toHttpError(error: unknown): HttpError {
   if (error instanceof RequestTooLargeError) return new HttpError(400, error.message, "bad_request");
   if (error instanceof QueueFullError)
     return new HttpError(503, error.message, "queue_full", { "retry-after": "1" });
+  if (error instanceof BackendUnavailableError)
+    return new HttpError(503, error.message, "backend_unavailable", { "retry-after": "1" });
   if (error instanceof DrainingError)
     return new HttpError(503, "server is shutting down", "not_ready", { "retry-after": "1" });
   if (error instanceof DeadlineError) return new HttpError(504, error.message, "deadline");

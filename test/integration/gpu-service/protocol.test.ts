@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HEADER_LENGTH } from "../../../schema/src/v2.ts";
+import { encodeBinaryMessage, HEADER_LENGTH, typedBytes } from "../../../schema/src/v2.ts";
 import { type GpuServiceHandle, startGpuService } from "../../support/gpu-service.ts";
 import { argmaxRows, binaryInfer, jsonInfer, labels, MODEL, postBinary, tokenizer } from "./client.ts";
 
@@ -12,7 +12,16 @@ const auth = { authorization: `Bearer ${TOKEN}` };
 beforeAll(async () => {
   service = await startGpuService({
     authToken: TOKEN,
-    args: ["--variant", "fp32", "--max-batch-size", "32", "--body-limit-bytes", "65536"],
+    args: [
+      "--variant",
+      "fp32",
+      "--max-batch-size",
+      "32",
+      "--body-limit-bytes",
+      "65536",
+      "--max-request-rows",
+      "40",
+    ],
     env: { INTENTQL_UPSTREAM_TOKEN_NEXT: NEXT_TOKEN },
   });
 });
@@ -170,6 +179,20 @@ describe("gpu-service bad input", () => {
     ["id outside vocab", jsonInfer([[2, 6000, 3]]), /input_ids\[0\]\[1\] = 6000 is outside the vocabulary/],
     ["negative id", jsonInfer([[2, -1, 3]]), /= -1 is outside the vocabulary/],
     ["non-integer id", jsonInfer([[2, 1.5, 3]]), /data\[1\] is 1.5, not an INT64 integer/],
+    // Validation reads 32-bit words: a set high word or a low word past int32 is still caught.
+    ["id with a high word", jsonInfer([[2, 2 ** 32 + 5, 3]]), /= 4294967301 is outside the vocabulary/],
+    ["id of 2^31", jsonInfer([[2, 2 ** 31, 3]]), /= 2147483648 is outside the vocabulary/],
+    ["huge negative id", jsonInfer([[2, -(2 ** 40), 3]]), /= -1099511627776 is outside the vocabulary/],
+    [
+      "mask of 2^32",
+      jsonInfer(ids, [[1, 2 ** 32, 1]]),
+      /attention_mask\[0\]\[1\] = 4294967296; must be 0 or 1/,
+    ],
+    [
+      "more rows than --max-request-rows",
+      jsonInfer(Array.from({ length: 41 }, () => [2, 3])),
+      /41 rows in one request is over the limit of 40 \(--max-request-rows\)/,
+    ],
     ["mask not 0/1", jsonInfer(ids, [[1, 2, 1]]), /attention_mask\[0\]\[1\] = 2; must be 0 or 1/],
     ["all-zero mask row", jsonInfer(ids, [[0, 0, 0]]), /row 0 is all zeros/],
     [
@@ -214,6 +237,22 @@ describe("gpu-service bad input", () => {
       expect(res.body.error).toMatch(message);
     });
   }
+
+  it("a binary id with its high word set → 400 (typed-view validation)", async () => {
+    const ids = BigInt64Array.from([2n, (1n << 33n) + 2n, 3n]);
+    const mask = BigInt64Array.from([1n, 1n, 1n]);
+    const { body, headerLength } = encodeBinaryMessage({}, "inputs", [
+      { name: "input_ids", datatype: "INT64", shape: [1, 3], bytes: typedBytes(ids) },
+      { name: "attention_mask", datatype: "INT64", shape: [1, 3], bytes: typedBytes(mask) },
+    ]);
+    const res = await fetch(`${service.url}/v2/models/${MODEL}/infer`, {
+      method: "POST",
+      body: body.slice(),
+      headers: { ...auth, [HEADER_LENGTH]: String(headerLength) },
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toMatch(/= 8589934594 is outside the vocabulary/);
+  });
 
   it("truncated and oversized binary bodies → 400", async () => {
     const { body, headerLength } = binaryInfer(["hello there"]);

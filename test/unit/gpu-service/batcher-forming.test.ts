@@ -1,10 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { makeBatcher, row, triples } from "./fake.ts";
+import { makeBatcher, row, tick, triples } from "./fake.ts";
 
 describe("batcher: forming runs", () => {
-  it("runs a lone request at once when the model is idle and delay is 0", async () => {
+  it("runs a lone request on the next turn of the event loop when the model is idle and delay is 0", async () => {
     const { batcher, model } = makeBatcher();
     const result = batcher.submit([row(5, 2)]);
+    expect(model.calls).toHaveLength(0);
+    await tick();
     expect(model.calls).toHaveLength(1);
     await model.completeNext();
     expect(triples(await result)).toEqual([[10, 5, 5]]);
@@ -13,6 +15,7 @@ describe("batcher: forming runs", () => {
   it("merges requests queued while the model is busy into one run", async () => {
     const { batcher, model } = makeBatcher();
     const first = batcher.submit([row(3)]);
+    await tick();
     const others = [batcher.submit([row(4, 2)]), batcher.submit([row(2, 3), row(6, 4)])];
     expect(model.calls).toHaveLength(1);
     await model.completeNext();
@@ -108,6 +111,7 @@ describe("batcher: forming runs", () => {
   it("runs one batch at a time", async () => {
     const { batcher, model } = makeBatcher({ maxBatchSize: 1 });
     const all = [batcher.submit([row(2)]), batcher.submit([row(2)]), batcher.submit([row(2)])];
+    await tick();
     expect(model.busy).toBe(1);
     await model.completeNext();
     expect(model.busy).toBe(1);

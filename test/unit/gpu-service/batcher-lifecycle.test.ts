@@ -6,12 +6,13 @@ import {
   QueueFullError,
   RequestTooLargeError,
 } from "../../../gpu-service/src/core/batcher.ts";
-import { flush, makeBatcher, row, triples } from "./fake.ts";
+import { flush, makeBatcher, row, tick, triples } from "./fake.ts";
 
 describe("batcher: deadlines, aborts, limits, shutdown", () => {
   it("rejects at once when the queue is full, and accepts again once it drains", async () => {
     const { batcher, model } = makeBatcher({ maxQueueRows: 4, maxBatchSize: 4 });
-    const running = batcher.submit([row(2)]); // dispatched: no longer queued
+    const running = batcher.submit([row(2)]);
+    await tick(); // dispatched: no longer queued
     const queued = batcher.submit([row(2), row(2), row(2)]);
     await expect(batcher.submit([row(2), row(2)])).rejects.toBeInstanceOf(QueueFullError);
     expect(batcher.stats().queuedRows).toBe(3);
@@ -33,6 +34,7 @@ describe("batcher: deadlines, aborts, limits, shutdown", () => {
   it("drops rows whose deadline passed before they reach the model", async () => {
     const { batcher, clock, model } = makeBatcher();
     const busy = batcher.submit([row(2)]);
+    await tick();
     const late = batcher.submit([row(3, 5)], { deadline: 10 });
     const onTime = batcher.submit([row(4, 6)], { deadline: 1000 });
     clock.advance(11);
@@ -56,6 +58,7 @@ describe("batcher: deadlines, aborts, limits, shutdown", () => {
   it("drops the queued rows of a caller that aborted", async () => {
     const { batcher, model } = makeBatcher();
     const busy = batcher.submit([row(2)]);
+    await tick();
     const controller = new AbortController();
     const gone = batcher.submit([row(3, 8), row(3, 8)], { signal: controller.signal });
     const stays = batcher.submit([row(3, 1)]);
@@ -76,6 +79,7 @@ describe("batcher: deadlines, aborts, limits, shutdown", () => {
     const big = batcher.submit([row(1), row(2), row(3), row(4), row(5), row(6)], {
       signal: controller.signal,
     });
+    await tick();
     expect(model.calls).toHaveLength(1);
     controller.abort();
     await expect(big).rejects.toBeInstanceOf(AbortedError);

@@ -6,7 +6,10 @@ import {
   type RunBatch,
 } from "../../../gpu-service/src/core/batcher.ts";
 
-/** A manual clock: timers fire only when the test advances time. */
+/**
+ * A manual clock: timers fire only when the test advances time. Deferred work (the batcher's
+ * "next turn of the event loop") runs on a real setImmediate, as in production: `await tick()`.
+ */
 export class FakeClock implements Clock {
   time = 0;
   private timers = new Map<number, { at: number; fn: () => void }>();
@@ -21,6 +24,9 @@ export class FakeClock implements Clock {
   }
   clearTimer(handle: unknown): void {
     this.timers.delete(handle as number);
+  }
+  defer(fn: () => void): void {
+    setImmediate(fn);
   }
   get pending(): number {
     return this.timers.size;
@@ -98,9 +104,16 @@ export class FakeModel {
     await flush();
   }
 
+  /** Completes runs until none is in flight, letting deferred dispatches start theirs first. */
   async completeAll(): Promise<void> {
+    await flush();
     while (this.waiting.length > 0) await this.completeNext();
   }
+}
+
+/** One turn of the event loop: deferred dispatches run. */
+export function tick(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
 }
 
 export async function flush(): Promise<void> {

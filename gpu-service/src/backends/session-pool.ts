@@ -1,0 +1,241 @@
+/**
+ * A model's sessions, one per worker thread (session-thread.ts). The batcher stays on the main
+ * thread, so one queue per model keeps batches large, and starts at most `size` runs at once: one
+ * runs on the device while the next one's tensors are built and moved.
+ *
+ * - A run goes to an idle thread; its tensors are transferred, not copied, both ways.
+ * - A thread that crashes fails the run it held with BackendUnavailableError (503 + Retry-After),
+ *   the pool reports not ready until a replacement has opened and warmed up its session, and the
+ *   replacement starts after a backoff (100 ms doubling to 5 s) so a thread that cannot start does
+ *   not spin.
+ * - A run asked for while every live thread is busy waits for one (only a restart makes that
+ *   possible, since the batcher never starts more than `size` runs); with no live thread at all it
+ *   fails at once.
+ */
+import { Worker } from "node:worker_threads";
+import type { Variant } from "../../../schema/src/bundle.ts";
+import type { RunBatch } from "../core/batcher.ts";
+import { BackendUnavailableError } from "../core/errors.ts";
+import type { Logger } from "../log.ts";
+import type { Provider } from "./onnx.ts";
+import type { RunMessage, SessionThreadData, ThreadMessage } from "./session-thread.ts";
+
+export interface SessionPoolOptions extends SessionThreadData {
+  /** Threads, hence runs in flight; a function of the provider the first thread opened. */
+  size: number | ((provider: Provider) => number);
+  log: Logger;
+  /** Called when readiness changes (every thread up, or not). */
+  onReadyChange?: (ready: boolean) => void;
+}
+
+interface Job {
+  resolve: (out: Float32Array) => void;
+  reject: (error: Error) => void;
+}
+
+interface Slot {
+  index: number;
+  worker: Worker | null;
+  up: boolean;
+  job: { id: number; job: Job } | null;
+  restarts: number;
+}
+
+/**
+ * The session thread's module: the .ts source under tsx (development, tests), or the bundled
+ * dist/gpu-service-session-thread.mjs next to dist/gpu-service.mjs (gpu-service/build.mjs).
+ */
+function threadEntry(): { url: URL; execArgv?: string[] } {
+  if (import.meta.url.endsWith(".ts")) {
+    // The parent may run under vitest or tsx; the thread needs tsx's loader for its .ts imports.
+    const execArgv = process.execArgv.includes("tsx")
+      ? process.execArgv
+      : [...process.execArgv, "--import", "tsx"];
+    return { url: new URL("./session-thread.ts", import.meta.url), execArgv };
+  }
+  return { url: new URL("./gpu-service-session-thread.mjs", import.meta.url) };
+}
+
+export class SessionPool {
+  provider!: Provider;
+  variant!: Variant;
+  fallbackReason: string | undefined;
+  warmupRuns = 0;
+  private readonly slots: Slot[] = [];
+  private readonly waiting: { batch: RunBatch; job: Job }[] = [];
+  private nextId = 1;
+  private closing = false;
+  private wasReady = false;
+
+  private constructor(private readonly opts: SessionPoolOptions) {}
+
+  /**
+   * Starts the first thread (which picks the provider: with --device auto it may fall back to CPU),
+   * then the others on that provider; resolves once every thread has opened and warmed its session.
+   */
+  static async open(opts: SessionPoolOptions): Promise<SessionPool> {
+    const pool = new SessionPool(opts);
+    pool.slots.push({ index: 0, worker: null, up: false, job: null, restarts: 0 });
+    try {
+      const first = await pool.start(pool.slots[0]!, opts.device);
+      pool.provider = first.provider;
+      pool.variant = first.variant;
+      pool.fallbackReason = first.fallbackReason;
+      pool.warmupRuns = first.warmupRuns;
+      const size = typeof opts.size === "function" ? opts.size(first.provider) : opts.size;
+      if (!Number.isInteger(size) || size < 1)
+        throw new RangeError(`session threads must be ≥ 1, got ${size}`);
+      for (let i = 1; i < size; i++)
+        pool.slots.push({ index: i, worker: null, up: false, job: null, restarts: 0 });
+      await Promise.all(pool.slots.slice(1).map((s) => pool.start(s, first.provider)));
+    } catch (error) {
+      await pool.close();
+      throw error;
+    }
+    pool.readyChanged();
+    return pool;
+  }
+
+  /** Threads, hence the most runs the batcher may start at once. */
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** Every thread has a warm session. */
+  ready(): boolean {
+    return !this.closing && this.slots.every((s) => s.up);
+  }
+
+  run(batch: RunBatch): Promise<Float32Array> {
+    if (this.closing) return Promise.reject(new BackendUnavailableError("the model is shutting down"));
+    return new Promise((resolve, reject) => {
+      const job = { resolve, reject };
+      const idle = this.slots.find((s) => s.up && s.job === null);
+      if (idle) this.send(idle, batch, job);
+      else if (this.slots.some((s) => s.up)) this.waiting.push({ batch, job });
+      else reject(new BackendUnavailableError("no session thread is up (restarting after a crash)"));
+    });
+  }
+
+  /** Ends every thread; runs still in flight fail. Call after the batcher has drained. */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const w of this.waiting.splice(0))
+      w.job.reject(new BackendUnavailableError("the model is shutting down"));
+    await Promise.all(this.slots.map((s) => s.worker?.terminate()));
+  }
+
+  /** For fault-injection tests: the thread of slot `index`, to terminate as a crash would. */
+  threadOf(index: number): Worker | null {
+    return this.slots[index]?.worker ?? null;
+  }
+
+  private send(slot: Slot, batch: RunBatch, job: Job): void {
+    const id = this.nextId++;
+    slot.job = { id, job };
+    const message: RunMessage = { id, ...batch };
+    slot.worker!.postMessage(message, [
+      batch.inputIds.buffer as ArrayBuffer,
+      batch.attentionMask.buffer as ArrayBuffer,
+    ]);
+  }
+
+  /** Starts (or restarts) a slot's thread; resolves with its ready message. */
+  private start(
+    slot: Slot,
+    device: SessionThreadData["device"],
+  ): Promise<Extract<ThreadMessage, { type: "ready" }>> {
+    const { size: _size, log: _log, onReadyChange: _onReadyChange, ...data } = this.opts;
+    const entry = threadEntry();
+    const worker = new Worker(entry.url, {
+      workerData: { kind: "intentql-session", data: { ...data, device } satisfies SessionThreadData },
+      ...(entry.execArgv ? { execArgv: entry.execArgv } : {}),
+    });
+    slot.worker = worker;
+    return new Promise((resolve, reject) => {
+      let opened = false;
+      worker.on("message", (message: ThreadMessage) => {
+        if (message.type === "ready") {
+          opened = true;
+          slot.up = true;
+          this.readyChanged();
+          resolve(message);
+          this.drainWaiting();
+          return;
+        }
+        const current = slot.job;
+        if (current === null || current.id !== message.id) return;
+        slot.job = null;
+        if (message.type === "result") current.job.resolve(message.logits);
+        else current.job.reject(new Error(message.message));
+        this.drainWaiting();
+      });
+      worker.on("error", (error) => {
+        if (!opened) reject(error);
+        this.opts.log.error("session_thread_error", {
+          model: this.opts.where,
+          thread: slot.index,
+          error: error.message,
+        });
+      });
+      worker.on("exit", (code) => {
+        slot.up = false;
+        slot.worker = null;
+        const lost = slot.job;
+        slot.job = null;
+        lost?.job.reject(
+          new BackendUnavailableError(
+            `session thread ${slot.index} of ${this.opts.where} stopped (exit code ${code}); retry`,
+          ),
+        );
+        if (this.closing) return;
+        if (!opened)
+          reject(
+            new Error(`session thread ${slot.index} exited with code ${code} before its session opened`),
+          );
+        this.readyChanged();
+        this.restartLater(slot);
+      });
+    });
+  }
+
+  private restartLater(slot: Slot): void {
+    const delay = Math.min(5000, 100 * 2 ** slot.restarts);
+    slot.restarts++;
+    this.opts.log.error("session_thread_restart", {
+      model: this.opts.where,
+      thread: slot.index,
+      inMs: delay,
+    });
+    // Jobs that waited for a thread fail when none is left to run them.
+    if (!this.slots.some((s) => s.up))
+      for (const w of this.waiting.splice(0))
+        w.job.reject(new BackendUnavailableError("no session thread is up (restarting after a crash)"));
+    setTimeout(() => {
+      if (this.closing) return;
+      this.start(slot, this.provider).then(
+        () => {
+          slot.restarts = 0;
+          this.opts.log.info("session_thread_restarted", { model: this.opts.where, thread: slot.index });
+        },
+        () => undefined, // its exit handler has already scheduled the next attempt
+      );
+    }, delay).unref();
+  }
+
+  private drainWaiting(): void {
+    for (;;) {
+      const idle = this.slots.find((s) => s.up && s.job === null);
+      const next = idle ? this.waiting.shift() : undefined;
+      if (!idle || !next) return;
+      this.send(idle, next.batch, next.job);
+    }
+  }
+
+  private readyChanged(): void {
+    const ready = this.ready();
+    if (ready === this.wasReady) return;
+    this.wasReady = ready;
+    this.opts.onReadyChange?.(ready);
+  }
+}
