@@ -10,6 +10,7 @@ const entries = {
   "gpu-accuracy": "bench/gpu-service-accuracy.ts",
   "variant-parity": "bench/variant-parity.ts",
   "smoke-test": "gpu-service/tools/smoke-test.ts",
+  "ort-ceiling": "bench/ort-ceiling.ts",
 };
 for (const [name, entry] of Object.entries(entries)) {
   await build({

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /** The service's Prometheus metrics, in a registry of its own (served at GET /metrics). */
@@ -14,11 +15,18 @@ export interface Metrics {
   queueWait: Histogram<"model">;
   inferenceSeconds: Histogram<"model">;
   errors: Counter<"kind">;
+  eventLoopDelay: Gauge<"stat">;
 }
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
   const registers = [registry];
+  // How long the main thread's event loop was late since the previous scrape: HTTP parsing waits
+  // that long. Model runs happen on session threads and must not show up here.
+  // The histogram holds the interval between its 10 ms samples: the lateness is what exceeds 10 ms.
+  const RESOLUTION_MS = 10;
+  const loopDelay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  loopDelay.enable();
   return {
     registry,
     httpRequests: new Counter({
@@ -88,9 +96,22 @@ export function createMetrics(): Metrics {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     }),
+    eventLoopDelay: new Gauge({
+      name: "intentql_event_loop_delay_seconds",
+      help: "Event-loop delay of the main thread since the previous scrape (stat: p50, p99, max)",
+      labelNames: ["stat"],
+      registers,
+      collect() {
+        const s = (ns: number) => (Number.isFinite(ns) ? Math.max(0, ns / 1e9 - RESOLUTION_MS / 1000) : 0);
+        this.set({ stat: "p50" }, s(loopDelay.percentile(50)));
+        this.set({ stat: "p99" }, s(loopDelay.percentile(99)));
+        this.set({ stat: "max" }, s(loopDelay.max));
+        loopDelay.reset();
+      },
+    }),
     errors: new Counter({
       name: "intentql_errors_total",
-      help: "Errors answered, by kind (bad_request, not_found, unauthorized, body_too_large, queue_full, deadline, aborted, not_ready, internal)",
+      help: "Errors answered, by kind (bad_request, not_found, unauthorized, body_too_large, queue_full, deadline, aborted, not_ready, backend_unavailable, internal)",
       labelNames: ["kind"],
       registers,
     }),

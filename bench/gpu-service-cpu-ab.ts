@@ -1,0 +1,137 @@
+/**
+ * gpu-service on this machine's CPU, two checkouts side by side (A/B, interleaved rounds, medians):
+ * texts/s at saturation, and how long GET /v2/health/live takes while the model is saturated (the
+ * question: does a model run still block the HTTP event loop?). Driven by bench/gpu-service-ab.sh,
+ * which makes the base checkout; usable alone:
+ *
+ *   node --import tsx bench/gpu-service-cpu-ab.ts --root A_DIR --root B_DIR [--rounds 3] [--seconds 6]
+ *
+ * Load: 64 closed-loop clients × 8 MASSIVE-like texts in 2 child processes (bench/gpu-service-load.ts);
+ * this process only probes /v2/health/live every 10 ms, so its own event loop is idle.
+ * Each service: fp32 (the CPU variant whose answers do not depend on batch mates), batch 256, token auth.
+ */
+import { spawn } from "node:child_process";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { percentile, runLoadProcesses } from "./gpu-service-load.ts";
+
+const { values } = parseArgs({
+  options: {
+    root: { type: "string", multiple: true },
+    rounds: { type: "string", default: "3" },
+    seconds: { type: "string", default: "6" },
+  },
+});
+const roots = (values.root ?? []).map((r) => resolve(r));
+if (roots.length === 0) throw new Error("give --root DIR at least once");
+const TOKEN = "bench-cpu-ab-token-0123456789abcdef";
+const LOAD_ENTRY = resolve(import.meta.dirname, "gpu-service-load.ts");
+
+async function start(root: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "gpu-service/src/main.ts",
+      ...["--device", "cpu", "--host", "127.0.0.1", "--port", "0", "--variant", "fp32"],
+      ...["--max-batch-size", "256", "--auth-token", TOKEN],
+    ],
+    { cwd: root, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, INTENTQL_UPSTREAM_TOKEN: "" } },
+  );
+  const url = await new Promise<string>((ok, fail) => {
+    let buffered = "";
+    child.stderr!.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const m = /"event":"ready".*?"url":"([^"]+)"/.exec(buffered);
+      if (m) ok(m[1]!);
+    });
+    child.once("exit", (code) =>
+      fail(new Error(`service in ${root} exited with ${code}: ${buffered.slice(-500)}`)),
+    );
+  });
+  return {
+    url,
+    stop: () =>
+      new Promise((done) => {
+        child.once("exit", () => done());
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+async function probe(url: string, untilMs: number): Promise<number[]> {
+  const latencies: number[] = [];
+  while (performance.now() < untilMs) {
+    const t = performance.now();
+    const res = await fetch(`${url}/v2/health/live`);
+    await res.arrayBuffer();
+    latencies.push(performance.now() - t);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return latencies.sort((a, b) => a - b);
+}
+
+async function scrape(url: string): Promise<{ rows: number; runs: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const get = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
+  return { rows: get("intentql_batch_rows_sum"), runs: get("intentql_batch_rows_count") };
+}
+
+const seconds = Number(values.seconds);
+const results = new Map<
+  string,
+  { textsPerSec: number; liveP50: number; liveP99: number; liveMax: number; rowsPerRun: number }[]
+>(roots.map((r) => [r, []]));
+for (let round = 0; round < Number(values.rounds); round++) {
+  for (const root of roots) {
+    const service = await start(root);
+    try {
+      const load = runLoadProcesses(
+        {
+          url: service.url,
+          model: "massive-scratch",
+          concurrency: 64,
+          textsPerRequest: 8,
+          seconds,
+          warmupSeconds: 2,
+          token: TOKEN,
+          vocabSize: 6000,
+        },
+        2,
+        LOAD_ENTRY,
+      );
+      await new Promise((r) => setTimeout(r, 2500)); // past the warm-up: saturated from here
+      const before = await scrape(service.url);
+      const live = await probe(service.url, performance.now() + (seconds - 1) * 1000);
+      const after = await scrape(service.url);
+      const saturation = await load;
+      const sample = {
+        textsPerSec: saturation.textsPerSec,
+        liveP50: percentile(live, 50),
+        liveP99: percentile(live, 99),
+        liveMax: live.at(-1)!,
+        rowsPerRun: (after.rows - before.rows) / Math.max(1, after.runs - before.runs),
+      };
+      results.get(root)!.push(sample);
+      process.stdout.write(
+        `${JSON.stringify({ round: round + 1, root, errors: saturation.errors, ...sample })}\n`,
+      );
+    } finally {
+      await service.stop();
+    }
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+for (const [root, samples] of results)
+  process.stdout.write(
+    `${JSON.stringify({
+      summary: root,
+      textsPerSec: Math.round(median(samples.map((s) => s.textsPerSec))),
+      liveP50Ms: +median(samples.map((s) => s.liveP50)).toFixed(2),
+      liveP99Ms: +median(samples.map((s) => s.liveP99)).toFixed(2),
+      liveMaxMs: +median(samples.map((s) => s.liveMax)).toFixed(2),
+      rowsPerRun: +median(samples.map((s) => s.rowsPerRun)).toFixed(1),
+    })}\n`,
+  );
