@@ -11,7 +11,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/out}
-DATA=${DATA:-.device/data}
+DATA=${DATA:-data/massive-en}  # MASSIVE en-US, in the repository (CC BY 4.0)
 WORK=${WORK:-/tmp/gpu-bench}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-12}
 DEVICE=${DEVICE:-cuda} # DEVICE=cpu: a dry run of the script itself on a machine without a GPU
@@ -19,6 +19,7 @@ mkdir -p "$OUT" "$WORK"
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 # node + onnxruntime-node + its CUDA provider, built here by bench/gpu-host-pack.sh and unpacked on
 # the host by bench/gpu-host-unpack.sh (docs/BENCHMARKS.md, "## gpu-service").
+[[ ! -f /tmp/gpu-host/env.sh && -f /tmp/parts/SHA256 ]] && bash bench/gpu-host-unpack.sh /tmp/parts >&2
 [[ -f /tmp/gpu-host/env.sh && -z "${NODE_PATH:-}" ]] && source /tmp/gpu-host/env.sh
 python() { if type -P python >/dev/null; then command python "$@"; else python3 "$@"; fi; }
 note() { echo "{\"step\":\"$1\",\"error\":\"$2\"}"; }
@@ -65,7 +66,7 @@ load() { # label concurrency texts [processes]
 }
 
 # (1) full-size DistilBERT geometry (6 layers, 768, 12 heads, 3072 FFN; random weights), fp16 bundle.
-VOCAB="$DATA/bert-base-uncased-vocab.txt"; [[ -f $VOCAB ]] || VOCAB=models/massive-scratch/vocab.txt
+VOCAB=${VOCAB:-models/massive-scratch/vocab.txt}
 BUNDLE="$WORK/distilbert-full"
 if [[ ! -f $BUNDLE/bundle.json ]]; then
   timeout 200 python training/make_tiny_distilbert.py --vocab "$VOCAB" --out "$WORK/hf" --full >"$OUT/make.log" 2>&1 \

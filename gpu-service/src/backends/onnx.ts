@@ -26,6 +26,9 @@ async function createSession(path: string, provider: Provider, intraOpThreads: n
     graphOptimizationLevel: "all",
   };
   if (intraOpThreads > 0) options.intraOpNumThreads = intraOpThreads;
+  // On CPU the session's threads share the cores with the main thread parsing HTTP: they sleep
+  // between parallel sections instead of spinning, which would take that time from it.
+  if (provider === "cpu") options.extra = { session: { intra_op: { allow_spinning: "0" } } };
   return ort.InferenceSession.create(path, options);
 }
 
