@@ -109,4 +109,13 @@ if start_service $PORT "$OUT/service-default.log" --bundle models/massive-scratc
   load default_latency_c1_t1 1 1
   load default_saturation_c256_t32 256 32 8
 fi
+# (5) the go-live smoke test (docs/DEPLOY.md §7.2) against the default bundle served the production
+#     way: a token, fp16 on CUDA; it checks auth, provider, bundle and parity with parity.json.
+TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+INTENTQL_UPSTREAM_TOKEN=$TOKEN NODE_ENV=production node dist/gpu-service.mjs --host 127.0.0.1 --port 8502 \
+  --device "$DEVICE" --bundle models/massive-scratch 2>"$OUT/service-smoke.log" &
+PIDS+=($!)
+INTENTQL_UPSTREAM_TOKEN=$TOKEN timeout 240 node dist/smoke-test.mjs --url http://127.0.0.1:8502 \
+  --bundle models/massive-scratch --data "$DATA/test.jsonl" --expect-provider "$DEVICE" --wait-s 180 \
+  | sed 's/^{/{"step":"smoke",/' || note smoke "smoke test failed (see the lines above)"
 echo '{"step":"done"}'
