@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { Batcher, RequestTooLargeError } from "../../../gpu-service/src/core/batcher.ts";
-import { FakeClock, flush, makeBatcher, row, tick, triples } from "./fake.ts";
+import { RequestTooLargeError } from "../../../gpu-service/src/core/batcher.ts";
+import { flush, makeBatcher, row, tick, triples } from "./fake.ts";
 
 describe("batcher: deferred dispatch and runs in flight", () => {
   it("collects every request of one event-loop turn into one run, as DataLoader does", async () => {
@@ -42,15 +42,9 @@ describe("batcher: deferred dispatch and runs in flight", () => {
 
   it("a run function that throws synchronously fails its requests and frees its slot", async () => {
     let calls = 0;
-    const b = new Batcher({
+    const { batcher: b } = makeBatcher({
       maxBatchSize: 4,
-      maxBatchTokens: 512,
-      maxQueueDelayUs: 0,
       maxQueueRows: 8,
-      padMultiple: 1,
-      maxSeqLength: 128,
-      padId: 0n,
-      clock: new FakeClock(),
       run: (batch) => {
         calls++;
         if (calls === 1) throw new Error("session gone");
@@ -64,15 +58,9 @@ describe("batcher: deferred dispatch and runs in flight", () => {
 
   it("a delivery that throws (wrong output size) still frees the slot and runs the next batch", async () => {
     const sizes = [0, 1];
-    const b = new Batcher({
+    const { batcher: b } = makeBatcher({
       maxBatchSize: 1,
-      maxBatchTokens: 512,
-      maxQueueDelayUs: 0,
       maxQueueRows: 8,
-      padMultiple: 1,
-      maxSeqLength: 128,
-      padId: 0n,
-      clock: new FakeClock(),
       run: async () => new Float32Array(sizes.shift() ?? 1),
     });
     const [bad, good] = [b.submit([row(1)]), b.submit([row(1)])];
