@@ -26,6 +26,11 @@ export interface SessionPoolOptions extends SessionThreadData {
   log: Logger;
   /** Called when readiness changes (every thread up, or not). */
   onReadyChange?: (ready: boolean) => void;
+  /**
+   * The thread's module, for fault-injection tests (a thread that exits in the middle of a run).
+   * Default: session-thread.ts, or its bundled file next to gpu-service.mjs.
+   */
+  threadEntry?: { url: URL; execArgv?: string[] };
 }
 
 interface Job {
@@ -117,17 +122,15 @@ export class SessionPool {
     });
   }
 
-  /** Ends every thread; runs still in flight fail. Call after the batcher has drained. */
+  /**
+   * Ends every thread. Call it after the batcher has drained: terminating a thread in the middle of
+   * an ONNX Runtime run aborts the whole process (onnxruntime-node throws from native code).
+   */
   async close(): Promise<void> {
     this.closing = true;
     for (const w of this.waiting.splice(0))
       w.job.reject(new BackendUnavailableError("the model is shutting down"));
     await Promise.all(this.slots.map((s) => s.worker?.terminate()));
-  }
-
-  /** For fault-injection tests: the thread of slot `index`, to terminate as a crash would. */
-  threadOf(index: number): Worker | null {
-    return this.slots[index]?.worker ?? null;
   }
 
   private send(slot: Slot, batch: RunBatch, job: Job): void {
@@ -145,8 +148,8 @@ export class SessionPool {
     slot: Slot,
     device: SessionThreadData["device"],
   ): Promise<Extract<ThreadMessage, { type: "ready" }>> {
-    const { size: _size, log: _log, onReadyChange: _onReadyChange, ...data } = this.opts;
-    const entry = threadEntry();
+    const { size: _size, log: _log, onReadyChange: _onReadyChange, threadEntry: custom, ...data } = this.opts;
+    const entry = custom ?? threadEntry();
     const worker = new Worker(entry.url, {
       workerData: { kind: "intentql-session", data: { ...data, device } satisfies SessionThreadData },
       ...(entry.execArgv ? { execArgv: entry.execArgv } : {}),

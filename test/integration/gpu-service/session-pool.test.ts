@@ -1,8 +1,8 @@
 /**
- * The session pool with real onnxruntime-node sessions in worker threads (CPU): runs move through
- * transferred buffers, and a thread that dies (terminated here, as a crash would end it) fails only
- * the run it held, with a 503-mapped error, while the pool reports not ready until a replacement has
- * opened and warmed its session.
+ * The session pool: real onnxruntime-node sessions in worker threads (CPU) whose runs move through
+ * transferred buffers; and, with a fake thread that crashes on cue (fault injection), a thread that
+ * dies fails only the run it held, with a 503-mapped error, while the pool reports not ready until a
+ * replacement is up.
  */
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,8 +13,21 @@ import { createLogger } from "../../../gpu-service/src/log.ts";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
 let pool: SessionPool;
-const events: string[] = [];
-const readiness: boolean[] = [];
+const fakeThreadOptions = {
+  models: {
+    cpu: { path: "unused.onnx", variant: "fp32" as const },
+    cuda: { path: "unused.onnx", variant: "fp32" as const },
+  },
+  device: "cpu" as const,
+  intraOpThreads: 1,
+  where: "fake",
+  outputName: "logits",
+  warmUp: { maxBatchSize: 1, maxBatchTokens: 128, maxSeqLength: 128, clsId: 101n },
+  threadEntry: {
+    url: new URL("../../support/crashing-session-thread.ts", import.meta.url),
+    execArgv: ["--import", "tsx"],
+  },
+};
 
 function batch(rows: number, seqLength = 16) {
   const inputIds = new BigInt64Array(rows * seqLength).fill(101n);
@@ -33,8 +46,7 @@ beforeAll(async () => {
     outputName: "logits",
     warmUp: { maxBatchSize: 8, maxBatchTokens: 1024, maxSeqLength: 128, clsId: 101n },
     size: 2,
-    log: createLogger("debug", (line) => events.push(line)),
-    onReadyChange: (ready) => readiness.push(ready),
+    log: createLogger("error", () => {}),
   });
 }, 60_000);
 afterAll(async () => {
@@ -55,41 +67,46 @@ describe("session pool (worker threads)", () => {
   });
 
   it("a crashed thread fails only its run (503), readiness drops, and a replacement restores it", async () => {
-    const running = pool.run(batch(8, 128));
-    pool.threadOf(0)!.terminate();
-    const other = pool.run(batch(2));
-    await expect(running).rejects.toBeInstanceOf(BackendUnavailableError);
-    await expect(running).rejects.toThrow(/session thread 0 of massive-scratch stopped/);
-    expect((await other).length).toBe(2 * 60);
-    expect(pool.ready()).toBe(false);
-    const until = Date.now() + 30_000;
-    while (!pool.ready() && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-    expect(pool.ready()).toBe(true);
-    expect(readiness).toEqual([true, false, true]);
-    expect(events.some((l) => l.includes('"event":"session_thread_restarted"'))).toBe(true);
-    const after = await Promise.all([pool.run(batch(1)), pool.run(batch(1))]);
-    expect(after.map((x) => x.length)).toEqual([60, 60]);
-  }, 40_000);
+    // The fake thread exits in the middle of a 13-row run: terminating a real one mid-run would abort
+    // the whole process (onnxruntime-node throws from native code), which close() never does.
+    const readiness: boolean[] = [];
+    const log: string[] = [];
+    const crashing = await SessionPool.open({
+      ...fakeThreadOptions,
+      size: 2,
+      log: createLogger("debug", (line) => log.push(line)),
+      onReadyChange: (ready) => readiness.push(ready),
+    });
+    try {
+      const [lost, other] = [crashing.run(batch(13)), crashing.run(batch(2))];
+      await expect(lost).rejects.toBeInstanceOf(BackendUnavailableError);
+      await expect(lost).rejects.toThrow(/session thread 0 of fake stopped \(exit code 7\)/);
+      expect((await other).length).toBe(2 * 60);
+      expect(crashing.ready()).toBe(false);
+      const until = Date.now() + 10_000;
+      while (!crashing.ready() && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      expect(crashing.ready()).toBe(true);
+      expect(readiness).toEqual([true, false, true]);
+      expect(log.some((l) => l.includes('"event":"session_thread_restarted"'))).toBe(true);
+      const after = await Promise.all([crashing.run(batch(1)), crashing.run(batch(1))]);
+      expect(after.map((x) => x.length)).toEqual([60, 60]);
+    } finally {
+      await crashing.close();
+    }
+  });
 
   it("with no thread up, a run fails at once instead of waiting", async () => {
     const single = await SessionPool.open({
-      models: {
-        cpu: { path: resolve(ROOT, "models/massive-scratch/model.int8.onnx"), variant: "int8" },
-        cuda: { path: resolve(ROOT, "models/massive-scratch/model.int8.onnx"), variant: "int8" },
-      },
-      device: "cpu",
-      intraOpThreads: 1,
-      where: "single",
-      outputName: "logits",
-      warmUp: { maxBatchSize: 1, maxBatchTokens: 128, maxSeqLength: 128, clsId: 101n },
+      ...fakeThreadOptions,
       size: 1,
       log: createLogger("error", () => {}),
     });
     try {
-      await single.threadOf(0)!.terminate();
+      await expect(single.run(batch(13))).rejects.toBeInstanceOf(BackendUnavailableError);
+      // Its only thread is down (restarting after 100 ms): no waiting, an answer at once.
       await expect(single.run(batch(1))).rejects.toThrow(/no session thread is up/);
     } finally {
       await single.close();
     }
-  }, 40_000);
+  });
 });
