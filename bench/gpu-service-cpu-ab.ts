@@ -10,10 +10,10 @@
  * this process only probes /v2/health/live every 10 ms, so its own event loop is idle.
  * Each service: fp32 (the CPU variant whose answers do not depend on batch mates), batch 256, token auth.
  */
-import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { percentile, runLoadProcesses } from "./gpu-service-load.ts";
+import { startGpuService } from "../test/support/gpu-service.ts";
+import { median, percentile, runLoadProcesses, scrapeBatches } from "./gpu-service-load.ts";
 
 const { values } = parseArgs({
   options: {
@@ -27,39 +27,6 @@ if (roots.length === 0) throw new Error("give --root DIR at least once");
 const TOKEN = "bench-cpu-ab-token-0123456789abcdef";
 const LOAD_ENTRY = resolve(import.meta.dirname, "gpu-service-load.ts");
 
-async function start(root: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "gpu-service/src/main.ts",
-      ...["--device", "cpu", "--host", "127.0.0.1", "--port", "0", "--variant", "fp32"],
-      ...["--max-batch-size", "256", "--auth-token", TOKEN],
-    ],
-    { cwd: root, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, INTENTQL_UPSTREAM_TOKEN: "" } },
-  );
-  const url = await new Promise<string>((ok, fail) => {
-    let buffered = "";
-    child.stderr!.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const m = /"event":"ready".*?"url":"([^"]+)"/.exec(buffered);
-      if (m) ok(m[1]!);
-    });
-    child.once("exit", (code) =>
-      fail(new Error(`service in ${root} exited with ${code}: ${buffered.slice(-500)}`)),
-    );
-  });
-  return {
-    url,
-    stop: () =>
-      new Promise((done) => {
-        child.once("exit", () => done());
-        child.kill("SIGTERM");
-      }),
-  };
-}
-
 async function probe(url: string, untilMs: number): Promise<number[]> {
   const latencies: number[] = [];
   while (performance.now() < untilMs) {
@@ -72,12 +39,6 @@ async function probe(url: string, untilMs: number): Promise<number[]> {
   return latencies.sort((a, b) => a - b);
 }
 
-async function scrape(url: string): Promise<{ rows: number; runs: number }> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const get = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
-  return { rows: get("intentql_batch_rows_sum"), runs: get("intentql_batch_rows_count") };
-}
-
 const seconds = Number(values.seconds);
 const results = new Map<
   string,
@@ -85,7 +46,11 @@ const results = new Map<
 >(roots.map((r) => [r, []]));
 for (let round = 0; round < Number(values.rounds); round++) {
   for (const root of roots) {
-    const service = await start(root);
+    const service = await startGpuService({
+      root,
+      authToken: TOKEN,
+      args: ["--variant", "fp32", "--max-batch-size", "256"],
+    });
     try {
       const load = runLoadProcesses(
         {
@@ -102,9 +67,9 @@ for (let round = 0; round < Number(values.rounds); round++) {
         LOAD_ENTRY,
       );
       await new Promise((r) => setTimeout(r, 2500)); // past the warm-up: saturated from here
-      const before = await scrape(service.url);
+      const before = await scrapeBatches(service.url);
       const live = await probe(service.url, performance.now() + (seconds - 1) * 1000);
-      const after = await scrape(service.url);
+      const after = await scrapeBatches(service.url);
       const saturation = await load;
       const sample = {
         textsPerSec: saturation.textsPerSec,
@@ -123,7 +88,6 @@ for (let round = 0; round < Number(values.rounds); round++) {
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 for (const [root, samples] of results)
   process.stdout.write(
     `${JSON.stringify({

@@ -69,6 +69,19 @@ export function makeBodies(count: number, texts: number, vocabSize: number, seed
   return bodies;
 }
 
+/** The median of interleaved rounds (upper middle for an even count). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** Rows and runs the service has batched so far (its /metrics): deltas give rows per run. */
+export async function scrapeBatches(url: string): Promise<{ rows: number; runs: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const get = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
+  return { rows: get("intentql_batch_rows_sum"), runs: get("intentql_batch_rows_count") };
+}
+
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;

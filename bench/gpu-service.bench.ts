@@ -11,7 +11,7 @@
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { startGpuService } from "../test/support/gpu-service.ts";
-import { type LoadResult, runLoad } from "./gpu-service-load.ts";
+import { type LoadResult, median, runLoad, scrapeBatches } from "./gpu-service-load.ts";
 
 const { values } = parseArgs({
   options: { rounds: { type: "string", default: "3" }, seconds: { type: "string", default: "4" } },
@@ -25,11 +25,6 @@ const configs: { name: string; args: string[] }[] = [
   { name: "int8 delay 1ms", args: ["--variant", "int8", "--max-queue-delay-us", "1000"] },
 ];
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
-
 type Sample = { latency: LoadResult; saturation: LoadResult; meanRowsPerRun: number };
 const samples = new Map<string, Sample[]>(configs.map((c) => [c.name, []]));
 
@@ -39,9 +34,9 @@ for (let round = 0; round < rounds; round++) {
     try {
       const base = { url: service.url, model: "massive-scratch", vocabSize: 6000, warmupSeconds: 1, seconds };
       const latency = await runLoad({ ...base, concurrency: 1, textsPerRequest: 1 });
-      const before = await scrape(service.url);
+      const before = await scrapeBatches(service.url);
       const saturation = await runLoad({ ...base, concurrency: 64, textsPerRequest: 8 });
-      const after = await scrape(service.url);
+      const after = await scrapeBatches(service.url);
       const meanRowsPerRun = (after.rows - before.rows) / Math.max(1, after.runs - before.runs);
       samples.get(config.name)!.push({ latency, saturation, meanRowsPerRun });
       process.stderr.write(
@@ -51,12 +46,6 @@ for (let round = 0; round < rounds; round++) {
       await service.stop();
     }
   }
-}
-
-async function scrape(url: string): Promise<{ rows: number; runs: number }> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const get = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
-  return { rows: get("intentql_batch_rows_sum"), runs: get("intentql_batch_rows_count") };
 }
 
 const table = configs.map((c) => {

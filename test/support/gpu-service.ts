@@ -14,6 +14,8 @@ export interface GpuServiceOptions {
   /** Bearer token (≥ 32 characters); undefined starts the service with --insecure-no-auth. */
   authToken?: string;
   env?: Record<string, string>;
+  /** Checkout whose gpu-service/src/main.ts runs (default this one; A/B benches pass another). */
+  root?: string;
   /** Milliseconds to wait for readiness (default 60 s). */
   timeoutMs?: number;
 }
@@ -36,7 +38,7 @@ export function startGpuService(opts: GpuServiceOptions = {}): Promise<GpuServic
   args.push(...(opts.authToken !== undefined ? ["--auth-token", opts.authToken] : ["--insecure-no-auth"]));
   args.push(...(opts.args ?? []));
   const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+    cwd: opts.root ?? ROOT,
     env: { ...process.env, INTENTQL_UPSTREAM_TOKEN: "", INTENTQL_UPSTREAM_TOKEN_NEXT: "", ...opts.env },
     stdio: ["ignore", "ignore", "pipe"],
   });
