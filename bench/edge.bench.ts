@@ -15,17 +15,16 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
-import autocannon from "autocannon";
-import { createEdge } from "../edge/src/app.ts";
-import { generateApiKey, hashApiKey } from "../edge/src/auth/api-keys.ts";
-import type { D1Database } from "../edge/src/d1.ts";
-import { memoryRateLimiter, TokenBuckets } from "../edge/src/limits/rate-limiter.ts";
 import {
-  encodeBinaryMessage,
-  HEADER_LENGTH,
-  type InferResponseHeader,
-  typedBytes,
-} from "../schema/src/v2.ts";
+  createEdge,
+  type D1Database,
+  generateApiKey,
+  hashApiKey,
+  memoryRateLimiter,
+  TokenBuckets,
+} from "@intentql/edge";
+import { encodeBinaryMessage, HEADER_LENGTH, type InferResponseHeader, typedBytes } from "@intentql/schema";
+import autocannon from "autocannon";
 import { readBundleAssets } from "../test/support/edge-app.ts";
 import { startEdgeWorker } from "../test/support/edge-worker.ts";
 import { startGpuService } from "../test/support/gpu-service.ts";

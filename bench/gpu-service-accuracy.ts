@@ -7,7 +7,7 @@
  *   node dist/gpu-accuracy.mjs --url http://127.0.0.1:8501 --data .device/data/test.jsonl --vocab models/massive-scratch/vocab.txt
  */
 import { parseArgs } from "node:util";
-import { measureServedAccuracy } from "../gpu-service/tools/served-accuracy.ts";
+import { measureServedAccuracy } from "@intentql/gpu-service/served-accuracy";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

@@ -13,7 +13,7 @@
 import { fork } from "node:child_process";
 import { Agent, request } from "node:http";
 import { parseArgs } from "node:util";
-import { encodeBinaryMessage, HEADER_LENGTH, type InferRequestHeader, typedBytes } from "../schema/src/v2.ts";
+import { encodeBinaryMessage, HEADER_LENGTH, type InferRequestHeader, typedBytes } from "@intentql/schema";
 import { mulberry32 } from "../test/support/prng.ts";
 
 export interface LoadOptions {

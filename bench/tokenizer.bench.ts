@@ -6,8 +6,8 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
-import { loadBertBaseUncasedVocabTxt } from "../cli/src/vocab/bert-base-uncased.ts";
-import { BertWordPieceTokenizer, parseVocabTxt } from "../edge/src/tokenizer/index.ts";
+import { BertWordPieceTokenizer, parseVocabTxt } from "@intentql/tokenizer";
+import { loadBertBaseUncasedVocabTxt } from "@intentql/tokenizer/bert-base-uncased";
 import { makeHfJsTokenizer, readMassive } from "../test/unit/tokenizer/hf-js-oracle.ts";
 
 const argv = process.argv.slice(2);

@@ -9,10 +9,10 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { computeMetrics } from "@intentql/eval-metrics";
+import { parseDatasetJsonl } from "@intentql/schema";
+import { BertWordPieceTokenizer, parseVocabTxt } from "@intentql/tokenizer";
 import type * as Ort from "onnxruntime-node";
-import { parseDatasetJsonl } from "../edge/src/eval/dataset-format.ts";
-import { computeMetrics } from "../edge/src/eval/metrics.ts";
-import { BertWordPieceTokenizer, parseVocabTxt } from "../edge/src/tokenizer/index.ts";
 
 const ort = createRequire(import.meta.url)("onnxruntime-node") as typeof Ort;
 

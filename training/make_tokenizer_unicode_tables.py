@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes edge/src/tokenizer/unicode-tables.ts: the character classes that Hugging Face's Rust BERT
+"""Writes tokenizer/src/unicode-tables.ts: the character classes that Hugging Face's Rust BERT
 normalizer and pre-tokenizer use, probed from the installed `tokenizers` over every code point.
 
 Why probe instead of using JavaScript's \\p{...}: the Rust crate that `tokenizers` relies on for
@@ -8,7 +8,7 @@ answer differs from a current JS engine (e.g. U+2E43..U+2E5D are not punctuation
 Exact parity needs its tables, and a table in the source keeps the edge independent of the
 workerd/V8 Unicode version.
 
-Usage: python training/make_tokenizer_unicode_tables.py [--out edge/src/tokenizer/unicode-tables.ts]
+Usage: python training/make_tokenizer_unicode_tables.py [--out tokenizer/src/unicode-tables.ts]
 """
 
 import argparse
@@ -39,7 +39,7 @@ def encode(rs):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--out", default="edge/src/tokenizer/unicode-tables.ts")
+    parser.add_argument("--out", default="tokenizer/src/unicode-tables.ts")
     args = parser.parse_args()
 
     clean = normalizers.BertNormalizer(

@@ -1,10 +1,9 @@
 /**
  * `--split`, as predict, eval and dataset import read it. MASSIVE's official layout puts every
  * partition in one file (rows with a "partition" field); `--split` keeps one of them, with the same
- * rule everywhere (edge/src/eval/dataset-format.ts's parseDatasetJsonl, which the API's import uses
- * too). Rows without a partition field are always kept: such a file is scored whole.
+ * rule everywhere (`parseDatasetJsonl` of @intentql/schema, which the API's import uses too). Rows without a partition field are always kept: such a file is scored whole.
  */
-import { normaliseSplit } from "../../edge/src/eval/dataset-format.ts";
+import { normaliseSplit } from "@intentql/schema";
 
 /** What predict and eval score by default: MASSIVE's test partition (every row of other files). */
 export const DEFAULT_SPLIT = "test";

@@ -14,8 +14,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { applyLocalMigrations, EDGE_DIR, storeLocalKeys, WRANGLER_ENV } from "../../edge/dev/local-d1.ts";
-import { generateApiKey, parseApiKey } from "../../edge/src/auth/api-keys.ts";
+import { generateApiKey, parseApiKey } from "@intentql/edge";
+import { applyLocalMigrations, EDGE_DIR, storeLocalKeys, WRANGLER_ENV } from "@intentql/edge/local-d1";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const DEV_VARS = resolve(EDGE_DIR, ".dev.vars");

@@ -8,8 +8,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import type { Scope } from "../../schema/src/graphql/builder.ts";
 import { insertApiKeyStatement } from "../src/auth/api-keys.ts";
+import type { Scope } from "../src/graphql/builder.ts";
 
 const run = promisify(execFile);
 export const EDGE_DIR = resolve(import.meta.dirname, "..");

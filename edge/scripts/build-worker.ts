@@ -67,7 +67,7 @@ export async function buildWorker(outdir: string, config = WRANGLER_CONFIG): Pro
   });
 
   const files = (await readdir(raw)).filter((f) => f !== "README.md" && !f.endsWith(".map"));
-  const entry = files.find((f) => f === "index.js") ?? files.find((f) => f.endsWith(".js"));
+  const entry = files.find((f) => f === "worker.js") ?? files.find((f) => f.endsWith(".js"));
   if (!entry) throw new Error(`wrangler wrote no .js module to ${raw}: ${files.join(", ")}`);
   const others = files.filter((f) => f !== entry);
   // Text modules (wrangler.toml `rules`): the vocab and the dashboard page.

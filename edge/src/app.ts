@@ -10,23 +10,25 @@
  * returned object; everything per request (the DataLoader, the caller's key, the text budget) in
  * the context.
  */
+
+import type { D1Database } from "@cloudflare/workers-types";
+import type { BundleManifest, Label } from "@intentql/schema";
+import { isOutOfScope, topIndices } from "@intentql/schema";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
-import type { BundleManifest, Label } from "../../schema/src/bundle.ts";
+import { KeyStore } from "./auth/api-keys.ts";
+import { type EdgeBundleAssets, EdgeModel, toIntentInfo } from "./classifier/edge-model.ts";
+import { DASHBOARD_HEADERS } from "./dashboard-headers.ts";
+import type { ClassifiedText } from "./eval/eval-runner.ts";
+import { createEvalService, latestIntentMetricsLoader, type RunnerLauncher } from "./eval/eval-service.ts";
 import type {
   ClassificationInfo,
   GraphQLContext,
   IntentScoreInfo,
   MeasuredSplit,
   ModelInfo,
-} from "../../schema/src/graphql/builder.ts";
-import { ErrorCode } from "../../schema/src/graphql/errors.ts";
-import { schema } from "../../schema/src/graphql/index.ts";
-import { KeyStore } from "./auth/api-keys.ts";
-import { isOutOfScope, topIndices } from "./classifier/calibrate.ts";
-import { type EdgeBundleAssets, EdgeModel, toIntentInfo } from "./classifier/edge-model.ts";
-import type { D1Database } from "./d1.ts";
-import type { ClassifiedText } from "./eval/eval-runner.ts";
-import { createEvalService, latestIntentMetricsLoader, type RunnerLauncher } from "./eval/eval-service.ts";
+} from "./graphql/builder.ts";
+import { ErrorCode } from "./graphql/errors.ts";
+import { schema } from "./graphql/index.ts";
 import {
   memoryRateLimiter,
   type RateLimiter,
@@ -146,13 +148,6 @@ export function createClassifier(options: ClassifierOptions): Classifier {
   };
 }
 
-const DASHBOARD_HEADERS = {
-  "content-type": "text/html; charset=utf-8",
-  "content-security-policy":
-    "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:",
-  "x-content-type-options": "nosniff",
-};
-
 export function createEdge(options: EdgeOptions): Edge {
   const classifier = createClassifier(options);
   const { model, client, verifier, maxBatch, defaultModel } = classifier;
@@ -165,8 +160,7 @@ export function createEdge(options: EdgeOptions): Edge {
       options.limiters?.textsPerKey ??
       memoryRateLimiter(new TokenBuckets(TEXT_QUOTA_DEFAULTS.perSecond, TEXT_QUOTA_DEFAULTS.burst)),
   };
-  // Stores take Cloudflare's full D1 type; the edge's own D1 interface is the subset it uses.
-  const db = options.db as unknown as import("@cloudflare/workers-types").D1Database;
+  const { db } = options;
   const evals = options.evalRunner
     ? createEvalService({
         db,

@@ -3,10 +3,11 @@
  * else. The fetch handler (index.ts) and the Durable Objects (eval runs) both build from this
  * module, once per isolate or object, so neither imports the other.
  */
+
+import type { BundleManifest, Label } from "@intentql/schema";
 import manifest from "../../models/massive-scratch/bundle.json";
 import labels from "../../models/massive-scratch/labels.json";
 import vocabText from "../../models/massive-scratch/vocab.txt";
-import type { BundleManifest, Label } from "../../schema/src/bundle.ts";
 import type { ClassifierOptions, EdgeOptions } from "./app.ts";
 import type { Env } from "./env.ts";
 import { bindingRateLimiter } from "./limits/rate-limiter.ts";

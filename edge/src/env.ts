@@ -1,4 +1,4 @@
-import type { D1Database } from "./d1.ts";
+import type { D1Database } from "@cloudflare/workers-types";
 import type { RateLimitBinding } from "./limits/rate-limiter.ts";
 import type { TextQuotaNamespace } from "./limits/text-quota-client.ts";
 

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { VARIANTS, type Variant } from "../../schema/src/bundle.ts";
+import { VARIANTS, type Variant } from "@intentql/schema";
 import type { Device } from "./backends/onnx.ts";
 import type { Level } from "./log.ts";
 

@@ -5,8 +5,7 @@
  * (bench/gpu-service-accuracy.ts) and the go-live smoke test (gpu-service/tools/smoke-test.ts).
  */
 import { readFileSync } from "node:fs";
-import { computeMetrics, type Prediction } from "../../edge/src/eval/metrics.ts";
-import { BertWordPieceTokenizer, parseVocabTxt } from "../../edge/src/tokenizer/index.ts";
+import { computeMetrics, type Prediction } from "@intentql/eval-metrics";
 import {
   decodeMessage,
   encodeBinaryMessage,
@@ -14,7 +13,8 @@ import {
   type InferRequestHeader,
   type InferResponseHeader,
   typedBytes,
-} from "../../schema/src/v2.ts";
+} from "@intentql/schema";
+import { BertWordPieceTokenizer, parseVocabTxt } from "@intentql/tokenizer";
 
 export interface ServedAccuracyOptions {
   url: string;

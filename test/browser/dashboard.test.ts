@@ -2,16 +2,19 @@
  * The dashboard in a real browser (Debian's Chromium through playwright-core) against the real
  * stack: it must ask for a key when it has none (and say why a key was refused), show the same
  * numbers as the API, react to a click into an intent, render the confusion matrix with labelled
- * axes, and draw one trend line per dataset/split. Screenshots land in test/artifacts/
- * (git-ignored) for people to look at.
+ * axes, and draw one trend line per dataset/split. All of it under the page's hash-based CSP: any
+ * violation the page reports (securitypolicyviolation, or Chromium's console line) fails the test
+ * it happened in, and values from the API that look like markup must stay text. Screenshots land in
+ * test/artifacts/ (git-ignored) for people to look at.
  */
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { generateApiKey } from "@intentql/edge";
+import { seedFreshLocalD1 } from "@intentql/edge/local-d1";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { seedFreshLocalD1 } from "../../edge/dev/local-d1.ts";
-import { generateApiKey } from "../../edge/src/auth/api-keys.ts";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type EdgeWorker, startEdgeWorker } from "../support/edge-worker.ts";
 import { type GpuServiceHandle, startGpuService } from "../support/gpu-service.ts";
 
@@ -137,19 +140,60 @@ afterAll(async () => {
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
+/** CSP violations reported by the pages of the current test; afterEach fails the test on any. */
+const violations: string[] = [];
+
+afterEach(() => {
+  const seen = violations.splice(0);
+  expect(seen, "CSP violations").toEqual([]);
+});
+
+/** Source expressions of a CSP directive. */
+function cspDirective(csp: string, name: string): string[] | undefined {
+  for (const part of csp.split(";")) {
+    const [key, ...values] = part.trim().split(/\s+/);
+    if (key === name) return values;
+  }
+  return undefined;
+}
+
+/**
+ * A new page on the dashboard. Its CSP violations go to `violations` (what afterEach checks), or,
+ * for a page that provokes some on purpose, to `probe` instead. `before` runs before it loads.
+ */
 async function openDashboard(
   hash = "",
+  opts: { before?: (page: Page) => Promise<void>; probe?: string[] } = {},
 ): Promise<{ page: Page; consoleErrors: string[]; graphqlCalls: () => number }> {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const reported = opts.probe ?? violations;
   const consoleErrors: string[] = [];
   page.on("console", (m) => {
     if (m.type() === "error") consoleErrors.push(m.text());
+    if (/content security policy|trusted type/i.test(m.text())) reported.push(`console: ${m.text()}`);
+  });
+  // Reported by the page itself, from before its first script runs (init scripts and bindings go
+  // through DevTools, which the CSP does not govern).
+  await page.exposeBinding("__cspViolation", (_source, v: string) => {
+    reported.push(v);
+  });
+  await page.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) => {
+      (window as any).__cspViolation(
+        `${e.effectiveDirective} blocked ${e.blockedURI || "inline"}: ${e.sample}`,
+      );
+    });
   });
   let calls = 0;
   page.on("request", (r) => {
     if (new URL(r.url()).pathname === "/graphql") calls++;
   });
-  await page.goto(`${edge.url}/dashboard${hash}`);
+  await opts.before?.(page);
+  const response = await page.goto(`${edge.url}/dashboard${hash}`);
+  const csp = response!.headers()["content-security-policy"] ?? "";
+  expect(csp).toMatch(/script-src 'sha256-/);
+  expect(csp).not.toContain("unsafe-inline");
+  expect(csp).not.toContain("unsafe-eval");
   await page.waitForSelector("body[data-ready=true]");
   return { page, consoleErrors, graphqlCalls: () => calls };
 }
@@ -393,4 +437,152 @@ describe.skipIf(!haveBrowser)("dashboard", () => {
     expect(consoleErrors).toEqual([]);
     await page.close();
   }, 60_000);
+  it("is served under a CSP that allows exactly its own inline script and style, which it enforces", async () => {
+    const res = await fetch(`${edge.url}/dashboard`);
+    const csp = res.headers.get("content-security-policy")!;
+    const html = await res.text();
+    expect(csp).not.toMatch(/unsafe-inline|unsafe-eval|\*|https?:/);
+    const hashes = (pattern: RegExp) =>
+      [...html.matchAll(pattern)].map(
+        ([, text]) => `'sha256-${createHash("sha256").update(text!, "utf8").digest("base64")}'`,
+      );
+    const scripts = hashes(/<script\b[^>]*>([\s\S]*?)<\/script>/g);
+    const styles = hashes(/<style\b[^>]*>([\s\S]*?)<\/style>/g);
+    expect(scripts).toHaveLength(1);
+    expect(styles).toHaveLength(1);
+    expect(cspDirective(csp, "script-src")).toEqual(scripts);
+    expect(cspDirective(csp, "style-src")).toEqual(styles);
+    expect(cspDirective(csp, "default-src")).toEqual(["'none'"]);
+    expect(cspDirective(csp, "connect-src")).toEqual(["'self'"]);
+    for (const name of ["base-uri", "form-action", "frame-ancestors"])
+      expect(cspDirective(csp, name), name).toEqual(["'none'"]);
+    expect(cspDirective(csp, "require-trusted-types-for")).toEqual(["'script'"]);
+    // No style="…" or on…="…" attributes in the page.
+    expect(html.replace(/<(script|style)\b[\s\S]*?<\/\1>/g, "")).not.toMatch(/<[^>]*\s(style|on[a-z]+)\s*=/i);
+
+    // The browser enforces it: an HTML string sink throws (Trusted Types), eval is refused, a style
+    // attribute is not applied, and each is reported as a violation, which is what fails the other
+    // tests. The dashboard itself (with its Chart.js charts) loads with none.
+    const probe: string[] = [];
+    const { page } = await openDashboard(`#key=${key}`, { probe });
+    await page.waitForSelector("[data-testid=metric-accuracy]");
+    expect(probe).toEqual([]);
+    // From a task of the page's own: code that DevTools evaluates may eval regardless of the CSP.
+    const probes = await page.evaluate(
+      () =>
+        new Promise<Record<string, string>>((done) =>
+          setTimeout(() => {
+            const attempt = (f: () => unknown) => {
+              try {
+                f();
+                return "allowed";
+              } catch (e) {
+                return (e as Error).name;
+              }
+            };
+            const div = document.createElement("div");
+            document.body.append(div);
+            div.setAttribute("style", "color: rgb(255, 0, 0)");
+            done({
+              html: attempt(() => div.insertAdjacentHTML("beforeend", "<b>x</b>")),
+              eval: attempt(() => new Function("return 1")()),
+              style: getComputedStyle(div).color,
+            });
+          }),
+        ),
+    );
+    expect(probes.html).toBe("TypeError");
+    expect(probes.eval).toBe("EvalError");
+    expect(probes.style).not.toBe("rgb(255, 0, 0)");
+    // …each reported (the string to code is refused by Trusted Types first): the page's own
+    // reports of violations are seen, as the other tests rely on.
+    const reported = () => probe.filter((v) => !v.startsWith("console:"));
+    for (const expected of [
+      /^style-src-attr /,
+      /^require-trusted-types-for .*insertAdjacentHTML/,
+      /^require-trusted-types-for .*Function/,
+    ])
+      await expect
+        .poll(() => reported().some((v) => expected.test(v)), { message: String(expected) })
+        .toBe(true);
+    await page.close();
+  }, 60_000);
+
+  it("renders markup in names, labels and errors as text: it creates no element", async () => {
+    const HOSTILE = "<img src=x onerror=alert(1)>";
+    const name = `ds ${HOSTILE}`;
+    const label = `label ${HOSTILE}`;
+    // The real stack: a dataset named like markup, its texts too; half its gold labels are wrong
+    // (alarm_set for every other sentence), so the run has misclassified texts to list.
+    const dataset = await importDataset(
+      name,
+      SENTENCES.map(([text, intent], i) =>
+        JSON.stringify({ text: `${text} ${HOSTILE} ${i}`, label_text: i % 2 ? intent : "alarm_set" }),
+      ),
+    );
+    await finishedRun(dataset);
+
+    const dialogs: string[] = [];
+    const { page } = await openDashboard(`#key=${key}`, {
+      // What only the API could say: an intent label, a run's error, a model server's and the
+      // comparison's errors, all markup.
+      async before(page) {
+        await page.route("**/graphql", async (route) => {
+          const request = route.request().postDataJSON();
+          const operation = /^\s*query (\w+)/.exec(request.query)?.[1];
+          if (operation === "Models" || operation === "Compare")
+            return route.fulfill({ json: { errors: [{ message: `${operation} ${HOSTILE}` }] } });
+          // The API knows the label by its real name.
+          if (request.variables?.intent === label) request.variables.intent = "alarm_set";
+          const response = await route.fetch({ postData: JSON.stringify(request) });
+          const body = JSON.parse((await response.text()).replaceAll('"alarm_set"', JSON.stringify(label)));
+          if (operation === "Runs") body.data.evalRuns[0].error = `failed ${HOSTILE}`;
+          return route.fulfill({ response, json: body });
+        });
+        page.on("dialog", (d) => {
+          dialogs.push(d.message());
+          void d.dismiss();
+        });
+      },
+    });
+    await page.waitForSelector("[data-testid=error-row]");
+
+    // The newest run is the hostile dataset's, selected first.
+    const newest = page.locator("[data-testid=run-row]").first();
+    expect(await newest.locator("td").nth(1).textContent()).toBe(name);
+    expect(await newest.locator(".status span").getAttribute("title")).toBe(`failed ${HOSTILE}`);
+    expect(await page.textContent("#detail-title")).toContain(`${name}/test`);
+    expect(await page.textContent("#models tbody")).toBe(`model server unavailable: Models ${HOSTILE}`);
+    expect(
+      await page.locator(`[data-testid=trend-legend] li[data-series="${name}/test"]`).textContent(),
+    ).toBe(`${name}/test`);
+    const errorRows = await page.locator("[data-testid=error-row]").allTextContents();
+    expect(errorRows.length).toBeGreaterThan(0);
+    for (const row of errorRows) expect(row).toContain(HOSTILE);
+    expect(errorRows.some((row) => row.includes(label))).toBe(true);
+
+    // The label in the filter, the intent detail, the scenario ticks' titles.
+    expect(await page.locator("[data-testid=intent-filter] option").allTextContents()).toContain(label);
+    await page.selectOption("[data-testid=intent-filter]", label);
+    await page.waitForSelector("[data-testid=intent-detail]:not([hidden])");
+    expect(await page.textContent("[data-testid=intent-name]")).toBe(label);
+    expect(await page.locator("[data-testid=heatmap-y-ticks] .tick").first().getAttribute("title")).toContain(
+      label,
+    );
+
+    // An error message in the banner.
+    expect(await page.isVisible("#error")).toBe(false);
+    await page.click("#compare-go");
+    await page.waitForSelector("#error:not([hidden])");
+    expect(await page.textContent("#error")).toBe(`Compare ${HOSTILE}`);
+
+    // Text everywhere: no element came of it, no handler ran.
+    expect(await page.locator("img").count()).toBe(0);
+    expect(await page.locator("[onerror]").count()).toBe(0);
+    expect(await page.locator("main").textContent()).toContain(HOSTILE);
+    expect(dialogs).toEqual([]);
+    mkdirSync("test/artifacts", { recursive: true });
+    await page.screenshot({ path: "test/artifacts/dashboard-hostile.png", fullPage: true });
+    await page.close();
+  }, 90_000);
 });

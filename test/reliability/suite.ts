@@ -7,11 +7,11 @@
 
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { HEADER_LENGTH } from "@intentql/schema";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { importDataset } from "../../edge/src/eval/dataset-store.ts";
 import { memoryRateLimiter, TokenBuckets } from "../../edge/src/limits/rate-limiter.ts";
-import { HEADER_LENGTH } from "../../schema/src/v2.ts";
 import { startD1 } from "../support/d1.ts";
 import { startTestEdge, type TestEdge } from "../support/edge-app.ts";
 import { type FakeUpstream, startFakeUpstream } from "../support/edge-fake-upstream.ts";
@@ -286,7 +286,7 @@ export function reliabilitySuite(mode: Mode): void {
         const content = Array.from({ length: 50 }, (_, i) =>
           JSON.stringify({ text: `text ${i}`, label_text: "alarm_set" }),
         ).join("\n");
-        const failure = await importDataset(db as never, { name: "d1-failure", content }).then(
+        const failure = await importDataset(db, { name: "d1-failure", content }).then(
           () => null,
           (e: Error) => e.message,
         );
@@ -294,7 +294,7 @@ export function reliabilitySuite(mode: Mode): void {
           .prepare("SELECT (SELECT COUNT(*) FROM datasets) AS d, (SELECT COUNT(*) FROM dataset_rows) AS r")
           .first<{ d: number; r: number }>();
         await db.prepare("DROP TRIGGER fail_rows").run();
-        const retry = await importDataset(db as never, { name: "d1-failure", content });
+        const retry = await importDataset(db, { name: "d1-failure", content });
         const rows = await db
           .prepare("SELECT COUNT(*) AS n FROM dataset_rows WHERE dataset_id = ?")
           .bind(retry.dataset.id)

@@ -1,9 +1,8 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { D1Database } from "@cloudflare/workers-types";
+import type { D1Database, D1PreparedStatement } from "@cloudflare/workers-types";
 import { getPlatformProxy } from "wrangler";
-import type { D1Database as EdgeD1, D1PreparedStatement as EdgeStatement } from "../../edge/src/d1.ts";
 
 const MIGRATIONS = "edge/migrations";
 
@@ -63,23 +62,33 @@ export async function startD1(): Promise<{ db: D1Database; dispose(): Promise<vo
  * A D1 that counts the statements whose SQL contains `match` and, while `fail` is set, makes exactly
  * those fail as a broken D1 would (a fake for counting and faults only; everything runs on `db`).
  */
-export function instrumentD1<Db extends EdgeD1>(
-  db: Db,
+export function instrumentD1(
+  db: D1Database,
   match: string,
-): { db: Db; state: { count: number; fail: boolean } } {
+): { db: D1Database; state: { count: number; fail: boolean } } {
   const state = { count: 0, fail: false };
-  const failing = (): EdgeStatement => {
+  const failing = (): D1PreparedStatement => {
     const refuse = () => Promise.reject(new Error("D1_ERROR: injected"));
-    return { bind: () => failing(), first: refuse, all: refuse, run: refuse };
+    // A fake statement with the methods the edge calls on one.
+    return {
+      bind: () => failing(),
+      first: refuse,
+      all: refuse,
+      run: refuse,
+      raw: refuse,
+    } as unknown as D1PreparedStatement;
   };
-  const proxy: EdgeD1 = {
-    prepare(sql) {
-      if (!sql.includes(match)) return db.prepare(sql);
-      state.count++;
-      return state.fail ? failing() : db.prepare(sql);
+  const instrumented = new Proxy(db, {
+    get(target, property) {
+      if (property === "prepare")
+        return (sql: string) => {
+          if (!sql.includes(match)) return target.prepare(sql);
+          state.count++;
+          return state.fail ? failing() : target.prepare(sql);
+        };
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
     },
-    exec: (sql) => db.exec(sql),
-    batch: (statements) => db.batch(statements),
-  };
-  return { db: proxy as Db, state };
+  });
+  return { db: instrumented, state };
 }

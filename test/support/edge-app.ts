@@ -5,12 +5,12 @@
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import type { D1Database } from "@cloudflare/workers-types";
+import type { Scope } from "@intentql/edge";
+import type { BundleManifest, Label } from "@intentql/schema";
 import { createEdge, type EdgeOptions } from "../../edge/src/app.ts";
 import { generateApiKey, insertApiKeyStatement } from "../../edge/src/auth/api-keys.ts";
 import type { EdgeBundleAssets } from "../../edge/src/classifier/edge-model.ts";
-import type { D1Database } from "../../edge/src/d1.ts";
-import type { BundleManifest, Label } from "../../schema/src/bundle.ts";
-import type { Scope } from "../../schema/src/graphql/builder.ts";
 import { startD1 } from "./d1.ts";
 import { BUNDLE_DIR } from "./edge-fake-upstream.ts";
 
@@ -55,7 +55,7 @@ export async function startTestEdge(
   overrides: Partial<Omit<EdgeOptions, "upstream">> & { upstream?: Partial<EdgeOptions["upstream"]> } = {},
 ): Promise<TestEdge> {
   const d1 = await startD1();
-  const db = d1.db as unknown as D1Database;
+  const db = d1.db;
   const edge = createEdge({
     assets: readBundleAssets(),
     db,

@@ -16,7 +16,7 @@ import {
   type InferRequestHeader,
   type InferResponseHeader,
   typedBytes,
-} from "../../schema/src/v2.ts";
+} from "@intentql/schema";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 export const BUNDLE_DIR = resolve(ROOT, "models/massive-scratch");

@@ -5,8 +5,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { EDGE_DIR, type KeyToStore, seedFreshLocalD1, WRANGLER_ENV } from "@intentql/edge/local-d1";
 import { unstable_startWorker } from "wrangler";
-import { EDGE_DIR, type KeyToStore, seedFreshLocalD1, WRANGLER_ENV } from "../../edge/dev/local-d1.ts";
 
 Object.assign(process.env, WRANGLER_ENV);
 

@@ -3,7 +3,7 @@
  * API (one GraphQL request for all texts). The key comes from INTENTQL_API_KEY.
  * Prints one line per text: intent, calibrated score, and "(out of scope)" when flagged.
  */
-import { ENDPOINT_FLAG } from "../api-client.ts";
+import { apiClient, ENDPOINT_FLAG } from "../api-client.ts";
 import { UsageError } from "../args.ts";
 import { defineCommand } from "../command.ts";
 
@@ -47,31 +47,12 @@ export const command = defineCommand(
     ],
   },
   async (args) => {
-    const endpoint = args.required("endpoint");
     const topK = args.integer("top-k");
     const key = process.env.INTENTQL_API_KEY;
     if (!key) throw new UsageError("set INTENTQL_API_KEY (npm start prints one)");
-    let response: Response;
-    try {
-      response = await fetch(endpoint, {
-        method: "POST",
-        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-        body: JSON.stringify({ query: QUERY, variables: { texts: args.positionals, topK } }),
-        signal: AbortSignal.timeout(30_000),
-      });
-    } catch (error) {
-      throw new Error(`cannot reach ${endpoint} (is \`npm start\` running?): ${(error as Error).message}`);
-    }
-    const body = (await response.json().catch(() => ({}))) as {
-      data?: { classify: Row[] } | null;
-      errors?: { message: string; extensions?: { code?: string } }[];
-    };
-    if (body.errors?.length) {
-      for (const e of body.errors) process.stderr.write(`error ${e.extensions?.code ?? ""}: ${e.message}\n`);
-      return 1;
-    }
-    if (!response.ok || !body.data) throw new Error(`${endpoint} answered HTTP ${response.status}`);
-    for (const row of body.data.classify) {
+    const api = apiClient(args.required("endpoint"), key);
+    const { classify } = await api.request<{ classify: Row[] }>(QUERY, { texts: args.positionals, topK });
+    for (const row of classify) {
       if (args.boolean("json")) {
         process.stdout.write(`${JSON.stringify(row)}\n`);
         continue;

@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
+import { sha256Hex } from "@intentql/schema";
 import { apiClient, ENDPOINT_FLAG } from "../api-client.ts";
 import { UsageError } from "../args.ts";
 import { type CommandGroup, defineCommand } from "../command.ts";
@@ -78,7 +78,7 @@ export async function importFile(
   if (content === "") throw new UsageError(`${file} is empty`);
   const api = apiClient(endpoint);
   const parts = splitIntoParts(content);
-  const sha256 = createHash("sha256").update(content, "utf8").digest("hex");
+  const sha256 = await sha256Hex(content);
   const bytes = Buffer.byteLength(content, "utf8");
   const { startDatasetUpload: upload } = await api.request<{
     startDatasetUpload: { id: string; parts: number; missing: number[] };

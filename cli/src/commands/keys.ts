@@ -9,9 +9,8 @@
  */
 
 import { writeFileSync } from "node:fs";
-import { keySql } from "../../../edge/dev/local-d1.ts";
-import { generateApiKey, parseApiKey, SCOPES } from "../../../edge/src/auth/api-keys.ts";
-import type { Scope } from "../../../schema/src/graphql/builder.ts";
+import { generateApiKey, parseApiKey, SCOPES, type Scope } from "@intentql/edge";
+import { keySql } from "@intentql/edge/local-d1";
 import { apiClient, ENDPOINT_FLAG } from "../api-client.ts";
 import { UsageError } from "../args.ts";
 import { type CommandGroup, defineCommand } from "../command.ts";

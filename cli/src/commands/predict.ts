@@ -1,9 +1,14 @@
 import { readFile, writeFile } from "node:fs/promises";
-import { parseDatasetJsonl } from "../../../edge/src/eval/dataset-format.ts";
-import { computeMetrics, type Prediction } from "../../../edge/src/eval/metrics.ts";
-import { BertWordPieceTokenizer, parseVocabTxt } from "../../../edge/src/tokenizer/index.ts";
-import { checkSessionSignature, loadBundle } from "../../../gpu-service/src/bundle/load-bundle.ts";
-import { VARIANTS, type Variant } from "../../../schema/src/bundle.ts";
+import { computeMetrics, type Prediction } from "@intentql/eval-metrics";
+import { checkSessionSignature, loadBundle } from "@intentql/gpu-service";
+import {
+  calibratedProbabilities,
+  parseDatasetJsonl,
+  topIndices,
+  VARIANTS,
+  type Variant,
+} from "@intentql/schema";
+import { BertWordPieceTokenizer, parseVocabTxt } from "@intentql/tokenizer";
 import { defineCommand } from "../command.ts";
 import { ProgressBar } from "../progress.ts";
 import { ALL_SPLITS, DEFAULT_SPLIT, splitFilter } from "../split.ts";
@@ -142,8 +147,16 @@ export const command = defineCommand(
       });
       const logits = out.logits!.data as Float32Array;
       idx.forEach((rowIndex, b) => {
-        const { best, score } = argmaxWithProbability(logits, b * numLabels, numLabels, temperature);
-        predictions[rowIndex] = { gold: labelIndex.get(rows[rowIndex]!.label)!, predicted: best, score };
+        const probabilities = calibratedProbabilities(
+          logits.subarray(b * numLabels, (b + 1) * numLabels),
+          temperature,
+        );
+        const [best] = topIndices(probabilities, 1);
+        predictions[rowIndex] = {
+          gold: labelIndex.get(rows[rowIndex]!.label)!,
+          predicted: best!,
+          score: probabilities[best!]!,
+        };
       });
       progress.update(Math.min(order.length, start + batchSize));
     }
@@ -165,18 +178,3 @@ export const command = defineCommand(
     return 0;
   },
 );
-
-/** Index of the top logit and its softmax(logits / T) probability. */
-function argmaxWithProbability(
-  logits: Float32Array,
-  offset: number,
-  n: number,
-  temperature: number,
-): { best: number; score: number } {
-  let best = 0;
-  for (let j = 1; j < n; j++) if (logits[offset + j]! > logits[offset + best]!) best = j;
-  const top = logits[offset + best]! / temperature;
-  let sum = 0;
-  for (let j = 0; j < n; j++) sum += Math.exp(logits[offset + j]! / temperature - top);
-  return { best, score: 1 / sum };
-}

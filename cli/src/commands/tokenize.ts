@@ -1,13 +1,9 @@
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import {
-  BertWordPieceTokenizer,
-  DEFAULT_MAX_LENGTH,
-  parseVocabTxt,
-} from "../../../edge/src/tokenizer/index.ts";
+import { BertWordPieceTokenizer, DEFAULT_MAX_LENGTH, parseVocabTxt } from "@intentql/tokenizer";
+import { loadBertBaseUncasedVocabTxt } from "@intentql/tokenizer/bert-base-uncased";
 import { UsageError } from "../args.ts";
 import { defineCommand } from "../command.ts";
-import { loadBertBaseUncasedVocabTxt } from "../vocab/bert-base-uncased.ts";
 
 /** `intentql tokenize --vocab FILE|bert-base-uncased [--max-length N]`: JSONL {text} → JSONL {ids}. */
 export const command = defineCommand(

@@ -5,8 +5,9 @@
  * A key reads `iql_<id>_<secret>`: `id` (12 hex) is public and finds the D1 row; the stored hash is
  * HMAC-SHA256(pepper, whole key), compared in constant time.
  */
-import type { Scope } from "../../../schema/src/graphql/builder.ts";
-import type { D1Database } from "../d1.ts";
+
+import type { D1Database } from "@cloudflare/workers-types";
+import type { Scope } from "../graphql/builder.ts";
 
 export const SCOPES: readonly Scope[] = ["classify", "eval", "admin"];
 const KEY_PATTERN = /^iql_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;

@@ -4,11 +4,10 @@
  * upstream against). Built once per isolate.
  */
 
-import type { BundleManifest, Label } from "../../../schema/src/bundle.ts";
-import type { IntentInfo } from "../../../schema/src/graphql/builder.ts";
+import { type BundleManifest, type Calibration, type Label, sha256Hex } from "@intentql/schema";
+import { BertWordPieceTokenizer, parseVocabTxt } from "@intentql/tokenizer";
 import { MASSIVE_INTENT_DOCS } from "../catalog/massive-intents.ts";
-import { BertWordPieceTokenizer, parseVocabTxt } from "../tokenizer/index.ts";
-import type { Calibration } from "./calibrate.ts";
+import type { IntentInfo } from "../graphql/builder.ts";
 
 export interface EdgeBundleAssets {
   vocabText: string;
@@ -34,7 +33,7 @@ export class EdgeModel {
 
   /** sha256 of the embedded vocab.txt bytes, computed with WebCrypto (once). */
   vocabSha256(): Promise<string> {
-    this.#vocabSha256 ??= sha256Hex(new TextEncoder().encode(this.assets.vocabText));
+    this.#vocabSha256 ??= sha256Hex(this.assets.vocabText);
     return this.#vocabSha256;
   }
 }
@@ -64,9 +63,4 @@ export function calibrationOf(manifest: Partial<Pick<BundleManifest, "calibratio
   if (typeof threshold !== "number" || !Number.isFinite(threshold) || threshold < 0 || threshold > 1)
     throw new RangeError(`out-of-scope threshold ${String(threshold)} is not in [0, 1]`);
   return { temperature, outOfScopeThreshold: threshold };
-}
-
-export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }

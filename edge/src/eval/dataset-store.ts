@@ -1,12 +1,18 @@
 import type { D1Database, D1PreparedStatement } from "@cloudflare/workers-types";
-import type { DatasetInfo } from "../../../schema/src/graphql/eval-run.ts";
-import { type LabelledText, parseDatasetJsonl, type RowError } from "./dataset-format.ts";
+import { type LabelledText, parseDatasetJsonl, type RowError, sha256Hex } from "@intentql/schema";
 
 /** What the Worker needs from D1 (the binding type, narrowed so that tests can see what is used). */
 export type Db = D1Database;
 
-/** The GraphQL schema's dataset shape is the store's: one definition. */
-export type Dataset = DatasetInfo;
+/** A dataset as the store keeps it and the GraphQL `Dataset` type serves it. */
+export interface Dataset {
+  id: string;
+  name: string;
+  sha256: string;
+  rowCount: number;
+  splits: Record<string, number>;
+  createdAt: string;
+}
 
 export class DatasetImportError extends Error {
   constructor(
@@ -22,12 +28,6 @@ export class DatasetImportError extends Error {
 export const DEFAULT_SPLIT = "test";
 /** D1 caps one statement's size; rows travel as JSON arrays of about this many bytes each. */
 const CHUNK_BYTES = 400_000;
-
-/** Hex sha256 of a string's UTF-8 bytes. */
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 interface DatasetRow {
   id: string;

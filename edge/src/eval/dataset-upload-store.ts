@@ -4,13 +4,9 @@
  * Bounded: at most MAX_UPLOAD_BYTES per upload and MAX_PART_BYTES per part (under the edge's 1 MiB
  * body limit); uploads left unfinished for a day are deleted when the next one starts.
  */
-import {
-  DatasetImportError,
-  type Db,
-  type ImportOptions,
-  importDataset,
-  sha256Hex,
-} from "./dataset-store.ts";
+
+import { sha256Hex } from "@intentql/schema";
+import { DatasetImportError, type Db, type ImportOptions, importDataset } from "./dataset-store.ts";
 
 export const MAX_PART_BYTES = 512 * 1024;
 export const MAX_UPLOAD_BYTES = 16 * 1024 * 1024;

@@ -1,5 +1,5 @@
+import { computeMetrics, type LabelInfo, percentile, type RunMetrics } from "@intentql/eval-metrics";
 import type { Db } from "./dataset-store.ts";
-import { computeMetrics, type LabelInfo, percentile, type RunMetrics } from "./metrics.ts";
 
 export type EvalRunStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
 export const TERMINAL: ReadonlySet<EvalRunStatus> = new Set(["succeeded", "failed", "cancelled"]);
@@ -219,11 +219,16 @@ export async function cancelRun(db: Db, id: string): Promise<boolean> {
   return (r.meta.changes ?? 0) > 0;
 }
 
+export interface MisclassifiedPrediction {
+  idx: number;
+  text: string;
+  gold: string;
+  predicted: string;
+  score: number;
+}
+
 export interface MisclassifiedPage {
-  edges: {
-    cursor: string;
-    node: { idx: number; text: string; gold: string; predicted: string; score: number };
-  }[];
+  edges: { cursor: string; node: MisclassifiedPrediction }[];
   hasNextPage: boolean;
   endCursor: string | null;
 }
@@ -246,7 +251,7 @@ export async function misclassified(
        ORDER BY p.idx LIMIT ?6`,
     )
     .bind(run.id, run.datasetId, run.split, after, opts.intent ?? null, first + 1)
-    .all<{ idx: number; text: string; gold: string; predicted: string; score: number }>();
+    .all<MisclassifiedPrediction>();
   const page = results.slice(0, first);
   const edges = page.map((node) => ({ cursor: btoa(String(node.idx)), node }));
   return { edges, hasNextPage: results.length > first, endCursor: edges.at(-1)?.cursor ?? null };

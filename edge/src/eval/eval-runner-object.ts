@@ -35,7 +35,7 @@ export class EvalRunnerObject extends DurableObject<Env> {
       this.#classifier ??= createClassifier(classifierOptionsFromEnv(this.env));
       const { classifyForEval, model } = this.#classifier;
       const outcome = await runSlice(
-        { db: this.env.DB as never, classify: classifyForEval, labels: model.intents },
+        { db: this.env.DB, classify: classifyForEval, labels: model.intents },
         runId,
         {
           chunkSize: positiveNumber(this.env.EVAL_CHUNK_TEXTS, CHUNK_TEXTS),
@@ -50,7 +50,7 @@ export class EvalRunnerObject extends DurableObject<Env> {
       const message = error instanceof Error ? error.message : String(error);
       console.error(JSON.stringify({ event: "eval_slice_failed", runId, failures, error: message }));
       if (failures >= MAX_FAILURES)
-        await failRun(this.env.DB as never, runId, `gave up after ${failures} failed attempts: ${message}`);
+        await failRun(this.env.DB, runId, `gave up after ${failures} failed attempts: ${message}`);
       else await this.ctx.storage.setAlarm(Date.now() + Math.min(10_000, 500 * 2 ** failures));
     }
   }

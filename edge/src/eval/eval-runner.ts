@@ -1,4 +1,5 @@
 import type { D1Database } from "@cloudflare/workers-types";
+import type { LabelInfo } from "@intentql/eval-metrics";
 import {
   type EvalRun,
   finishRun,
@@ -9,7 +10,6 @@ import {
   recordPredictions,
   TERMINAL,
 } from "./eval-run-store.ts";
-import type { LabelInfo } from "./metrics.ts";
 
 export interface ClassifiedText {
   label: string;

@@ -4,9 +4,9 @@
  */
 import type { D1Database } from "@cloudflare/workers-types";
 import { GraphQLError } from "graphql";
-import type { IntentMetricsInfo } from "../../../schema/src/graphql/builder.ts";
-import { ErrorCode } from "../../../schema/src/graphql/errors.ts";
-import type { EvalRunInfo, EvalService } from "../../../schema/src/graphql/eval-run.ts";
+import type { IntentMetricsInfo } from "../graphql/builder.ts";
+import { ErrorCode } from "../graphql/errors.ts";
+import type { EvalService } from "../graphql/eval-context.ts";
 import { DatasetImportError, getDataset, importDataset, listDatasets } from "./dataset-store.ts";
 import { finishUpload, startUpload, uploadPart } from "./dataset-upload-store.ts";
 import {
@@ -60,7 +60,7 @@ export function createEvalService(options: EvalServiceOptions): EvalService {
   const pollMs = options.pollMs ?? 1000;
 
   /** The watchdog: a crash or restart can drop a runner's alarm; looking at the run re-arms it. */
-  async function kickIfStale(run: EvalRunInfo & { heartbeatAt?: string | null }): Promise<void> {
+  async function kickIfStale(run: EvalRun): Promise<void> {
     if (TERMINAL.has(run.status)) return;
     const last = Date.parse(run.heartbeatAt ?? run.startedAt ?? run.createdAt);
     if (Date.now() - last > staleAfterMs) await runner.start(run.id).catch(() => undefined);

@@ -6,7 +6,7 @@
  * anything goes upstream, and then nothing does: the whole operation is refused, not half of it.
  */
 import { GraphQLError } from "graphql";
-import { ErrorCode } from "../../../schema/src/graphql/errors.ts";
+import { ErrorCode } from "../graphql/errors.ts";
 
 export interface TextLimits {
   /** classify texts per operation, every field and alias together. Default 256. */

@@ -1,5 +1,5 @@
 import { GraphQLError } from "graphql";
-import { ErrorCode } from "../../../schema/src/graphql/errors.ts";
+import { ErrorCode } from "../graphql/errors.ts";
 
 /**
  * A GraphQL-shaped error answered before execution (auth, rate limit, body size), so clients parse

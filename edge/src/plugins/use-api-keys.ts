@@ -2,7 +2,7 @@
  * API key authentication for every request that reaches yoga (the Worker routes only /graphql
  * here): `Authorization: Bearer iql_…` only (a key in the query string or body is ignored, since
  * URLs end up in logs). Missing, malformed, unknown and revoked keys get 401 UNAUTHENTICATED before
- * parsing; scopes are then checked per field by scope-auth (schema/src/graphql/builder.ts).
+ * parsing; scopes are then checked per field by scope-auth (edge/src/graphql/builder.ts).
  *
  * Key-less callers get through only with `allowAnonymous` (development), and then only to what the
  * `catalog` scope opens. Every key-less request, and every key lookup that has to read D1 (a cache
@@ -11,9 +11,9 @@
  * through `requestAuth(request)`.
  */
 import type { Plugin } from "graphql-yoga";
-import type { AuthInfo } from "../../../schema/src/graphql/builder.ts";
-import { ErrorCode } from "../../../schema/src/graphql/errors.ts";
 import { type KeyStore, KeyStoreUnavailableError } from "../auth/api-keys.ts";
+import type { AuthInfo } from "../graphql/builder.ts";
+import { ErrorCode } from "../graphql/errors.ts";
 import type { RateLimiter } from "../limits/rate-limiter.ts";
 import { errorResponse, rateLimited } from "./error-response.ts";
 

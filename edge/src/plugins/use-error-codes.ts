@@ -7,6 +7,8 @@
  */
 import { GraphQLError } from "graphql";
 import type { Plugin } from "graphql-yoga";
+import { ErrorCode } from "../graphql/errors.ts";
+import { errorResponse } from "./error-response.ts";
 
 type ErrorLike = {
   message?: unknown;
@@ -60,23 +62,13 @@ export function useErrorCodes(): Plugin {
     onResponse({ request, response, setResponse }) {
       if (response.status < 400 || request.method === "HEAD") return;
       if ((response.headers.get("content-type") ?? "").includes("json")) return;
+      // The original headers (CORS, security) stay; the body and its type become the GraphQL error.
       const headers = new Headers(response.headers);
-      headers.set("content-type", "application/json; charset=utf-8");
+      headers.delete("content-type");
       headers.delete("content-length");
       const message = STATUS_MESSAGES[response.status] ?? `request refused (HTTP ${response.status})`;
-      setResponse(
-        new Response(
-          JSON.stringify({
-            errors: [
-              { message, extensions: { code: response.status === 404 ? "NOT_FOUND" : "BAD_REQUEST" } },
-            ],
-          }),
-          {
-            status: response.status,
-            headers,
-          },
-        ),
-      );
+      const code = response.status === 404 ? ErrorCode.NOT_FOUND : ErrorCode.BAD_REQUEST;
+      setResponse(errorResponse(response.status, code, message, Object.fromEntries(headers)));
     },
     onResultProcess({ result, setResult }) {
       const fix = (r: unknown): unknown => {

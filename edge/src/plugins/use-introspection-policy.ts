@@ -1,6 +1,6 @@
 /**
  * Introspection policy, explicit. Allowed by default, behind the API key like every other field
- * (the schema is public anyway: printed in the repo as schema/schema.graphql, and clients generate
+ * (the schema is public anyway: printed in the repo as edge/schema.graphql, and clients generate
  * types from it); INTROSPECTION=off rejects `__schema`/`__type` at validation (`__typename` stays
  * allowed, as the GraphQL spec requires).
  *
@@ -13,13 +13,13 @@
 import {
   type ASTVisitor,
   GraphQLError,
-  Kind,
   NoSchemaIntrospectionCustomRule,
   type SelectionSetNode,
   type ValidationContext,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
-import { ErrorCode } from "../../../schema/src/graphql/errors.ts";
+import { ErrorCode } from "../graphql/errors.ts";
+import { foldSelections } from "./fold-selections.ts";
 
 export interface UseIntrospectionPolicyOptions {
   /** Default true. */
@@ -44,32 +44,17 @@ export function introspectionListNesting(
   set: SelectionSetNode,
   fragment: (name: string) => { selectionSet: SelectionSetNode } | null | undefined,
 ): number {
-  const memo = new Map<string, number>();
-  const walk = (node: SelectionSetNode, inside: boolean): number => {
-    let deepest = 0;
-    for (const s of node.selections) {
-      if (s.kind === Kind.FIELD) {
-        const name = s.name.value;
-        const entering = inside || name === "__schema" || name === "__type";
-        if (!s.selectionSet) continue;
-        const below = walk(s.selectionSet, entering);
-        deepest = Math.max(deepest, below + (inside && INTROSPECTION_LISTS.has(name) ? 1 : 0));
-      } else if (s.kind === Kind.INLINE_FRAGMENT) deepest = Math.max(deepest, walk(s.selectionSet, inside));
-      else {
-        const key = `${s.name.value}:${inside}`;
-        let depth = memo.get(key);
-        if (depth === undefined) {
-          memo.set(key, 0); // a cycle (refused by NoFragmentsCycles) counts once
-          const definition = fragment(s.name.value);
-          depth = definition ? walk(definition.selectionSet, inside) : 0;
-          memo.set(key, depth);
-        }
-        deepest = Math.max(deepest, depth);
-      }
-    }
-    return deepest;
-  };
-  return walk(set, false);
+  return foldSelections(set, false, fragment, {
+    empty: 0,
+    combine: Math.max,
+    stateKey: (inside) => String(inside),
+    field(node, inside, below) {
+      if (!node.selectionSet) return 0;
+      const name = node.name.value;
+      const entering = inside || name === "__schema" || name === "__type";
+      return below(node.selectionSet, entering) + (inside && INTROSPECTION_LISTS.has(name) ? 1 : 0);
+    },
+  });
 }
 
 function listNestingRule(max: number) {

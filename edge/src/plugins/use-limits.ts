@@ -7,7 +7,7 @@
  */
 import { GraphQLError } from "graphql";
 import type { Plugin } from "graphql-yoga";
-import { ErrorCode } from "../../../schema/src/graphql/errors.ts";
+import { ErrorCode } from "../graphql/errors.ts";
 import { errorResponse } from "./error-response.ts";
 export interface UseLimitsOptions {
   /** Request body bytes. Default 1 MiB (256 texts × 2000 ASCII chars fit with room to spare). */

@@ -14,7 +14,7 @@ import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import type { GraphQLArmorRejectCallback } from "@escape.tech/graphql-armor-types";
 import { GraphQLError } from "graphql";
 import type { Plugin } from "graphql-yoga";
-import { ErrorCode } from "../../../schema/src/graphql/errors.ts";
+import { ErrorCode } from "../graphql/errors.ts";
 
 export interface UseQueryArmorOptions {
   /** Lexical tokens per document. Default 3,000 (measured: the dashboard's largest query has 68, the

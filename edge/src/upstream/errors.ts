@@ -1,5 +1,5 @@
 import { GraphQLError } from "graphql";
-import { ErrorCode } from "../../../schema/src/graphql/errors.ts";
+import { ErrorCode } from "../graphql/errors.ts";
 
 /**
  * Errors the client sees when the model server fails. Messages never carry the upstream URL or its

@@ -4,8 +4,9 @@
  * once, and sent as one binary V2 infer call per model — split into several calls only above
  * `maxBatch` rows, the upstream's batch limit.
  */
+
+import { type Calibration, calibratedProbabilities } from "@intentql/schema";
 import DataLoader from "dataloader";
-import { type Calibration, calibratedProbabilities } from "../classifier/calibrate.ts";
 import type { EdgeModel } from "../classifier/edge-model.ts";
 import { modelMismatch } from "./errors.ts";
 import type { V2Client } from "./v2-client.ts";

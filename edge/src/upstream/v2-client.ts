@@ -4,7 +4,6 @@
  * mapped to UPSTREAM_UNAVAILABLE / UPSTREAM_TIMEOUT / UNKNOWN_MODEL GraphQL errors.
  */
 
-import { ErrorCode } from "../../../schema/src/graphql/errors.ts";
 import {
   bytesToFloat32,
   decodeMessage,
@@ -14,7 +13,8 @@ import {
   type InferResponseHeader,
   type ModelMetadata,
   typedBytes,
-} from "../../../schema/src/v2.ts";
+} from "@intentql/schema";
+import { ErrorCode } from "../graphql/errors.ts";
 import { unknownModel, upstreamTimeout, upstreamUnavailable } from "./errors.ts";
 
 export interface V2ClientOptions {

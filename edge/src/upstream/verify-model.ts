@@ -3,10 +3,9 @@
  * (by sha256) and label table must equal the edge's, or token ids and logit columns would mean
  * different things on each side and every answer would be silently wrong.
  */
-import type { BundleManifest, Label } from "../../../schema/src/bundle.ts";
-import { ErrorCode } from "../../../schema/src/graphql/errors.ts";
-import type { Calibration } from "../classifier/calibrate.ts";
+import type { BundleManifest, Calibration, Label } from "@intentql/schema";
 import { calibrationOf, type EdgeModel } from "../classifier/edge-model.ts";
+import { ErrorCode } from "../graphql/errors.ts";
 import { modelMismatch, unknownModel } from "./errors.ts";
 import type { V2Client } from "./v2-client.ts";
 

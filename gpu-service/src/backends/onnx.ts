@@ -1,8 +1,8 @@
 import { createRequire } from "node:module";
+import type { Variant } from "@intentql/schema";
 import type * as Ort from "onnxruntime-node";
-import type { Variant } from "../../../schema/src/bundle.ts";
 import { checkSessionSignature } from "../bundle/load-bundle.ts";
-import type { RunBatch } from "../core/batcher.ts";
+import type { RunBatch } from "../core/batch.ts";
 
 // Loaded with require, not import: the bundled dist/gpu-service.mjs runs on a GPU host where
 // onnxruntime-node (with its CUDA provider) is found only through NODE_PATH, which ESM imports ignore.

@@ -13,8 +13,8 @@
  *   fails at once.
  */
 import { Worker } from "node:worker_threads";
-import type { Variant } from "../../../schema/src/bundle.ts";
-import type { RunBatch } from "../core/batcher.ts";
+import type { Variant } from "@intentql/schema";
+import type { RunBatch } from "../core/batch.ts";
 import { BackendUnavailableError } from "../core/errors.ts";
 import type { Logger } from "../log.ts";
 import type { Provider } from "./onnx.ts";

@@ -10,8 +10,8 @@
  * A failure to open the session throws, which ends the thread with an error the pool reports.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import type { Variant } from "../../../schema/src/bundle.ts";
-import type { RunBatch } from "../core/batcher.ts";
+import type { Variant } from "@intentql/schema";
+import type { RunBatch } from "../core/batch.ts";
 import { type Device, openSession, type Provider, warmUp } from "./onnx.ts";
 
 export interface SessionThreadData {

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import {
@@ -7,10 +6,11 @@ import {
   type Label,
   MODEL_INPUTS,
   MODEL_OUTPUT,
+  sha256Hex,
   type Variant,
   validateLabels,
   validateManifest,
-} from "../../../schema/src/bundle.ts";
+} from "@intentql/schema";
 
 export interface LoadedBundle {
   dir: string;
@@ -21,11 +21,7 @@ export interface LoadedBundle {
   modelPath(variant: Variant): string;
 }
 
-function sha256(bytes: Uint8Array | string): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
-async function readOrFail(where: string, path: string): Promise<Buffer> {
+async function readOrFail(where: string, path: string): Promise<Buffer<ArrayBuffer>> {
   try {
     return await readFile(path);
   } catch (error) {
@@ -60,10 +56,10 @@ export async function loadBundle(dirPath: string): Promise<LoadedBundle> {
   for (const name of mustBeListed) {
     if (!listed.has(name)) throw new BundleError(where, `${name} is used but not in the files list`);
   }
-  const contents = new Map<string, Buffer>();
+  const contents = new Map<string, Buffer<ArrayBuffer>>();
   for (const [name, expected] of listed) {
     const bytes = await readOrFail(where, join(dir, name));
-    const actual = sha256(bytes);
+    const actual = await sha256Hex(bytes);
     if (actual !== expected)
       throw new BundleError(where, `${name} sha256 is ${actual}, bundle.json says ${expected}`);
     if (!name.endsWith(".onnx")) contents.set(name, bytes);
@@ -73,7 +69,7 @@ export async function loadBundle(dirPath: string): Promise<LoadedBundle> {
       throw new BundleError(where, `variant ${variant} sha256 disagrees with the files list`);
   }
   const vocabText = contents.get(manifest.tokenizer.vocab)!.toString("utf8");
-  if (sha256(vocabText) !== manifest.tokenizer.vocabSha256)
+  if ((await sha256Hex(vocabText)) !== manifest.tokenizer.vocabSha256)
     throw new BundleError(where, "tokenizer.vocabSha256 does not match vocab.txt");
   const vocabSize = vocabText.split("\n").length - (vocabText.endsWith("\n") ? 1 : 0);
   if (vocabSize !== manifest.tokenizer.vocabSize)
@@ -81,7 +77,7 @@ export async function loadBundle(dirPath: string): Promise<LoadedBundle> {
       where,
       `vocab.txt has ${vocabSize} entries, bundle.json says ${manifest.tokenizer.vocabSize}`,
     );
-  if (sha256(contents.get(manifest.labels.file)!) !== manifest.labels.sha256)
+  if ((await sha256Hex(contents.get(manifest.labels.file)!)) !== manifest.labels.sha256)
     throw new BundleError(where, "labels.sha256 does not match labels.json");
   let labelsRaw: unknown;
   try {

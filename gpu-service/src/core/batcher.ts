@@ -25,6 +25,9 @@
  * - Every run is settled whatever happens (try/finally): a run that throws, rejects or returns the
  *   wrong shape fails exactly the requests in it, and its slot is freed.
  */
+
+import { deliverOutputs, padRows, type Row, type RunFunction, type Taken } from "./batch.ts";
+import type { Clock } from "./clock.ts";
 import {
   AbortedError,
   DeadlineError,
@@ -33,41 +36,6 @@ import {
   RequestTooLargeError,
 } from "./errors.ts";
 import { isQueued, type Pending, RequestQueue } from "./request-queue.ts";
-
-export {
-  AbortedError,
-  BackendUnavailableError,
-  DeadlineError,
-  DrainingError,
-  QueueFullError,
-  RequestTooLargeError,
-} from "./errors.ts";
-
-/** One input row, unpadded: `ids.length === mask.length` is the row's length. */
-export interface Row {
-  ids: BigInt64Array;
-  mask: BigInt64Array;
-}
-
-/** What one model run receives: row-major [rows, seqLength] tensors, padded. */
-export interface RunBatch {
-  rows: number;
-  seqLength: number;
-  inputIds: BigInt64Array;
-  attentionMask: BigInt64Array;
-}
-
-/** Runs the model; resolves with row-major outputs [rows, width]. */
-export type RunFunction = (batch: RunBatch) => Promise<Float32Array>;
-
-export interface Clock {
-  /** Milliseconds, fractional allowed, monotonic. */
-  now(): number;
-  setTimer(ms: number, fn: () => void): unknown;
-  clearTimer(handle: unknown): void;
-  /** Runs `fn` on the next turn of the event loop, after the I/O of this one. */
-  defer(fn: () => void): void;
-}
 
 export interface BatcherOptions {
   maxBatchSize: number;
@@ -294,7 +262,7 @@ export class Batcher {
   /** Takes rows oldest request first, within the size and token limits, and starts one run. */
   private dispatch(): boolean {
     const now = this.opts.clock.now();
-    const taken: { pending: Pending; index: number }[] = [];
+    const taken: Taken[] = [];
     let longest = 0;
     const { maxBatchSize, maxBatchTokens } = this.opts;
     this.queue.first(); // reclaims the finished and cancelled requests at the front
@@ -323,14 +291,11 @@ export class Batcher {
 
     const seqLength = this.roundUp(longest);
     const rows = taken.length;
-    const inputIds = new BigInt64Array(rows * seqLength);
-    const attentionMask = new BigInt64Array(rows * seqLength);
-    if (this.opts.padId !== 0n) inputIds.fill(this.opts.padId);
-    for (const [r, { pending, index }] of taken.entries()) {
-      const row = pending.rows[index]!;
-      inputIds.set(row.ids, r * seqLength);
-      attentionMask.set(row.mask, r * seqLength);
-    }
+    const { inputIds, attentionMask } = padRows(
+      taken.map(({ pending, index }) => pending.rows[index]!),
+      seqLength,
+      this.opts.padId,
+    );
 
     this.inFlight++;
     this.runs++;
@@ -342,7 +307,7 @@ export class Batcher {
       let ok = false;
       try {
         if (out === null) throw error instanceof Error ? error : new Error(String(error));
-        this.deliver(taken, out);
+        deliverOutputs(taken, out);
         ok = true;
       } catch (caught) {
         const err = caught instanceof Error ? caught : new Error(String(caught));
@@ -365,34 +330,4 @@ export class Batcher {
     );
     return true;
   }
-
-  /** Copies each output row to its request; resolves the requests whose last row came back. */
-  private deliver(taken: { pending: Pending; index: number }[], out: Float32Array): void {
-    const rows = taken.length;
-    const width = out.length / rows;
-    if (!Number.isInteger(width) || width < 1)
-      throw new Error(`model returned ${out.length} values for ${rows} rows`);
-    for (const [r, { pending, index }] of taken.entries()) {
-      if (pending.settled) continue;
-      if (pending.output === null) {
-        pending.output = new Float32Array(pending.rows.length * width);
-        pending.width = width;
-      }
-      pending.output.set(out.subarray(r * width, (r + 1) * width), index * width);
-      pending.done++;
-      if (pending.done === pending.rows.length) {
-        pending.settled = true;
-        pending.cleanup();
-        pending.resolve({ data: pending.output, width });
-      }
-    }
-  }
 }
-
-/** The real clock: performance.now(), global timers, and setImmediate for the next turn. */
-export const systemClock: Clock = {
-  now: () => performance.now(),
-  setTimer: (ms, fn) => setTimeout(fn, ms),
-  clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-  defer: (fn) => setImmediate(fn),
-};

@@ -4,7 +4,7 @@
  * forms the next run steps over it (lazy removal, as text-embeddings-inference's queue does). No
  * `indexOf`/`splice` per request, no copy of the queue per run.
  */
-import type { Row } from "./batcher.ts";
+import type { Row } from "./batch.ts";
 
 /** One request in the queue: its rows, how many of them were dispatched, and its promise. */
 export interface Pending {

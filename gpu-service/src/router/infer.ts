@@ -16,8 +16,8 @@ import {
   ProtocolError,
   type TensorHeader,
   typedBytes,
-} from "../../../schema/src/v2.ts";
-import type { Row } from "../core/batcher.ts";
+} from "@intentql/schema";
+import type { Row } from "../core/batch.ts";
 
 export interface ModelSignature {
   name: string;

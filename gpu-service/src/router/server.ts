@@ -1,15 +1,15 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { HEADER_LENGTH, ProtocolError, type ServerMetadata } from "../../../schema/src/v2.ts";
+import { HEADER_LENGTH, ProtocolError, type ServerMetadata } from "@intentql/schema";
+import type { Batcher } from "../core/batcher.ts";
 import {
   AbortedError,
   BackendUnavailableError,
-  type Batcher,
   DeadlineError,
   DrainingError,
   QueueFullError,
   RequestTooLargeError,
-} from "../core/batcher.ts";
+} from "../core/errors.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { encodeInferResponse, type ModelSignature, parseInferRequest } from "./infer.ts";

@@ -10,8 +10,8 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { BertWordPieceTokenizer, parseVocabTxt } from "@intentql/tokenizer";
 import * as ort from "onnxruntime-node";
-import { BertWordPieceTokenizer, parseVocabTxt } from "../../../edge/src/tokenizer/index.ts";
 
 const ROOT = join(import.meta.dirname, "../../..");
 const OUT = join(import.meta.dirname, "fixtures");

@@ -7,13 +7,13 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { Label } from "@intentql/schema";
+import { BertWordPieceTokenizer, parseVocabTxt } from "@intentql/tokenizer";
 import type { GraphQLError } from "graphql";
 import { describe, expect, it } from "vitest";
 import { EdgeModel } from "../../../edge/src/classifier/edge-model.ts";
-import { BertWordPieceTokenizer, parseVocabTxt } from "../../../edge/src/tokenizer/index.ts";
 import { V2Client } from "../../../edge/src/upstream/v2-client.ts";
 import { ModelVerifier } from "../../../edge/src/upstream/verify-model.ts";
-import type { Label } from "../../../schema/src/bundle.ts";
 
 const ROOT = join(import.meta.dirname, "../../..");
 const FIXTURES = join(import.meta.dirname, "fixtures");

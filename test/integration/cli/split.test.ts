@@ -11,8 +11,8 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseDatasetJsonl } from "@intentql/schema";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseDatasetJsonl } from "../../../edge/src/eval/dataset-format.ts";
 
 const BUNDLE = "models/massive-scratch";
 const tmp = mkdtempSync(join(tmpdir(), "intentql-split-"));

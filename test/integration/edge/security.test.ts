@@ -5,8 +5,9 @@
  * once had two graphql-js copies), CPU per adversarial query, memory after a flood, cross-request
  * rate limits.
  */
+
+import { generateApiKey } from "@intentql/edge";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateApiKey } from "../../../edge/src/auth/api-keys.ts";
 import { type FakeUpstream, startFakeUpstream } from "../../support/edge-fake-upstream.ts";
 import { type EdgeWorker, startEdgeWorker } from "../../support/edge-worker.ts";
 import { connectInspector } from "../../support/worker-inspector.ts";

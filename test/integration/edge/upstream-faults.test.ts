@@ -3,8 +3,9 @@
  * the edge's deadline as UPSTREAM_TIMEOUT, a dead one is UPSTREAM_UNAVAILABLE at once. The fake
  * upstream is here only to inject the delay and the outage.
  */
+
+import { generateApiKey } from "@intentql/edge";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { generateApiKey } from "../../../edge/src/auth/api-keys.ts";
 import { type FakeUpstream, startFakeUpstream } from "../../support/edge-fake-upstream.ts";
 import { type EdgeWorker, startEdgeWorker } from "../../support/edge-worker.ts";
 

@@ -4,9 +4,10 @@
  * model's answers, one upstream call per GraphQL request (gpu-service's own /metrics), auth against
  * D1 inside workerd, and GraphQL-over-HTTP conformance (graphql-http's audits).
  */
+
+import { generateApiKey } from "@intentql/edge";
 import { serverAudits } from "graphql-http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateApiKey } from "../../../edge/src/auth/api-keys.ts";
 import { type EdgeWorker, startEdgeWorker } from "../../support/edge-worker.ts";
 import { type GpuServiceHandle, startGpuService } from "../../support/gpu-service.ts";
 

@@ -8,9 +8,9 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { generateApiKey } from "@intentql/edge";
+import { seedFreshLocalD1 } from "@intentql/edge/local-d1";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { seedFreshLocalD1 } from "../../../edge/dev/local-d1.ts";
-import { generateApiKey } from "../../../edge/src/auth/api-keys.ts";
 import { type EdgeWorker, startEdgeWorker } from "../../support/edge-worker.ts";
 import { type GpuServiceHandle, startGpuService } from "../../support/gpu-service.ts";
 

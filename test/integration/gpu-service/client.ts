@@ -1,13 +1,13 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { BertWordPieceTokenizer, parseVocabTxt } from "../../../edge/src/tokenizer/index.ts";
 import {
   decodeMessage,
   encodeBinaryMessage,
   HEADER_LENGTH,
   type InferResponseHeader,
   typedBytes,
-} from "../../../schema/src/v2.ts";
+} from "@intentql/schema";
+import { BertWordPieceTokenizer, parseVocabTxt } from "@intentql/tokenizer";
 
 export const BUNDLE_DIR = resolve(import.meta.dirname, "../../../models/massive-scratch");
 export const MODEL = "massive-scratch";

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
+import { HEADER_LENGTH } from "@intentql/schema";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HEADER_LENGTH } from "../../../schema/src/v2.ts";
 import { type GpuServiceHandle, startGpuService } from "../../support/gpu-service.ts";
 import { binaryInfer, MODEL, postBinary } from "./client.ts";
 

@@ -1,5 +1,5 @@
+import { encodeBinaryMessage, HEADER_LENGTH, typedBytes } from "@intentql/schema";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encodeBinaryMessage, HEADER_LENGTH, typedBytes } from "../../../schema/src/v2.ts";
 import { type GpuServiceHandle, startGpuService } from "../../support/gpu-service.ts";
 import { argmaxRows, binaryInfer, jsonInfer, labels, MODEL, postBinary, tokenizer } from "./client.ts";
 

@@ -5,9 +5,9 @@
  * replacement is up.
  */
 import { resolve } from "node:path";
+import { loadBundle } from "@intentql/gpu-service";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionPool } from "../../../gpu-service/src/backends/session-pool.ts";
-import { loadBundle } from "../../../gpu-service/src/bundle/load-bundle.ts";
 import { BackendUnavailableError } from "../../../gpu-service/src/core/errors.ts";
 import { createLogger } from "../../../gpu-service/src/log.ts";
 

@@ -3,8 +3,9 @@
  * binary bodies, near-valid infer requests (wrong shapes, datatypes, ids, masks, sizes, header
  * lengths), wrong headers, methods and paths.
  */
+
+import { encodeBinaryMessage, HEADER_LENGTH } from "@intentql/schema";
 import fc from "fast-check";
-import { encodeBinaryMessage, HEADER_LENGTH } from "../../../schema/src/v2.ts";
 
 export interface V2Request {
   kind: string;

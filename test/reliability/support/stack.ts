@@ -3,7 +3,7 @@
  * port that survives a restart), the real Worker under workerd with a local D1 and test keys, and
  * the processes' ids for RSS. All on 127.0.0.1.
  */
-import { generateApiKey } from "../../../edge/src/auth/api-keys.ts";
+import { generateApiKey } from "@intentql/edge";
 import { type EdgeWorker, startEdgeWorker } from "../../support/edge-worker.ts";
 import { type GpuServiceHandle, startGpuService } from "../../support/gpu-service.ts";
 import { descendantsNamed } from "./processes.ts";

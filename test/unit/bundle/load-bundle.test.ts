@@ -2,10 +2,10 @@ import { createHash } from "node:crypto";
 import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { checkSessionSignature, loadBundle } from "@intentql/gpu-service";
+import { BundleError } from "@intentql/schema";
 import * as ort from "onnxruntime-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { checkSessionSignature, loadBundle } from "../../../gpu-service/src/bundle/load-bundle.ts";
-import { BundleError } from "../../../schema/src/bundle.ts";
 
 const DEFAULT_BUNDLE = "models/massive-scratch";
 // Copies only the small files plus the int8 model: the refusals below never need the others' bytes,

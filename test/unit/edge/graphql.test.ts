@@ -3,9 +3,10 @@
  * upstream that counts calls and injects faults. Real-model correctness and the real Worker are in
  * test/integration/edge/.
  */
+
+import { BertWordPieceTokenizer, parseVocabTxt } from "@intentql/tokenizer";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { memoryRateLimiter, TokenBuckets } from "../../../edge/src/limits/rate-limiter.ts";
-import { BertWordPieceTokenizer, parseVocabTxt } from "../../../edge/src/tokenizer/index.ts";
 import { createKey, readBundleAssets, startTestEdge, type TestEdge } from "../../support/edge-app.ts";
 import { type FakeUpstream, fakeLabelFor, startFakeUpstream } from "../../support/edge-fake-upstream.ts";
 

@@ -1,3 +1,4 @@
+import { calibratedProbabilities, isOutOfScope, topIndices } from "@intentql/schema";
 import { describe, expect, it } from "vitest";
 import {
   generateApiKey,
@@ -6,7 +7,6 @@ import {
   parseScopes,
   timingSafeEqualText,
 } from "../../../edge/src/auth/api-keys.ts";
-import { calibratedProbabilities, isOutOfScope, topIndices } from "../../../edge/src/classifier/calibrate.ts";
 import { calibrationOf } from "../../../edge/src/classifier/edge-model.ts";
 import { TokenBuckets } from "../../../edge/src/limits/rate-limiter.ts";
 import { durableTextQuota } from "../../../edge/src/limits/text-quota-client.ts";

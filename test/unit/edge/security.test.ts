@@ -5,16 +5,16 @@
  * Worker-specific behaviour (routing, bindings, CPU and memory in workerd) is in
  * test/integration/edge/security.test.ts.
  */
+
+import { parseApiKey } from "@intentql/edge";
 import SchemaBuilder from "@pothos/core";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import { getIntrospectionQuery, Kind, type OperationDefinitionNode, parse } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEdge, type EdgeOptions } from "../../../edge/src/app.ts";
-import { parseApiKey } from "../../../edge/src/auth/api-keys.ts";
-import type { D1Database } from "../../../edge/src/d1.ts";
+import { fieldsWithoutScopes, schema } from "../../../edge/src/graphql/index.ts";
 import { memoryRateLimiter, TokenBuckets } from "../../../edge/src/limits/rate-limiter.ts";
 import { introspectionListNesting } from "../../../edge/src/plugins/use-introspection-policy.ts";
-import { fieldsWithoutScopes, schema } from "../../../schema/src/graphql/index.ts";
 import { instrumentD1, startD1 } from "../../support/d1.ts";
 import { createKey, readBundleAssets, startTestEdge, type TestEdge } from "../../support/edge-app.ts";
 import { type FakeUpstream, startFakeUpstream } from "../../support/edge-fake-upstream.ts";
@@ -159,7 +159,7 @@ describe("API key admin surface", () => {
 describe("keys that scale: verified keys cached per isolate", () => {
   async function edgeWithCountingD1(extra: Partial<EdgeOptions> = {}) {
     const d1 = await startD1();
-    const real = d1.db as unknown as D1Database;
+    const real = d1.db;
     const counting = instrumentD1(real, "FROM api_keys WHERE id");
     const edge = createEdge({
       assets: readBundleAssets(),
@@ -202,7 +202,7 @@ describe("keys that scale: verified keys cached per isolate", () => {
       expect((await e.ask()).status).toBe(200); // cached
       const other = await createKey(
         // a key the isolate has not seen: it needs D1, which is down
-        (await startD1()).db as unknown as D1Database,
+        (await startD1()).db,
         ["classify"],
         "p",
       );

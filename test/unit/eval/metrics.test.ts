@@ -1,11 +1,11 @@
-import { describe, expect, it } from "vitest";
 import {
   computeMetrics,
   confusionMatrix,
   expectedCalibrationError,
   type Prediction,
   percentile,
-} from "../../../edge/src/eval/metrics.ts";
+} from "@intentql/eval-metrics";
+import { describe, expect, it } from "vitest";
 
 const labels = [
   { name: "alarm_set", scenario: "alarm" },

@@ -3,10 +3,10 @@
  * closed by yoga (return()) or the request's signal aborts, and no D1 read follows, even while the
  * generator was sleeping between polls.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { D1Database } from "../../../edge/src/d1.ts";
 import { createEvalService } from "../../../edge/src/eval/eval-service.ts";
-import type { EvalService } from "../../../schema/src/graphql/eval-run.ts";
+import type { EvalService } from "../../../edge/src/graphql/eval-context.ts";
 import { instrumentD1, startD1 } from "../../support/d1.ts";
 
 let dispose: () => Promise<void>;
@@ -17,13 +17,13 @@ let reads = { count: 0 };
 beforeAll(async () => {
   const d1 = await startD1();
   dispose = d1.dispose;
-  const real = d1.db as unknown as D1Database;
+  const real = d1.db;
   // Counts the run lookups `watch` makes (the queries run on real D1).
   const counted = instrumentD1(real, "SELECT * FROM eval_runs WHERE id");
   reads = counted.state;
   const db = counted.db;
   service = createEvalService({
-    db: db as never,
+    db,
     knownLabels: new Set(["alarm_set", "alarm_remove"]),
     defaultModel: "massive-scratch",
     runner: { start: async () => {} }, // the run stays queued: watch would poll forever

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RequestTooLargeError } from "../../../gpu-service/src/core/batcher.ts";
+import { RequestTooLargeError } from "../../../gpu-service/src/core/errors.ts";
 import { flush, makeBatcher, row, tick, triples } from "./fake.ts";
 
 describe("batcher: deferred dispatch and runs in flight", () => {

@@ -5,7 +5,7 @@ import {
   DrainingError,
   QueueFullError,
   RequestTooLargeError,
-} from "../../../gpu-service/src/core/batcher.ts";
+} from "../../../gpu-service/src/core/errors.ts";
 import { flush, makeBatcher, row, tick, triples } from "./fake.ts";
 
 describe("batcher: deadlines, aborts, limits, shutdown", () => {

@@ -1,10 +1,6 @@
-import {
-  Batcher,
-  type BatcherOptions,
-  type Clock,
-  type Row,
-  type RunBatch,
-} from "../../../gpu-service/src/core/batcher.ts";
+import type { Row, RunBatch } from "../../../gpu-service/src/core/batch.ts";
+import { Batcher, type BatcherOptions } from "../../../gpu-service/src/core/batcher.ts";
+import type { Clock } from "../../../gpu-service/src/core/clock.ts";
 
 /**
  * A manual clock: timers fire only when the test advances time. Deferred work (the batcher's

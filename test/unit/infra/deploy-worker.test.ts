@@ -102,7 +102,7 @@ describe("deploy-worker.ts", () => {
       "env.TEXT_QUOTA",
     ])
       expect(r.stdout).toContain(binding);
-    expect(existsSync(join(out, "index.js"))).toBe(true);
+    expect(existsSync(join(out, "worker.js"))).toBe(true);
     expect(existsSync(DEPLOY_CONFIG)).toBe(false);
   });
 

@@ -13,6 +13,7 @@ const ROOT = join(import.meta.dirname, "../../..");
 const raw = readFileSync(join(ROOT, "gpu-service/Dockerfile"), "utf8");
 const readJson = (path: string) => JSON.parse(readFileSync(join(ROOT, path), "utf8"));
 const pkg = readJson("package.json");
+const servicePkg = readJson("gpu-service/package.json");
 const imagePkg = readJson("gpu-service/docker/package.json");
 const imageLock = readJson("gpu-service/docker/package-lock.json");
 const provider = readJson("gpu-service/docker/cuda-provider.json") as {
@@ -63,10 +64,21 @@ describe("gpu-service/Dockerfile", () => {
     expect(provider.cudnnMajor).toBe(9);
   });
 
+  it("copies every workspace's package.json before `npm ci` in the build stage", () => {
+    const ci = ins.findIndex((i) => i.op === "RUN" && /\bnpm ci\b/.test(i.args));
+    const copied = ins
+      .slice(0, ci)
+      .filter((i) => i.op === "COPY")
+      .map((i) => i.args);
+    expect(pkg.workspaces.length).toBeGreaterThan(0);
+    for (const workspace of pkg.workspaces as string[])
+      expect(copied, workspace).toContain(`${workspace}/package.json ${workspace}/`);
+  });
+
   it("uses the repository's Node (.nvmrc) and onnxruntime-node versions everywhere", () => {
     const nvmrc = readFileSync(join(ROOT, ".nvmrc"), "utf8").trim();
     expect(args.NODE_VERSION!.split(".")[0]).toBe(nvmrc);
-    const version = pkg.dependencies["onnxruntime-node"];
+    const version = servicePkg.dependencies["onnxruntime-node"];
     expect(imagePkg.dependencies["onnxruntime-node"]).toBe(version);
     expect(imageLock.packages["node_modules/onnxruntime-node"].version).toBe(version);
     expect(provider.onnxruntimeNode).toBe(version);

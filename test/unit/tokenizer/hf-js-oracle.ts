@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Tokenizer } from "@huggingface/tokenizers";
-import { bertCharacterClass } from "../../../edge/src/tokenizer/bert-wordpiece.ts";
-import type { Vocab } from "../../../edge/src/tokenizer/index.ts";
+import type { Vocab } from "@intentql/tokenizer";
+import { bertCharacterClass } from "../../../tokenizer/src/bert-wordpiece.ts";
 
 export const MASSIVE_DIR = fileURLToPath(new URL("../../../data/massive-en/", import.meta.url));
 

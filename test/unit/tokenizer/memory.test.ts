@@ -1,14 +1,14 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { parseVocabTxt } from "@intentql/tokenizer";
+import { loadBertBaseUncasedVocabTxt } from "@intentql/tokenizer/bert-base-uncased";
 import { describe, expect, it } from "vitest";
-import { loadBertBaseUncasedVocabTxt } from "../../../cli/src/vocab/bert-base-uncased.ts";
 import {
   BertWordPieceTokenizer,
   CHAR_CACHE_BYTES,
   DEFAULT_WORD_CACHE_BYTES,
   type TokenizerCacheStats,
-} from "../../../edge/src/tokenizer/bert-wordpiece.ts";
-import { parseVocabTxt } from "../../../edge/src/tokenizer/index.ts";
+} from "../../../tokenizer/src/bert-wordpiece.ts";
 import { mulberry32 } from "../../support/prng.ts";
 
 // The tokenizer runs in a Worker isolate of 128 MB; its caches together must stay under this.

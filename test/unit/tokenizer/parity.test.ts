@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { BertWordPieceTokenizer, parseVocabTxt } from "@intentql/tokenizer";
+import { loadBertBaseUncasedVocabTxt } from "@intentql/tokenizer/bert-base-uncased";
 import { describe, expect, it } from "vitest";
-import { loadBertBaseUncasedVocabTxt } from "../../../cli/src/vocab/bert-base-uncased.ts";
-import { BertWordPieceTokenizer, parseVocabTxt } from "../../../edge/src/tokenizer/index.ts";
 import { hasKnownHfJsDivergence, makeHfJsTokenizer, readMassive } from "./hf-js-oracle.ts";
 
 const FIXTURES = fileURLToPath(new URL("../../fixtures/tokenizer/", import.meta.url));

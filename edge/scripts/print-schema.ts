@@ -1,4 +1,4 @@
-/** `npm run schema:print`: writes schema/schema.graphql; test/unit/edge/schema.test.ts fails when it is stale. */
+/** `npm run schema:print`: writes edge/schema.graphql; test/unit/edge/schema.test.ts fails when it is stale. */
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { printSchemaFile } from "../src/graphql/print.ts";

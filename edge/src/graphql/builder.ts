@@ -3,10 +3,11 @@
  * call what the context provides, and the edge (the `context` of `createEdge` in edge/src/app.ts)
  * provides it. That keeps the schema printable and testable with no Worker, no D1 and no upstream.
  */
+
+import type { Label, SplitMetrics } from "@intentql/schema";
 import SchemaBuilder from "@pothos/core";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import { GraphQLError } from "graphql";
-import type { Label, SplitMetrics } from "../bundle.ts";
 import { ErrorCode } from "./errors.ts";
 
 /** Scopes an API key can hold (stored with the key). */

@@ -1,6 +1,8 @@
 /**
- * Calibration (pure): temperature-scaled softmax and the out-of-scope rule. The temperature and the
- * threshold were chosen on validation data by training/ and travel in bundle.json (docs/MODEL.md).
+ * How a bundle's logits become answers, the same everywhere (the edge, `intentql predict`, the GPU
+ * host's accuracy check): temperature-scaled softmax, top-k, and the out-of-scope rule. The
+ * temperature and the threshold were fit by training/ and travel in bundle.json (`calibration`,
+ * docs/MODEL.md).
  */
 export interface Calibration {
   temperature: number;

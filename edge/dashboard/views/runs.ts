@@ -1,0 +1,44 @@
+/** The "Runs" table: one row per eval run, newest first; a click selects a run. */
+import type { RunSummary } from "../api.ts";
+import { $, h } from "../dom.ts";
+import { pct } from "../format.ts";
+
+export function renderRuns(
+  runs: readonly RunSummary[],
+  selected: string | null,
+  onSelect: (id: string) => void,
+): void {
+  $("#runs tbody").replaceChildren(
+    ...runs.map((r) => {
+      const speed =
+        r.status === "running" && r.textsPerSecond
+          ? ` · ${r.textsPerSecond.toFixed(0)}/s · ETA ${Math.round(r.etaSeconds ?? 0)}s`
+          : "";
+      return h(
+        "tr",
+        {
+          "data-testid": "run-row",
+          "data-run": r.id,
+          class: r.id === selected ? "selected" : null,
+          onclick: () => onSelect(r.id),
+        },
+        h("td", null, h("code", null, r.id)),
+        h("td", null, r.dataset.name),
+        h("td", null, r.split),
+        h("td", null, r.model),
+        h(
+          "td",
+          { class: `status ${r.status}` },
+          r.status,
+          r.error && " ",
+          r.error && h("span", { title: r.error }, "⚠"),
+        ),
+        h("td", null, h("progress", { max: 1, value: r.progress }), ` ${r.done}/${r.total}${speed}`),
+        h("td", { "data-testid": "run-accuracy" }, r.metrics ? pct(r.metrics.accuracy) : "–"),
+        h("td", { "data-testid": "run-f1" }, r.metrics ? pct(r.metrics.f1Macro) : "–"),
+        h("td", null, new Date(r.createdAt).toLocaleString()),
+      );
+    }),
+  );
+  $("#runs-empty").hidden = runs.length > 0;
+}
