@@ -18,13 +18,22 @@ import { command as evalCommand } from "./commands/eval.ts";
 import { command as keys } from "./commands/keys.ts";
 import { command as predict } from "./commands/predict.ts";
 import { command as tokenize } from "./commands/tokenize.ts";
+import { command as trainCommand } from "./commands/train.ts";
 
 /**
  * Every command, in help's order. A command is a module exporting `command` (command.ts): its flags
  * are declared there once, and parsing, validation and `--help` come from that declaration. The
  * modules are light to load (predict loads onnxruntime only when it runs).
  */
-export const COMMANDS: readonly Entry[] = [tokenize, predict, classify, evalCommand, dataset, keys];
+export const COMMANDS: readonly Entry[] = [
+  tokenize,
+  trainCommand,
+  predict,
+  classify,
+  evalCommand,
+  dataset,
+  keys,
+];
 
 /** The version in package.json. */
 export function version(): string {

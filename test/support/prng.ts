@@ -1,11 +1,2 @@
-/** mulberry32: a small seeded PRNG, so generated inputs (benchmarks, fuzzers, tests) reproduce. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the seeded PRNG of `intentql train`, so generated inputs (benchmarks, fuzzers, tests) reproduce. */
+export { mulberry32 } from "../../cli/src/train/random.ts";
