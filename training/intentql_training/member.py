@@ -36,6 +36,12 @@ DEFAULTS = {
 }
 
 
+# Issue 14: typed-text augmentation (`typed_aug`: chance that a training text is swapped for one of
+# its typed variants), the out-of-scope signal (`noise_rows` gibberish texts per batch, trained
+# towards a flat distribution with weight `noise_weight`), weight EMA (0 = off).
+COMMON = {"typed_aug": 0.3, "noise_rows": 8, "noise_weight": 0.5, "ema": 0.0, "max_len": 64, "eval_every": 5}
+
+
 def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -105,6 +111,29 @@ def predict_probs(model, rows, pad_id, device, batch=512) -> np.ndarray:
     return probs
 
 
+def pad_matrix(rows: list[list[int]], pad_id: int, max_len: int) -> torch.Tensor:
+    out = torch.full((len(rows), max_len), pad_id, dtype=torch.long)
+    for i, r in enumerate(rows):
+        r = r[:max_len - 1] + [r[-1]] if len(r) > max_len else r  # keep [SEP] when cutting
+        out[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+    return out
+
+
+def fit_rows(data: dict, fit: str) -> tuple[list[int], list[int] | None]:
+    """Indices into train+validation (train first) that a fit trains on, and the held-out ones
+    (fold fits: `fold:k/K`, a fixed seed-14 permutation, so that every member sees the same folds)."""
+    n_train, n_val = len(data["train"]["y"]), len(data["validation"]["y"])
+    if fit == "train":
+        return list(range(n_train)), None
+    if fit == "train+validation":
+        return list(range(n_train + n_val)), None
+    k, K = (int(x) for x in fit.split(":", 1)[1].split("/"))
+    perm = np.random.default_rng(14).permutation(n_train + n_val)
+    held = sorted(perm[k::K].tolist())
+    held_set = set(held)
+    return [i for i in range(n_train + n_val) if i not in held_set], held
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workdir", required=True, help="holds encoded.pt and vocab.txt from the orchestrator")
@@ -112,23 +141,38 @@ def main() -> None:
     ap.add_argument("--kind", choices=list(DEFAULTS), required=True)
     ap.add_argument("--config", default="{}")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--fit", choices=["train", "train+validation"], default="train")
+    ap.add_argument("--fit", default="train", help="train | train+validation | fold:k/K (over train+validation)")
     args = ap.parse_args()
 
     work = Path(args.workdir)
-    cfg = {**DEFAULTS[args.kind], **json.loads(args.config)}
+    cfg = {**DEFAULTS[args.kind], **COMMON, **json.loads(args.config)}
     data = torch.load(work / "encoded.pt")
     vocab = (work / "vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
     num_labels = len(data["labels"])
     pad_id, unk_id = vocab.index("[PAD]"), vocab.index("[UNK]")
-    special = {vocab.index(t) for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")}
+    special = torch.zeros(len(vocab), dtype=torch.bool)
+    for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"):
+        special[vocab.index(t)] = True
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     set_seed(args.seed)
+    gen = torch.Generator(device=device).manual_seed(args.seed)
 
-    train_x, train_y = list(data["train"]["ids"]), list(data["train"]["y"])
-    if args.fit == "train+validation":
-        train_x += data["validation"]["ids"]
-        train_y += data["validation"]["y"]
+    # Everything lives on the device as padded matrices: a step is a few tensor ops, no Python loop
+    # over tokens (the 1.0.0 loop spent most of its time there).
+    all_ids = list(data["train"]["ids"]) + list(data["validation"]["ids"])
+    all_y = list(data["train"]["y"]) + list(data["validation"]["y"])
+    all_var = [list(v) for v in zip(*(list(data["train"]["variants"][k]) + list(data["validation"]["variants"][k])
+                                      for k in range(len(data["train"]["variants"]))))] if "variants" in data["train"] else []
+    rows, held = fit_rows(data, args.fit)
+    max_len = cfg["max_len"]
+    X = pad_matrix([all_ids[i] for i in rows], pad_id, max_len).to(device)
+    Y = torch.tensor([all_y[i] for i in rows], device=device)
+    n_var = len(data["train"].get("variants", []))
+    V = torch.stack([pad_matrix([all_var[i][k] for i in rows], pad_id, max_len) for k in range(n_var)]).to(device) \
+        if n_var and cfg["typed_aug"] > 0 else None
+    noise = pad_matrix(list(data["noise"]["train"]), pad_id, max_len).to(device) \
+        if cfg["noise_rows"] > 0 and "noise" in data else None
+    special = special.to(device)
     val_x, val_y = data["validation"]["ids"], np.asarray(data["validation"]["y"])
 
     word_vectors = load_word_vectors(work / "word_vectors.txt") if cfg.get("glove") else None
@@ -136,57 +180,96 @@ def main() -> None:
     out_dir = work / "members" / args.name
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    steps_per_epoch = math.ceil(len(train_x) / cfg["batch"])
+    n = len(rows)
+    bs = cfg["batch"]
+    steps_per_epoch = math.ceil(n / bs)
     total = steps_per_epoch * cfg["epochs"]
     warm = max(1, int(total * cfg["warmup"]))
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "norm" in n]
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "norm" not in n]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg["lr"],
-    )
+    no_decay = [p for nme, p in model.named_parameters() if p.ndim < 2 or "norm" in nme]
+    decay = [p for nme, p in model.named_parameters() if p.ndim >= 2 and "norm" not in nme]
+    groups = [{"params": decay, "weight_decay": cfg["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}]
+    try:
+        opt = torch.optim.AdamW(groups, lr=cfg["lr"], fused=device.type == "cuda")
+    except (TypeError, RuntimeError):
+        opt = torch.optim.AdamW(groups, lr=cfg["lr"])
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / (total - warm))))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg["label_smoothing"])
     use_amp = device.type == "cuda"
-    rng = np.random.default_rng(args.seed)
+    ema = [p.detach().clone() for p in model.parameters()] if cfg["ema"] > 0 else None
     log = open(out_dir / "log.jsonl", "w")
     started = time.time()
+    row = {}
+
+    def swap_ema():
+        if ema is not None:
+            for p, e in zip(model.parameters(), ema):
+                tmp = p.detach().clone()
+                p.data.copy_(e)
+                e.copy_(tmp)
+
     for epoch in range(1, cfg["epochs"] + 1):
         model.train()
-        perm = rng.permutation(len(train_x))
-        total_loss = 0.0
-        for start in range(0, len(perm), cfg["batch"]):
-            idx = perm[start : start + cfg["batch"]]
-            rows = []
-            for i in idx:
-                r = list(train_x[i])
-                if cfg["token_dropout"] > 0:
-                    r = [unk_id if (t not in special and rng.random() < cfg["token_dropout"]) else t for t in r]
-                rows.append(r)
-            ids, mask = pad_batch(rows, pad_id, device)
-            y = torch.tensor([train_y[i] for i in idx], device=device)
+        perm = torch.randperm(n, device=device, generator=gen)
+        total_loss = torch.zeros((), device=device)
+        for start in range(0, n, bs):
+            idx = perm[start : start + bs]
+            ids = X[idx]
+            if V is not None:
+                use = torch.rand(len(idx), device=device, generator=gen) < cfg["typed_aug"]
+                k = torch.randint(0, V.shape[0], (len(idx),), device=device, generator=gen)
+                ids = torch.where(use.unsqueeze(1), V[k, idx], ids)
+            if cfg["token_dropout"] > 0:
+                drop = (torch.rand(ids.shape, device=device, generator=gen) < cfg["token_dropout"]) & ~special[ids]
+                ids = torch.where(drop, torch.full_like(ids, unk_id), ids)
+            b = len(idx)
+            if noise is not None:
+                ids = torch.cat([ids, noise[torch.randint(0, len(noise), (cfg["noise_rows"],), device=device, generator=gen)]])
+            mask = (ids != pad_id).long()
+            width = int(mask.sum(1).max())  # trim the batch to its longest row
+            ids, mask = ids[:, :width], mask[:, :width]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                loss = loss_fn(model(ids, mask).float(), y)
+                logits = model(ids, mask).float()
+            loss = loss_fn(logits[:b], Y[idx])
+            if noise is not None:
+                # out-of-scope signal: gibberish should get a flat distribution (CE to uniform)
+                loss = loss - cfg["noise_weight"] * torch.log_softmax(logits[b:], -1).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
-            total_loss += float(loss) * len(idx)
-        val_pred = predict_probs(model, val_x, pad_id, device).argmax(1)
-        row = {"epoch": epoch, "loss": total_loss / len(perm), **summary(val_y, val_pred, num_labels),
-               "seconds": round(time.time() - started, 1)}
-        log.write(json.dumps(row) + "\n")
-        log.flush()
+            if ema is not None:
+                with torch.no_grad():
+                    torch._foreach_mul_(ema, cfg["ema"])
+                    torch._foreach_add_(ema, [p.detach() for p in model.parameters()], alpha=1 - cfg["ema"])
+            total_loss += loss.detach() * b
+        if epoch % cfg["eval_every"] == 0 or epoch == cfg["epochs"]:
+            swap_ema()
+            val_pred = predict_probs(model, val_x, pad_id, device).argmax(1)
+            swap_ema()
+            row = {"epoch": epoch, "loss": float(total_loss) / n, **summary(val_y, val_pred, num_labels),
+                   "seconds": round(time.time() - started, 1)}
+            log.write(json.dumps(row) + "\n")
+            log.flush()
     log.close()
+    swap_ema()  # the kept weights are the EMA's when there is one
     model = model.cpu()
     torch.save({"kind": args.kind, "config": cfg, "seed": args.seed, "fit": args.fit, "state": model.state_dict()},
                out_dir / "member.pt")
-    np.savez(
-        out_dir / "outputs.npz",
-        validation=predict_probs(model, val_x, pad_id, "cpu"),
-        test=predict_probs(model, data["test"]["ids"], pad_id, "cpu"),
-    )
+    outputs = {}
+    if args.fit == "train":  # phase 1: what selection needs (validation, typed validation, noise)
+        outputs["validation"] = predict_probs(model, val_x, pad_id, "cpu")
+        for key in ("validation_typed", "noise_validation"):
+            if key in data:
+                outputs[key] = predict_probs(model, data[key]["ids"], pad_id, "cpu")
+    elif held is not None:  # fold fit: out-of-fold probabilities for calibration
+        outputs["heldout"] = predict_probs(model, [all_ids[i] for i in held], pad_id, "cpu")
+        outputs["heldout_index"] = np.asarray(held)
+        if "noise" in data:
+            outputs["noise_validation"] = predict_probs(model, data["noise_validation"]["ids"], pad_id, "cpu")
+    else:  # the shipped member
+        outputs["test"] = predict_probs(model, data["test"]["ids"], pad_id, "cpu")
+    np.savez(out_dir / "outputs.npz", **outputs)
     (out_dir / "done.json").write_text(json.dumps({
         "params": count_params(model), "glove_hits": getattr(model, "glove_hits", None),
         "final": row, "seconds": round(time.time() - started, 1)}))

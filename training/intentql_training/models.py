@@ -90,7 +90,8 @@ def char_ngram_table(vocab: list[str], buckets: int, n_min: int = 2, n_max: int 
     Word-initial pieces get a leading '<' so that prefixes are distinct from inner pieces, the way
     char_wb n-grams mark word boundaries. Hashing is crc32: stable across processes and versions.
     """
-    table = torch.zeros(len(vocab), max_per_token, dtype=torch.int32)
+    # int16 when the bucket ids fit (issue 14: the table is a constant in every variant's file)
+    table = torch.zeros(len(vocab), max_per_token, dtype=torch.int16 if buckets <= 32767 else torch.int32)
     for i, tok in enumerate(vocab):
         if tok.startswith("[") and tok.endswith("]"):
             continue
@@ -140,7 +141,7 @@ class NgramClassifier(nn.Module):
         m3 = m2[:, :-1] * m[:, 2:]
         tri = ((ids[:, :-2] * self.BIGRAM_PRIME + ids[:, 1:-1]) * self.TRIGRAM_PRIME + ids[:, 2:]) % self.ngram_buckets
         feats = feats + (self.trigram(tri) * m3.unsqueeze(-1)).sum(1)
-        char_ids = self.char_table[ids].long()  # [B, S, grams]; stored int32 to halve its bytes
+        char_ids = self.char_table[ids].long()  # [B, S, grams]; stored int16/int32 to save bytes
         chars = self.chargram(char_ids).sum(2)  # [B, S, hidden]
         feats = feats + (chars * m.unsqueeze(-1)).sum(1)
         count = count + m2.sum(1) + m3.sum(1) + ((char_ids > 0).to(torch.float32).sum(2) * m).sum(1)

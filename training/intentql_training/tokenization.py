@@ -22,6 +22,7 @@ def train_wordpiece(texts: list[str], out_dir: str | Path, vocab_size: int) -> P
         counts = Counter(w for t in texts for w in t.lower().split())
         words = [w for w, _ in counts.most_common(vocab_size - len(SPECIAL_TOKENS))]
         (out / "vocab.txt").write_text("\n".join(SPECIAL_TOKENS + words) + "\n", encoding="utf-8")
+        ensure_tokens(out / "vocab.txt")
         return out / "vocab.txt"
 
     tok = BertWordPieceTokenizer(clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=True)
@@ -31,10 +32,28 @@ def train_wordpiece(texts: list[str], out_dir: str | Path, vocab_size: int) -> P
         min_frequency=1,
         special_tokens=SPECIAL_TOKENS,
         limit_alphabet=1000,
+        initial_alphabet=list(REQUIRED_CHARS),
         wordpieces_prefix="##",
     )
     tok.save_model(str(out))
+    ensure_tokens(out / "vocab.txt")
     return out / "vocab.txt"
+
+
+# Typed text (issue 14): every digit and the common symbols must be in the vocab, word-initial
+# and as a continuation (digits: "7am" → 7 ##am, "2020" → 2020 or 20 ##20), so that no typed
+# number becomes [UNK]. The BERT pre-tokenizer splits punctuation into tokens of their own.
+REQUIRED_CHARS = "0123456789%$:/-.,?!'&#@+=*()\"°€£"
+
+
+def ensure_tokens(vocab_path: Path) -> None:
+    vocab = read_vocab(vocab_path)
+    have = set(vocab)
+    ascii_punct = {chr(c) for r in ((33, 48), (58, 65), (91, 97), (123, 127)) for c in range(*r)}
+    forms = [f for c in REQUIRED_CHARS for f in ([c] if c in ascii_punct else [c, "##" + c])]
+    extra = [t for t in dict.fromkeys(forms) if t not in have]
+    if extra:
+        Path(vocab_path).write_text("\n".join(vocab + extra) + "\n", encoding="utf-8")
 
 
 def read_vocab(path: str | Path) -> list[str]:

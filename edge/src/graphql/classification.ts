@@ -45,7 +45,11 @@ builder.queryField("classify", (t) =>
     description:
       "Classifies each text. Every classify field of one request is answered by one batched model call. Needs the `classify` scope.",
     args: {
-      texts: t.arg.stringList({ required: true }),
+      texts: t.arg.stringList({
+        required: true,
+        description:
+          "At most 256 texts per request (all classify fields together), 2,000 characters each. An empty or whitespace-only text is refused with BAD_USER_INPUT, and the request with it; gibberish is classified and flagged `outOfScope`.",
+      }),
       topK: t.arg.int({ required: false, defaultValue: 1 }),
       model: t.arg.string({
         required: false,

@@ -50,11 +50,15 @@ export class OperationTextBudget {
       refusal = refuse(ErrorCode.TOO_MANY_MODELS, `more than ${maxModels} distinct models in one request`);
     else {
       const long = texts.findIndex((t) => t.length > maxTextChars);
+      // An empty transcript is a caller's bug, not an utterance: refused rather than classified.
+      const empty = texts.findIndex((t) => t.trim() === "");
       if (long !== -1)
         refusal = refuse(
           ErrorCode.TEXT_TOO_LONG,
           `text ${long} has ${texts[long]!.length} characters; the limit is ${maxTextChars}`,
         );
+      else if (empty !== -1)
+        refusal = refuse(ErrorCode.BAD_USER_INPUT, `text ${empty} is empty or only whitespace`);
     }
     if (refusal) {
       this.refusal ??= refusal;

@@ -1,9 +1,24 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { encodeBinaryMessage, HEADER_LENGTH, typedBytes } from "@intentql/schema";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GpuServiceHandle, startGpuService } from "../../support/gpu-service.ts";
-import { argmaxRows, binaryInfer, jsonInfer, labels, MODEL, postBinary, tokenizer } from "./client.ts";
+import {
+  argmaxRows,
+  BUNDLE_DIR,
+  binaryInfer,
+  jsonInfer,
+  labels,
+  MODEL,
+  postBinary,
+  tokenizer,
+} from "./client.ts";
 
 const TOKEN = "test-secret-token-of-32-characters";
+const { version: VERSION } = JSON.parse(readFileSync(join(BUNDLE_DIR, "bundle.json"), "utf8")) as {
+  version: string;
+};
+const VOCAB_SIZE = readFileSync(join(BUNDLE_DIR, "vocab.txt"), "utf8").trimEnd().split("\n").length;
 /** The token a rotation moves to: accepted next to TOKEN until the rotation ends. */
 const NEXT_TOKEN = "next-secret-token-of-32-characters";
 let service: GpuServiceHandle;
@@ -47,16 +62,16 @@ describe("gpu-service V2 protocol", () => {
     expect((await get("/v2/health/live", {})).status).toBe(200);
     expect((await get("/v2/health/ready", {})).status).toBe(200);
     const list = await get("/v2/models");
-    expect(list.body.models).toEqual([{ name: MODEL, version: "1.0.0", state: "READY" }]);
+    expect(list.body.models).toEqual([{ name: MODEL, version: VERSION, state: "READY" }]);
   });
 
   it("serves model metadata with and without version, and readiness", async () => {
-    for (const path of [`/v2/models/${MODEL}`, `/v2/models/${MODEL}/versions/1.0.0`]) {
+    for (const path of [`/v2/models/${MODEL}`, `/v2/models/${MODEL}/versions/${VERSION}`]) {
       const { status, body } = await get(path);
       expect(status).toBe(200);
       expect(body).toMatchObject({
         name: MODEL,
-        versions: ["1.0.0"],
+        versions: [VERSION],
         platform: "onnxruntime_onnx",
         parameters: { provider: "cpu", variant: "fp32" },
       });
@@ -64,7 +79,7 @@ describe("gpu-service V2 protocol", () => {
       expect(body.outputs).toEqual([{ name: "logits", datatype: "FP32", shape: [-1, 60] }]);
     }
     expect((await get(`/v2/models/${MODEL}/ready`)).body).toEqual({ name: MODEL, ready: true });
-    expect((await get(`/v2/models/${MODEL}/versions/1.0.0/ready`)).status).toBe(200);
+    expect((await get(`/v2/models/${MODEL}/versions/${VERSION}/ready`)).status).toBe(200);
   });
 
   it("serves labels.json and bundle.json for the edge's checks", async () => {
@@ -78,7 +93,7 @@ describe("gpu-service V2 protocol", () => {
     const enc = tokenizer.encode("please cancel my alarm").ids;
     const { status, body } = await postJson(jsonInfer([enc], undefined, { id: "req-42" }));
     expect(status).toBe(200);
-    expect(body).toMatchObject({ model_name: MODEL, model_version: "1.0.0", id: "req-42" });
+    expect(body).toMatchObject({ model_name: MODEL, model_version: VERSION, id: "req-42" });
     const out = (body.outputs as { name: string; datatype: string; shape: number[]; data: number[] }[])[0]!;
     expect(out).toMatchObject({ name: "logits", datatype: "FP32", shape: [1, 60] });
     expect(labels[argmaxRows(out.data, 60)[0]!]!.name).toBe("alarm_remove");
@@ -176,7 +191,11 @@ describe("gpu-service bad input", () => {
       jsonInfer(ids).replace('"data":[2,100,3]', '"data":[2,100]'),
       /2 elements but shape \[1,3\] needs 3/,
     ],
-    ["id outside vocab", jsonInfer([[2, 6000, 3]]), /input_ids\[0\]\[1\] = 6000 is outside the vocabulary/],
+    [
+      "id outside vocab",
+      jsonInfer([[2, VOCAB_SIZE, 3]]),
+      new RegExp(`input_ids\\[0\\]\\[1\\] = ${VOCAB_SIZE} is outside the vocabulary`),
+    ],
     ["negative id", jsonInfer([[2, -1, 3]]), /= -1 is outside the vocabulary/],
     ["non-integer id", jsonInfer([[2, 1.5, 3]]), /data\[1\] is 1.5, not an INT64 integer/],
     // Validation reads 32-bit words: a set high word or a low word past int32 is still caught.

@@ -58,8 +58,8 @@ describe("classify", () => {
       expect(row.topK).toHaveLength(3);
       expect(row.topK[0].intent.name).toBe(row.intent.name);
       expect(row.topK[0].score).toBe(row.score);
-      // logits 8 for one label, 0 for 59 others; T = 0.74 from bundle.json
-      const e = Math.exp(8 / 0.74);
+      // logits 8 for one label, 0 for 59 others; T from bundle.json
+      const e = Math.exp(8 / assets.manifest.calibration!.temperature);
       expect(row.score).toBeCloseTo(e / (e + 59), 6);
       expect(row.outOfScope).toBe(false);
     }
@@ -86,11 +86,12 @@ describe("classify", () => {
     expect(upstream.calls.map((c) => c.rows).sort()).toEqual([4, 8, 8]);
   });
 
-  it("flags truncation and handles empty and odd texts", async () => {
+  it("flags truncation and handles odd texts", async () => {
     const long = "alarm ".repeat(300);
-    const { body } = await t.gql(CLASSIFY, { texts: [long, "", "\u0000\ud800 🙂"] });
+    const { body } = await t.gql(CLASSIFY, { texts: [long, "\u0000", "\u0000\ud800 🙂"] });
     expect(body.errors).toBeUndefined();
     expect(body.data.classify[0]).toMatchObject({ truncated: true, tokens: 128 });
+    // A control character is not whitespace: the text is classified, as [CLS] [SEP] alone.
     expect(body.data.classify[1]).toMatchObject({ truncated: false, tokens: 2 });
   });
 
@@ -140,7 +141,7 @@ describe("introspection of intents and models", () => {
       name: "massive-scratch",
       version: assets.manifest.version,
       provider: "FakeExecutionProvider",
-      temperature: 0.74,
+      temperature: assets.manifest.calibration!.temperature,
       outOfScopeThreshold: assets.manifest.calibration!.outOfScope.threshold,
       validation: { n: assets.manifest.metrics.validation!.n },
     });
@@ -238,6 +239,17 @@ describe("limits", () => {
     );
     expect(codes(body)).toEqual(["TEXT_TOO_LONG"]);
     expect(body.errors![0]!.message).toMatch(/text 1 has 2001 characters/);
+  });
+
+  it("BAD_USER_INPUT for an empty or whitespace-only text, as a literal or a variable; nothing goes upstream", async () => {
+    for (const text of ["", "   ", "\t\n", "\u3000\u00a0"]) {
+      const { body } = await t.gql(CLASSIFY, { texts: ["wake me up at seven", text] });
+      expect(codes(body)).toEqual(["BAD_USER_INPUT"]);
+      expect(body.errors![0]!.message).toBe("text 1 is empty or only whitespace");
+    }
+    const literal = await t.gql('{ classify(texts: ["ok", " "]) { score } }');
+    expect(codes(literal.body)).toEqual(["BAD_USER_INPUT"]);
+    expect(upstream.calls).toHaveLength(0);
   });
 
   it("QUERY_TOO_DEEP and QUERY_TOO_COSTLY", async () => {
