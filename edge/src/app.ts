@@ -136,13 +136,13 @@ export function createClassifier(options: ClassifierOptions): Classifier {
     maxBatch,
     defaultModel: options.upstream.model,
     async classifyForEval(texts, name) {
-      const loader = createInferLoader({ edge: model, client, verifier, maxBatch });
+      const loader = createInferLoader({ client, verifier, maxBatch });
       const rows = await loader.loadMany(texts.map((text) => ({ model: name, text })));
       return rows.map((row) => {
         if (row instanceof Error) throw row;
         const [best] = topIndices(row.probabilities, 1);
         const score = row.probabilities[best!]!;
-        return { label: model.intents[best!]!.name, score, outOfScope: isOutOfScope(score, row.calibration) };
+        return { label: row.intents[best!]!.name, score, outOfScope: isOutOfScope(score, row.calibration) };
       });
     },
   };
@@ -164,7 +164,7 @@ export function createEdge(options: EdgeOptions): Edge {
   const evals = options.evalRunner
     ? createEvalService({
         db,
-        knownLabels: new Set(model.intents.map((i) => i.name)),
+        labelsOf: async (name) => (await verifier.verify(name)).model.intents.map((i) => i.name),
         defaultModel,
         runner: options.evalRunner,
         ...(options.evalStaleAfterMs ? { staleAfterMs: options.evalStaleAfterMs } : {}),
@@ -207,7 +207,6 @@ export function createEdge(options: EdgeOptions): Edge {
       const auth = requestAuth(request) ?? null;
       const budget = new OperationTextBudget(options.textLimits);
       const loader = createInferLoader({
-        edge: model,
         client,
         verifier,
         maxBatch,
@@ -232,7 +231,7 @@ export function createEdge(options: EdgeOptions): Edge {
               if (row instanceof Error) throw row;
               const best = topIndices(row.probabilities, topK);
               const scores: IntentScoreInfo[] = best.map((id) => ({
-                intent: model.intents[id]!,
+                intent: row.intents[id]!,
                 score: row.probabilities[id]!,
               }));
               const top = scores[0]!;
@@ -252,6 +251,7 @@ export function createEdge(options: EdgeOptions): Edge {
         intents: {
           all: () => model.intents,
           byName: (name) => model.intentsByName.get(name),
+          ofModel: async (name) => (await verifier.verify(name)).model.intents,
         },
         models: () => listModels(client),
         latestIntentMetrics: latestIntentMetricsLoader(db),
@@ -307,7 +307,7 @@ async function listModels(client: V2Client): Promise<ModelInfo[]> {
         version: manifest?.version ?? version ?? metadata.versions?.[0] ?? "",
         provider: param("provider"),
         variant: param("variant"),
-        labels: Array.isArray(labels) ? labels.map(toIntentInfo) : [],
+        labels: Array.isArray(labels) ? labels.map((label) => toIntentInfo(label)) : [],
         validation: measured(manifest?.metrics, "validation"),
         test: measured(manifest?.metrics, "test"),
         temperature: manifest?.calibration?.temperature ?? null,

@@ -128,6 +128,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
         variant: pool.variant,
         labelsJson: JSON.stringify(bundle.labels),
         bundleJson: JSON.stringify(m),
+        vocabText: bundle.vocabText,
         inputs: m.inputs.map((i) => ({ name: i.name, datatype: i.datatype, shape: i.shape })),
         outputs: m.outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape })),
       };

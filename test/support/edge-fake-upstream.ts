@@ -34,6 +34,8 @@ export interface FakeUpstreamOptions {
   /** Overrides applied to bundle.json before serving it (e.g. a different vocab sha256). */
   manifestPatch?: (manifest: Record<string, unknown>) => void;
   labels?: unknown;
+  /** Served at /v2/models/{m}/vocab (gpu-service's route for edges that learn models); absent: 404. */
+  vocabText?: string;
   token?: string;
 }
 
@@ -95,7 +97,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       state.requests.push(`${req.method} ${path}`);
       if (path === "/v2/health/ready") return json(res, 200, { ready: true });
       if (path === "/v2/models") return json(res, 200, { models: [{ name: model, version: "1.0.0" }] });
-      const match = /^\/v2\/models\/([^/]+)(?:\/(infer|labels|bundle))?$/.exec(path);
+      const match = /^\/v2\/models\/([^/]+)(?:\/(infer|labels|bundle|vocab))?$/.exec(path);
       if (!match || decodeURIComponent(match[1]!) !== model)
         return json(res, 404, { error: "unknown model" });
       const action = match[2];
@@ -104,6 +106,11 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
         return json(res, 200, manifest);
       }
       if (action === "labels") return json(res, 200, labels);
+      if (action === "vocab") {
+        if (options.vocabText === undefined) return json(res, 404, { error: "no vocab route" });
+        res.writeHead(200, { "content-type": "text/plain; charset=utf-8" });
+        return res.end(options.vocabText);
+      }
       if (!action)
         return json(res, 200, {
           name: model,

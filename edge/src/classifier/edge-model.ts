@@ -1,7 +1,8 @@
 /**
- * What the edge holds of the model bundle, embedded at build time: the vocabulary (for the
- * tokenizer), the label table, and bundle.json (calibration, metrics, the sha256s to verify the
- * upstream against). Built once per isolate.
+ * What the edge holds of a model bundle: the vocabulary (for the tokenizer), the label table, and
+ * bundle.json (calibration, metrics, the sha256s to verify the upstream against). The default bundle
+ * is embedded at build time and built once per isolate; other models are learnt from the upstream
+ * at runtime (upstream/verify-model.ts).
  */
 
 import { type BundleManifest, type Calibration, type Label, sha256Hex } from "@intentql/schema";
@@ -15,6 +16,14 @@ export interface EdgeBundleAssets {
   manifest: BundleManifest;
 }
 
+export interface EdgeModelOptions {
+  /** Learnt at runtime: a smaller tokenizer cache, and no MASSIVE catalogue text for its labels. */
+  learnt?: boolean;
+}
+
+/** The word cache of a learnt model's tokenizer (the embedded one keeps the tokenizer's 4 MiB default). */
+const LEARNT_WORD_CACHE_BYTES = 1024 * 1024;
+
 export class EdgeModel {
   readonly tokenizer: BertWordPieceTokenizer;
   readonly intents: readonly IntentInfo[];
@@ -23,9 +32,15 @@ export class EdgeModel {
   readonly maxLength: number;
   #vocabSha256: Promise<string> | undefined;
 
-  constructor(readonly assets: EdgeBundleAssets) {
-    this.tokenizer = new BertWordPieceTokenizer(parseVocabTxt(assets.vocabText));
-    this.intents = assets.labels.map((label) => toIntentInfo(label));
+  constructor(
+    readonly assets: EdgeBundleAssets,
+    options: EdgeModelOptions = {},
+  ) {
+    this.tokenizer = new BertWordPieceTokenizer(
+      parseVocabTxt(assets.vocabText),
+      options.learnt ? { wordCacheBytes: LEARNT_WORD_CACHE_BYTES } : {},
+    );
+    this.intents = assets.labels.map((label) => toIntentInfo(label, !options.learnt));
     this.intentsByName = new Map(this.intents.map((i) => [i.name, i]));
     this.calibration = calibrationOf(assets.manifest);
     this.maxLength = assets.manifest.maxLength;
@@ -38,8 +53,8 @@ export class EdgeModel {
   }
 }
 
-export function toIntentInfo(label: Label): IntentInfo {
-  const doc = MASSIVE_INTENT_DOCS[label.name];
+export function toIntentInfo(label: Label, massiveCatalogue = true): IntentInfo {
+  const doc = massiveCatalogue ? MASSIVE_INTENT_DOCS[label.name] : undefined;
   return {
     id: label.id,
     name: label.name,

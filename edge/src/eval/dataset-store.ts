@@ -54,8 +54,6 @@ export interface ImportOptions {
   content: string;
   /** For MASSIVE official files: keep only this partition. For other files: the split to file rows under. */
   split?: string;
-  /** Labels the served model knows; rows with any other label are refused (with line numbers). */
-  knownLabels?: ReadonlySet<string>;
 }
 
 /**
@@ -70,12 +68,6 @@ export async function importDataset(
   const name = options.name.trim();
   if (name === "" || name.length > 200) throw new DatasetImportError("name must be 1-200 characters");
   const { rows, errors } = parseDatasetJsonl(options.content, options.split ? { split: options.split } : {});
-  if (options.knownLabels) {
-    for (const r of rows)
-      if (!options.knownLabels.has(r.label))
-        errors.push({ line: r.line, message: `unknown label "${r.label}"` });
-    errors.sort((a, b) => a.line - b.line);
-  }
   if (errors.length > 0) {
     const shown = errors
       .slice(0, 20)
@@ -145,6 +137,15 @@ export async function getDataset(db: Db, idOrName: string): Promise<Dataset | nu
     .bind(idOrName)
     .first<DatasetRow>();
   return row ? toDataset(row) : null;
+}
+
+/** The distinct labels of one split of a dataset (at most one row per label: bounded by the label table). */
+export async function datasetLabels(db: Db, datasetId: string, split: string): Promise<string[]> {
+  const { results } = await db
+    .prepare("SELECT DISTINCT label FROM dataset_rows WHERE dataset_id = ? AND split = ? ORDER BY label")
+    .bind(datasetId, split)
+    .all<{ label: string }>();
+  return results.map((r) => r.label);
 }
 
 export async function listDatasets(db: Db): Promise<Dataset[]> {

@@ -6,7 +6,7 @@
  */
 
 import { sha256Hex } from "@intentql/schema";
-import { DatasetImportError, type Db, type ImportOptions, importDataset } from "./dataset-store.ts";
+import { DatasetImportError, type Db, importDataset } from "./dataset-store.ts";
 
 export const MAX_PART_BYTES = 512 * 1024;
 export const MAX_UPLOAD_BYTES = 16 * 1024 * 1024;
@@ -97,11 +97,7 @@ export async function uploadPart(db: Db, id: string, index: number, content: str
 }
 
 /** Checks the whole, imports it (atomically, idempotently) and deletes the upload. */
-export async function finishUpload(
-  db: Db,
-  id: string,
-  knownLabels: ImportOptions["knownLabels"],
-): ReturnType<typeof importDataset> {
+export async function finishUpload(db: Db, id: string): ReturnType<typeof importDataset> {
   const upload = await db
     .prepare("SELECT name, split, content_sha256, parts, bytes FROM dataset_uploads WHERE id = ?")
     .bind(id)
@@ -133,7 +129,6 @@ export async function finishUpload(
       name: upload.name,
       content,
       ...(upload.split ? { split: upload.split } : {}),
-      ...(knownLabels ? { knownLabels } : {}),
     });
     await remove();
     return result;

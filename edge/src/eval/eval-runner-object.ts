@@ -33,9 +33,13 @@ export class EvalRunnerObject extends DurableObject<Env> {
     if (!runId) return;
     try {
       this.#classifier ??= createClassifier(classifierOptionsFromEnv(this.env));
-      const { classifyForEval, model } = this.#classifier;
+      const { classifyForEval, verifier } = this.#classifier;
       const outcome = await runSlice(
-        { db: this.env.DB, classify: classifyForEval, labels: model.intents },
+        {
+          db: this.env.DB,
+          classify: classifyForEval,
+          labelsOf: async (name) => (await verifier.verify(name)).model.intents,
+        },
         runId,
         {
           chunkSize: positiveNumber(this.env.EVAL_CHUNK_TEXTS, CHUNK_TEXTS),

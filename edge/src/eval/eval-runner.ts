@@ -21,7 +21,8 @@ export interface EvalRunnerDeps {
   db: D1Database;
   /** The production path: tokenizer → batched V2 infer → calibrated label. */
   classify(texts: string[], model: string): Promise<ClassifiedText[]>;
-  labels: readonly LabelInfo[];
+  /** The run's model's labels (name and scenario), in logit order, for its metrics. */
+  labelsOf(model: string): Promise<readonly LabelInfo[]>;
 }
 
 export interface RunSliceOptions {
@@ -52,7 +53,7 @@ export async function runSlice(
   while (Date.now() - started < options.budgetMs) {
     const rows = await pendingRows(deps.db, run, options.chunkSize);
     if (rows.length === 0) {
-      await finishRun(deps.db, run, deps.labels);
+      await finishRun(deps.db, run, await deps.labelsOf(run.model));
       return "finished";
     }
     const t0 = performance.now();

@@ -7,7 +7,13 @@ import { GraphQLError } from "graphql";
 import type { IntentMetricsInfo } from "../graphql/builder.ts";
 import { ErrorCode } from "../graphql/errors.ts";
 import type { EvalService } from "../graphql/eval-context.ts";
-import { DatasetImportError, getDataset, importDataset, listDatasets } from "./dataset-store.ts";
+import {
+  DatasetImportError,
+  datasetLabels,
+  getDataset,
+  importDataset,
+  listDatasets,
+} from "./dataset-store.ts";
 import { finishUpload, startUpload, uploadPart } from "./dataset-upload-store.ts";
 import {
   cancelRun,
@@ -28,8 +34,12 @@ export interface RunnerLauncher {
 
 export interface EvalServiceOptions {
   db: D1Database;
-  /** Label names the served model knows: imports with other labels are refused. */
-  knownLabels: ReadonlySet<string>;
+  /**
+   * The label names of a served model (the embedded default, or one the edge learns): a run is
+   * refused when its dataset split has labels its model does not know. Datasets themselves belong to
+   * no model, so that two models can be compared on the same one.
+   */
+  labelsOf(model: string): Promise<readonly string[]>;
   defaultModel: string;
   runner: RunnerLauncher;
   /** A running run whose last chunk is older than this is restarted when someone looks at it. */
@@ -75,12 +85,11 @@ export function createEvalService(options: EvalServiceOptions): EvalService {
           name: input.name,
           content: input.content,
           ...(input.split ? { split: input.split } : {}),
-          knownLabels: options.knownLabels,
         }),
       ),
     startDatasetUpload: (input) => asUserInput(() => startUpload(db, input)),
     uploadDatasetPart: (id, index, content) => asUserInput(() => uploadPart(db, id, index, content)),
-    finishDatasetUpload: (id) => asUserInput(() => finishUpload(db, id, options.knownLabels)),
+    finishDatasetUpload: (id) => asUserInput(() => finishUpload(db, id)),
     runs: (first) => listRuns(db, first),
     async run(id) {
       const run = await getRun(db, id);
@@ -95,12 +104,14 @@ export function createEvalService(options: EvalServiceOptions): EvalService {
         const have = Object.keys(dataset.splits).join(", ");
         throw badInput(`dataset ${dataset.name} has no split "${input.split}" (it has ${have})`);
       }
-      const run = await createRun(db, {
-        datasetId: dataset.id,
-        split: input.split,
-        model: input.model ?? options.defaultModel,
-        total,
-      });
+      const model = input.model ?? options.defaultModel;
+      const known = new Set(await options.labelsOf(model));
+      const unknown = (await datasetLabels(db, dataset.id, input.split)).filter((l) => !known.has(l));
+      if (unknown.length > 0)
+        throw badInput(
+          `dataset ${dataset.name}/${input.split} has ${unknown.length} label(s) that model ${model} does not know: ${unknown.slice(0, 10).join(", ")}`,
+        );
+      const run = await createRun(db, { datasetId: dataset.id, split: input.split, model, total });
       await runner.start(run.id);
       return run;
     },

@@ -107,8 +107,11 @@ export interface GraphQLContext {
     options: { topK: number; model: string | null },
   ): Promise<ClassificationInfo[]>;
   intents: {
+    /** The default model's intents (embedded: no upstream call). */
     all(): readonly IntentInfo[];
     byName(name: string): IntentInfo | undefined;
+    /** Another served model's intents, as the edge learns or verifies that model. */
+    ofModel(model: string): Promise<readonly IntentInfo[]>;
   };
   models(): Promise<ModelInfo[]>;
   /** Absent where keys are managed elsewhere. */

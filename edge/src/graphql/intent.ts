@@ -34,11 +34,17 @@ export const IntentRef = builder.objectRef<IntentInfo>("Intent").implement({
 builder.queryFields((t) => ({
   intents: t.field({
     type: [IntentRef],
-    description: "Every intent, in logit order; only one scenario's when `scenario` is given.",
+    description:
+      "Every intent of a model, in logit order; only one scenario's when `scenario` is given. `model` is any served model (see `models`); the edge's default when omitted.",
     authScopes: { catalog: true },
-    args: { scenario: t.arg.string({ required: false }) },
-    resolve: (_root, { scenario }, ctx) =>
-      ctx.intents.all().filter((i) => scenario == null || i.scenario === scenario),
+    args: {
+      scenario: t.arg.string({ required: false }),
+      model: t.arg.string({ required: false }),
+    },
+    resolve: async (_root, { scenario, model }, ctx) =>
+      (model == null ? ctx.intents.all() : await ctx.intents.ofModel(model)).filter(
+        (i) => scenario == null || i.scenario === scenario,
+      ),
   }),
   intent: t.field({
     type: IntentRef,

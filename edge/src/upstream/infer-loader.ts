@@ -7,7 +7,7 @@
 
 import { type Calibration, calibratedProbabilities } from "@intentql/schema";
 import DataLoader from "dataloader";
-import type { EdgeModel } from "../classifier/edge-model.ts";
+import type { IntentInfo } from "../graphql/builder.ts";
 import { modelMismatch } from "./errors.ts";
 import type { V2Client } from "./v2-client.ts";
 import type { ModelVerifier } from "./verify-model.ts";
@@ -19,6 +19,8 @@ export interface ClassifyKey {
 
 export interface ClassifiedRow {
   model: string;
+  /** The model's intents in logit order (the embedded bundle's, or a learnt model's). */
+  intents: readonly IntentInfo[];
   /** Calibrated probabilities, one per label in logit order. */
   probabilities: Float64Array;
   calibration: Calibration;
@@ -27,7 +29,6 @@ export interface ClassifiedRow {
 }
 
 export interface InferLoaderOptions {
-  edge: EdgeModel;
   client: V2Client;
   verifier: ModelVerifier;
   /** Rows per upstream call; more texts than this are split into several calls (sent concurrently). */
@@ -45,7 +46,7 @@ export function createInferLoader(options: InferLoaderOptions): InferLoader {
 }
 
 async function loadBatch(
-  { edge, client, verifier, maxBatch, beforeDispatch }: InferLoaderOptions,
+  { client, verifier, maxBatch, beforeDispatch }: InferLoaderOptions,
   keys: readonly ClassifyKey[],
 ): Promise<(ClassifiedRow | Error)[]> {
   if (beforeDispatch) {
@@ -71,9 +72,10 @@ async function loadBatch(
           chunks.push(indices.slice(start, start + maxBatch));
         await Promise.all(
           chunks.map(async (chunk) => {
-            const encoded = edge.tokenizer.encodeBatch(
+            // Each model's own tokenizer: a learnt model may have another vocabulary.
+            const encoded = verified.model.tokenizer.encodeBatch(
               chunk.map((i) => keys[i]!.text),
-              edge.maxLength,
+              verified.model.maxLength,
             );
             const logits = await client.infer(model, encoded);
             if (logits.width !== verified.labelCount)
@@ -81,6 +83,7 @@ async function loadBatch(
             chunk.forEach((keyIndex, row) => {
               out[keyIndex] = {
                 model,
+                intents: verified.model.intents,
                 probabilities: calibratedProbabilities(
                   logits.data.subarray(row * logits.width, (row + 1) * logits.width),
                   verified.calibration.temperature,

@@ -129,6 +129,16 @@ export class V2Client {
     return this.getJson(`/v2/models/${encodeURIComponent(model)}/labels`, model);
   }
 
+  /** gpu-service's `intentql_bundle` extension: the bundle's vocab.txt, for a model the edge learns. */
+  async vocabText(model: string): Promise<string> {
+    const response = await this.#call(
+      `/v2/models/${encodeURIComponent(model)}/vocab`,
+      { method: "GET" },
+      model,
+    );
+    return this.#read(response, (r) => r.text());
+  }
+
   /** One binary V2 infer call: input_ids and attention_mask INT64 [B,S] → logits FP32 [B,L]. */
   async infer(model: string, batch: TokenBatch): Promise<Logits> {
     const shape = [batch.batchSize, batch.seqLength];

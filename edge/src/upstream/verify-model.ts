@@ -1,10 +1,23 @@
 /**
- * Consistency check, at first use of each upstream model per isolate: the upstream's vocabulary
- * (by sha256) and label table must equal the edge's, or token ids and logit columns would mean
- * different things on each side and every answer would be silently wrong.
+ * What the edge knows of each upstream model, settled at its first use per isolate. A model whose
+ * vocabulary (by sha256) and label table equal the embedded bundle's is served with the embedded
+ * tokenizer and intents (no fetch for the default model). Any other model served by gpu-service is
+ * learnt at runtime: its vocab.txt, labels and bundle.json come from the upstream's bundle extension,
+ * the vocabulary is checked against bundle.json's sha256 and the labels against its count, and the
+ * edge tokenizes and labels that model's answers with them, so a newly trained model is classifiable
+ * with no Worker rebuild. Triton serves no bundle: there, only models equal to the embedded one are
+ * served, and anything else is MODEL_MISMATCH, as token ids and logit columns would mean different
+ * things on each side.
  */
-import type { BundleManifest, Calibration, Label } from "@intentql/schema";
-import { calibrationOf, type EdgeModel } from "../classifier/edge-model.ts";
+import {
+  type BundleManifest,
+  type Calibration,
+  type Label,
+  sha256Hex,
+  validateLabels,
+  validateManifest,
+} from "@intentql/schema";
+import { calibrationOf, EdgeModel } from "../classifier/edge-model.ts";
 import { ErrorCode } from "../graphql/errors.ts";
 import { modelMismatch, unknownModel } from "./errors.ts";
 import type { V2Client } from "./v2-client.ts";
@@ -15,6 +28,10 @@ export interface VerifiedModel {
   /** The upstream bundle's own calibration: it belongs to the weights that answer. */
   calibration: Calibration;
   labelCount: number;
+  /** Tokenizer, intents and maximum length to serve it with: the embedded bundle's, or the learnt one's. */
+  model: EdgeModel;
+  /** True when the model was learnt from the upstream rather than embedded. */
+  learnt: boolean;
 }
 
 /** Pure comparison; returns what differs, or null when the upstream matches. */
@@ -80,6 +97,11 @@ export interface ModelVerifierOptions {
   catalogTtlMs?: number;
   /** Verified models kept per isolate (the rest are checked again). Default 64. */
   maxModels?: number;
+  /**
+   * Learnt models kept per isolate, each with its own tokenizer (vocabulary and bounded caches); the
+   * least recently learnt is dropped beyond this. Default 4.
+   */
+  maxLearntModels?: number;
   now?: () => number;
 }
 
@@ -100,6 +122,8 @@ export class ModelVerifier {
   readonly #failureTtlMs: number;
   readonly #catalogTtlMs: number;
   readonly #maxModels: number;
+  readonly #maxLearntModels: number;
+  readonly #learnt: string[] = [];
   readonly #now: () => number;
   #catalog: Promise<Catalog> | undefined;
 
@@ -111,6 +135,7 @@ export class ModelVerifier {
     this.#failureTtlMs = options.failureTtlMs ?? 5_000;
     this.#catalogTtlMs = options.catalogTtlMs ?? 60_000;
     this.#maxModels = options.maxModels ?? 64;
+    this.#maxLearntModels = options.maxLearntModels ?? 4;
     this.#now = options.now ?? (() => Date.now());
   }
 
@@ -166,7 +191,7 @@ export class ModelVerifier {
       { vocabSha256, labels: this.edge.assets.labels, maxLength: this.edge.maxLength },
       { manifest, labels },
     );
-    if (problem) throw modelMismatch(model, problem);
+    if (problem) return this.#learn(model, manifest, labels, problem);
     let calibration: Calibration;
     try {
       calibration = manifest.calibration ? calibrationOf(manifest) : this.edge.calibration;
@@ -178,6 +203,46 @@ export class ModelVerifier {
       version: String(manifest.version ?? ""),
       calibration,
       labelCount: this.edge.assets.labels.length,
+      model: this.edge,
+      learnt: false,
+    };
+  }
+
+  /** A model other than the embedded one: its bundle, checked, becomes this isolate's copy of it. */
+  async #learn(model: string, raw: unknown, rawLabels: unknown, difference: string): Promise<VerifiedModel> {
+    let learnt: EdgeModel;
+    try {
+      const manifest = validateManifest(model, raw);
+      if (manifest.tokenizer.lowercase === false)
+        throw new Error("its tokenizer is cased; the edge lowercases");
+      const labels = validateLabels(model, rawLabels, manifest.labels.count);
+      const vocabText = await this.client.vocabText(model).catch((error: unknown) => {
+        // An upstream without the vocab route (an older gpu-service) cannot teach the edge this model.
+        if ((error as { extensions?: { code?: string } }).extensions?.code === ErrorCode.UNKNOWN_MODEL)
+          throw new Error("the upstream serves no vocab.txt to learn it from");
+        throw error;
+      });
+      const sha = await sha256Hex(vocabText);
+      if (sha !== manifest.tokenizer.vocabSha256)
+        throw new Error(
+          `its vocab.txt has sha256 ${sha.slice(0, 12)}…, its bundle.json says ${manifest.tokenizer.vocabSha256.slice(0, 12)}…`,
+        );
+      learnt = new EdgeModel({ vocabText, labels, manifest }, { learnt: true });
+    } catch (error) {
+      if ((error as { extensions?: unknown }).extensions !== undefined) throw error; // upstream errors keep their code
+      throw modelMismatch(model, `${difference}, and it cannot be learnt: ${(error as Error).message}`);
+    }
+    // Memory per isolate stays bounded: the least recently learnt model is forgotten (and learnt again
+    // if it is asked for).
+    this.#learnt.push(model);
+    while (this.#learnt.length > this.#maxLearntModels) this.#verified.delete(this.#learnt.shift()!);
+    return {
+      name: model,
+      version: learnt.assets.manifest.version,
+      calibration: learnt.calibration,
+      labelCount: learnt.intents.length,
+      model: learnt,
+      learnt: true,
     };
   }
 
@@ -198,6 +263,8 @@ export class ModelVerifier {
       version: "",
       calibration: this.edge.calibration,
       labelCount: this.edge.assets.labels.length,
+      model: this.edge,
+      learnt: false,
     };
   }
 }

@@ -27,6 +27,8 @@ export interface ServedModel {
   variant: string;
   labelsJson: string;
   bundleJson: string;
+  /** The bundle's vocab.txt, for an edge that learns the model at runtime. */
+  vocabText: string;
   /** Metadata inputs/outputs as the bundle declares them (-1 = dynamic). */
   inputs: { name: string; datatype: string; shape: number[] }[];
   outputs: { name: string; datatype: string; shape: number[] }[];
@@ -60,7 +62,7 @@ class HttpError extends Error {
   }
 }
 
-const MODEL_ROUTE = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(?:\/(ready|infer|labels|bundle))?$/;
+const MODEL_ROUTE = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(?:\/(ready|infer|labels|bundle|vocab))?$/;
 
 /** A path segment, percent-decoded; malformed escapes (`%E0%A4%A`) are the caller's error, 400. */
 function decodeSegment(segment: string): string {
@@ -281,6 +283,8 @@ export function createHandler(opts: RouterOptions) {
       send(res, routeName, 200, model.labelsJson);
     } else if (action === "bundle") {
       send(res, routeName, 200, model.bundleJson);
+    } else if (action === "vocab") {
+      send(res, routeName, 200, model.vocabText, { "content-type": "text/plain; charset=utf-8" });
     } else {
       sendJson(res, routeName, 200, metadata(model));
     }

@@ -252,7 +252,20 @@ describe("eval runs through the API", () => {
       },
     );
     expect(bad.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
-    expect(bad.errors?.[0]?.message).toMatch(/line 1: unknown label "not_an_intent"; line 2: not valid JSON/);
+    expect(bad.errors?.[0]?.message).toMatch(/1 bad row\(s\), nothing imported: line 2: not valid JSON/);
+
+    // Labels are checked against the run's model when the run starts: nothing is queued.
+    const foreign = await gql(
+      `mutation($input: ImportDatasetInput!) { importDataset(input: $input) { dataset { id } } }`,
+      { input: { name: "foreign", content: JSON.stringify({ text: "hi", label_text: "not_an_intent" }) } },
+    );
+    const refused = await gql(`mutation($input: StartEvalRunInput!) { startEvalRun(input: $input) { id } }`, {
+      input: { dataset: foreign.data.importDataset.dataset.id },
+    });
+    expect(refused.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+    expect(refused.errors?.[0]?.message).toMatch(
+      /dataset foreign\/test has 1 label\(s\) that model massive-scratch does not know: not_an_intent/,
+    );
 
     const forbidden = await gql(`{ evalRuns { id } }`, {}, readOnly);
     expect(forbidden.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");

@@ -15,7 +15,12 @@ describe("schema", () => {
     const sdl = printSchemaFile();
     expect(sdl).toContain("classify(");
     expect(sdl).toMatch(/topK: Int = 1/);
-    for (const field of ["intents(scenario: String)", "intent(name: String!)", "scenarios:", "models:"])
+    for (const field of [
+      "intents(model: String, scenario: String)",
+      "intent(name: String!)",
+      "scenarios:",
+      "models:",
+    ])
       expect(sdl).toContain(field);
   });
 

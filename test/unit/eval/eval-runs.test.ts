@@ -20,7 +20,6 @@ const LABELS = [
   { name: "alarm_remove", scenario: "alarm" },
   { name: "play_music", scenario: "play" },
 ];
-const KNOWN = new Set(LABELS.map((l) => l.name));
 
 let db: D1Database;
 let dispose: () => Promise<void>;
@@ -71,7 +70,7 @@ describe("importDataset", () => {
       ["test", "play_music", "play some jazz"],
       ["dev", "alarm_set", "set an alarm"],
     ]);
-    const a = await importDataset(db, { name: "massive", content, knownLabels: KNOWN });
+    const a = await importDataset(db, { name: "massive", content });
     expect(a.created).toBe(true);
     expect(a.dataset.splits).toEqual({ train: 1, test: 2, dev: 1 });
     const again = await importDataset(db, { name: "another name", content: `${content}\n\n` });
@@ -90,11 +89,12 @@ describe("importDataset", () => {
       JSON.stringify({ text: "who", label_text: "weather_query" }),
       JSON.stringify({ text: "   ", label_text: "alarm_set" }),
     ].join("\n");
-    const error = await importDataset(db, { name: "bad", content, knownLabels: KNOWN }).catch((e) => e);
+    const error = await importDataset(db, { name: "bad", content }).catch((e) => e);
     expect(error).toBeInstanceOf(DatasetImportError);
-    expect(error.rowErrors.map((e: { line: number }) => e.line)).toEqual([2, 3, 4]);
+    // Labels belong to no model at import (a run checks them against its model): line 3 is fine.
+    expect(error.rowErrors.map((e: { line: number }) => e.line)).toEqual([2, 4]);
     expect(error.message).toMatch(
-      /3 bad row\(s\), nothing imported: line 2: not valid JSON; line 3: unknown label "weather_query"/,
+      /2 bad row\(s\), nothing imported: line 2: not valid JSON; line 4: the text is missing or empty/,
     );
     const n = await db
       .prepare("SELECT (SELECT COUNT(*) FROM datasets) + (SELECT COUNT(*) FROM dataset_rows) AS n")
@@ -121,7 +121,7 @@ describe("eval runs", () => {
   it("classifies every row once, in chunks, and stores metrics", async () => {
     const run = await newRun(250);
     const fake = fakeClassifier(goldOf);
-    const outcome = await runSlice({ db, classify: fake.classify, labels: LABELS }, run.id, {
+    const outcome = await runSlice({ db, classify: fake.classify, labelsOf: async () => LABELS }, run.id, {
       chunkSize: 64,
       budgetMs: 60_000,
     });
@@ -139,7 +139,7 @@ describe("eval runs", () => {
   it("resumes after a crash between chunks with exactly n predictions, none twice", async () => {
     const run = await newRun(300);
     const fake = fakeClassifier(goldOf);
-    const deps = { db, classify: fake.classify, labels: LABELS };
+    const deps = { db, classify: fake.classify, labelsOf: async () => LABELS };
     const crash = await runSlice(deps, run.id, {
       chunkSize: 50,
       budgetMs: 60_000,
@@ -176,7 +176,7 @@ describe("eval runs", () => {
         },
       }),
       classify: fakeClassifier(goldOf).classify,
-      labels: LABELS,
+      labelsOf: async () => LABELS,
     };
     await expect(runSlice(deps, run.id, { chunkSize: 16, budgetMs: 60_000 })).rejects.toThrow(
       /injected write failure/,
@@ -188,7 +188,7 @@ describe("eval runs", () => {
 
   it("stops at a slice budget and carries on in the next slice", async () => {
     const run = await newRun(100);
-    const deps = { db, classify: fakeClassifier(goldOf).classify, labels: LABELS };
+    const deps = { db, classify: fakeClassifier(goldOf).classify, labelsOf: async () => LABELS };
     expect(await runSlice(deps, run.id, { chunkSize: 10, budgetMs: 0 })).toBe("more");
     expect(await runSlice(deps, run.id, { chunkSize: 10, budgetMs: 60_000 })).toBe("finished");
   });
@@ -204,18 +204,24 @@ describe("eval runs", () => {
       return fakeClassifier(goldOf).classify(texts);
     };
     expect(
-      await runSlice({ db, classify, labels: LABELS }, run.id, { chunkSize: 10, budgetMs: 60_000 }),
+      await runSlice({ db, classify, labelsOf: async () => LABELS }, run.id, {
+        chunkSize: 10,
+        budgetMs: 60_000,
+      }),
     ).toBe("ended");
     expect((await getRun(db, run.id))!).toMatchObject({ status: "cancelled", done: 0 });
     expect(await cancelRun(db, run.id)).toBe(false);
     expect(
-      await runSlice({ db, classify, labels: LABELS }, run.id, { chunkSize: 10, budgetMs: 60_000 }),
+      await runSlice({ db, classify, labelsOf: async () => LABELS }, run.id, {
+        chunkSize: 10,
+        budgetMs: 60_000,
+      }),
     ).toBe("ended");
   });
 
   it("pages through misclassified predictions with cursors and an intent filter", async () => {
     const run = await newRun(60);
-    await runSlice({ db, classify: fakeClassifier(goldOf).classify, labels: LABELS }, run.id, {
+    await runSlice({ db, classify: fakeClassifier(goldOf).classify, labelsOf: async () => LABELS }, run.id, {
       chunkSize: 25,
       budgetMs: 60_000,
     });

@@ -24,7 +24,7 @@ beforeAll(async () => {
   const db = counted.db;
   service = createEvalService({
     db,
-    knownLabels: new Set(["alarm_set", "alarm_remove"]),
+    labelsOf: async () => ["alarm_set", "alarm_remove"],
     defaultModel: "massive-scratch",
     runner: { start: async () => {} }, // the run stays queued: watch would poll forever
     pollMs: 20,

@@ -1,0 +1,116 @@
+/**
+ * Bring your own intents, on the real stack: a bundle trained by `intentql train` is served by
+ * gpu-service next to massive-scratch, and the Worker (workerd, built once, never rebuilt) classifies
+ * with it by name, with its own labels, while massive-scratch keeps answering.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { generateApiKey } from "@intentql/edge";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type EdgeWorker, startEdgeWorker } from "../../support/edge-worker.ts";
+import { type GpuServiceHandle, startGpuService } from "../../support/gpu-service.ts";
+
+const UPSTREAM_TOKEN = "custom-model-upstream-token-0123456789";
+const key = generateApiKey();
+const bundle = join(mkdtempSync(join(tmpdir(), "intentql-custom-")), "my-intents");
+
+let gpu: GpuServiceHandle;
+let edge: EdgeWorker;
+
+beforeAll(async () => {
+  const trained = spawnSync(
+    process.execPath,
+    ["cli/bin/intentql.js", "train", "--data", "data/custom-example/train.jsonl", "--out", bundle],
+    { encoding: "utf8" },
+  );
+  if (trained.status !== 0) throw new Error(`intentql train failed: ${trained.stderr}`);
+  gpu = await startGpuService({ authToken: UPSTREAM_TOKEN, bundles: ["models/massive-scratch", bundle] });
+  edge = await startEdgeWorker({
+    upstreamUrl: gpu.url,
+    upstreamToken: UPSTREAM_TOKEN,
+    pepper: "custom-model-pepper",
+    keys: [{ key, scopes: ["classify", "eval", "admin"] }],
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await edge?.dispose();
+  await gpu?.stop();
+});
+
+async function classify(texts: string[], model?: string) {
+  const response = await fetch(`${edge.url}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+    body: JSON.stringify({
+      query:
+        "query ($t: [String!]!, $m: String) { classify(texts: $t, model: $m) { intent { name } outOfScope model } }",
+      variables: { t: texts, m: model },
+    }),
+  });
+  return (await response.json()) as {
+    data?: { classify: { intent: { name: string }; outOfScope: boolean; model: string }[] };
+    errors?: { message: string; extensions?: { code?: string } }[];
+  };
+}
+
+describe("a custom model next to massive-scratch, through the Worker", () => {
+  it("answers classify(model:) with the custom label names", async () => {
+    const body = await classify(
+      ["book me a cab to the airport", "turn the lights off in the kitchen", "email john about the meeting"],
+      "my-intents",
+    );
+    expect(body.errors).toBeUndefined();
+    expect(body.data!.classify.map((r) => r.intent.name)).toEqual(["book_taxi", "lights_off", "send_email"]);
+    expect(new Set(body.data!.classify.map((r) => r.model))).toEqual(new Set(["my-intents"]));
+  });
+
+  it("keeps answering with massive-scratch, the default, in the same and in later requests", async () => {
+    const before = await classify(["wake me up at 7am"]);
+    expect(before.data!.classify[0]).toMatchObject({
+      intent: { name: "alarm_set" },
+      model: "massive-scratch",
+    });
+    const mixed = await fetch(`${edge.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      body: JSON.stringify({
+        query:
+          '{ a: classify(texts: ["wake me up at 7am"]) { intent { name } } b: classify(texts: ["call a taxi"], model: "my-intents") { intent { name } } }',
+      }),
+    });
+    const body = (await mixed.json()) as {
+      data: { a: { intent: { name: string } }[]; b: { intent: { name: string } }[] };
+    };
+    expect(body.data.a[0]!.intent.name).toBe("alarm_set");
+    expect(body.data.b[0]!.intent.name).toBe("book_taxi");
+  });
+
+  it("is evaluated on its held-out texts through the Worker's eval runs: 90 percent or more", () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        "cli/bin/intentql.js",
+        "eval",
+        "--data",
+        "data/custom-example/test.jsonl",
+        "--model",
+        "my-intents",
+        "--endpoint",
+        `${edge.url}/graphql`,
+      ],
+      { encoding: "utf8", env: { ...process.env, INTENTQL_API_KEY: key }, timeout: 240_000 },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout.trim().split("\n").pop()!);
+    expect(result.n).toBe(784);
+    expect(result.accuracy).toBeGreaterThanOrEqual(0.9);
+  }, 300_000);
+
+  it("refuses a model gpu-service does not serve with UNKNOWN_MODEL", async () => {
+    const body = await classify(["hello"], "not-served");
+    expect(body.errors?.[0]?.extensions?.code).toBe("UNKNOWN_MODEL");
+  });
+});

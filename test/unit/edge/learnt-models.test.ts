@@ -1,0 +1,98 @@
+/**
+ * Models the edge does not embed are learnt from the upstream at runtime (upstream/verify-model.ts):
+ * classify(model:) answers with that model's own labels, tokenized with its own vocabulary, with no
+ * rebuild; a bundle whose vocab.txt does not match its sha256 is MODEL_MISMATCH; learnt models are
+ * fetched once and bounded in number per isolate.
+ */
+import { sha256Hex } from "@intentql/schema";
+import { BertWordPieceTokenizer, parseVocabTxt } from "@intentql/tokenizer";
+import { afterEach, describe, expect, it } from "vitest";
+import { startTestEdge, type TestEdge } from "../../support/edge-app.ts";
+import { type FakeUpstream, fakeLabelFor, startFakeUpstream } from "../../support/edge-fake-upstream.ts";
+
+const VOCAB = `${["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "book", "a", "taxi", "lights", "off", "##s"].join("\n")}\n`;
+const LABELS = [
+  { id: 0, name: "book_taxi", scenario: "book", action: "taxi" },
+  { id: 1, name: "lights_off", scenario: "lights", action: "off" },
+  { id: 2, name: "smalltalk", scenario: "smalltalk", action: "smalltalk" },
+];
+const CLASSIFY = `query ($texts: [String!]!, $model: String) {
+  classify(texts: $texts, model: $model) { intent { name scenario } score outOfScope model tokens }
+}`;
+
+let upstream: FakeUpstream | undefined;
+let edge: TestEdge | undefined;
+afterEach(async () => {
+  await edge?.dispose();
+  await upstream?.close();
+  edge = upstream = undefined;
+});
+
+async function customUpstream(vocabSha256?: string): Promise<FakeUpstream> {
+  const sha = vocabSha256 ?? (await sha256Hex(VOCAB));
+  return startFakeUpstream({
+    model: "my-intents",
+    labels: LABELS,
+    vocabText: VOCAB,
+    manifestPatch: (m) => {
+      m.name = "my-intents";
+      m.version = "2.0.0";
+      m.tokenizer = { ...(m.tokenizer as object), vocabSha256: sha, vocabSize: 11 };
+      m.labels = { file: "labels.json", sha256: "0".repeat(64), count: LABELS.length };
+      m.outputs = [{ name: "logits", datatype: "FP32", shape: [-1, LABELS.length] }];
+      m.calibration = { temperature: 1, outOfScope: { threshold: 0.5, rule: "test" } };
+    },
+  });
+}
+
+describe("a model the edge does not embed", () => {
+  it("is learnt from the upstream once: its labels, its vocabulary, its calibration", async () => {
+    upstream = await customUpstream();
+    edge = await startTestEdge(upstream.url, { upstream: { model: "my-intents" } });
+    const texts = ["book a taxi", "lights off", "unknown words here"];
+    const { body } = await edge.gql(CLASSIFY, { texts, model: "my-intents" });
+    expect(body.errors).toBeUndefined();
+    const tokenizer = new BertWordPieceTokenizer(parseVocabTxt(VOCAB));
+    const rows = body.data.classify as {
+      intent: { name: string; scenario: string };
+      model: string;
+      tokens: number;
+    }[];
+    rows.forEach((row, i) => {
+      const { ids } = tokenizer.encode(texts[i]!);
+      // The fake answers from the ids it received: they are this model's vocabulary's ids.
+      expect(row.intent.name).toBe(LABELS[fakeLabelFor(ids, LABELS.length)]!.name);
+      expect(row.tokens).toBe(ids.length);
+      expect(row.model).toBe("my-intents");
+    });
+    expect(upstream.calls[0]!.ids).toEqual(texts.map((t) => tokenizer.encode(t).ids));
+    const fetches = upstream.requests.filter((r) => r.endsWith("/vocab")).length;
+    await edge.gql(CLASSIFY, { texts: ["book a taxi"], model: "my-intents" });
+    expect(upstream.requests.filter((r) => r.endsWith("/vocab")).length).toBe(fetches);
+    expect(fetches).toBe(1);
+    const intents = await edge.gql('{ intents(model: "my-intents") { name scenario description } }');
+    expect(intents.body.data.intents.map((i: { name: string }) => i.name)).toEqual(LABELS.map((l) => l.name));
+    expect(intents.body.data.intents[0].description).toBe("book: taxi");
+  });
+
+  it("is refused with MODEL_MISMATCH when its vocab.txt is not the one its bundle.json names", async () => {
+    upstream = await customUpstream("a".repeat(64));
+    edge = await startTestEdge(upstream.url, { upstream: { model: "my-intents" } });
+    const { body } = await edge.gql(CLASSIFY, { texts: ["book a taxi"], model: "my-intents" });
+    expect(body.errors?.[0]?.extensions?.code).toBe("MODEL_MISMATCH");
+    expect(body.errors?.[0]?.message).toMatch(/cannot be learnt: its vocab.txt has sha256/);
+    expect(upstream.calls).toHaveLength(0);
+  });
+
+  it("is refused with MODEL_MISMATCH when the upstream has no vocab route to learn it from", async () => {
+    upstream = await startFakeUpstream({
+      manifestPatch: (m) => void ((m.tokenizer as { vocabSha256: string }).vocabSha256 = "b".repeat(64)),
+    });
+    edge = await startTestEdge(upstream.url);
+    const { body } = await edge.gql(CLASSIFY, { texts: ["book a taxi"] });
+    expect(body.errors?.[0]?.extensions?.code).toBe("MODEL_MISMATCH");
+    expect(body.errors?.[0]?.message).toMatch(
+      /vocab sha256 .* cannot be learnt: the upstream serves no vocab.txt/,
+    );
+  });
+});
