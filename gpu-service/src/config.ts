@@ -7,6 +7,11 @@ export interface Config {
   host: string;
   port: number;
   bundles: string[];
+  /**
+   * A folder of bundle folders, each named after its model: all are served at start, and
+   * `POST /v2/repository/models/{name}/load|unload` loads, reloads and unloads them at runtime.
+   */
+  modelRepository: string | undefined;
   device: Device;
   /** Undefined: each bundle's defaultVariant for the chosen provider (cuda → fp16, cpu → int8). */
   variant: Variant | undefined;
@@ -80,7 +85,7 @@ export const INT_FLAGS = {
 
 export const DEFAULT_BUNDLE = "models/massive-scratch";
 
-const USAGE = `usage: gpu-service [--host H] [--port N] [--bundle DIR]... [--device auto|cpu|cuda]
+const USAGE = `usage: gpu-service [--host H] [--port N] [--bundle DIR]... [--model-repository DIR] [--device auto|cpu|cuda]
   [--variant fp32|fp16|int8] [--max-batch-size N] [--max-batch-tokens N] [--max-queue-delay-us N]
   [--max-queue-rows N] [--max-request-rows N] [--max-in-flight N] [--request-timeout-ms N] [--auth-token T] [--auth-token-next T]
   [--insecure-no-auth] [--body-limit-bytes N] [--intra-op-threads N] [--pad-multiple 1|8]
@@ -143,6 +148,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   const options = {
     host: { type: "string" },
     bundle: { type: "string", multiple: true },
+    "model-repository": { type: "string" },
     device: { type: "string" },
     variant: { type: "string" },
     "auth-token": { type: "string" },
@@ -193,7 +199,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
           .split(",")
           .map((s) => s.trim())
           .filter((s) => s !== "");
-  if (bundles.length === 0) bundles.push(DEFAULT_BUNDLE);
+  const modelRepository = str("model-repository", "GPU_MODEL_REPOSITORY") || undefined;
+  // With a model repository, its folders are the models; without one, the default bundle.
+  if (bundles.length === 0 && modelRepository === undefined) bundles.push(DEFAULT_BUNDLE);
   const host = str("host", "GPU_HOST") ?? "127.0.0.1";
   if (host === "") throw new ConfigError("--host must not be empty");
   // Whether one row of the bundle's maxLength fits max-batch-tokens is checked per bundle at start.
@@ -202,6 +210,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     host,
     port: ints.port,
     bundles,
+    modelRepository,
     device,
     variant: variant === undefined || variant === "" ? undefined : (variant as Variant),
     maxBatchSize: ints.maxBatchSize,

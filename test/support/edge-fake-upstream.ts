@@ -50,6 +50,8 @@ export interface FakeUpstream {
   delayMs: number;
   /** When set, infer answers this HTTP status. */
   failStatus: number | null;
+  /** When set, infer answers as this model version (a model reloaded behind the edge's back). */
+  answerVersion: string | null;
   close(): Promise<void>;
 }
 
@@ -82,6 +84,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     requests: [] as string[],
     delayMs: 0,
     failStatus: null as number | null,
+    answerVersion: null as string | null,
   };
   const json = (res: import("node:http").ServerResponse, status: number, body: unknown): void => {
     res.writeHead(status, { "content-type": "application/json" });
@@ -96,7 +99,8 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       const path = (req.url ?? "/").split("?")[0]!;
       state.requests.push(`${req.method} ${path}`);
       if (path === "/v2/health/ready") return json(res, 200, { ready: true });
-      if (path === "/v2/models") return json(res, 200, { models: [{ name: model, version: "1.0.0" }] });
+      if (path === "/v2/models")
+        return json(res, 200, { models: [{ name: model, version: String(manifest.version) }] });
       const match = /^\/v2\/models\/([^/]+)(?:\/(infer|labels|bundle|vocab))?$/.exec(path);
       if (!match || decodeURIComponent(match[1]!) !== model)
         return json(res, 404, { error: "unknown model" });
@@ -114,7 +118,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       if (!action)
         return json(res, 200, {
           name: model,
-          versions: ["1.0.0"],
+          versions: [String(manifest.version)],
           platform: "fake",
           inputs: [],
           outputs: [],
@@ -144,7 +148,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
         logits[r * labelCount + fakeLabelFor(row, labelCount)] = 8;
       });
       const encoded = encodeBinaryMessage<InferResponseHeader>(
-        { model_name: model, model_version: "1.0.0" },
+        { model_name: model, model_version: state.answerVersion ?? String(manifest.version) },
         "outputs",
         [{ name: "logits", datatype: "FP32", shape: [rows, labelCount], bytes: typedBytes(logits) }],
       );

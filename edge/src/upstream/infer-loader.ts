@@ -10,7 +10,7 @@ import DataLoader from "dataloader";
 import type { IntentInfo } from "../graphql/builder.ts";
 import { modelMismatch } from "./errors.ts";
 import type { V2Client } from "./v2-client.ts";
-import type { ModelVerifier } from "./verify-model.ts";
+import type { ModelVerifier, VerifiedModel } from "./verify-model.ts";
 
 export interface ClassifyKey {
   model: string;
@@ -66,7 +66,24 @@ async function loadBatch(
   await Promise.all(
     [...byModel].map(async ([model, indices]) => {
       try {
-        const verified = await verifier.verify(model);
+        try {
+          await classifyGroup(await verifier.verify(model));
+        } catch (error) {
+          if (!(error instanceof VersionChanged)) throw error;
+          // The upstream reloaded the model (another version): learn it again, and answer once more.
+          verifier.forget(model);
+          try {
+            await classifyGroup(await verifier.verify(model));
+          } catch (again) {
+            if (!(again instanceof VersionChanged)) throw again;
+            throw modelMismatch(model, again.message);
+          }
+        }
+      } catch (error) {
+        for (const i of indices) out[i] = error as Error;
+      }
+
+      async function classifyGroup(verified: VerifiedModel): Promise<void> {
         const chunks: number[][] = [];
         for (let start = 0; start < indices.length; start += maxBatch)
           chunks.push(indices.slice(start, start + maxBatch));
@@ -78,6 +95,14 @@ async function loadBatch(
               verified.model.maxLength,
             );
             const logits = await client.infer(model, encoded);
+            if (
+              verified.version !== "" &&
+              logits.version !== undefined &&
+              logits.version !== verified.version
+            )
+              throw new VersionChanged(
+                `answered as version ${logits.version}, but its bundle.json says ${verified.version}`,
+              );
             if (logits.width !== verified.labelCount)
               throw modelMismatch(model, `${logits.width} logits per row, ${verified.labelCount} labels`);
             chunk.forEach((keyIndex, row) => {
@@ -95,10 +120,11 @@ async function loadBatch(
             });
           }),
         );
-      } catch (error) {
-        for (const i of indices) out[i] = error as Error;
       }
     }),
   );
   return out;
 }
+
+/** An answer from another version of the model than the one verified. */
+class VersionChanged extends Error {}

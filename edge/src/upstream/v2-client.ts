@@ -39,6 +39,8 @@ export interface Logits {
   rows: number;
   width: number;
   data: Float32Array;
+  /** The version of the model that answered, when the upstream says (`model_version`). */
+  version?: string;
 }
 
 export class V2Client {
@@ -184,6 +186,7 @@ export class V2Client {
       throw upstreamUnavailable(
         `logits shape ${JSON.stringify(logits.header.shape)} does not fit a batch of ${batch.batchSize}`,
       );
-    return { rows, width, data };
+    const version = decoded.header.model_version;
+    return { rows, width, data, ...(typeof version === "string" && version !== "" ? { version } : {}) };
   }
 }

@@ -109,13 +109,15 @@ interface Catalog {
   /** Null when the upstream has no model list (Triton): every name is checked on its own. */
   names: ReadonlySet<string> | null;
   expires: number;
+  fetched: number;
 }
 
 /**
  * Verifies each upstream model once per isolate. Work an attacker can cause is bounded: the
- * upstream's model list is fetched once per minute and a name not on it is refused with
- * UNKNOWN_MODEL without any upstream call; failed checks are remembered for a few seconds, so a
- * flood of requests naming a broken model costs one check, not one per request.
+ * upstream's model list is fetched once per minute, and again at most once per failure TTL when a
+ * name is missing from it (a model loaded since); a name not on it is refused with UNKNOWN_MODEL;
+ * failed checks are remembered for a few seconds, so a flood of requests naming a broken model or
+ * random names costs one check per few seconds, not one per request.
  */
 export class ModelVerifier {
   readonly #verified = new Map<string, { pending: Promise<VerifiedModel>; expires: number }>();
@@ -139,6 +141,11 @@ export class ModelVerifier {
     this.#now = options.now ?? (() => Date.now());
   }
 
+  /** Drops what is known of a model (it changed upstream): the next request verifies or learns it again. */
+  forget(model: string): void {
+    this.#verified.delete(model);
+  }
+
   verify(model: string): Promise<VerifiedModel> {
     const now = this.#now();
     const cached = this.#verified.get(model);
@@ -159,16 +166,28 @@ export class ModelVerifier {
   async #listed(model: string): Promise<void> {
     const now = this.#now();
     let catalog = this.#catalog;
-    if (!catalog || (await catalog).expires <= now) {
+    const current = catalog ? await catalog : undefined;
+    // A name missing from a list older than the failure TTL may be a model loaded since: the list is
+    // fetched again, at most once per failure TTL whatever the names asked for.
+    const stale =
+      current !== undefined &&
+      current.names !== null &&
+      !current.names.has(model) &&
+      now - current.fetched >= this.#failureTtlMs;
+    if (!current || current.expires <= now || stale) {
       // Triton has no model list (null): names are then checked one by one. A failed listing (the
       // upstream down) is retried after the short failure TTL.
       catalog = this.client.modelNames().then(
-        (names) => ({ names: names && new Set(names), expires: this.#now() + this.#catalogTtlMs }),
-        () => ({ names: null, expires: this.#now() + this.#failureTtlMs }),
+        (names) => ({
+          names: names && new Set(names),
+          expires: this.#now() + this.#catalogTtlMs,
+          fetched: this.#now(),
+        }),
+        () => ({ names: null, expires: this.#now() + this.#failureTtlMs, fetched: this.#now() }),
       );
       this.#catalog = catalog;
     }
-    const { names } = await catalog;
+    const { names } = await catalog!;
     if (names && !names.has(model)) throw unknownModel(model);
   }
 

@@ -12,11 +12,17 @@ import {
 } from "../core/errors.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
+import { RepositoryError } from "../model-repository.ts";
 import { encodeInferResponse, type ModelSignature, parseInferRequest } from "./infer.ts";
 
 export const SERVER_NAME = "intentql-gpu-service";
 export const SERVER_VERSION = "0.1.0";
-export const EXTENSIONS = ["binary_tensor_data", "model_repository_list", "intentql_bundle"];
+export const EXTENSIONS = [
+  "binary_tensor_data",
+  "model_repository",
+  "model_repository_list",
+  "intentql_bundle",
+];
 
 export interface ServedModel {
   signature: ModelSignature;
@@ -34,6 +40,13 @@ export interface ServedModel {
   outputs: { name: string; datatype: string; shape: number[] }[];
 }
 
+/** The KServe V2 model repository extension's operations (model-repository.ts). */
+export interface RepositoryControl {
+  index(): unknown[];
+  load(name: string): Promise<void>;
+  unload(name: string): Promise<void>;
+}
+
 export interface RouterState {
   phase: "loading" | "ready" | "draining";
   models: Map<string, ServedModel>;
@@ -49,6 +62,8 @@ export interface RouterOptions {
   log: Logger;
   metrics: Metrics;
   state: RouterState;
+  /** The model repository extension; absent: its routes answer 404. */
+  repository?: RepositoryControl;
 }
 
 class HttpError extends Error {
@@ -62,6 +77,7 @@ class HttpError extends Error {
   }
 }
 
+const REPOSITORY_ROUTE = /^\/v2\/repository\/models\/([^/]+)\/(load|unload)$/;
 const MODEL_ROUTE = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(?:\/(ready|infer|labels|bundle|vocab))?$/;
 
 /** A path segment, percent-decoded; malformed escapes (`%E0%A4%A`) are the caller's error, 400. */
@@ -200,6 +216,43 @@ export function createHandler(opts: RouterOptions) {
     }
   }
 
+  /** KServe V2 model repository extension: index, load (or reload), unload. */
+  async function repositoryRoute(
+    path: string,
+    method: string,
+    res: ServerResponse,
+    repository: RepositoryControl,
+  ): Promise<string> {
+    const post = (): void => {
+      if (method !== "POST")
+        throw new HttpError(405, `${method} is not allowed on ${path}; use POST`, "bad_request", {
+          allow: "POST",
+        });
+    };
+    if (path === "/v2/repository/index") {
+      post();
+      sendJson(res, path, 200, repository.index());
+      return path;
+    }
+    const match = REPOSITORY_ROUTE.exec(path);
+    if (!match) throw new HttpError(404, `no route ${method} ${path}`, "not_found");
+    post();
+    const routeName = `/v2/repository/models/{name}/${match[2]}`;
+    const name = decodeSegment(match[1]!);
+    try {
+      await (match[2] === "load" ? repository.load(name) : repository.unload(name));
+    } catch (error) {
+      if (!(error instanceof RepositoryError)) throw error;
+      throw new HttpError(
+        error.missing ? 404 : 400,
+        error.message,
+        error.missing ? "not_found" : "bad_request",
+      );
+    }
+    sendJson(res, routeName, 200, {});
+    return routeName;
+  }
+
   async function route(req: IncomingMessage, res: ServerResponse): Promise<string> {
     const path = (req.url ?? "/").split("?")[0]!.replace(/\/+$/, "") || "/";
     const method = req.method ?? "GET";
@@ -260,6 +313,8 @@ export function createHandler(opts: RouterOptions) {
       });
       return "/v2/models";
     }
+    if (path.startsWith("/v2/repository/") && opts.repository)
+      return repositoryRoute(path, method, res, opts.repository);
     const match = MODEL_ROUTE.exec(path);
     if (!match) throw new HttpError(404, `no route ${method} ${path}`, "not_found");
     const [, name, version, action] = match;

@@ -1,12 +1,13 @@
 /**
- * Bring your own intents, on the real stack: a bundle trained by `intentql train` is served by
- * gpu-service next to massive-scratch, and the Worker (workerd, built once, never rebuilt) classifies
- * with it by name, with its own labels, while massive-scratch keeps answering.
+ * Bring your own intents, on the real stack: a bundle trained by `intentql train` into gpu-service's
+ * model repository is loaded at runtime next to massive-scratch, and the Worker (workerd, started
+ * before the model existed, never rebuilt or restarted) classifies with it by name, with its own
+ * labels, and evaluates it, while massive-scratch keeps answering.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { generateApiKey } from "@intentql/edge";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EdgeWorker, startEdgeWorker } from "../../support/edge-worker.ts";
@@ -14,25 +15,43 @@ import { type GpuServiceHandle, startGpuService } from "../../support/gpu-servic
 
 const UPSTREAM_TOKEN = "custom-model-upstream-token-0123456789";
 const key = generateApiKey();
-const bundle = join(mkdtempSync(join(tmpdir(), "intentql-custom-")), "my-intents");
+const repository = mkdtempSync(join(tmpdir(), "intentql-custom-"));
+symlinkSync(resolve("models/massive-scratch"), join(repository, "massive-scratch"));
 
 let gpu: GpuServiceHandle;
 let edge: EdgeWorker;
 
 beforeAll(async () => {
-  const trained = spawnSync(
-    process.execPath,
-    ["cli/bin/intentql.js", "train", "--data", "data/custom-example/train.jsonl", "--out", bundle],
-    { encoding: "utf8" },
-  );
-  if (trained.status !== 0) throw new Error(`intentql train failed: ${trained.stderr}`);
-  gpu = await startGpuService({ authToken: UPSTREAM_TOKEN, bundles: ["models/massive-scratch", bundle] });
+  gpu = await startGpuService({ authToken: UPSTREAM_TOKEN, args: ["--model-repository", repository] });
   edge = await startEdgeWorker({
     upstreamUrl: gpu.url,
     upstreamToken: UPSTREAM_TOKEN,
     pepper: "custom-model-pepper",
     keys: [{ key, scopes: ["classify", "eval", "admin"] }],
   });
+  // The Worker is up and has answered (and listed the upstream's models) before the model exists.
+  const before = await classify(["wake me up at 7am"]);
+  if (before.errors) throw new Error(JSON.stringify(before.errors));
+  const trained = spawnSync(
+    process.execPath,
+    [
+      "cli/bin/intentql.js",
+      "train",
+      "--data",
+      "data/custom-example/train.jsonl",
+      "--out",
+      join(repository, "my-intents"),
+    ],
+    { encoding: "utf8" },
+  );
+  if (trained.status !== 0) throw new Error(`intentql train failed: ${trained.stderr}`);
+  const load = await fetch(`${gpu.url}/v2/repository/models/my-intents/load`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${UPSTREAM_TOKEN}` },
+  });
+  if (load.status !== 200) throw new Error(`load: ${load.status} ${await load.text()}`);
+  // The edge re-lists the upstream's models at most once per 5 s for a name it has not seen.
+  await new Promise((r) => setTimeout(r, 5_100));
 }, 180_000);
 
 afterAll(async () => {

@@ -75,6 +75,23 @@ describe("a model the edge does not embed", () => {
     expect(intents.body.data.intents[0].description).toBe("book: taxi");
   });
 
+  it("is learnt again when the upstream answers as another version (a reload), once per request", async () => {
+    upstream = await customUpstream();
+    edge = await startTestEdge(upstream.url, { upstream: { model: "my-intents" } });
+    expect(
+      (await edge.gql(CLASSIFY, { texts: ["book a taxi"], model: "my-intents" })).body.errors,
+    ).toBeUndefined();
+    upstream.answerVersion = "3.0.0"; // its bundle.json still says 2.0.0: relearning cannot help
+    const { body } = await edge.gql(CLASSIFY, { texts: ["lights off"], model: "my-intents" });
+    expect(body.errors?.[0]?.extensions?.code).toBe("MODEL_MISMATCH");
+    expect(body.errors?.[0]?.message).toMatch(/answered as version 3.0.0, but its bundle.json says 2.0.0/);
+    expect(upstream.requests.filter((r) => r.endsWith("/vocab"))).toHaveLength(2);
+    upstream.answerVersion = null;
+    expect(
+      (await edge.gql(CLASSIFY, { texts: ["lights off"], model: "my-intents" })).body.errors,
+    ).toBeUndefined();
+  });
+
   it("is refused with MODEL_MISMATCH when its vocab.txt is not the one its bundle.json names", async () => {
     upstream = await customUpstream("a".repeat(64));
     edge = await startTestEdge(upstream.url, { upstream: { model: "my-intents" } });
