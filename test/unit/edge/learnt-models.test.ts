@@ -103,7 +103,9 @@ describe("a model the edge does not embed", () => {
 
   it("is refused with MODEL_MISMATCH when the upstream has no vocab route to learn it from", async () => {
     upstream = await startFakeUpstream({
-      manifestPatch: (m) => void ((m.tokenizer as { vocabSha256: string }).vocabSha256 = "b".repeat(64)),
+      manifestPatch: (m) => {
+        (m.tokenizer as { vocabSha256: string }).vocabSha256 = "b".repeat(64);
+      },
     });
     edge = await startTestEdge(upstream.url);
     const { body } = await edge.gql(CLASSIFY, { texts: ["book a taxi"] });
