@@ -16,6 +16,7 @@ import { command as classify } from "./commands/classify.ts";
 import { command as dataset } from "./commands/dataset.ts";
 import { command as evalCommand } from "./commands/eval.ts";
 import { command as keys } from "./commands/keys.ts";
+import { command as models } from "./commands/models.ts";
 import { command as predict } from "./commands/predict.ts";
 import { command as tokenize } from "./commands/tokenize.ts";
 import { command as trainCommand } from "./commands/train.ts";
@@ -32,6 +33,7 @@ export const COMMANDS: readonly Entry[] = [
   classify,
   evalCommand,
   dataset,
+  models,
   keys,
 ];
 

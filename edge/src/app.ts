@@ -14,9 +14,11 @@
 import type { D1Database } from "@cloudflare/workers-types";
 import type { BundleManifest, Label } from "@intentql/schema";
 import { isOutOfScope, topIndices } from "@intentql/schema";
+import { GraphQLError } from "graphql";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import { KeyStore } from "./auth/api-keys.ts";
 import { type EdgeBundleAssets, EdgeModel, toIntentInfo } from "./classifier/edge-model.ts";
+import { ALIAS_NAME, DEFAULT_ALIAS, ModelAliases } from "./classifier/model-aliases.ts";
 import { DASHBOARD_HEADERS } from "./dashboard-headers.ts";
 import type { ClassifiedText } from "./eval/eval-runner.ts";
 import { createEvalService, latestIntentMetricsLoader, type RunnerLauncher } from "./eval/eval-service.ts";
@@ -25,6 +27,7 @@ import type {
   GraphQLContext,
   IntentScoreInfo,
   MeasuredSplit,
+  ModelAdmin,
   ModelInfo,
 } from "./graphql/builder.ts";
 import { ErrorCode } from "./graphql/errors.ts";
@@ -161,11 +164,34 @@ export function createEdge(options: EdgeOptions): Edge {
       memoryRateLimiter(new TokenBuckets(TEXT_QUOTA_DEFAULTS.perSecond, TEXT_QUOTA_DEFAULTS.burst)),
   };
   const { db } = options;
+  const aliases = new ModelAliases(db, defaultModel);
+  const modelAdmin: ModelAdmin = {
+    aliases: () => aliases.list(),
+    async setAlias(alias, target) {
+      if (!ALIAS_NAME.test(alias) || alias === target)
+        throw new GraphQLError(
+          `alias "${alias}" must be 1-64 letters, digits, ".", "_" or "-", and not the model's own name`,
+          { extensions: { code: ErrorCode.BAD_USER_INPUT } },
+        );
+      // Only a model the upstream serves now, pinned to the version it serves.
+      const verified = await verifier.verify(target);
+      return aliases.set(alias, target, verified.version);
+    },
+    removeAlias: (alias) => aliases.remove(alias),
+    async load(name) {
+      await client.repository(name, "load");
+      verifier.forget(name);
+    },
+    async unload(name) {
+      await client.repository(name, "unload");
+      verifier.forget(name);
+    },
+  };
   const evals = options.evalRunner
     ? createEvalService({
         db,
         labelsOf: async (name) => (await verifier.verify(name)).model.intents.map((i) => i.name),
-        defaultModel,
+        resolveModel: async (name) => (await aliases.resolve(name)).model,
         runner: options.evalRunner,
         ...(options.evalStaleAfterMs ? { staleAfterMs: options.evalStaleAfterMs } : {}),
       })
@@ -210,6 +236,7 @@ export function createEdge(options: EdgeOptions): Edge {
         client,
         verifier,
         maxBatch,
+        resolve: (name) => aliases.resolve(name),
         // Runs once per operation, after every classify field has resolved its arguments.
         async beforeDispatch() {
           if (budget.refusal) throw budget.refusal;
@@ -223,7 +250,7 @@ export function createEdge(options: EdgeOptions): Edge {
         anonymousCatalog: development,
         signal: request.signal,
         classify(texts, { topK, model: requested }) {
-          const name = requested ?? defaultModel;
+          const name = requested ?? DEFAULT_ALIAS;
           budget.admit(texts, name);
           // loadMany is called synchronously so every field of the operation joins one batch.
           return loader.loadMany(texts.map((text) => ({ model: name, text }))).then((rows) =>
@@ -256,6 +283,7 @@ export function createEdge(options: EdgeOptions): Edge {
         models: () => listModels(client),
         latestIntentMetrics: latestIntentMetricsLoader(db),
         apiKeys: keys,
+        modelAdmin,
         ...(evals ? { evals } : {}),
       };
     },

@@ -40,7 +40,8 @@ export interface EvalServiceOptions {
    * no model, so that two models can be compared on the same one.
    */
   labelsOf(model: string): Promise<readonly string[]>;
-  defaultModel: string;
+  /** A requested model name (null: none) → the served model it means (model aliases, the default). */
+  resolveModel(name: string | null): Promise<string>;
   runner: RunnerLauncher;
   /** A running run whose last chunk is older than this is restarted when someone looks at it. */
   staleAfterMs?: number;
@@ -104,7 +105,7 @@ export function createEvalService(options: EvalServiceOptions): EvalService {
         const have = Object.keys(dataset.splits).join(", ");
         throw badInput(`dataset ${dataset.name} has no split "${input.split}" (it has ${have})`);
       }
-      const model = input.model ?? options.defaultModel;
+      const model = await options.resolveModel(input.model ?? null);
       const known = new Set(await options.labelsOf(model));
       const unknown = (await datasetLabels(db, dataset.id, input.split)).filter((l) => !known.has(l));
       if (unknown.length > 0)

@@ -94,6 +94,22 @@ export interface ApiKeyAdmin {
   revoke(id: string): Promise<ApiKeyInfo | null>;
 }
 
+export interface ModelAliasInfo {
+  alias: string;
+  model: string;
+  version: string;
+  updatedAt: string;
+}
+
+/** Model aliases and the upstream's model repository (gpu-service's repository extension). */
+export interface ModelAdmin {
+  aliases(): Promise<ModelAliasInfo[]>;
+  setAlias(alias: string, model: string): Promise<ModelAliasInfo>;
+  removeAlias(alias: string): Promise<boolean>;
+  load(model: string): Promise<void>;
+  unload(model: string): Promise<void>;
+}
+
 export interface GraphQLContext {
   /** The caller's API key; null only for a key-less caller in development. */
   auth: AuthInfo | null;
@@ -116,6 +132,8 @@ export interface GraphQLContext {
   models(): Promise<ModelInfo[]>;
   /** Absent where keys are managed elsewhere. */
   apiKeys?: ApiKeyAdmin;
+  /** Absent where no D1 holds aliases. */
+  modelAdmin?: ModelAdmin;
   /** Null until eval runs exist (issue 6). */
   latestIntentMetrics(intent: string): Promise<IntentMetricsInfo | null>;
 }

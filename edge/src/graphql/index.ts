@@ -9,6 +9,7 @@ import "./dataset-upload.ts";
 import "./eval-run.ts";
 import "./eval-run-comparison.ts";
 import "./api-key.ts";
+import "./model-alias.ts";
 
 export type * from "./builder.ts";
 export { ErrorCode } from "./errors.ts";

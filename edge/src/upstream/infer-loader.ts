@@ -7,6 +7,7 @@
 
 import { type Calibration, calibratedProbabilities } from "@intentql/schema";
 import DataLoader from "dataloader";
+import type { ResolvedModel } from "../classifier/model-aliases.ts";
 import type { IntentInfo } from "../graphql/builder.ts";
 import { modelMismatch } from "./errors.ts";
 import type { V2Client } from "./v2-client.ts";
@@ -33,6 +34,8 @@ export interface InferLoaderOptions {
   verifier: ModelVerifier;
   /** Rows per upstream call; more texts than this are split into several calls (sent concurrently). */
   maxBatch: number;
+  /** Model aliases: a requested name → the served model (and the version an alias pins). Default: none. */
+  resolve?: (name: string) => Promise<ResolvedModel>;
   /** Runs once before a batch goes upstream; a throw refuses every row of it (limits, quotas). */
   beforeDispatch?: () => Promise<void>;
 }
@@ -46,7 +49,7 @@ export function createInferLoader(options: InferLoaderOptions): InferLoader {
 }
 
 async function loadBatch(
-  { client, verifier, maxBatch, beforeDispatch }: InferLoaderOptions,
+  { client, verifier, maxBatch, resolve, beforeDispatch }: InferLoaderOptions,
   keys: readonly ClassifyKey[],
 ): Promise<(ClassifiedRow | Error)[]> {
   if (beforeDispatch) {
@@ -64,8 +67,14 @@ async function loadBatch(
   }
   const out: (ClassifiedRow | Error)[] = new Array(keys.length);
   await Promise.all(
-    [...byModel].map(async ([model, indices]) => {
+    [...byModel].map(async ([requested, indices]) => {
+      let model = requested;
+      let pinned: ResolvedModel | undefined;
       try {
+        if (resolve) {
+          pinned = await resolve(requested);
+          model = pinned.model;
+        }
         try {
           await classifyGroup(await verifier.verify(model));
         } catch (error) {
@@ -84,6 +93,11 @@ async function loadBatch(
       }
 
       async function classifyGroup(verified: VerifiedModel): Promise<void> {
+        if (pinned?.version !== undefined && pinned.version !== verified.version)
+          throw modelMismatch(
+            requested,
+            `alias "${pinned.alias}" pins ${model}@${pinned.version}, the upstream serves ${model}@${verified.version}: set the alias again or load that version`,
+          );
         const chunks: number[][] = [];
         for (let start = 0; start < indices.length; start += maxBatch)
           chunks.push(indices.slice(start, start + maxBatch));

@@ -131,6 +131,13 @@ export class V2Client {
     return this.getJson(`/v2/models/${encodeURIComponent(model)}/labels`, model);
   }
 
+  /** The model repository extension (gpu-service --model-repository): load (or reload) or unload. */
+  async repository(model: string, action: "load" | "unload"): Promise<void> {
+    const path = `/v2/repository/models/${encodeURIComponent(model)}/${action}`;
+    const response = await this.#call(path, { method: "POST" }, model);
+    await this.#read(response, (r) => r.text());
+  }
+
   /** gpu-service's `intentql_bundle` extension: the bundle's vocab.txt, for a model the edge learns. */
   async vocabText(model: string): Promise<string> {
     const response = await this.#call(

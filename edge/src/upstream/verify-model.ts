@@ -144,6 +144,7 @@ export class ModelVerifier {
   /** Drops what is known of a model (it changed upstream): the next request verifies or learns it again. */
   forget(model: string): void {
     this.#verified.delete(model);
+    this.#catalog = undefined; // and the model list: it may have come or gone
   }
 
   verify(model: string): Promise<VerifiedModel> {

@@ -45,19 +45,23 @@ beforeAll(async () => {
     { encoding: "utf8" },
   );
   if (trained.status !== 0) throw new Error(`intentql train failed: ${trained.stderr}`);
-  const load = await fetch(`${gpu.url}/v2/repository/models/my-intents/load`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${UPSTREAM_TOKEN}` },
-  });
-  if (load.status !== 200) throw new Error(`load: ${load.status} ${await load.text()}`);
-  // The edge re-lists the upstream's models at most once per 5 s for a name it has not seen.
-  await new Promise((r) => setTimeout(r, 5_100));
+  // Loaded through the API (loadModel → gpu-service's repository extension), as an admin would.
+  const load = intentql("models", "load", "my-intents");
+  if (load.status !== 0) throw new Error(`models load: ${load.stderr}`);
 }, 180_000);
 
 afterAll(async () => {
   await edge?.dispose();
   await gpu?.stop();
 });
+
+function intentql(...args: string[]) {
+  return spawnSync(process.execPath, ["cli/bin/intentql.js", ...args, "--endpoint", `${edge.url}/graphql`], {
+    encoding: "utf8",
+    env: { ...process.env, INTENTQL_API_KEY: key },
+    timeout: 240_000,
+  });
+}
 
 async function classify(texts: string[], model?: string) {
   const response = await fetch(`${edge.url}/graphql`, {
@@ -127,6 +131,22 @@ describe("a custom model next to massive-scratch, through the Worker", () => {
     expect(result.n).toBe(784);
     expect(result.accuracy).toBeGreaterThanOrEqual(0.9);
   }, 300_000);
+
+  it("becomes the default and is rolled back with intentql models default, no deploy", async () => {
+    const listed = intentql("models", "list");
+    expect(listed.status, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(/^massive-scratch\s/m);
+    expect(listed.stdout).toMatch(/^my-intents\s+1\.0\.0\s+8\s/m);
+    const set = intentql("models", "default", "my-intents");
+    expect(set.status, set.stderr).toBe(0);
+    expect(set.stdout).toBe("default → my-intents@1.0.0\n");
+    expect((await classify(["book me a cab"])).data!.classify[0]).toMatchObject({
+      intent: { name: "book_taxi" },
+      model: "my-intents",
+    });
+    expect(intentql("models", "default", "massive-scratch").status).toBe(0);
+    expect((await classify(["book me a cab"])).data!.classify[0]!.model).toBe("massive-scratch");
+  });
 
   it("refuses a model gpu-service does not serve with UNKNOWN_MODEL", async () => {
     const body = await classify(["hello"], "not-served");

@@ -25,7 +25,7 @@ beforeAll(async () => {
   service = createEvalService({
     db,
     labelsOf: async () => ["alarm_set", "alarm_remove"],
-    defaultModel: "massive-scratch",
+    resolveModel: async (name) => name ?? "massive-scratch",
     runner: { start: async () => {} }, // the run stays queued: watch would poll forever
     pollMs: 20,
   });
