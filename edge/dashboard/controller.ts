@@ -6,7 +6,7 @@
 import { fetchComparison, fetchMisclassified, fetchModels, fetchRun, fetchRuns } from "./api.ts";
 import { messageOf } from "./format.ts";
 import { GraphQLRequestError, NO_KEY, STALE, setApiKey } from "./graphql.ts";
-import { clearRuns, state } from "./store.ts";
+import { clearRuns, state, visibleRuns } from "./store.ts";
 import { renderCompareOptions, renderComparison } from "./views/compare.ts";
 import { renderConfusion } from "./views/confusion.ts";
 import { renderIntentDetail } from "./views/intent-detail.ts";
@@ -20,7 +20,7 @@ import {
 } from "./views/misclassified.ts";
 import { renderModels, renderModelsUnavailable } from "./views/models.ts";
 import { renderRunDetail } from "./views/run-detail.ts";
-import { renderRuns } from "./views/runs.ts";
+import { renderModelFilter, renderRuns } from "./views/runs.ts";
 import { renderScenarios } from "./views/scenarios.ts";
 import { hideErrorBanner, showContent, showErrorBanner } from "./views/shell.ts";
 import { clearTrend, renderTrend } from "./views/trend.ts";
@@ -94,11 +94,8 @@ export async function loadRuns(): Promise<void> {
   state.runs = await fetchRuns();
   showKeyAccepted();
   showContent(true);
-  renderRunList();
-  renderTrend(state.runs, state.hiddenSeries, (series, visible) => {
-    if (visible) state.hiddenSeries.delete(series);
-    else state.hiddenSeries.add(series);
-  });
+  renderRunViews();
+  // Comparisons span models: that is how two models are compared on one dataset.
   renderCompareOptions(state.runs);
   if (!state.selected && state.runs.length > 0) {
     const firstDone = state.runs.find((r) => r.status === "succeeded") ?? state.runs[0]!;
@@ -106,8 +103,21 @@ export async function loadRuns(): Promise<void> {
   }
 }
 
+/** The picker, the run list and the trends: what the model picked changes. */
+function renderRunViews(): void {
+  renderModelFilter(state.runs, state.model, (model) => {
+    state.model = model;
+    renderRunViews();
+  });
+  renderRunList();
+  renderTrend(visibleRuns(), state.hiddenSeries, (series, visible) => {
+    if (visible) state.hiddenSeries.delete(series);
+    else state.hiddenSeries.add(series);
+  });
+}
+
 function renderRunList(): void {
-  renderRuns(state.runs, state.selected, (id) => act(selectRun(id)));
+  renderRuns(visibleRuns(), state.selected, (id) => act(selectRun(id)));
 }
 
 export async function selectRun(id: string): Promise<void> {

@@ -12,6 +12,8 @@ export interface DashboardState {
   cursor: string | null;
   /** Series (dataset/split) hidden from the trend charts by a click on the legend. */
   hiddenSeries: Set<string>;
+  /** The model whose runs the list and the trends show; null: every model's. */
+  model: string | null;
 }
 
 export const state: DashboardState = {
@@ -21,7 +23,12 @@ export const state: DashboardState = {
   intent: null,
   cursor: null,
   hiddenSeries: new Set(),
+  model: null,
 };
+
+/** The runs of the model picked (every run when none is). */
+export const visibleRuns = (): RunSummary[] =>
+  state.model === null ? state.runs : state.runs.filter((r) => r.model === state.model);
 
 /** Forget the runs shown for the previous key (the hidden series are a preference: they stay). */
 export function clearRuns(): void {

@@ -7,8 +7,9 @@
  * it happened in, and values from the API that look like markup must stay text. Screenshots land in
  * test/artifacts/ (git-ignored) for people to look at.
  */
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateApiKey } from "@intentql/edge";
@@ -30,6 +31,7 @@ const classifyOnlyKey = generateApiKey();
 /** Well-formed but never stored: the API refuses it (401 UNAUTHENTICATED). */
 const unknownKey = generateApiKey();
 const tmp = mkdtempSync(join(tmpdir(), "intentql-browser-"));
+const CUSTOM = join(tmp, "my-intents");
 let gpu: GpuServiceHandle;
 let edge: EdgeWorker;
 let browser: Browser;
@@ -68,12 +70,13 @@ async function importDataset(name: string, rows: string[]): Promise<string> {
   return ds.importDataset.dataset.id;
 }
 
-async function finishedRun(dataset: string, split = "test"): Promise<string> {
+async function finishedRun(dataset: string, split = "test", model?: string): Promise<string> {
   const run = await gql(
-    `mutation($d: String!, $s: String) { startEvalRun(input: { dataset: $d, split: $s }) { id } }`,
+    `mutation($d: String!, $s: String, $m: String) { startEvalRun(input: { dataset: $d, split: $s, model: $m }) { id } }`,
     {
       d: dataset,
       s: split,
+      m: model ?? null,
     },
   );
   const id = run.startEvalRun.id;
@@ -93,7 +96,23 @@ beforeAll(async () => {
     { key, scopes: ["classify", "eval", "admin"] },
     { key: classifyOnlyKey, scopes: ["classify"] },
   ]);
-  gpu = await startGpuService({ args: ["--variant", "fp32"] });
+  // A second model, for the model picker: trained here in seconds (intentql train).
+  const trained = spawnSync(
+    process.execPath,
+    [
+      "cli/bin/intentql.js",
+      "train",
+      "--data",
+      "data/custom-example/train.jsonl",
+      "--out",
+      CUSTOM,
+      "--epochs",
+      "5",
+    ],
+    { encoding: "utf8" },
+  );
+  if (trained.status !== 0) throw new Error(`intentql train: ${trained.stderr}`);
+  gpu = await startGpuService({ args: ["--variant", "fp32"], bundles: ["models/massive-scratch", CUSTOM] });
   edge = await startEdgeWorker({ upstreamUrl: gpu.url, pepper: PEPPER, keys: [], persistDir: persist });
   const rows = (n: number) =>
     Array.from({ length: n }, (_, i) => {
@@ -583,6 +602,31 @@ describe.skipIf(!haveBrowser)("dashboard", () => {
     expect(dialogs).toEqual([]);
     mkdirSync("test/artifacts", { recursive: true });
     await page.screenshot({ path: "test/artifacts/dashboard-hostile.png", fullPage: true });
+    await page.close();
+  }, 90_000);
+
+  it("picks a model: the list and the trends show its runs only, comparisons still span models", async () => {
+    const rows = readFileSync("data/custom-example/test.jsonl", "utf8").trim().split("\n").slice(0, 40);
+    await finishedRun(await importDataset("custom", rows), "test", "my-intents");
+    const { page } = await openDashboard();
+    await submitKey(page, key);
+    await page.waitForSelector("[data-testid=run-row]");
+    const all = await page.locator("[data-testid=run-row]").count();
+    expect(await page.locator("[data-testid=model-filter] option").allTextContents()).toEqual([
+      "every model",
+      "massive-scratch",
+      "my-intents",
+    ]);
+    await page.selectOption("[data-testid=model-filter]", "my-intents");
+    expect(await page.locator("[data-testid=run-row]").count()).toBe(1);
+    expect(await page.locator("[data-testid=run-row] td").nth(3).textContent()).toBe("my-intents");
+    expect(await page.locator("[data-testid=trend-legend] li").allTextContents()).toEqual(["custom/test"]);
+    await page.selectOption("[data-testid=model-filter]", "massive-scratch");
+    expect(await page.locator("[data-testid=run-row]").count()).toBe(all - 1);
+    const compare = await page.locator("#compare-a option").allTextContents();
+    expect(compare.some((o) => o.includes("(my-intents)"))).toBe(true);
+    await page.selectOption("[data-testid=model-filter]", "");
+    expect(await page.locator("[data-testid=run-row]").count()).toBe(all);
     await page.close();
   }, 90_000);
 });

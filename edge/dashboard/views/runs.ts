@@ -42,3 +42,19 @@ export function renderRuns(
   );
   $("#runs-empty").hidden = runs.length > 0;
 }
+
+/** The model picker: every model that has runs; picking one shows only its runs and trends. */
+export function renderModelFilter(
+  runs: readonly RunSummary[],
+  picked: string | null,
+  onPick: (model: string | null) => void,
+): void {
+  const select = $<HTMLSelectElement>("#model-filter");
+  const models = [...new Set(runs.map((r) => r.model))].sort();
+  select.replaceChildren(
+    h("option", { value: "" }, "every model"),
+    ...models.map((m) => h("option", { value: m }, m)),
+  );
+  select.value = picked !== null && models.includes(picked) ? picked : "";
+  select.onchange = () => onPick(select.value === "" ? null : select.value);
+}
