@@ -1,6 +1,6 @@
 /**
- * `npm start [-- --new-key]`: the local stack. gpu-service on CPU with the default bundle (GPU_PORT,
- * default 8500) and the edge under `wrangler dev` (EDGE_PORT, default 8787) in development mode
+ * `npm start [-- --new-key]`: the local stack. gpu-service on CPU serving the model repository
+ * `models/` (the default bundle, and any bundle `intentql train` wrote there; GPU_PORT, default 8500) and the edge under `wrangler dev` (EDGE_PORT, default 8787) in development mode
  * (GraphiQL at /graphql, error details) with its local D1 migrated. Prints the URLs (the dashboard's
  * opens logged in) and the local API key; Ctrl-C or SIGTERM stops both.
  *
@@ -127,6 +127,8 @@ async function main(): Promise<number> {
       "127.0.0.1",
       "--port",
       String(gpuPort),
+      "--model-repository",
+      "models",
     ],
     {
       cwd: ROOT,

@@ -165,17 +165,19 @@ export class ModelVerifier {
 
   /** Refuses a name the upstream's model list lacks, with no call of its own once the list is known. */
   async #listed(model: string): Promise<void> {
-    const now = this.#now();
     let catalog = this.#catalog;
-    const current = catalog ? await catalog : undefined;
-    // A name missing from a list older than the failure TTL may be a model loaded since: the list is
-    // fetched again, at most once per failure TTL whatever the names asked for.
-    const stale =
-      current !== undefined &&
-      current.names !== null &&
-      !current.names.has(model) &&
-      now - current.fetched >= this.#failureTtlMs;
-    if (!current || current.expires <= now || stale) {
+    if (catalog) {
+      const current = await catalog;
+      const now = this.#now();
+      // A name missing from a list older than the failure TTL may be a model loaded since: the list
+      // is fetched again, at most once per failure TTL whatever the names asked for.
+      const stale =
+        current.names !== null && !current.names.has(model) && now - current.fetched >= this.#failureTtlMs;
+      // Calls waiting on the same list resume one after another: the first refreshes, the rest use it.
+      if (this.#catalog !== catalog) catalog = this.#catalog;
+      else if (current.expires <= now || stale) catalog = undefined;
+    }
+    if (!catalog) {
       // Triton has no model list (null): names are then checked one by one. A failed listing (the
       // upstream down) is retried after the short failure TTL.
       catalog = this.client.modelNames().then(
@@ -188,7 +190,7 @@ export class ModelVerifier {
       );
       this.#catalog = catalog;
     }
-    const { names } = await catalog!;
+    const { names } = await catalog;
     if (names && !names.has(model)) throw unknownModel(model);
   }
 

@@ -116,13 +116,13 @@ describe("dataset import of a file above the 1 MiB body limit", { timeout: 120_0
     const dir = mkdtempSync(join(tmpdir(), "intentql-upload-"));
     const file = join(dir, "bad.jsonl");
     const lines = readFileSync(TRAIN, "utf8").trim().split("\n");
-    lines[9_000] = '{"text":"set an alarm","label_text":"no_such_intent"}';
+    lines[9_000] = '{"text":"   ","label_text":"alarm_set"}';
     lines[9_001] = "not json";
     writeFileSync(file, `${lines.join("\n")}\n`);
     const before = await datasetCount();
     const r = await cli(importArgs(file, "bad"));
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/line 9001: unknown label "no_such_intent"/);
+    expect(r.stderr).toMatch(/line 9001: the text is missing or empty/);
     expect(r.stderr).toMatch(/line 9002/);
     expect(r.stderr).toMatch(/BAD_USER_INPUT/);
     expect(await datasetCount()).toBe(before);
