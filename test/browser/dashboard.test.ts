@@ -7,7 +7,6 @@
  * it happened in, and values from the API that look like markup must stay text. Screenshots land in
  * test/artifacts/ (git-ignored) for people to look at.
  */
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +15,7 @@ import { generateApiKey } from "@intentql/edge";
 import { seedFreshLocalD1 } from "@intentql/edge/local-d1";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { trainExampleModel } from "../support/custom-model.ts";
 import { type EdgeWorker, startEdgeWorker } from "../support/edge-worker.ts";
 import { type GpuServiceHandle, startGpuService } from "../support/gpu-service.ts";
 
@@ -97,21 +97,7 @@ beforeAll(async () => {
     { key: classifyOnlyKey, scopes: ["classify"] },
   ]);
   // A second model, for the model picker: trained here in seconds (intentql train).
-  const trained = spawnSync(
-    process.execPath,
-    [
-      "cli/bin/intentql.js",
-      "train",
-      "--data",
-      "data/custom-example/train.jsonl",
-      "--out",
-      CUSTOM,
-      "--epochs",
-      "5",
-    ],
-    { encoding: "utf8" },
-  );
-  if (trained.status !== 0) throw new Error(`intentql train: ${trained.stderr}`);
+  trainExampleModel(CUSTOM, "--epochs", "5");
   gpu = await startGpuService({ args: ["--variant", "fp32"], bundles: ["models/massive-scratch", CUSTOM] });
   edge = await startEdgeWorker({ upstreamUrl: gpu.url, pepper: PEPPER, keys: [], persistDir: persist });
   const rows = (n: number) =>

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { generateApiKey } from "@intentql/edge";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { trainExampleModel } from "../../support/custom-model.ts";
 import { type EdgeWorker, startEdgeWorker } from "../../support/edge-worker.ts";
 import { type GpuServiceHandle, startGpuService } from "../../support/gpu-service.ts";
 
@@ -32,19 +33,7 @@ beforeAll(async () => {
   // The Worker is up and has answered (and listed the upstream's models) before the model exists.
   const before = await classify(["wake me up at 7am"]);
   if (before.errors) throw new Error(JSON.stringify(before.errors));
-  const trained = spawnSync(
-    process.execPath,
-    [
-      "cli/bin/intentql.js",
-      "train",
-      "--data",
-      "data/custom-example/train.jsonl",
-      "--out",
-      join(repository, "my-intents"),
-    ],
-    { encoding: "utf8" },
-  );
-  if (trained.status !== 0) throw new Error(`intentql train failed: ${trained.stderr}`);
+  trainExampleModel(join(repository, "my-intents"));
   // Loaded through the API (loadModel → gpu-service's repository extension), as an admin would.
   const load = intentql("models", "load", "my-intents");
   if (load.status !== 0) throw new Error(`models load: ${load.stderr}`);
@@ -112,20 +101,7 @@ describe("a custom model next to massive-scratch, through the Worker", () => {
   });
 
   it("is evaluated on its held-out texts through the Worker's eval runs: 90 percent or more", () => {
-    const r = spawnSync(
-      process.execPath,
-      [
-        "cli/bin/intentql.js",
-        "eval",
-        "--data",
-        "data/custom-example/test.jsonl",
-        "--model",
-        "my-intents",
-        "--endpoint",
-        `${edge.url}/graphql`,
-      ],
-      { encoding: "utf8", env: { ...process.env, INTENTQL_API_KEY: key }, timeout: 240_000 },
-    );
+    const r = intentql("eval", "--data", "data/custom-example/test.jsonl", "--model", "my-intents");
     expect(r.status, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout.trim().split("\n").pop()!);
     expect(result.n).toBe(784);

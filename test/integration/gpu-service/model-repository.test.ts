@@ -2,11 +2,11 @@
  * gpu-service's model repository (--model-repository, KServe V2 repository extension): models load,
  * reload and unload at runtime, each with its own readiness, while the others keep answering.
  */
-import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { trainExampleModel } from "../../support/custom-model.ts";
 import { type GpuServiceHandle, startGpuService } from "../../support/gpu-service.ts";
 import { jsonInfer } from "./client.ts";
 
@@ -41,21 +41,7 @@ describe("gpu-service --model-repository", () => {
   });
 
   it("loads a model trained after start, serves it next to the others, and unloads it", async () => {
-    const trained = spawnSync(
-      process.execPath,
-      [
-        "cli/bin/intentql.js",
-        "train",
-        "--data",
-        "data/custom-example/train.jsonl",
-        "--out",
-        join(repo, "my-intents"),
-        "--epochs",
-        "5",
-      ],
-      { encoding: "utf8" },
-    );
-    expect(trained.status, trained.stderr).toBe(0);
+    trainExampleModel(join(repo, "my-intents"), "--epochs", "5");
     expect((await post("/v2/repository/index")).body).toContainEqual({
       name: "my-intents",
       state: "UNLOADED",
