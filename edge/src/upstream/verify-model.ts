@@ -90,6 +90,10 @@ export function describeConfigMismatch(
   return null;
 }
 
+/** What one learnt model may hold in an isolate (bert-base-uncased's vocab.txt is 232 k characters). */
+const MAX_LEARNT_VOCAB_CHARS = 4 * 1024 * 1024;
+const MAX_LEARNT_LABELS = 4096;
+
 export interface ModelVerifierOptions {
   /** How long a failed check is remembered before the next request tries again. Default 5,000 ms. */
   failureTtlMs?: number;
@@ -237,6 +241,10 @@ export class ModelVerifier {
       const manifest = validateManifest(model, raw);
       if (manifest.tokenizer.lowercase === false)
         throw new Error("its tokenizer is cased; the edge lowercases");
+      if (manifest.labels.count > MAX_LEARNT_LABELS)
+        throw new Error(
+          `it has ${manifest.labels.count} labels; a learnt model may have ${MAX_LEARNT_LABELS}`,
+        );
       const labels = validateLabels(model, rawLabels, manifest.labels.count);
       const vocabText = await this.client.vocabText(model).catch((error: unknown) => {
         // An upstream without the vocab route (an older gpu-service) cannot teach the edge this model.
@@ -244,6 +252,10 @@ export class ModelVerifier {
           throw new Error("the upstream serves no vocab.txt to learn it from");
         throw error;
       });
+      if (vocabText.length > MAX_LEARNT_VOCAB_CHARS)
+        throw new Error(
+          `its vocab.txt has ${vocabText.length} characters; a learnt model may have ${MAX_LEARNT_VOCAB_CHARS}`,
+        );
       const sha = await sha256Hex(vocabText);
       if (sha !== manifest.tokenizer.vocabSha256)
         throw new Error(
@@ -256,7 +268,7 @@ export class ModelVerifier {
     }
     // Memory per isolate stays bounded: the least recently learnt model is forgotten (and learnt again
     // if it is asked for).
-    this.#learnt.push(model);
+    this.#learnt.splice(0, this.#learnt.length, ...this.#learnt.filter((m) => m !== model), model);
     while (this.#learnt.length > this.#maxLearntModels) this.#verified.delete(this.#learnt.shift()!);
     return {
       name: model,

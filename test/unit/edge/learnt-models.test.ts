@@ -7,7 +7,10 @@
 import { sha256Hex } from "@intentql/schema";
 import { BertWordPieceTokenizer, parseVocabTxt } from "@intentql/tokenizer";
 import { afterEach, describe, expect, it } from "vitest";
-import { startTestEdge, type TestEdge } from "../../support/edge-app.ts";
+import { EdgeModel } from "../../../edge/src/classifier/edge-model.ts";
+import type { V2Client } from "../../../edge/src/upstream/v2-client.ts";
+import { ModelVerifier } from "../../../edge/src/upstream/verify-model.ts";
+import { readBundleAssets, startTestEdge, type TestEdge } from "../../support/edge-app.ts";
 import { type FakeUpstream, fakeLabelFor, startFakeUpstream } from "../../support/edge-fake-upstream.ts";
 
 const VOCAB = `${["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "book", "a", "taxi", "lights", "off", "##s"].join("\n")}\n`;
@@ -113,5 +116,29 @@ describe("a model the edge does not embed", () => {
     expect(body.errors?.[0]?.message).toMatch(
       /vocab sha256 .* cannot be learnt: the upstream serves no vocab.txt/,
     );
+  });
+
+  it("keeps at most 4 learnt models per isolate: the least recently learnt is dropped, and learnt again", async () => {
+    const sha = await sha256Hex(VOCAB);
+    const manifest = JSON.parse(JSON.stringify(readBundleAssets().manifest));
+    manifest.tokenizer.vocabSha256 = sha;
+    manifest.labels = { file: "labels.json", sha256: "0".repeat(64), count: LABELS.length };
+    manifest.outputs = [{ name: "logits", datatype: "FP32", shape: [-1, LABELS.length] }];
+    const vocabFetches: string[] = [];
+    // A fake client only to count calls: the verifier's own logic runs as in production.
+    const client = {
+      modelNames: async () => ["m0", "m1", "m2", "m3", "m4"],
+      bundleJson: async () => manifest,
+      labelsJson: async () => LABELS,
+      vocabText: async (m: string) => {
+        vocabFetches.push(m);
+        return VOCAB;
+      },
+    } as unknown as V2Client;
+    const verifier = new ModelVerifier(new EdgeModel(readBundleAssets()), client);
+    for (const m of ["m0", "m1", "m2", "m3", "m4"]) expect((await verifier.verify(m)).learnt).toBe(true);
+    await verifier.verify("m4"); // still known
+    await verifier.verify("m0"); // dropped when m4 came: learnt again
+    expect(vocabFetches).toEqual(["m0", "m1", "m2", "m3", "m4", "m0"]);
   });
 });
