@@ -25,6 +25,7 @@ import { createEvalService, latestIntentMetricsLoader, type RunnerLauncher } fro
 import type {
   ClassificationInfo,
   GraphQLContext,
+  IntentInfo,
   IntentScoreInfo,
   MeasuredSplit,
   ModelAdmin,
@@ -111,6 +112,8 @@ export interface Classifier {
   defaultModel: string;
   /** For eval runs: one text in, one label out, same path as the API's. */
   classifyForEval(texts: string[], model: string): Promise<ClassifiedText[]>;
+  /** A served model's intents in logit order (the embedded ones, or a learnt model's). */
+  intentsOf(model: string): Promise<readonly IntentInfo[]>;
 }
 
 export interface Edge {
@@ -138,6 +141,7 @@ export function createClassifier(options: ClassifierOptions): Classifier {
     verifier,
     maxBatch,
     defaultModel: options.upstream.model,
+    intentsOf: async (name) => (await verifier.verify(name)).model.intents,
     async classifyForEval(texts, name) {
       const loader = createInferLoader({ client, verifier, maxBatch });
       const rows = await loader.loadMany(texts.map((text) => ({ model: name, text })));
@@ -190,7 +194,7 @@ export function createEdge(options: EdgeOptions): Edge {
   const evals = options.evalRunner
     ? createEvalService({
         db,
-        labelsOf: async (name) => (await verifier.verify(name)).model.intents.map((i) => i.name),
+        labelsOf: async (name) => (await classifier.intentsOf(name)).map((i) => i.name),
         resolveModel: async (name) => (await aliases.resolve(name)).model,
         runner: options.evalRunner,
         ...(options.evalStaleAfterMs ? { staleAfterMs: options.evalStaleAfterMs } : {}),
@@ -278,7 +282,7 @@ export function createEdge(options: EdgeOptions): Edge {
         intents: {
           all: () => model.intents,
           byName: (name) => model.intentsByName.get(name),
-          ofModel: async (name) => (await verifier.verify(name)).model.intents,
+          ofModel: classifier.intentsOf,
         },
         models: () => listModels(client),
         latestIntentMetrics: latestIntentMetricsLoader(db),

@@ -65,40 +65,41 @@ const list = defineCommand(
   },
 );
 
-const load = defineCommand(
-  {
-    name: "models load",
-    summary: "load (or reload) a model from the upstream's model repository",
-    description: ["gpu-service must run with --model-repository; the folder NAME holds the bundle."],
-    positionals: NAME("the model's folder in the repository"),
-    flags: [ENDPOINT_FLAG],
-  },
-  async (args) => {
-    const name = args.positionals[0]!;
-    await apiClient(args.required("endpoint")).request("mutation ($n: String!) { loadModel(name: $n) }", {
-      n: name,
-    });
-    process.stderr.write(`loaded ${name}\n`);
-    return 0;
-  },
-);
+/** `models load` and `models unload`: one admin mutation on the upstream's model repository. */
+function repositoryCommand(
+  action: "load" | "unload",
+  spec: { summary: string; description?: string[]; name: string },
+) {
+  const mutation = action === "load" ? "loadModel" : "unloadModel";
+  return defineCommand(
+    {
+      name: `models ${action}`,
+      summary: spec.summary,
+      ...(spec.description ? { description: spec.description } : {}),
+      positionals: NAME(spec.name),
+      flags: [ENDPOINT_FLAG],
+    },
+    async (args) => {
+      const name = args.positionals[0]!;
+      await apiClient(args.required("endpoint")).request(`mutation ($n: String!) { ${mutation}(name: $n) }`, {
+        n: name,
+      });
+      process.stderr.write(`${action}ed ${name}\n`);
+      return 0;
+    },
+  );
+}
 
-const unload = defineCommand(
-  {
-    name: "models unload",
-    summary: "stop serving a model on the upstream",
-    positionals: NAME("the model"),
-    flags: [ENDPOINT_FLAG],
-  },
-  async (args) => {
-    const name = args.positionals[0]!;
-    await apiClient(args.required("endpoint")).request("mutation ($n: String!) { unloadModel(name: $n) }", {
-      n: name,
-    });
-    process.stderr.write(`unloaded ${name}\n`);
-    return 0;
-  },
-);
+const load = repositoryCommand("load", {
+  summary: "load (or reload) a model from the upstream's model repository",
+  description: ["gpu-service must run with --model-repository; the folder NAME holds the bundle."],
+  name: "the model's folder in the repository",
+});
+
+const unload = repositoryCommand("unload", {
+  summary: "stop serving a model on the upstream",
+  name: "the model",
+});
 
 const setDefault = defineCommand(
   {

@@ -85,7 +85,7 @@ export function exportBagModel(
   space: FeatureSpace,
   variant: Variant,
   name: string,
-): Uint8Array {
+): Uint8Array<ArrayBuffer> {
   const { rows, dim, labels } = model;
   const initializers: Tensor[] = [
     int64("remap", [space.remap.length], Array.from(space.remap)),

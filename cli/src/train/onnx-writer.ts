@@ -101,7 +101,7 @@ class Writer {
     return this.bytes(field, inner.finish());
   }
 
-  finish(): Uint8Array {
+  finish(): Uint8Array<ArrayBuffer> {
     const out = new Uint8Array(this.length);
     let at = 0;
     for (const chunk of this.chunks) {
@@ -146,7 +146,7 @@ function node(w: Writer, n: Node, index: number): void {
 }
 
 /** Serialises a model: IR version 8, the default domain at `opset`. */
-export function encodeModel(graph: Graph, opset = 17, producer = "intentql"): Uint8Array {
+export function encodeModel(graph: Graph, opset = 17, producer = "intentql"): Uint8Array<ArrayBuffer> {
   return new Writer()
     .int(1, 8)
     .string(2, producer)

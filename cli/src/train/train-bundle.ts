@@ -119,7 +119,7 @@ export async function trainBundle(options: TrainBundleOptions): Promise<TrainedB
     `validation: accuracy ${(100 * metrics.accuracy).toFixed(2)}%, F1-macro ${(100 * metrics.f1Macro).toFixed(2)}%`,
   );
 
-  const files = new Map<string, Uint8Array | string>();
+  const files = new Map<string, Uint8Array<ArrayBuffer> | string>();
   const parity: Record<string, unknown> = {};
   const variants: BundleManifest["variants"] = {};
   const ort = await import("onnxruntime-node");
@@ -147,7 +147,7 @@ export async function trainBundle(options: TrainBundleOptions): Promise<TrainedB
     files.set(file, bytes);
     variants[variant] = {
       file,
-      sha256: await sha256Hex(copy(bytes)),
+      sha256: await sha256Hex(bytes),
       bytes: bytes.length,
       validation: split,
     };
@@ -194,7 +194,7 @@ export async function trainBundle(options: TrainBundleOptions): Promise<TrainedB
     files: await Promise.all(
       [...files].map(async ([path, content]) => ({
         path,
-        sha256: await sha256Hex(typeof content === "string" ? content : copy(content)),
+        sha256: await sha256Hex(content),
         bytes: typeof content === "string" ? Buffer.byteLength(content) : content.length,
       })),
     ),
@@ -254,11 +254,6 @@ function architecture(model: BagModel, space: FeatureSpace): Record<string, unkn
     dim: model.dim,
     params: model.embeddings.length + model.weights.length + model.bias.length,
   };
-}
-
-/** A copy on its own ArrayBuffer (what Web Crypto's digest takes). */
-function copy(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(bytes);
 }
 
 type Ort = typeof import("onnxruntime-node");

@@ -97,28 +97,26 @@ export function splitTrainingData(
   if (rows.length === 0 && problems.length === 0) problems.push("no labelled texts");
 
   // The same text under two labels is a contradiction the model cannot learn; repeats are dropped.
+  const keys = rows.map((r) => normaliseText(r.text));
   const byText = new Map<string, LabelledText>();
   const conflicting = new Set<string>();
   let duplicatesDropped = 0;
-  let unique: LabelledText[] = [];
-  for (const row of rows) {
-    const key = normaliseText(row.text);
-    const first = byText.get(key);
-    if (!first) {
-      byText.set(key, row);
-      unique.push(row);
-    } else if (first.label !== row.label) {
-      conflicting.add(key);
+  for (const [i, row] of rows.entries()) {
+    const first = byText.get(keys[i]!);
+    if (!first) byText.set(keys[i]!, row);
+    else if (first.label !== row.label) {
+      conflicting.add(keys[i]!);
       if (!options.dropConflicts)
         problems.push(
           `line ${row.line}: the same text as line ${first.line} (${JSON.stringify(row.text.slice(0, 60))}) with another label ("${row.label}" vs "${first.label}"); fix it, or --drop-conflicts`,
         );
     } else duplicatesDropped++;
   }
-  const conflictsDropped = options.dropConflicts
-    ? rows.filter((r) => conflicting.has(normaliseText(r.text))).length
-    : 0;
-  if (options.dropConflicts) unique = unique.filter((r) => !conflicting.has(normaliseText(r.text)));
+  // The first row of each text, less (with --drop-conflicts) every text found under several labels.
+  const unique = [...byText]
+    .filter(([key]) => !(options.dropConflicts && conflicting.has(key)))
+    .map(([, row]) => row);
+  const conflictsDropped = options.dropConflicts ? keys.filter((key) => conflicting.has(key)).length : 0;
 
   const counts = new Map<string, number>();
   for (const row of unique) counts.set(row.label, (counts.get(row.label) ?? 0) + 1);

@@ -33,13 +33,9 @@ export class EvalRunnerObject extends DurableObject<Env> {
     if (!runId) return;
     try {
       this.#classifier ??= createClassifier(classifierOptionsFromEnv(this.env));
-      const { classifyForEval, verifier } = this.#classifier;
+      const { classifyForEval, intentsOf } = this.#classifier;
       const outcome = await runSlice(
-        {
-          db: this.env.DB,
-          classify: classifyForEval,
-          labelsOf: async (name) => (await verifier.verify(name)).model.intents,
-        },
+        { db: this.env.DB, classify: classifyForEval, labelsOf: intentsOf },
         runId,
         {
           chunkSize: positiveNumber(this.env.EVAL_CHUNK_TEXTS, CHUNK_TEXTS),

@@ -52,21 +52,23 @@ function intentql(...args: string[]) {
   });
 }
 
-async function classify(texts: string[], model?: string) {
+async function gql<T>(query: string, variables: Record<string, unknown> = {}) {
   const response = await fetch(`${edge.url}/graphql`, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-    body: JSON.stringify({
-      query:
-        "query ($t: [String!]!, $m: String) { classify(texts: $t, model: $m) { intent { name } outOfScope model } }",
-      variables: { t: texts, m: model },
-    }),
+    body: JSON.stringify({ query, variables }),
   });
   return (await response.json()) as {
-    data?: { classify: { intent: { name: string }; outOfScope: boolean; model: string }[] };
+    data?: T;
     errors?: { message: string; extensions?: { code?: string } }[];
   };
 }
+
+const classify = (texts: string[], model?: string) =>
+  gql<{ classify: { intent: { name: string }; outOfScope: boolean; model: string }[] }>(
+    "query ($t: [String!]!, $m: String) { classify(texts: $t, model: $m) { intent { name } outOfScope model } }",
+    { t: texts, m: model },
+  );
 
 describe("a custom model next to massive-scratch, through the Worker", () => {
   it("answers classify(model:) with the custom label names", async () => {
@@ -85,19 +87,11 @@ describe("a custom model next to massive-scratch, through the Worker", () => {
       intent: { name: "alarm_set" },
       model: "massive-scratch",
     });
-    const mixed = await fetch(`${edge.url}/graphql`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-      body: JSON.stringify({
-        query:
-          '{ a: classify(texts: ["wake me up at 7am"]) { intent { name } } b: classify(texts: ["call a taxi"], model: "my-intents") { intent { name } } }',
-      }),
-    });
-    const body = (await mixed.json()) as {
-      data: { a: { intent: { name: string } }[]; b: { intent: { name: string } }[] };
-    };
-    expect(body.data.a[0]!.intent.name).toBe("alarm_set");
-    expect(body.data.b[0]!.intent.name).toBe("book_taxi");
+    const body = await gql<{ a: { intent: { name: string } }[]; b: { intent: { name: string } }[] }>(
+      '{ a: classify(texts: ["wake me up at 7am"]) { intent { name } } b: classify(texts: ["call a taxi"], model: "my-intents") { intent { name } } }',
+    );
+    expect(body.data!.a[0]!.intent.name).toBe("alarm_set");
+    expect(body.data!.b[0]!.intent.name).toBe("book_taxi");
   });
 
   it("is evaluated on its held-out texts through the Worker's eval runs: 90 percent or more", () => {
