@@ -18,7 +18,7 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; }
 trap cleanup EXIT
 
 echo "{\"step\":\"host\",\"gpu\":\"$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)\",\"node\":\"$(node --version 2>/dev/null)\",\"nodePath\":\"${NODE_PATH:-}\"}"
-for f in dist/gpu-service.mjs dist/gpu-service-session-thread.mjs dist/gpu-load.mjs dist/gpu-accuracy.mjs dist/ort-ceiling.mjs; do [[ -f $f ]] || note build "$f missing: run npm run build:gpu-service and carry dist"; done
+for f in dist/gpu-service.mjs dist/gpu-service-session-thread.mjs dist/gpu-service-http-thread.mjs dist/gpu-load.mjs dist/gpu-accuracy.mjs dist/ort-ceiling.mjs; do [[ -f $f ]] || note build "$f missing: run npm run build:gpu-service and carry dist"; done
 
 # Starts the service with the given flags on a port; waits up to 180 s for /v2/health/ready.
 start_service() { # port logfile flags...
@@ -36,12 +36,15 @@ start_service() { # port logfile flags...
   note service "port $port not ready: $(tail -c 600 "$log" | tr '"\n' "' ")"; return 1
 }
 # Counters of the service's /metrics that matter per load step (runs, rows, model seconds) and the
-# main thread's event-loop delay since the previous scrape.
+# event-loop delay since the previous scrape: the main thread's, and the worst HTTP thread's
+# (--http-threads; 0 without).
 scrape() { curl -s "http://127.0.0.1:$PORT/metrics" | awk '
   /^intentql_batch_rows_sum/{rows=$2} /^intentql_batch_rows_count/{runs=$2}
   /^intentql_inference_seconds_sum/{secs=$2}
-  /^intentql_event_loop_delay_seconds\{stat="p99"\}/{p99=$2} /^intentql_event_loop_delay_seconds\{stat="max"\}/{mx=$2}
-  END{printf "%s %s %s %s %s\n", rows+0, runs+0, secs+0, p99+0, mx+0}'; }
+  /^intentql_event_loop_delay_seconds\{stat="p99"(,thread="main")?\}/{p99=$2}
+  /^intentql_event_loop_delay_seconds\{stat="max"(,thread="main")?\}/{mx=$2}
+  /^intentql_event_loop_delay_seconds\{stat="p99",thread="http-/{if ($2 > hp99) hp99=$2}
+  END{printf "%s %s %s %s %s %s\n", rows+0, runs+0, secs+0, p99+0, mx+0, hp99+0}'; }
 load() { # label concurrency texts [processes]
   local before after
   scrape >/dev/null # resets the event-loop histogram: the step's own delay is what the next scrape shows
@@ -50,9 +53,9 @@ load() { # label concurrency texts [processes]
     --seconds "$SECONDS_PER_RUN" --warmup 3 --processes "${4:-1}" || note "$1" "load generator failed"
   after=$(scrape)
   awk -v l="$1" -v b="$before" -v a="$after" 'BEGIN{
-    split(b, x, " "); split(a, y, " "); r = y[1] - x[1]; n = y[2] - x[2]; s0 = x[3]; s1 = y[3]; p99 = y[4]; mx = y[5]
-    printf "{\"step\":\"%s_metrics\",\"runs\":%d,\"rowsPerRun\":%.1f,\"modelMsPerRun\":%.3f,\"eventLoopP99Ms\":%.2f,\"eventLoopMaxMs\":%.2f}\n",
-      l, n, (n > 0 ? r / n : 0), (n > 0 ? (s1 - s0) * 1000 / n : 0), p99 * 1000, mx * 1000 }'
+    split(b, x, " "); split(a, y, " "); r = y[1] - x[1]; n = y[2] - x[2]; s0 = x[3]; s1 = y[3]; p99 = y[4]; mx = y[5]; hp99 = y[6]
+    printf "{\"step\":\"%s_metrics\",\"runs\":%d,\"rowsPerRun\":%.1f,\"modelMsPerRun\":%.3f,\"eventLoopP99Ms\":%.2f,\"eventLoopMaxMs\":%.2f,\"httpThreadLoopP99Ms\":%.2f}\n",
+      l, n, (n > 0 ? r / n : 0), (n > 0 ? (s1 - s0) * 1000 / n : 0), p99 * 1000, mx * 1000, hp99 * 1000 }'
 }
 
 # (1) full-size DistilBERT geometry (6 layers, 768, 12 heads, 3072 FFN; random weights), fp16 bundle.

@@ -5,7 +5,7 @@
 # transformers, onnxruntime, and the dist/*.mjs of `npm run build:gpu-service`, carried along.
 # Every result is one JSON line on stdout (each load step followed by its /metrics deltas: runs,
 # rows per run, model ms per run, event-loop delay); each step is guarded, so one failure does not
-# lose the others. About 6 minutes.
+# lose the others. About 7 minutes (SECONDS_PER_RUN=12).
 #
 #   bash bench/gpu-host.sh            # OUT=/tmp/out by default; logs under $OUT
 set -uo pipefail
@@ -18,15 +18,26 @@ if [[ -f $BUNDLE/bundle.json ]]; then
     --seq 24 --seconds 10 2>"$OUT/ceiling.log" || note ceiling "$(tail -c 400 "$OUT/ceiling.log" | tr '"\n' "' ")"
 fi
 
-# (2) the service on CUDA with the full-size bundle: saturation and single-text latency.
+# (2) the service on CUDA with the full-size bundle: saturation, single-text latency and many
+#     single-text requests, all in one process; first with HTTP on HTTP_THREADS threads (the issue
+#     13 configuration), then with HTTP on the main thread, the way before --http-threads.
 PORT=8500
-if [[ -f $BUNDLE/bundle.json ]] && start_service $PORT "$OUT/service-full.log" --bundle "$BUNDLE" \
-    --max-batch-size 1024 --max-batch-tokens 32768 --max-queue-rows 65536; then
-  load latency_c1_t1 1 1
-  load saturation_c64_t32 64 32 4
-  load saturation_c256_t32 256 32 8
-  load saturation_c256_t1 256 1 8
-  load saturation_c512_t32 512 32 8
+FULL_FLAGS=(--bundle "$BUNDLE" --max-batch-size 1024 --max-batch-tokens 32768 --max-queue-rows 65536)
+HTTP_THREADS=${HTTP_THREADS:-4}
+if [[ -f $BUNDLE/bundle.json ]] && start_service $PORT "$OUT/service-full-threads.log" "${FULL_FLAGS[@]}" \
+    --http-threads "$HTTP_THREADS"; then
+  load "threads${HTTP_THREADS}_latency_c1_t1" 1 1
+  load "threads${HTTP_THREADS}_saturation_c256_t32" 256 32 8
+  load "threads${HTTP_THREADS}_saturation_c256_t1" 256 1 8
+  load "threads${HTTP_THREADS}_saturation_c64_t32" 64 32 4
+  load "threads${HTTP_THREADS}_saturation_c512_t32" 512 32 8
+  kill "${PIDS[-1]}" 2>/dev/null; wait "${PIDS[-1]}" 2>/dev/null
+fi
+PORT=8503
+if [[ -f $BUNDLE/bundle.json ]] && start_service $PORT "$OUT/service-full.log" "${FULL_FLAGS[@]}"; then
+  load main_latency_c1_t1 1 1
+  load main_saturation_c256_t32 256 32 8
+  load main_saturation_c256_t1 256 1 8
   kill "${PIDS[-1]}" 2>/dev/null; wait "${PIDS[-1]}" 2>/dev/null
 fi
 

@@ -6,6 +6,8 @@ const entries = {
   "gpu-service": "gpu-service/src/main.ts",
   // Loaded by the service as a worker thread, from the file next to gpu-service.mjs (session-pool.ts).
   "gpu-service-session-thread": "gpu-service/src/backends/session-thread.ts",
+  // Loaded as an HTTP thread (--http-threads), from the file next to gpu-service.mjs (http-threads.ts).
+  "gpu-service-http-thread": "gpu-service/src/router/http-thread.ts",
   "gpu-load": "bench/gpu-service-load.ts",
   "gpu-accuracy": "bench/gpu-service-accuracy.ts",
   "variant-parity": "bench/variant-parity.ts",

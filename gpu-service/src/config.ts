@@ -23,6 +23,11 @@ export interface Config {
   maxRequestRows: number;
   /** Runs in flight per model (= session threads); 0: 2 on CUDA, 1 on CPU. */
   maxInFlight: number;
+  /**
+   * Threads that parse HTTP, sharing the port through SO_REUSEPORT and feeding the main thread's
+   * batchers; 0: the main thread parses HTTP itself.
+   */
+  httpThreads: number;
   requestTimeoutMs: number;
   /**
    * Bearer tokens accepted on every /v2 route but /v2 itself: the current one and, during a rotation,
@@ -65,6 +70,7 @@ export const INT_FLAGS = {
   maxQueueRows: { flag: "max-queue-rows", env: "GPU_MAX_QUEUE_ROWS", def: 16384, min: 1, max: 1 << 24 },
   maxRequestRows: { flag: "max-request-rows", env: "GPU_MAX_REQUEST_ROWS", def: 1024, min: 1, max: 1 << 24 },
   maxInFlight: { flag: "max-in-flight", env: "GPU_MAX_IN_FLIGHT", def: 0, min: 0, max: 64 },
+  httpThreads: { flag: "http-threads", env: "GPU_HTTP_THREADS", def: 0, min: 0, max: 64 },
   requestTimeoutMs: {
     flag: "request-timeout-ms",
     env: "GPU_REQUEST_TIMEOUT_MS",
@@ -87,7 +93,7 @@ export const DEFAULT_BUNDLE = "models/massive-scratch";
 
 const USAGE = `usage: gpu-service [--host H] [--port N] [--bundle DIR]... [--model-repository DIR] [--device auto|cpu|cuda]
   [--variant fp32|fp16|int8] [--max-batch-size N] [--max-batch-tokens N] [--max-queue-delay-us N]
-  [--max-queue-rows N] [--max-request-rows N] [--max-in-flight N] [--request-timeout-ms N] [--auth-token T] [--auth-token-next T]
+  [--max-queue-rows N] [--max-request-rows N] [--max-in-flight N] [--http-threads N] [--request-timeout-ms N] [--auth-token T] [--auth-token-next T]
   [--insecure-no-auth] [--body-limit-bytes N] [--intra-op-threads N] [--pad-multiple 1|8]
   [--log-level debug|info|warn|error]
 (every flag also reads an env var: see gpu-service/README.md)`;
@@ -141,6 +147,12 @@ function authTokens(
       throw new ConfigError(`${name} must be printable ASCII without spaces (it travels in a header)`);
   }
   return tokens;
+}
+
+/** `server.listen({ reusePort })` arrived in Node 22.12 and 23.1. */
+export function supportsReusePort(version: string): boolean {
+  const [major = 0, minor = 0] = version.split(".").map(Number);
+  return major > 22 || (major === 22 && minor >= 12);
 }
 
 /** Flags win over env vars, env vars over defaults. Throws ConfigError naming the bad value. */
@@ -202,6 +214,10 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   const modelRepository = str("model-repository", "GPU_MODEL_REPOSITORY") || undefined;
   // With a model repository, its folders are the models; without one, the default bundle.
   if (bundles.length === 0 && modelRepository === undefined) bundles.push(DEFAULT_BUNDLE);
+  if (ints.httpThreads > 0 && !supportsReusePort(process.versions.node))
+    throw new ConfigError(
+      `--http-threads needs Node ≥ 22.12 (SO_REUSEPORT for servers); this is Node ${process.versions.node}`,
+    );
   const host = str("host", "GPU_HOST") ?? "127.0.0.1";
   if (host === "") throw new ConfigError("--host must not be empty");
   // Whether one row of the bundle's maxLength fits max-batch-tokens is checked per bundle at start.
@@ -219,6 +235,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     maxQueueRows: ints.maxQueueRows,
     maxRequestRows: ints.maxRequestRows,
     maxInFlight: ints.maxInFlight,
+    httpThreads: ints.httpThreads,
     requestTimeoutMs: ints.requestTimeoutMs,
     authTokens: authTokens(
       str("auth-token", "INTENTQL_UPSTREAM_TOKEN"),

@@ -1,28 +1,38 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
-/** The service's Prometheus metrics, in a registry of its own (served at GET /metrics). */
-export interface Metrics {
+/**
+ * What the router counts: the metrics each HTTP thread keeps in a registry of its own (with
+ * --http-threads, GET /metrics sums every thread's registry with the main thread's).
+ */
+export interface RouterMetrics {
   registry: Registry;
   httpRequests: Counter<"route" | "status">;
   inferRequests: Counter<"model">;
+  inflightRequests: Gauge<"model">;
+  errors: Counter<"kind">;
+  /** Connections accepted per thread: how evenly the kernel spreads them over --http-threads. */
+  connections: Counter<"thread">;
+  /** This thread's event-loop delay since the previous scrape, labelled with the thread's name. */
+  eventLoopDelay: Gauge<"stat" | "thread">;
+}
+
+/** The service's Prometheus metrics, in a registry of its own (served at GET /metrics). */
+export interface Metrics extends RouterMetrics {
   modelRuns: Counter<"model">;
   rows: Counter<"model">;
   batchRows: Histogram<"model">;
   batchTokens: Histogram<"model">;
   queueDepth: Gauge<"model">;
-  inflightRequests: Gauge<"model">;
   queueWait: Histogram<"model">;
   inferenceSeconds: Histogram<"model">;
-  errors: Counter<"kind">;
-  eventLoopDelay: Gauge<"stat">;
 }
 
-export function createMetrics(): Metrics {
-  const registry = new Registry();
+/** The router's metrics in `registry`; `thread` names this thread in the event-loop gauge. */
+export function createRouterMetrics(registry: Registry, thread: string): RouterMetrics {
   const registers = [registry];
-  // How long the main thread's event loop was late since the previous scrape: HTTP parsing waits
-  // that long. Model runs happen on session threads and must not show up here.
+  // How late this thread's event loop was since the previous scrape: HTTP parsing (and, on the main
+  // thread, batching) waits that long. Model runs happen on session threads and must not show up.
   // The histogram holds the interval between its 10 ms samples: the lateness is what exceeds 10 ms.
   const RESOLUTION_MS = 10;
   const loopDelay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
@@ -41,6 +51,48 @@ export function createMetrics(): Metrics {
       labelNames: ["model"],
       registers,
     }),
+    connections: new Counter({
+      name: "intentql_http_connections_total",
+      help: "TCP connections accepted, by the thread that serves them (main, or http-1… with --http-threads)",
+      labelNames: ["thread"],
+      registers,
+    }),
+    inflightRequests: new Gauge({
+      // Requests between arrival and their answer (body read, queued or running). The fleet scales on
+      // it as well as on queued rows: many small requests can stall on the body or the event loop
+      // while the row queue looks short.
+      name: "intentql_inflight_requests",
+      help: "Infer requests received and not yet answered",
+      labelNames: ["model"],
+      registers,
+    }),
+    eventLoopDelay: new Gauge({
+      name: "intentql_event_loop_delay_seconds",
+      help: "Event-loop delay of each thread that serves HTTP or batches (thread: main, http-1, …) since the previous scrape (stat: p50, p99, max)",
+      labelNames: ["stat", "thread"],
+      registers,
+      collect() {
+        const s = (ns: number) => (Number.isFinite(ns) ? Math.max(0, ns / 1e9 - RESOLUTION_MS / 1000) : 0);
+        this.set({ stat: "p50", thread }, s(loopDelay.percentile(50)));
+        this.set({ stat: "p99", thread }, s(loopDelay.percentile(99)));
+        this.set({ stat: "max", thread }, s(loopDelay.max));
+        loopDelay.reset();
+      },
+    }),
+    errors: new Counter({
+      name: "intentql_errors_total",
+      help: "Errors answered, by kind (bad_request, not_found, unauthorized, body_too_large, queue_full, deadline, aborted, not_ready, backend_unavailable, internal)",
+      labelNames: ["kind"],
+      registers,
+    }),
+  };
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  return {
+    ...createRouterMetrics(registry, "main"),
     modelRuns: new Counter({
       name: "intentql_model_runs_total",
       help: "ONNX Runtime runs per model (warm-up excluded)",
@@ -73,15 +125,6 @@ export function createMetrics(): Metrics {
       labelNames: ["model"],
       registers,
     }),
-    inflightRequests: new Gauge({
-      // Requests between arrival and their answer (body read, queued or running). The fleet scales on
-      // it as well as on queued rows: many small requests can stall on the body or the event loop
-      // while the row queue looks short.
-      name: "intentql_inflight_requests",
-      help: "Infer requests received and not yet answered",
-      labelNames: ["model"],
-      registers,
-    }),
     queueWait: new Histogram({
       name: "intentql_queue_wait_seconds",
       help: "Time from enqueue to a request's first row entering a run",
@@ -94,25 +137,6 @@ export function createMetrics(): Metrics {
       help: "Duration of one model run",
       labelNames: ["model"],
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-      registers,
-    }),
-    eventLoopDelay: new Gauge({
-      name: "intentql_event_loop_delay_seconds",
-      help: "Event-loop delay of the main thread since the previous scrape (stat: p50, p99, max)",
-      labelNames: ["stat"],
-      registers,
-      collect() {
-        const s = (ns: number) => (Number.isFinite(ns) ? Math.max(0, ns / 1e9 - RESOLUTION_MS / 1000) : 0);
-        this.set({ stat: "p50" }, s(loopDelay.percentile(50)));
-        this.set({ stat: "p99" }, s(loopDelay.percentile(99)));
-        this.set({ stat: "max" }, s(loopDelay.max));
-        loopDelay.reset();
-      },
-    }),
-    errors: new Counter({
-      name: "intentql_errors_total",
-      help: "Errors answered, by kind (bad_request, not_found, unauthorized, body_too_large, queue_full, deadline, aborted, not_ready, backend_unavailable, internal)",
-      labelNames: ["kind"],
       registers,
     }),
   };

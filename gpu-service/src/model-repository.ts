@@ -20,6 +20,9 @@ import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { RouterState, ServedModel } from "./router/server.ts";
 
+/** A model served from this thread: the router's view plus the Batcher itself, to drain it. */
+export type LocalModel = ServedModel & { batcher: Batcher };
+
 /** A repository operation the caller got wrong (the router answers 400, or 404 for `missing`). */
 export class RepositoryError extends Error {
   constructor(
@@ -42,7 +45,7 @@ export interface ModelRepositoryOptions {
   config: Config;
   metrics: Metrics;
   log: Logger;
-  state: RouterState;
+  state: RouterState<LocalModel>;
 }
 
 /** The same rule bundle.json names follow: no path separators, no leading dot. */
@@ -190,7 +193,7 @@ export class ModelRepository {
       },
       onDequeue: (waitMs) => metrics.queueWait.observe(labels, waitMs / 1000),
     });
-    const served: ServedModel = {
+    const served: LocalModel = {
       signature: {
         name: m.name,
         version: m.version,
@@ -235,14 +238,14 @@ export class ModelRepository {
     this.#pools.clear();
   }
 
-  async #retire(name: string, served: ServedModel): Promise<void> {
+  async #retire(name: string, served: LocalModel): Promise<void> {
     const pool = this.#pools.get(name);
     this.#pools.delete(name);
     if (pool) await this.#close(served, pool);
   }
 
   /** The batcher answers what it holds before the sessions go. */
-  async #close(served: ServedModel, pool: SessionPool): Promise<void> {
+  async #close(served: LocalModel, pool: SessionPool): Promise<void> {
     await served.batcher.close().catch(() => undefined);
     await pool.close().catch(() => undefined);
   }

@@ -3,13 +3,14 @@ import type { AddressInfo } from "node:net";
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
-import { ModelRepository } from "./model-repository.ts";
+import { type LocalModel, ModelRepository } from "./model-repository.ts";
+import { HttpThreads } from "./router/http-threads.ts";
 import { createHandler, type RouterState } from "./router/server.ts";
 
 export interface RunningService {
   url: string;
   metrics: Metrics;
-  state: RouterState;
+  state: RouterState<LocalModel>;
   /** Stops accepting, lets every queued row run, closes sessions. */
   close(): Promise<void>;
 }
@@ -21,52 +22,77 @@ export interface RunningService {
  */
 export async function startService(config: Config, log: Logger): Promise<RunningService> {
   const metrics = createMetrics();
-  const state: RouterState = { phase: "loading", models: new Map() };
+  const state: RouterState<LocalModel> = { phase: "loading", models: new Map() };
   const repository = new ModelRepository({ config, metrics, log, state });
   if (config.authTokens.length === 0)
     log.warn("auth_disabled", { reason: "--insecure-no-auth: every caller is trusted" });
-  const server: Server = createServer(
-    createHandler({
-      authTokens: config.authTokens,
-      bodyLimitBytes: config.bodyLimitBytes,
-      requestTimeoutMs: config.requestTimeoutMs,
-      maxRequestRows: config.maxRequestRows,
-      log,
-      metrics,
-      state,
-      repository,
-    }),
-  );
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const routerOptions = {
+    authTokens: config.authTokens,
+    bodyLimitBytes: config.bodyLimitBytes,
+    requestTimeoutMs: config.requestTimeoutMs,
+    maxRequestRows: config.maxRequestRows,
+    log,
+    metrics,
+    state,
+    repository,
+  };
+  // HTTP on this thread, or on --http-threads threads that feed this thread's batchers.
+  let server: Server | null = null;
+  let threads: HttpThreads | null = null;
+  let url: string;
+  if (config.httpThreads > 0) {
+    threads = await HttpThreads.start({
+      ...routerOptions,
+      threads: config.httpThreads,
+      host: config.host,
+      port: config.port,
+      logLevel: config.logLevel,
+    });
+    url = threads.url;
+  } else {
+    const httpServer = createServer(createHandler(routerOptions));
+    server = httpServer;
+    httpServer.keepAliveTimeout = 65_000;
+    httpServer.on("connection", () => metrics.connections.inc({ thread: "main" }));
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once("error", reject);
+      httpServer.listen(config.port, config.host, () => resolve());
+    });
+    const address = httpServer.address() as AddressInfo;
+    const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+    url = `http://${host}:${address.port}`;
+  }
 
   try {
     for (const dir of config.bundles) await repository.open(dir);
     if (config.modelRepository !== undefined) await repository.loadAll();
   } catch (error) {
-    server.close();
+    server?.close();
+    await threads?.close();
     await repository.closeAll();
     throw error;
   }
   state.phase = "ready";
+  threads?.sync();
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       state.phase = "draining";
+      threads?.sync();
       // Stop accepting connections; requests already queued still get their answers.
-      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      threads?.stopAccepting();
+      const serverClosed = new Promise<void>((resolve) =>
+        server ? server.close(() => resolve()) : resolve(),
+      );
       await Promise.all([...state.models.values()].map((m) => m.batcher.close()));
-      server.closeIdleConnections();
-      const forced = setTimeout(() => server.closeAllConnections(), 2000);
-      await serverClosed;
-      clearTimeout(forced);
+      if (server) {
+        server.closeIdleConnections();
+        const forced = setTimeout(() => server?.closeAllConnections(), 2000);
+        await serverClosed;
+        clearTimeout(forced);
+      }
+      await threads?.close();
       await repository.closeAll();
     })();
     return closing;

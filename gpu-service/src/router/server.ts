@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { HEADER_LENGTH, ProtocolError, type ServerMetadata } from "@intentql/schema";
-import type { Batcher } from "../core/batcher.ts";
+import type { Row } from "../core/batch.ts";
+import type { SubmitOptions } from "../core/batcher.ts";
 import {
   AbortedError,
   BackendUnavailableError,
@@ -11,7 +12,7 @@ import {
   RequestTooLargeError,
 } from "../core/errors.ts";
 import type { Logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
+import type { RouterMetrics } from "../metrics.ts";
 import { RepositoryError } from "../model-repository.ts";
 import { encodeInferResponse, type ModelSignature, parseInferRequest } from "./infer.ts";
 
@@ -24,9 +25,17 @@ export const EXTENSIONS = [
   "intentql_bundle",
 ];
 
+/**
+ * What the router needs of a model's batcher: on the main thread the Batcher itself, on an HTTP
+ * thread a proxy that forwards the rows to it (http-thread.ts).
+ */
+export interface RowSubmitter {
+  submit(rows: Row[], options?: SubmitOptions): Promise<{ data: Float32Array; width: number }>;
+}
+
 export interface ServedModel {
   signature: ModelSignature;
-  batcher: Batcher;
+  batcher: RowSubmitter;
   /** Every session thread of the model is up (false while one restarts after a crash). */
   ready: () => boolean;
   provider: string;
@@ -42,14 +51,14 @@ export interface ServedModel {
 
 /** The KServe V2 model repository extension's operations (model-repository.ts). */
 export interface RepositoryControl {
-  index(): unknown[];
+  index(): unknown[] | Promise<unknown[]>;
   load(name: string): Promise<void>;
   unload(name: string): Promise<void>;
 }
 
-export interface RouterState {
+export interface RouterState<M extends ServedModel = ServedModel> {
   phase: "loading" | "ready" | "draining";
-  models: Map<string, ServedModel>;
+  models: Map<string, M>;
 }
 
 export interface RouterOptions {
@@ -60,10 +69,12 @@ export interface RouterOptions {
   /** Rows one infer request may carry (--max-request-rows). */
   maxRequestRows: number;
   log: Logger;
-  metrics: Metrics;
+  metrics: RouterMetrics;
   state: RouterState;
   /** The model repository extension; absent: its routes answer 404. */
   repository?: RepositoryControl;
+  /** GET /metrics's body; default: this thread's registry (an HTTP thread asks the main thread). */
+  metricsText?: () => Promise<string>;
 }
 
 class HttpError extends Error {
@@ -231,7 +242,7 @@ export function createHandler(opts: RouterOptions) {
     };
     if (path === "/v2/repository/index") {
       post();
-      sendJson(res, path, 200, repository.index());
+      sendJson(res, path, 200, await repository.index());
       return path;
     }
     const match = REPOSITORY_ROUTE.exec(path);
@@ -276,7 +287,7 @@ export function createHandler(opts: RouterOptions) {
     }
     if (path === "/metrics") {
       get(path);
-      const text = await metrics.registry.metrics();
+      const text = await (opts.metricsText?.() ?? metrics.registry.metrics());
       metrics.httpRequests.inc({ route: "/metrics", status: "200" });
       res.writeHead(200, { "content-type": metrics.registry.contentType });
       res.end(text);

@@ -13,110 +13,123 @@ const metric = async (url: string, name: string): Promise<number> => {
   return Number(new RegExp(`^${name}\\{model="${MODEL}"\\} (\\d+)`, "m").exec(text)?.[1] ?? "NaN");
 };
 
-describe("gpu-service under pressure (one row per run, a queue of 64 rows)", () => {
-  let service: GpuServiceHandle;
-  beforeAll(async () => {
-    service = await startGpuService({
-      args: [
-        "--variant",
-        "fp32",
-        "--max-batch-size",
-        "1",
-        "--max-queue-rows",
-        "64",
-        "--intra-op-threads",
-        "1",
-      ],
+// Run with HTTP parsed on the main thread, and on two HTTP threads (--http-threads) that forward
+// rows to the main thread's batcher: the same behaviour either way.
+const MODES = [
+  { mode: "HTTP on the main thread", args: [] as string[] },
+  { mode: "2 HTTP threads", args: ["--http-threads", "2"] },
+];
+
+describe.each(MODES)("$mode", ({ args }) => {
+  describe("gpu-service under pressure (one row per run, a queue of 64 rows)", () => {
+    let service: GpuServiceHandle;
+    beforeAll(async () => {
+      service = await startGpuService({
+        args: [
+          "--variant",
+          "fp32",
+          "--max-batch-size",
+          "1",
+          "--max-queue-rows",
+          "64",
+          "--intra-op-threads",
+          "1",
+          ...args,
+        ],
+      });
     });
-  });
-  afterAll(async () => {
-    await service?.stop();
-  });
+    afterAll(async () => {
+      await service?.stop();
+    });
 
-  it("a full queue answers 503 with Retry-After at once, and the queued work still completes", async () => {
-    // 12 requests of 16 rows arrive together: the queue (64 rows) holds 4 of them at most.
-    const { body, headerLength } = binaryInfer(Array(16).fill(LONG));
-    const results = await Promise.all(
-      Array.from({ length: 12 }, async () => {
-        const started = performance.now();
-        const res = await fetch(`${service.url}/v2/models/${MODEL}/infer`, {
-          method: "POST",
-          body: body.slice(),
-          headers: { [HEADER_LENGTH]: String(headerLength) },
-        });
-        const bytes = await res.arrayBuffer();
-        return {
-          status: res.status,
-          retryAfter: res.headers.get("retry-after"),
-          bytes,
-          ms: performance.now() - started,
-        };
-      }),
-    );
-    const refused = results.filter((r) => r.status === 503);
-    const served = results.filter((r) => r.status === 200);
-    expect(refused.length).toBeGreaterThan(0);
-    expect(served.length).toBeGreaterThan(0);
-    expect(served.length + refused.length).toBe(12);
-    for (const r of refused) {
-      expect(r.retryAfter).toBe("1");
-      expect(JSON.parse(new TextDecoder().decode(r.bytes)).error).toMatch(
-        /queue full: \d+ rows queued, limit 64/,
+    it("a full queue answers 503 with Retry-After at once, and the queued work still completes", async () => {
+      // 12 requests of 16 rows arrive together: the queue (64 rows) holds 4 of them at most.
+      const { body, headerLength } = binaryInfer(Array(16).fill(LONG));
+      const results = await Promise.all(
+        Array.from({ length: 12 }, async () => {
+          const started = performance.now();
+          const res = await fetch(`${service.url}/v2/models/${MODEL}/infer`, {
+            method: "POST",
+            body: body.slice(),
+            headers: { [HEADER_LENGTH]: String(headerLength) },
+          });
+          const bytes = await res.arrayBuffer();
+          return {
+            status: res.status,
+            retryAfter: res.headers.get("retry-after"),
+            bytes,
+            ms: performance.now() - started,
+          };
+        }),
       );
-    }
-    // refused at once: faster than the slowest served request, which waited for its runs
-    expect(Math.min(...refused.map((r) => r.ms))).toBeLessThan(Math.max(...served.map((r) => r.ms)));
-    const after = await postBinary(service.url, ["hello there"]);
-    expect(after.status).toBe(200);
-  });
+      const refused = results.filter((r) => r.status === 503);
+      const served = results.filter((r) => r.status === 200);
+      expect(refused.length).toBeGreaterThan(0);
+      expect(served.length).toBeGreaterThan(0);
+      expect(served.length + refused.length).toBe(12);
+      for (const r of refused) {
+        expect(r.retryAfter).toBe("1");
+        expect(JSON.parse(new TextDecoder().decode(r.bytes)).error).toMatch(
+          /queue full: \d+ rows queued, limit 64/,
+        );
+      }
+      // refused at once: faster than the slowest served request, which waited for its runs
+      expect(Math.min(...refused.map((r) => r.ms))).toBeLessThan(Math.max(...served.map((r) => r.ms)));
+      const after = await postBinary(service.url, ["hello there"]);
+      expect(after.status).toBe(200);
+    });
 
-  it("counts infer requests in flight until they are answered (the fleet scales on it)", async () => {
-    expect(await metric(service.url, "intentql_inflight_requests")).toBe(0);
-    const pending = Promise.all(
-      Array.from({ length: 3 }, () => postBinary(service.url, Array(16).fill(LONG))),
-    );
-    let seen = 0;
-    for (let i = 0; i < 50 && seen === 0; i++) seen = await metric(service.url, "intentql_inflight_requests");
-    expect(seen).toBeGreaterThan(0);
-    expect(seen).toBeLessThanOrEqual(3);
-    expect((await pending).map((r) => r.status)).toEqual([200, 200, 200]);
-    expect(await metric(service.url, "intentql_inflight_requests")).toBe(0);
-  });
+    it("counts infer requests in flight until they are answered (the fleet scales on it)", async () => {
+      expect(await metric(service.url, "intentql_inflight_requests")).toBe(0);
+      const pending = Promise.all(
+        Array.from({ length: 3 }, () => postBinary(service.url, Array(16).fill(LONG))),
+      );
+      let seen = 0;
+      for (let i = 0; i < 50 && seen === 0; i++)
+        seen = await metric(service.url, "intentql_inflight_requests");
+      expect(seen).toBeGreaterThan(0);
+      expect(seen).toBeLessThanOrEqual(3);
+      expect((await pending).map((r) => r.status)).toEqual([200, 200, 200]);
+      expect(await metric(service.url, "intentql_inflight_requests")).toBe(0);
+    });
 
-  it("a request over the whole queue size is a 400, not a 503", async () => {
-    const res = await postBinary(service.url, Array(65).fill("hi"));
-    expect(res.status).toBe(400);
-  });
+    it("a request over the whole queue size is a 400, not a 503", async () => {
+      const res = await postBinary(service.url, Array(65).fill("hi"));
+      expect(res.status).toBe(400);
+    });
 
-  it("a client that disconnects takes its queued rows with it", async () => {
-    const before = await metric(service.url, "intentql_model_runs_total");
-    const blocker = postBinary(service.url, Array(8).fill(LONG));
-    const controller = new AbortController();
-    const { body, headerLength } = binaryInfer(Array(50).fill(LONG));
-    const gone = fetch(`${service.url}/v2/models/${MODEL}/infer`, {
-      method: "POST",
-      body: body.slice(),
-      headers: { [HEADER_LENGTH]: String(headerLength) },
-      signal: controller.signal,
-    }).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 15));
-    controller.abort();
-    await gone;
-    expect((await blocker).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 100));
-    const runs = (await metric(service.url, "intentql_model_runs_total")) - before;
-    // 8 runs for the blocker and far fewer than the 50 the gone request asked for
-    expect(runs).toBeGreaterThanOrEqual(8);
-    expect(runs).toBeLessThan(8 + 50);
-    // and it did reach the server: its request was cut short as "aborted", not never sent
-    const text = await (await fetch(`${service.url}/metrics`)).text();
-    expect(text).toMatch(/^intentql_errors_total\{kind="aborted"\} 1$/m);
+    it("a client that disconnects takes its queued rows with it", async () => {
+      const before = await metric(service.url, "intentql_model_runs_total");
+      const blocker = postBinary(service.url, Array(8).fill(LONG));
+      const controller = new AbortController();
+      const { body, headerLength } = binaryInfer(Array(50).fill(LONG));
+      const gone = fetch(`${service.url}/v2/models/${MODEL}/infer`, {
+        method: "POST",
+        body: body.slice(),
+        headers: { [HEADER_LENGTH]: String(headerLength) },
+        signal: controller.signal,
+      }).catch((e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 15));
+      controller.abort();
+      await gone;
+      expect((await blocker).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 100));
+      const runs = (await metric(service.url, "intentql_model_runs_total")) - before;
+      // 8 runs for the blocker and far fewer than the 50 the gone request asked for
+      expect(runs).toBeGreaterThanOrEqual(8);
+      expect(runs).toBeLessThan(8 + 50);
+      // and it did reach the server: its request was cut short as "aborted", not never sent
+      const text = await (await fetch(`${service.url}/metrics`)).text();
+      expect(text).toMatch(/^intentql_errors_total\{kind="aborted"\} 1$/m);
+    });
   });
 });
 
 describe("gpu-service lifecycle", () => {
-  it("SIGTERM drains queued requests, then exits 0", async () => {
-    const service = await startGpuService({ args: ["--max-batch-size", "1", "--max-batch-tokens", "128"] });
+  it.each(MODES)("SIGTERM drains queued requests, then exits 0 ($mode)", async ({ args }) => {
+    const service = await startGpuService({
+      args: ["--max-batch-size", "1", "--max-batch-tokens", "128", ...args],
+    });
     const pending = postBinary(service.url, Array(20).fill(LONG));
     await new Promise((r) => setTimeout(r, 20));
     const code = service.stop();

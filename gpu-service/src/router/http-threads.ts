@@ -1,0 +1,404 @@
+/**
+ * The main thread's side of --http-threads N: it starts N HTTP threads (http-thread.ts) that share
+ * one port through SO_REUSEPORT, feeds the rows they parse to the models' batchers, and sends back
+ * the outputs. The main thread then parses no HTTP at all: its event loop only batches, so many small
+ * requests (one text each) no longer queue behind the parsing of others.
+ *
+ * - Results that finish in one event-loop turn go back to each thread in one message (the thread
+ *   batches its requests the same way), so a message's cost is shared by many requests.
+ * - Models, readiness and the phase go to the threads as snapshots whenever they change (checked
+ *   every 100 ms, and at once after a load, an unload or a phase change).
+ * - /metrics: the thread that was asked gets every thread's registry summed with the main one's.
+ * - A thread that exits unexpectedly is restarted (100 ms backoff doubling to 5 s); its connections
+ *   are gone, so its queued rows are dropped. The service reports not ready until it is back.
+ */
+import { Worker } from "node:worker_threads";
+import { AggregatorRegistry } from "prom-client";
+import type { Row } from "../core/batch.ts";
+import { BackendUnavailableError } from "../core/errors.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import type { LocalModel } from "../model-repository.ts";
+import {
+  errorToWire,
+  type FromHttpThread,
+  type HttpThreadData,
+  type InferBatchMessage,
+  type StateSnapshot,
+  type ToHttpThread,
+  type WireError,
+} from "./http-thread-protocol.ts";
+import type { RepositoryControl, RouterState } from "./server.ts";
+
+export interface HttpThreadsOptions {
+  threads: number;
+  host: string;
+  port: number;
+  authTokens: string[];
+  bodyLimitBytes: number;
+  requestTimeoutMs: number;
+  maxRequestRows: number;
+  logLevel: HttpThreadData["logLevel"];
+  log: Logger;
+  metrics: Metrics;
+  state: RouterState<LocalModel>;
+  repository: RepositoryControl;
+  /** The thread's module, for tests; default: http-thread.ts, or its bundled file next to gpu-service.mjs. */
+  threadEntry?: { url: URL; execArgv?: string[] };
+}
+
+interface Slot {
+  index: number;
+  worker: Worker | null;
+  up: boolean;
+  restarts: number;
+  /** Requests of this thread that the batchers hold, by the thread's id, to drop them on abort. */
+  pending: Map<number, AbortController>;
+  done: { id: number; data: Float32Array; width: number; rows: number }[];
+  failures: WireError[];
+  flushScheduled: boolean;
+}
+
+function threadEntry(): { url: URL; execArgv?: string[] } {
+  if (import.meta.url.endsWith(".ts")) {
+    const execArgv = process.execArgv.includes("tsx")
+      ? process.execArgv
+      : [...process.execArgv, "--import", "tsx"];
+    return { url: new URL("./http-thread.ts", import.meta.url), execArgv };
+  }
+  return { url: new URL("./gpu-service-http-thread.mjs", import.meta.url) };
+}
+
+/** One registry's metrics as `Registry.getMetricsAsJSON()` gives them, the form the aggregator sums. */
+type MetricsJson = object[];
+
+const STATE_CHECK_MS = 100;
+const METRICS_TIMEOUT_MS = 2000;
+
+export class HttpThreads {
+  readonly url: string;
+  private readonly slots: Slot[] = [];
+  private port = 0;
+  private closing = false;
+  private lastFingerprint = "";
+  private readonly identities = new WeakMap<LocalModel, number>();
+  private nextIdentity = 1;
+  private readonly stateTimer: ReturnType<typeof setInterval>;
+  private readonly metricsCalls = new Map<number, (json: MetricsJson | null) => void>();
+  private nextMetricsCall = 1;
+
+  private constructor(
+    private readonly opts: HttpThreadsOptions,
+    url: string,
+  ) {
+    this.url = url;
+    this.stateTimer = setInterval(() => this.sync(), STATE_CHECK_MS);
+    this.stateTimer.unref();
+  }
+
+  /** Starts every thread listening (the first one picks the port when it is 0); resolves with the URL. */
+  static async start(opts: HttpThreadsOptions): Promise<HttpThreads> {
+    if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new RangeError("threads must be ≥ 1");
+    const slots: Slot[] = Array.from({ length: opts.threads }, (_, i) => ({
+      index: i + 1,
+      worker: null,
+      up: false,
+      restarts: 0,
+      pending: new Map(),
+      done: [],
+      failures: [],
+      flushScheduled: false,
+    }));
+    const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
+    const self = new HttpThreads(opts, "");
+    self.slots.push(...slots);
+    try {
+      self.port = await self.startThread(slots[0]!, opts.port);
+      await Promise.all(slots.slice(1).map((s) => self.startThread(s, self.port)));
+    } catch (error) {
+      await self.close();
+      throw error;
+    }
+    (self as { url: string }).url = `http://${host}:${self.port}`;
+    self.sync(true);
+    return self;
+  }
+
+  /** Every thread is listening. */
+  ready(): boolean {
+    return !this.closing && this.slots.every((s) => s.up);
+  }
+
+  /** Sends the models and the phase to every thread if they changed since the last time (or if forced). */
+  sync(force = false): void {
+    const { state } = this.opts;
+    const ready = this.ready();
+    const parts = [state.phase, String(ready)];
+    for (const [name, m] of state.models) {
+      let identity = this.identities.get(m);
+      if (identity === undefined) {
+        identity = this.nextIdentity++;
+        this.identities.set(m, identity);
+      }
+      parts.push(`${name}#${identity}:${m.ready()}`);
+    }
+    const fingerprint = parts.join("|");
+    if (!force && fingerprint === this.lastFingerprint) return;
+    this.lastFingerprint = fingerprint;
+    const snapshot: StateSnapshot = {
+      phase: state.phase,
+      models: [...state.models.values()].map((m) => ({
+        signature: m.signature,
+        ready: ready && m.ready(),
+        provider: m.provider,
+        variant: m.variant,
+        labelsJson: m.labelsJson,
+        bundleJson: m.bundleJson,
+        vocabText: m.vocabText,
+        inputs: m.inputs,
+        outputs: m.outputs,
+      })),
+    };
+    for (const slot of this.slots) if (slot.up) this.send(slot, { type: "state", state: snapshot });
+  }
+
+  /** Stops accepting connections on every thread; requests already received still get answers. */
+  stopAccepting(): void {
+    for (const slot of this.slots) if (slot.up) this.send(slot, { type: "stop-accepting" });
+  }
+
+  /** Call once the batchers have drained: flushes what is left, then ends every thread. */
+  async close(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.stateTimer);
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        const worker = slot.worker;
+        if (worker === null) return;
+        this.flush(slot);
+        const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+        this.send(slot, { type: "close" });
+        // The thread ends once its connections are closed (at most 2 s later); never wait forever.
+        const forced = setTimeout(() => void worker.terminate(), 4000);
+        await exited;
+        clearTimeout(forced);
+      }),
+    );
+  }
+
+  private send(slot: Slot, message: ToHttpThread, transfer: ArrayBuffer[] = []): void {
+    slot.worker?.postMessage(message, transfer);
+  }
+
+  private startThread(slot: Slot, port: number): Promise<number> {
+    const entry = this.opts.threadEntry ?? threadEntry();
+    const data: HttpThreadData = {
+      kind: "intentql-http",
+      index: slot.index,
+      host: this.opts.host,
+      port,
+      authTokens: this.opts.authTokens,
+      bodyLimitBytes: this.opts.bodyLimitBytes,
+      requestTimeoutMs: this.opts.requestTimeoutMs,
+      maxRequestRows: this.opts.maxRequestRows,
+      logLevel: this.opts.logLevel,
+    };
+    const worker = new Worker(entry.url, {
+      workerData: data,
+      ...(entry.execArgv ? { execArgv: entry.execArgv } : {}),
+    });
+    slot.worker = worker;
+    return new Promise<number>((resolve, reject) => {
+      let listening = false;
+      worker.on("message", (message: FromHttpThread) => {
+        if (message.type === "listening") {
+          listening = true;
+          slot.up = true;
+          if (slot.restarts > 0) this.sync(true);
+          resolve(message.port);
+          return;
+        }
+        this.onMessage(slot, message);
+      });
+      worker.on("error", (error) => {
+        this.opts.log.error("http_thread_error", { thread: slot.index, error: error.stack ?? String(error) });
+        if (!listening) reject(error);
+      });
+      worker.on("exit", (code) => {
+        const wasUp = slot.up;
+        slot.up = false;
+        slot.worker = null;
+        this.dropPending(slot);
+        if (!listening)
+          reject(new Error(`HTTP thread ${slot.index} exited with code ${code} before listening`));
+        if (this.closing || !wasUp) return;
+        this.opts.log.error("http_thread_exit", { thread: slot.index, code });
+        this.sync();
+        const delay = Math.min(5000, 100 * 2 ** slot.restarts++);
+        setTimeout(() => {
+          if (this.closing) return;
+          this.startThread(slot, this.port).catch((error: unknown) =>
+            this.opts.log.error("http_thread_restart_failed", { thread: slot.index, error: String(error) }),
+          );
+        }, delay).unref();
+      });
+    });
+  }
+
+  /** The thread is gone and its callers with it: their queued rows need not run. */
+  private dropPending(slot: Slot): void {
+    for (const controller of slot.pending.values()) controller.abort();
+    slot.pending.clear();
+    slot.done = [];
+    slot.failures = [];
+  }
+
+  private onMessage(slot: Slot, message: FromHttpThread): void {
+    switch (message.type) {
+      case "infer":
+        this.submit(slot, message);
+        break;
+      case "abort":
+        for (const id of message.ids) {
+          const controller = slot.pending.get(id);
+          if (controller === undefined) continue;
+          slot.pending.delete(id);
+          controller.abort();
+        }
+        break;
+      case "call":
+        this.answer(message.op, message.name).then(
+          (value) => this.send(slot, { type: "reply", call: message.call, value }),
+          (error: unknown) =>
+            this.send(slot, { type: "reply", call: message.call, error: errorToWire(error) }),
+        );
+        break;
+      case "collected-metrics":
+        this.metricsCalls.get(message.call)?.(message.json as MetricsJson);
+        break;
+    }
+  }
+
+  private submit(slot: Slot, message: InferBatchMessage): void {
+    const model = this.opts.state.models.get(message.model);
+    const now = performance.now();
+    let row = 0;
+    let token = 0;
+    for (let i = 0; i < message.ids.length; i++) {
+      const id = message.ids[i]!;
+      const rows: Row[] = [];
+      for (let r = 0; r < message.rowCounts[i]!; r++) {
+        const length = message.lengths[row++]!;
+        rows.push({
+          ids: message.tokens.subarray(token, token + length),
+          mask: message.mask.subarray(token, token + length),
+        });
+        token += length;
+      }
+      if (model === undefined) {
+        this.fail(slot, id, new BackendUnavailableError(`model "${message.model}" is not loaded`));
+        continue;
+      }
+      const controller = new AbortController();
+      slot.pending.set(id, controller);
+      const timeout = message.timeoutsMs[i]!;
+      model.batcher
+        .submit(rows, { signal: controller.signal, ...(timeout >= 0 ? { deadline: now + timeout } : {}) })
+        .then(
+          (out) => {
+            if (!slot.pending.delete(id)) return;
+            slot.done.push({ id, data: out.data, width: out.width, rows: rows.length });
+            this.scheduleFlush(slot);
+          },
+          (error: unknown) => {
+            if (!slot.pending.delete(id)) return;
+            this.fail(slot, id, error);
+          },
+        );
+    }
+  }
+
+  private fail(slot: Slot, id: number, error: unknown): void {
+    slot.failures.push(errorToWire(error, id));
+    this.scheduleFlush(slot);
+  }
+
+  private scheduleFlush(slot: Slot): void {
+    if (slot.flushScheduled) return;
+    slot.flushScheduled = true;
+    setImmediate(() => this.flush(slot));
+  }
+
+  /** Sends the results and failures gathered for a thread in one message. */
+  private flush(slot: Slot): void {
+    slot.flushScheduled = false;
+    const done = slot.done;
+    const failures = slot.failures;
+    if (done.length === 0 && failures.length === 0) return;
+    slot.done = [];
+    slot.failures = [];
+    let floats = 0;
+    for (const d of done) floats += d.data.length;
+    const ids = new Int32Array(done.length);
+    const rows = new Int32Array(done.length);
+    const widths = new Int32Array(done.length);
+    const logits = new Float32Array(floats);
+    let offset = 0;
+    done.forEach((d, i) => {
+      ids[i] = d.id;
+      rows[i] = d.rows;
+      widths[i] = d.width;
+      logits.set(d.data, offset);
+      offset += d.data.length;
+    });
+    this.send(slot, { type: "results", ids, rows, widths, logits, failures }, [
+      ids.buffer,
+      rows.buffer,
+      widths.buffer,
+      logits.buffer,
+    ]);
+  }
+
+  private async answer(op: "metrics" | "index" | "load" | "unload", name?: string): Promise<unknown> {
+    const { repository } = this.opts;
+    switch (op) {
+      case "metrics":
+        return this.metricsText();
+      case "index":
+        return repository.index();
+      case "load":
+      case "unload":
+        try {
+          await (op === "load" ? repository.load(name ?? "") : repository.unload(name ?? ""));
+        } finally {
+          this.sync();
+        }
+        return undefined;
+    }
+  }
+
+  /** The main registry summed with every live thread's (a thread that does not answer in time is left out). */
+  private async metricsText(): Promise<string> {
+    const own = await this.opts.metrics.registry.getMetricsAsJSON();
+    const theirs = await Promise.all(
+      this.slots
+        .filter((s) => s.up)
+        .map(
+          (slot) =>
+            new Promise<MetricsJson | null>((resolve) => {
+              const call = this.nextMetricsCall++;
+              const timer = setTimeout(() => finish(null), METRICS_TIMEOUT_MS);
+              const finish = (json: MetricsJson | null): void => {
+                clearTimeout(timer);
+                this.metricsCalls.delete(call);
+                resolve(json);
+              };
+              this.metricsCalls.set(call, finish);
+              this.send(slot, { type: "collect-metrics", call });
+            }),
+        ),
+    );
+    const all = [own, ...theirs.filter((j): j is MetricsJson => j !== null)];
+    return AggregatorRegistry.aggregate(all).metrics();
+  }
+}
