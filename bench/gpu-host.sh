@@ -14,8 +14,14 @@ source bench/gpu-host-lib.sh
 
 # (2a) the raw onnxruntime-node ceiling on the same bundle, provider and variant: no HTTP, no batcher.
 if [[ -f $BUNDLE/bundle.json ]]; then
-  timeout 120 node dist/ort-ceiling.mjs --bundle "$BUNDLE" --device "$DEVICE" --variant fp16 --batches 256,1024 \
+  timeout 120 node dist/ort-ceiling.mjs --bundle "$BUNDLE" --device "$DEVICE" --variant fp16 --batches 1,256,1024 \
     --seq 24 --seconds 10 2>"$OUT/ceiling.log" || note ceiling "$(tail -c 400 "$OUT/ceiling.log" | tr '"\n' "' ")"
+fi
+# (2b) the same graph with int32 inputs (gpu-service-export.py writes it when the graph allows).
+if [[ -f $BUNDLE.fp16-int32.onnx ]]; then
+  timeout 120 node dist/ort-ceiling.mjs --bundle "$BUNDLE" --device "$DEVICE" --variant fp16 --batches 1,1024 \
+    --seq 24 --seconds 10 --model "$BUNDLE.fp16-int32.onnx" --int32 --label ceiling_int32 2>"$OUT/ceiling-int32.log" \
+    || note ceiling_int32 "$(tail -c 400 "$OUT/ceiling-int32.log" | tr '"\n' "' ")"
 fi
 
 # (2) the service on CUDA with the full-size bundle: saturation, single-text latency and many

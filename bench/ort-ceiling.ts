@@ -6,7 +6,7 @@
  * Bundled to dist/ort-ceiling.mjs for the GPU host (onnxruntime-node through NODE_PATH).
  *
  *   node dist/ort-ceiling.mjs --bundle DIR [--device cuda] [--variant fp16] [--batches 256,1024]
- *     [--seq 24] [--seconds 10]
+ *     [--seq 24] [--seconds 10] [--model FILE [--int32]]
  *
  * Prints one JSON line per batch size: texts/s, runs, mean ms per run.
  */
@@ -27,6 +27,9 @@ const { values } = parseArgs({
     seq: { type: "string", default: "24" },
     seconds: { type: "string", default: "10" },
     label: { type: "string", default: "ceiling" },
+    // Another model file with the bundle's inputs (e.g. gpu-service-export.py's int32 copy).
+    model: { type: "string" },
+    int32: { type: "boolean", default: false },
   },
 });
 if (!values.bundle) throw new Error("--bundle DIR is required");
@@ -36,7 +39,7 @@ const manifest = JSON.parse(readFileSync(join(values.bundle, "bundle.json"), "ut
 };
 const variant = manifest.variants[values.variant!];
 if (!variant) throw new Error(`bundle has no variant ${values.variant}`);
-const session = await ort.InferenceSession.create(join(values.bundle, variant.file), {
+const session = await ort.InferenceSession.create(values.model ?? join(values.bundle, variant.file), {
   executionProviders: [values.device as "cuda" | "cpu"],
   graphOptimizationLevel: "all",
 });
@@ -54,10 +57,15 @@ for (const rows of values.batches!.split(",").map(Number)) {
     ids[r * seq + length - 1] = 3n;
     mask.fill(1n, r * seq, r * seq + length);
   }
-  const feeds = {
-    input_ids: new ort.Tensor("int64", ids, [rows, seq]),
-    attention_mask: new ort.Tensor("int64", mask, [rows, seq]),
-  };
+  const feeds = values.int32
+    ? {
+        input_ids: new ort.Tensor("int32", Int32Array.from(ids, Number), [rows, seq]),
+        attention_mask: new ort.Tensor("int32", Int32Array.from(mask, Number), [rows, seq]),
+      }
+    : {
+        input_ids: new ort.Tensor("int64", ids, [rows, seq]),
+        attention_mask: new ort.Tensor("int64", mask, [rows, seq]),
+      };
   for (let i = 0; i < 5; i++) await session.run(feeds); // warm-up
   let runs = 0;
   const started = performance.now();
@@ -71,6 +79,7 @@ for (const rows of values.batches!.split(",").map(Number)) {
       step: `${values.label}_b${rows}`,
       device: values.device,
       variant: values.variant,
+      inputs: values.int32 ? "int32" : "int64",
       rows,
       seq,
       runs,
