@@ -11,14 +11,17 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source bench/gpu-host-lib.sh
+# STEPS: which parts run (default all): ceiling, threads, main, seed, default, smoke.
+STEPS=${STEPS:-ceiling,threads,main,seed,default,smoke}
+step() { [[ ",$STEPS," == *",$1,"* ]]; }
 
 # (2a) the raw onnxruntime-node ceiling on the same bundle, provider and variant: no HTTP, no batcher.
-if [[ -f $BUNDLE/bundle.json ]]; then
+if step ceiling && [[ -f $BUNDLE/bundle.json ]]; then
   timeout 120 node dist/ort-ceiling.mjs --bundle "$BUNDLE" --device "$DEVICE" --variant fp16 --batches 1,256,1024 \
     --seq 24 --seconds 10 2>"$OUT/ceiling.log" || note ceiling "$(tail -c 400 "$OUT/ceiling.log" | tr '"\n' "' ")"
 fi
 # (2b) the same graph with int32 inputs (gpu-service-export.py writes it when the graph allows).
-if [[ -f $BUNDLE.fp16-int32.onnx ]]; then
+if step ceiling && [[ -f $BUNDLE.fp16-int32.onnx ]]; then
   timeout 120 node dist/ort-ceiling.mjs --bundle "$BUNDLE" --device "$DEVICE" --variant fp16 --batches 1,1024 \
     --seq 24 --seconds 10 --model "$BUNDLE.fp16-int32.onnx" --int32 --label ceiling_int32 2>"$OUT/ceiling-int32.log" \
     || note ceiling_int32 "$(tail -c 400 "$OUT/ceiling-int32.log" | tr '"\n' "' ")"
@@ -30,7 +33,10 @@ fi
 PORT=8500
 FULL_FLAGS=(--bundle "$BUNDLE" --max-batch-size 1024 --max-batch-tokens 32768 --max-queue-rows 65536)
 HTTP_THREADS=${HTTP_THREADS:-4}
-if [[ -f $BUNDLE/bundle.json ]] && start_service $PORT "$OUT/service-full-threads.log" "${FULL_FLAGS[@]}" \
+# EXTRA_FLAGS: more service flags for both configurations (e.g. --intra-op-threads 16).
+read -ra EXTRA <<<"${EXTRA_FLAGS:-}"
+FULL_FLAGS+=("${EXTRA[@]}")
+if step threads && [[ -f $BUNDLE/bundle.json ]] && start_service $PORT "$OUT/service-full-threads.log" "${FULL_FLAGS[@]}" \
     --http-threads "$HTTP_THREADS"; then
   load "threads${HTTP_THREADS}_latency_c1_t1" 1 1
   load "threads${HTTP_THREADS}_saturation_c256_t32" 256 32 8
@@ -40,7 +46,7 @@ if [[ -f $BUNDLE/bundle.json ]] && start_service $PORT "$OUT/service-full-thread
   kill "${PIDS[-1]}" 2>/dev/null; wait "${PIDS[-1]}" 2>/dev/null
 fi
 PORT=8503
-if [[ -f $BUNDLE/bundle.json ]] && start_service $PORT "$OUT/service-full.log" "${FULL_FLAGS[@]}"; then
+if step main && [[ -f $BUNDLE/bundle.json ]] && start_service $PORT "$OUT/service-full.log" "${FULL_FLAGS[@]}"; then
   load main_latency_c1_t1 1 1
   load main_saturation_c256_t32 256 32 8
   load main_saturation_c256_t1 256 1 8
@@ -48,14 +54,14 @@ if [[ -f $BUNDLE/bundle.json ]] && start_service $PORT "$OUT/service-full.log" "
 fi
 
 # (3) the seed card's way on the same GPU and geometry.
-if [[ -d $WORK/hf ]]; then
+if step seed && [[ -d $WORK/hf ]]; then
   timeout 120 python bench/seed_way.py --hf "$WORK/hf" --seconds 20 2>"$OUT/seed.log" \
     || note seed_way "$(tail -c 400 "$OUT/seed.log" | tr '"\n' "' ")"
 fi
 
 # (4) the default bundle's fp16 variant through the service on CUDA: MASSIVE test accuracy.
 PORT=8501
-if start_service $PORT "$OUT/service-default.log" --bundle models/massive-scratch --variant fp16; then
+if step default && start_service $PORT "$OUT/service-default.log" --bundle models/massive-scratch --variant fp16; then
   if [[ -f $DATA/test.jsonl ]]; then
     timeout 120 node dist/gpu-accuracy.mjs --url "http://127.0.0.1:$PORT" --data "$DATA/test.jsonl" \
       --vocab models/massive-scratch/vocab.txt || note accuracy "failed"
@@ -65,11 +71,13 @@ if start_service $PORT "$OUT/service-default.log" --bundle models/massive-scratc
 fi
 # (5) the go-live smoke test (docs/DEPLOY.md §7.2) against the default bundle served the production
 #     way: a token, fp16 on CUDA; it checks auth, provider, bundle and parity with parity.json.
-TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-INTENTQL_UPSTREAM_TOKEN=$TOKEN NODE_ENV=production node dist/gpu-service.mjs --host 127.0.0.1 --port 8502 \
-  --device "$DEVICE" --bundle models/massive-scratch 2>"$OUT/service-smoke.log" &
-PIDS+=($!)
-INTENTQL_UPSTREAM_TOKEN=$TOKEN timeout 240 node dist/smoke-test.mjs --url http://127.0.0.1:8502 \
-  --bundle models/massive-scratch --data "$DATA/test.jsonl" --expect-provider "$DEVICE" --wait-s 180 \
-  | sed 's/^{/{"step":"smoke",/' || note smoke "smoke test failed (see the lines above)"
+if step smoke; then
+  TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  INTENTQL_UPSTREAM_TOKEN=$TOKEN NODE_ENV=production node dist/gpu-service.mjs --host 127.0.0.1 --port 8502 \
+    --device "$DEVICE" --bundle models/massive-scratch 2>"$OUT/service-smoke.log" &
+  PIDS+=($!)
+  INTENTQL_UPSTREAM_TOKEN=$TOKEN timeout 240 node dist/smoke-test.mjs --url http://127.0.0.1:8502 \
+    --bundle models/massive-scratch --data "$DATA/test.jsonl" --expect-provider "$DEVICE" --wait-s 180 \
+    | sed 's/^{/{"step":"smoke",/' || note smoke "smoke test failed (see the lines above)"
+fi
 echo '{"step":"done"}'

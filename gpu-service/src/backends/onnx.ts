@@ -25,10 +25,14 @@ async function createSession(path: string, provider: Provider, intraOpThreads: n
     executionProviders: [provider],
     graphOptimizationLevel: "all",
   };
-  if (intraOpThreads > 0) options.intraOpNumThreads = intraOpThreads;
-  // On CPU the session's threads share the cores with the main thread parsing HTTP: they sleep
-  // between parallel sections instead of spinning, which would take that time from it.
-  if (provider === "cpu") options.extra = { session: { intra_op: { allow_spinning: "0" } } };
+  // On CUDA the only nodes left on the CPU are shape computations: one thread does them, where
+  // ONNX Runtime's default (a pool of one thread per core, per session) only contends with the
+  // threads that parse HTTP and launch kernels. Measured on an H100: docs/BENCHMARKS.md.
+  const threads = intraOpThreads > 0 ? intraOpThreads : provider === "cuda" ? 1 : 0;
+  if (threads > 0) options.intraOpNumThreads = threads;
+  // The session's threads share the cores with the threads parsing HTTP: they sleep between
+  // parallel sections instead of spinning, which would take that time from them.
+  options.extra = { session: { intra_op: { allow_spinning: "0" } } };
   return ort.InferenceSession.create(path, options);
 }
 
