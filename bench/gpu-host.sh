@@ -11,14 +11,19 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source bench/gpu-host-lib.sh
-# STEPS: which parts run (default all): ceiling, threads, main, seed, default, smoke.
-STEPS=${STEPS:-ceiling,threads,main,seed,default,smoke}
+# STEPS: which parts run (default all): ceiling, threads, nobuckets, main, seed, default, smoke.
+STEPS=${STEPS:-ceiling,threads,nobuckets,main,seed,default,smoke}
 step() { [[ ",$STEPS," == *",$1,"* ]]; }
 
 # (2a) the raw onnxruntime-node ceiling on the same bundle, provider and variant: no HTTP, no batcher.
 if step ceiling && [[ -f $BUNDLE/bundle.json ]]; then
   timeout 120 node dist/ort-ceiling.mjs --bundle "$BUNDLE" --device "$DEVICE" --variant fp16 --batches 1,256,1024 \
     --seq 24 --seconds 10 2>"$OUT/ceiling.log" || note ceiling "$(tail -c 400 "$OUT/ceiling.log" | tr '"\n' "' ")"
+fi
+# (2a') why --shape-buckets: a shape's first run against a repeat (random shapes, 1-256 rows, 6-20 tokens).
+if step ceiling && [[ -f $BUNDLE/bundle.json ]]; then
+  timeout 120 node dist/ort-ceiling.mjs --bundle "$BUNDLE" --device "$DEVICE" --variant fp16 --varied 400 \
+    2>>"$OUT/ceiling.log" || note ceiling_varied "$(tail -c 400 "$OUT/ceiling.log" | tr '"\n' "' ")"
 fi
 # (2b) the same graph with int32 inputs (gpu-service-export.py writes it when the graph allows).
 if step ceiling && [[ -f $BUNDLE.fp16-int32.onnx ]]; then
@@ -43,6 +48,14 @@ if step threads && [[ -f $BUNDLE/bundle.json ]] && start_service $PORT "$OUT/ser
   load "threads${HTTP_THREADS}_saturation_c256_t1" 256 1 8
   load "threads${HTTP_THREADS}_saturation_c64_t32" 64 32 4
   load "threads${HTTP_THREADS}_saturation_c512_t32" 512 32 8
+  kill "${PIDS[-1]}" 2>/dev/null; wait "${PIDS[-1]}" 2>/dev/null
+fi
+# The same threads configuration without shape buckets (before --shape-buckets): the steps they change.
+PORT=8504
+if step nobuckets && [[ -f $BUNDLE/bundle.json ]] && start_service $PORT "$OUT/service-full-nobuckets.log" \
+    "${FULL_FLAGS[@]}" --http-threads "$HTTP_THREADS" --shape-buckets off; then
+  load "threads${HTTP_THREADS}_nobuckets_latency_c1_t1" 1 1
+  load "threads${HTTP_THREADS}_nobuckets_saturation_c256_t1" 256 1 8
   kill "${PIDS[-1]}" 2>/dev/null; wait "${PIDS[-1]}" 2>/dev/null
 fi
 PORT=8503

@@ -30,6 +30,9 @@ const { values } = parseArgs({
     // Another model file with the bundle's inputs (e.g. gpu-service-export.py's int32 copy).
     model: { type: "string" },
     int32: { type: "boolean", default: false },
+    // Instead of fixed batches: N runs of random shapes (1-256 rows, 6-20 tokens), to compare the
+    // time of a shape's first run with that of a shape already seen.
+    varied: { type: "string" },
   },
 });
 if (!values.bundle) throw new Error("--bundle DIR is required");
@@ -43,6 +46,33 @@ const session = await ort.InferenceSession.create(values.model ?? join(values.bu
   executionProviders: [values.device as "cuda" | "cpu"],
   graphOptimizationLevel: "all",
 });
+if (values.varied !== undefined) {
+  const seen = new Set<string>();
+  const first: number[] = [];
+  const again: number[] = [];
+  const random = (n: number) => Math.floor(Math.random() * n);
+  for (let i = 0; i < Number(values.varied); i++) {
+    const rows = 1 + random(256);
+    const length = 6 + random(15);
+    const ids = new BigInt64Array(rows * length).fill(7n);
+    const mask = new BigInt64Array(rows * length).fill(1n);
+    const feeds = {
+      input_ids: new ort.Tensor("int64", ids, [rows, length]),
+      attention_mask: new ort.Tensor("int64", mask, [rows, length]),
+    };
+    const t0 = performance.now();
+    await session.run(feeds);
+    const ms = performance.now() - t0;
+    const key = `${rows}x${length}`;
+    (seen.has(key) ? again : first).push(ms);
+    seen.add(key);
+  }
+  const median = (xs: number[]) => (xs.length ? xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : 0);
+  process.stdout.write(
+    `${JSON.stringify({ step: `${values.label}_varied`, runs: Number(values.varied), distinctShapes: seen.size, firstRunMsMedian: +median(first).toFixed(3), repeatRunMsMedian: +median(again).toFixed(3), repeats: again.length })}\n`,
+  );
+  process.exit(0);
+}
 const seq = Number(values.seq);
 const seconds = Number(values.seconds);
 

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { VARIANTS, type Variant } from "@intentql/schema";
 import type { Device } from "./backends/onnx.ts";
+import type { ShapeBucketsMode } from "./core/shape-buckets.ts";
 import type { Level } from "./log.ts";
 
 export interface Config {
@@ -37,6 +38,8 @@ export interface Config {
   bodyLimitBytes: number;
   intraOpThreads: number;
   padMultiple: 1 | 8;
+  /** Pad runs to a few warmed-up shapes (core/shape-buckets.ts); auto: on CUDA only. */
+  shapeBuckets: ShapeBucketsMode;
   logLevel: Level;
 }
 
@@ -94,7 +97,7 @@ export const DEFAULT_BUNDLE = "models/massive-scratch";
 const USAGE = `usage: gpu-service [--host H] [--port N] [--bundle DIR]... [--model-repository DIR] [--device auto|cpu|cuda]
   [--variant fp32|fp16|int8] [--max-batch-size N] [--max-batch-tokens N] [--max-queue-delay-us N]
   [--max-queue-rows N] [--max-request-rows N] [--max-in-flight N] [--http-threads N] [--request-timeout-ms N] [--auth-token T] [--auth-token-next T]
-  [--insecure-no-auth] [--body-limit-bytes N] [--intra-op-threads N] [--pad-multiple 1|8]
+  [--insecure-no-auth] [--body-limit-bytes N] [--intra-op-threads N] [--pad-multiple 1|8] [--shape-buckets auto|on|off]
   [--log-level debug|info|warn|error]
 (every flag also reads an env var: see gpu-service/README.md)`;
 
@@ -167,6 +170,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     "auth-token-next": { type: "string" },
     "insecure-no-auth": { type: "boolean" },
     "log-level": { type: "string" },
+    "shape-buckets": { type: "string" },
     help: { type: "boolean" },
     ...Object.fromEntries(Object.values(INT_FLAGS).map((s) => [s.flag, { type: "string" }])),
   } as const;
@@ -200,6 +204,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     throw new ConfigError(`--variant must be one of ${VARIANTS.join(", ")}, got ${JSON.stringify(variant)}`);
   if (ints.padMultiple !== 1 && ints.padMultiple !== 8)
     throw new ConfigError(`--pad-multiple must be 1 or 8, got ${ints.padMultiple}`);
+  const shapeBuckets = str("shape-buckets", "GPU_SHAPE_BUCKETS") || "auto";
+  if (shapeBuckets !== "auto" && shapeBuckets !== "on" && shapeBuckets !== "off")
+    throw new ConfigError(`--shape-buckets must be auto, on or off, got ${JSON.stringify(shapeBuckets)}`);
   const logLevel = str("log-level", "GPU_LOG_LEVEL") ?? "info";
   if (!["debug", "info", "warn", "error"].includes(logLevel))
     throw new ConfigError(`--log-level must be debug, info, warn or error, got ${JSON.stringify(logLevel)}`);
@@ -246,6 +253,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     bodyLimitBytes: ints.bodyLimitBytes,
     intraOpThreads: ints.intraOpThreads,
     padMultiple: ints.padMultiple as 1 | 8,
+    shapeBuckets,
     logLevel: logLevel as Level,
   };
 }

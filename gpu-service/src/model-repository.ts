@@ -16,6 +16,7 @@ import { loadBundle } from "./bundle/load-bundle.ts";
 import type { Config } from "./config.ts";
 import { Batcher } from "./core/batcher.ts";
 import { systemClock } from "./core/clock.ts";
+import { shapeBuckets, useShapeBuckets } from "./core/shape-buckets.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { RouterState, ServedModel } from "./router/server.ts";
@@ -158,6 +159,7 @@ export class ModelRepository {
         maxBatchTokens: config.maxBatchTokens,
         maxSeqLength: m.maxLength,
         clsId,
+        shapeBuckets: config.shapeBuckets,
       },
       // Two runs in flight keep a GPU busy while the next batch forms; on CPU one run already uses
       // every core, and a second would only contend with it.
@@ -176,6 +178,9 @@ export class ModelRepository {
       maxInFlight: pool.size,
       padMultiple: config.padMultiple,
       maxSeqLength: m.maxLength,
+      ...(useShapeBuckets(config.shapeBuckets, pool.provider)
+        ? { shapeBuckets: shapeBuckets(config.maxBatchSize, m.maxLength) }
+        : {}),
       padId,
       clock: systemClock,
       run: (batch) => {

@@ -87,23 +87,31 @@ export async function openSession(opts: OpenSessionOptions): Promise<OnnxModel> 
 }
 
 /**
- * Runs the common shapes once so the first real requests do not pay for kernel selection and
- * memory arena growth: batch 1/8/32/max × sequence 16/32/64, within the token budget.
+ * Runs shapes once so the first real requests do not pay for kernel selection and memory arena
+ * growth: every shape bucket when runs are padded to them (`shapes`), else the common shapes,
+ * batch 1/8/32/max × sequence 16/32/64, within the token budget.
  */
 export async function warmUp(
   model: OnnxModel,
-  limits: { maxBatchSize: number; maxBatchTokens: number; maxSeqLength: number; clsId: bigint },
+  limits: {
+    maxBatchSize: number;
+    maxBatchTokens: number;
+    maxSeqLength: number;
+    clsId: bigint;
+    shapes?: readonly [number, number][];
+  },
 ): Promise<number> {
   const batches = [...new Set([1, 8, 32, limits.maxBatchSize])].filter((b) => b <= limits.maxBatchSize);
   const lengths = [16, 32, 64].filter((s) => s <= limits.maxSeqLength);
-  let runs = 0;
-  for (const rows of batches)
-    for (const seqLength of lengths) {
-      if (rows * seqLength > limits.maxBatchTokens) continue;
-      const inputIds = new BigInt64Array(rows * seqLength).fill(limits.clsId);
-      const attentionMask = new BigInt64Array(rows * seqLength).fill(1n);
-      await model.run({ rows, seqLength, inputIds, attentionMask });
-      runs++;
-    }
-  return runs;
+  const shapes =
+    limits.shapes ??
+    batches.flatMap((rows) =>
+      lengths.filter((s) => rows * s <= limits.maxBatchTokens).map((s): [number, number] => [rows, s]),
+    );
+  for (const [rows, seqLength] of shapes) {
+    const inputIds = new BigInt64Array(rows * seqLength).fill(limits.clsId);
+    const attentionMask = new BigInt64Array(rows * seqLength).fill(1n);
+    await model.run({ rows, seqLength, inputIds, attentionMask });
+  }
+  return shapes.length;
 }

@@ -12,6 +12,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import type { Variant } from "@intentql/schema";
 import type { RunBatch } from "../core/batch.ts";
+import { bucketShapes, type ShapeBucketsMode, shapeBuckets, useShapeBuckets } from "../core/shape-buckets.ts";
 import { type Device, openSession, type Provider, warmUp } from "./onnx.ts";
 
 export interface SessionThreadData {
@@ -21,7 +22,14 @@ export interface SessionThreadData {
   intraOpThreads: number;
   where: string;
   outputName: string;
-  warmUp: { maxBatchSize: number; maxBatchTokens: number; maxSeqLength: number; clsId: bigint };
+  warmUp: {
+    maxBatchSize: number;
+    maxBatchTokens: number;
+    maxSeqLength: number;
+    clsId: bigint;
+    /** Whether runs are padded to shape buckets: then every bucket shape is run once here. */
+    shapeBuckets: ShapeBucketsMode;
+  };
 }
 
 export type ThreadMessage =
@@ -35,7 +43,11 @@ export interface RunMessage extends RunBatch {
 
 async function main(port: NonNullable<typeof parentPort>, data: SessionThreadData): Promise<void> {
   const model = await openSession(data);
-  const warmupRuns = await warmUp(model, data.warmUp);
+  const w = data.warmUp;
+  const shapes = useShapeBuckets(w.shapeBuckets, model.provider)
+    ? bucketShapes(shapeBuckets(w.maxBatchSize, w.maxSeqLength), w.maxBatchTokens)
+    : undefined;
+  const warmupRuns = await warmUp(model, { ...w, ...(shapes ? { shapes } : {}) });
   const ready: ThreadMessage = {
     type: "ready",
     provider: model.provider,

@@ -28,25 +28,34 @@ export interface Taken {
   index: number;
 }
 
-/** Pads rows to `seqLength` into row-major [rows, seqLength] ids and mask (ids padded with `padId`). */
+/**
+ * Pads rows to `seqLength` into row-major [runRows, seqLength] ids and mask (ids padded with
+ * `padId`). Rows past the real ones (shape buckets) are dummies: one attended padding token each, so
+ * no row of the run is empty; their outputs are never delivered.
+ */
 export function padRows(
   rows: readonly Row[],
   seqLength: number,
   padId: bigint,
+  runRows = rows.length,
 ): { inputIds: BigInt64Array; attentionMask: BigInt64Array } {
-  const inputIds = new BigInt64Array(rows.length * seqLength);
-  const attentionMask = new BigInt64Array(rows.length * seqLength);
+  const inputIds = new BigInt64Array(runRows * seqLength);
+  const attentionMask = new BigInt64Array(runRows * seqLength);
   if (padId !== 0n) inputIds.fill(padId);
   for (const [r, row] of rows.entries()) {
     inputIds.set(row.ids, r * seqLength);
     attentionMask.set(row.mask, r * seqLength);
   }
+  for (let r = rows.length; r < runRows; r++) attentionMask[r * seqLength] = 1n;
   return { inputIds, attentionMask };
 }
 
-/** Copies each output row of a run to its request; resolves the requests whose last row came back. */
-export function deliverOutputs(taken: readonly Taken[], out: Float32Array): void {
-  const rows = taken.length;
+/**
+ * Copies each output row of a run to its request; resolves the requests whose last row came back.
+ * `runRows` ≥ taken.length: the run's rows, dummies included (their outputs are dropped).
+ */
+export function deliverOutputs(taken: readonly Taken[], out: Float32Array, runRows = taken.length): void {
+  const rows = runRows;
   const width = out.length / rows;
   if (!Number.isInteger(width) || width < 1)
     throw new Error(`model returned ${out.length} values for ${rows} rows`);

@@ -36,6 +36,7 @@ import {
   RequestTooLargeError,
 } from "./errors.ts";
 import { isQueued, type Pending, RequestQueue } from "./request-queue.ts";
+import { bucketUp, type ShapeBuckets } from "./shape-buckets.ts";
 
 export interface BatcherOptions {
   maxBatchSize: number;
@@ -50,6 +51,12 @@ export interface BatcherOptions {
   padMultiple: number;
   /** Never pad beyond this (the model's maximum sequence length). */
   maxSeqLength: number;
+  /**
+   * Pad every run up to one of these row counts and lengths (shape-buckets.ts: the shapes a CUDA
+   * session has already run). Their largest row count must be maxBatchSize and their largest length
+   * maxSeqLength. Default: runs as large as their rows, padded to the longest row only.
+   */
+  shapeBuckets?: ShapeBuckets;
   padId: bigint;
   clock: Clock;
   run: RunFunction;
@@ -100,6 +107,12 @@ export class Batcher {
     if (opts.maxBatchTokens < opts.maxSeqLength)
       throw new RangeError("maxBatchTokens must be at least maxSeqLength so that any one row fits a run");
     if (!(opts.maxQueueDelayUs >= 0)) throw new RangeError("maxQueueDelayUs must be ≥ 0");
+    const buckets = opts.shapeBuckets;
+    if (
+      buckets !== undefined &&
+      (buckets.rows.at(-1) !== opts.maxBatchSize || buckets.seq.at(-1) !== opts.maxSeqLength)
+    )
+      throw new RangeError("shapeBuckets must end at maxBatchSize rows and maxSeqLength tokens");
   }
 
   stats(): BatcherStats {
@@ -254,9 +267,16 @@ export class Batcher {
     this.schedule();
   }
 
+  /** The length a run whose longest row has `length` tokens is padded to. */
   private roundUp(length: number): number {
     const m = this.opts.padMultiple;
-    return Math.min(this.opts.maxSeqLength, Math.ceil(length / m) * m);
+    const padded = Math.min(this.opts.maxSeqLength, Math.ceil(length / m) * m);
+    return this.opts.shapeBuckets ? bucketUp(this.opts.shapeBuckets.seq, padded) : padded;
+  }
+
+  /** The rows a run of `rows` real rows is padded to. */
+  private runRows(rows: number): number {
+    return this.opts.shapeBuckets ? bucketUp(this.opts.shapeBuckets.rows, rows) : rows;
   }
 
   /** Takes rows oldest request first, within the size and token limits, and starts one run. */
@@ -277,7 +297,7 @@ export class Batcher {
         const index = pending.order[pending.next]!;
         const length = pending.rows[index]!.ids.length;
         const padded = this.roundUp(Math.max(longest, length));
-        if (taken.length > 0 && (taken.length + 1) * padded > maxBatchTokens) break outer;
+        if (taken.length > 0 && this.runRows(taken.length + 1) * padded > maxBatchTokens) break outer;
         taken.push({ pending, index });
         longest = Math.max(longest, length);
         pending.next++;
@@ -291,10 +311,12 @@ export class Batcher {
 
     const seqLength = this.roundUp(longest);
     const rows = taken.length;
+    const runRows = this.runRows(rows);
     const { inputIds, attentionMask } = padRows(
       taken.map(({ pending, index }) => pending.rows[index]!),
       seqLength,
       this.opts.padId,
+      runRows,
     );
 
     this.inFlight++;
@@ -307,7 +329,7 @@ export class Batcher {
       let ok = false;
       try {
         if (out === null) throw error instanceof Error ? error : new Error(String(error));
-        deliverOutputs(taken, out);
+        deliverOutputs(taken, out, runRows);
         ok = true;
       } catch (caught) {
         const err = caught instanceof Error ? caught : new Error(String(caught));
@@ -320,7 +342,7 @@ export class Batcher {
     };
     let result: Promise<Float32Array>;
     try {
-      result = this.opts.run({ rows, seqLength, inputIds, attentionMask });
+      result = this.opts.run({ rows: runRows, seqLength, inputIds, attentionMask });
     } catch (error) {
       result = Promise.reject(error);
     }

@@ -22,7 +22,13 @@ const fakeThreadOptions = {
   intraOpThreads: 1,
   where: "fake",
   outputName: "logits",
-  warmUp: { maxBatchSize: 1, maxBatchTokens: 128, maxSeqLength: 128, clsId: 101n },
+  warmUp: {
+    maxBatchSize: 1,
+    maxBatchTokens: 128,
+    maxSeqLength: 128,
+    clsId: 101n,
+    shapeBuckets: "off" as const,
+  },
   threadEntry: {
     url: new URL("../../support/crashing-session-thread.ts", import.meta.url),
     execArgv: ["--import", "tsx"],
@@ -44,7 +50,7 @@ beforeAll(async () => {
     intraOpThreads: 1,
     where: "massive-scratch",
     outputName: "logits",
-    warmUp: { maxBatchSize: 8, maxBatchTokens: 1024, maxSeqLength: 128, clsId: 101n },
+    warmUp: { maxBatchSize: 8, maxBatchTokens: 1024, maxSeqLength: 128, clsId: 101n, shapeBuckets: "off" },
     size: 2,
     log: createLogger("error", () => {}),
   });
