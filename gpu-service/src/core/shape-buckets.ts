@@ -9,8 +9,9 @@
  * shape is run once while the session warms up, before the service reports ready.
  *
  * Rows: 1, 2, 3, 4, 6, 8, 12, 16, 24, … (from 2 on, each at most 1.5× the previous), and the maximum.
- * Lengths: every 2 up to 16, every 4 up to 32, every 8 up to 64, every 16 beyond, and the maximum:
- * at most 12.5 % padding for a MASSIVE-length row (6-20 tokens: 0 % at 20).
+ * Lengths: 8, then every 2 up to 16, every 4 up to 32, every 8 up to 64, every 16 beyond, and the maximum:
+ * at most 18 % padding for a run whose longest row has 8-20 tokens, none at 20 (MASSIVE rows have
+ * 6-20, and a large run nearly always holds a 20).
  */
 
 export interface ShapeBuckets {
@@ -30,10 +31,14 @@ export function rowBuckets(max: number): number[] {
   return [...new Set(out)].sort((a, b) => a - b);
 }
 
-/** 2, 4, …, 16, 20, …, 32, 40, …, 64, 80, … up to `max` (always included). */
+/**
+ * 8, 10, …, 16, 20, …, 32, 40, …, 64, 80, … up to `max` (always included). Nothing shorter than 8:
+ * some graphs cannot run very short rows on CUDA (the default bundle's n-gram member reduces over
+ * length − 2 positions, and CUDA's ReduceSum refuses an empty axis), and real rows are [CLS] … [SEP].
+ */
 export function seqBuckets(max: number): number[] {
   const out: number[] = [];
-  for (let s = 2; s <= max; s += s < 16 ? 2 : s < 32 ? 4 : s < 64 ? 8 : 16) out.push(s);
+  for (let s = Math.min(8, max); s <= max; s += s < 16 ? 2 : s < 32 ? 4 : s < 64 ? 8 : 16) out.push(s);
   if (out[out.length - 1] !== max) out.push(max);
   return out;
 }

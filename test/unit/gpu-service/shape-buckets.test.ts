@@ -20,10 +20,13 @@ describe("shape buckets", () => {
     for (let i = 2; i < b.length - 1; i++) expect(b[i]! / b[i - 1]!).toBeLessThanOrEqual(1.5);
   });
 
-  it("lengths pad a MASSIVE-length row (6-20 tokens) by at most 12.5 %, and end at the maximum", () => {
+  it("lengths pad a MASSIVE-length row by at most 20 % (none at 20 tokens), and end at the maximum", () => {
     const seq = seqBuckets(128);
-    expect(seq).toEqual([2, 4, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 128]);
-    for (let n = 6; n <= 20; n++) expect(bucketUp(seq, n) / n).toBeLessThanOrEqual(1.2);
+    expect(seq).toEqual([8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112, 128]);
+    for (let n = 8; n <= 20; n++) expect(bucketUp(seq, n) / n).toBeLessThanOrEqual(1.2);
+    // never shorter than 8 tokens (short rows are padded up), unless the model's maximum is shorter
+    expect(bucketUp(seq, 3)).toBe(8);
+    expect(seqBuckets(5)).toEqual([5]);
     for (let n = 6; n <= 128; n++) expect(bucketUp(seq, n)).toBeGreaterThanOrEqual(n);
     expect(seqBuckets(50).at(-1)).toBe(50);
   });
@@ -58,6 +61,7 @@ describe("batcher with shape buckets", () => {
     expect(call.seqLength).toBe(10); // longest 9 → bucket 10
     const mask = Array.from(call.attentionMask, Number);
     expect(mask.slice(50, 60)).toEqual([1, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // the dummy row
+    expect(mask.reduce((a, b) => a + b, 0)).toBe(5 + 7 + 3 + 9 + 2 + 1);
     await model.completeNext();
     expect(triples(await a)).toEqual([
       [10, 5, 10],
