@@ -17,6 +17,7 @@ import type { Variant } from "@intentql/schema";
 import type { RunBatch } from "../core/batch.ts";
 import { BackendUnavailableError } from "../core/errors.ts";
 import type { Logger } from "../log.ts";
+import { workerEntry } from "../worker-entry.ts";
 import type { Provider } from "./onnx.ts";
 import type { RunMessage, SessionThreadData, ThreadMessage } from "./session-thread.ts";
 
@@ -44,21 +45,6 @@ interface Slot {
   up: boolean;
   job: { id: number; job: Job } | null;
   restarts: number;
-}
-
-/**
- * The session thread's module: the .ts source under tsx (development, tests), or the bundled
- * dist/gpu-service-session-thread.mjs next to dist/gpu-service.mjs (gpu-service/build.mjs).
- */
-function threadEntry(): { url: URL; execArgv?: string[] } {
-  if (import.meta.url.endsWith(".ts")) {
-    // The parent may run under vitest or tsx; the thread needs tsx's loader for its .ts imports.
-    const execArgv = process.execArgv.includes("tsx")
-      ? process.execArgv
-      : [...process.execArgv, "--import", "tsx"];
-    return { url: new URL("./session-thread.ts", import.meta.url), execArgv };
-  }
-  return { url: new URL("./gpu-service-session-thread.mjs", import.meta.url) };
 }
 
 export class SessionPool {
@@ -149,7 +135,9 @@ export class SessionPool {
     device: SessionThreadData["device"],
   ): Promise<Extract<ThreadMessage, { type: "ready" }>> {
     const { size: _size, log: _log, onReadyChange: _onReadyChange, threadEntry: custom, ...data } = this.opts;
-    const entry = custom ?? threadEntry();
+    const entry =
+      custom ??
+      workerEntry(new URL("./session-thread.ts", import.meta.url), "gpu-service-session-thread.mjs");
     const worker = new Worker(entry.url, {
       workerData: { kind: "intentql-session", data: { ...data, device } satisfies SessionThreadData },
       ...(entry.execArgv ? { execArgv: entry.execArgv } : {}),

@@ -17,19 +17,23 @@ import type { Level } from "../log.ts";
 import { RepositoryError } from "../model-repository.ts";
 import type { ServedModel } from "./server.ts";
 
-/** workerData of an HTTP thread. */
-export interface HttpThreadData {
-  kind: "intentql-http";
-  /** 1-based: the thread's name in logs and metrics is `http-${index}`. */
-  index: number;
+/** The router settings every HTTP thread gets (config.ts has their meaning). */
+export interface HttpRouterSettings {
   host: string;
-  /** 0 only for the first thread: the others bind the port it got. */
-  port: number;
   authTokens: string[];
   bodyLimitBytes: number;
   requestTimeoutMs: number;
   maxRequestRows: number;
   logLevel: Level;
+}
+
+/** workerData of an HTTP thread. */
+export interface HttpThreadData extends HttpRouterSettings {
+  kind: "intentql-http";
+  /** 1-based: the thread's name in logs and metrics is `http-${index}`. */
+  index: number;
+  /** 0 only for the first thread: the others bind the port it got. */
+  port: number;
 }
 
 /** What an HTTP thread knows of a model: everything the router answers without running it. */

@@ -19,9 +19,11 @@ import { BackendUnavailableError } from "../core/errors.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { LocalModel } from "../model-repository.ts";
+import { workerEntry } from "../worker-entry.ts";
 import {
   errorToWire,
   type FromHttpThread,
+  type HttpRouterSettings,
   type HttpThreadData,
   type InferBatchMessage,
   type StateSnapshot,
@@ -30,15 +32,10 @@ import {
 } from "./http-thread-protocol.ts";
 import type { RepositoryControl, RouterState } from "./server.ts";
 
-export interface HttpThreadsOptions {
+export interface HttpThreadsOptions extends HttpRouterSettings {
   threads: number;
-  host: string;
+  /** 0: any free port (the first thread's). */
   port: number;
-  authTokens: string[];
-  bodyLimitBytes: number;
-  requestTimeoutMs: number;
-  maxRequestRows: number;
-  logLevel: HttpThreadData["logLevel"];
   log: Logger;
   metrics: Metrics;
   state: RouterState<LocalModel>;
@@ -57,16 +54,6 @@ interface Slot {
   done: { id: number; data: Float32Array; width: number; rows: number }[];
   failures: WireError[];
   flushScheduled: boolean;
-}
-
-function threadEntry(): { url: URL; execArgv?: string[] } {
-  if (import.meta.url.endsWith(".ts")) {
-    const execArgv = process.execArgv.includes("tsx")
-      ? process.execArgv
-      : [...process.execArgv, "--import", "tsx"];
-    return { url: new URL("./http-thread.ts", import.meta.url), execArgv };
-  }
-  return { url: new URL("./gpu-service-http-thread.mjs", import.meta.url) };
 }
 
 /** One registry's metrics as `Registry.getMetricsAsJSON()` gives them, the form the aggregator sums. */
@@ -191,18 +178,19 @@ export class HttpThreads {
   }
 
   private startThread(slot: Slot, port: number): Promise<number> {
-    const entry = this.opts.threadEntry ?? threadEntry();
-    const data: HttpThreadData = {
-      kind: "intentql-http",
-      index: slot.index,
-      host: this.opts.host,
-      port,
-      authTokens: this.opts.authTokens,
-      bodyLimitBytes: this.opts.bodyLimitBytes,
-      requestTimeoutMs: this.opts.requestTimeoutMs,
-      maxRequestRows: this.opts.maxRequestRows,
-      logLevel: this.opts.logLevel,
+    const entry =
+      this.opts.threadEntry ??
+      workerEntry(new URL("./http-thread.ts", import.meta.url), "gpu-service-http-thread.mjs");
+    const { host, authTokens, bodyLimitBytes, requestTimeoutMs, maxRequestRows, logLevel } = this.opts;
+    const settings: HttpRouterSettings = {
+      host,
+      authTokens,
+      bodyLimitBytes,
+      requestTimeoutMs,
+      maxRequestRows,
+      logLevel,
     };
+    const data: HttpThreadData = { ...settings, kind: "intentql-http", index: slot.index, port };
     const worker = new Worker(entry.url, {
       workerData: data,
       ...(entry.execArgv ? { execArgv: entry.execArgv } : {}),
