@@ -105,6 +105,19 @@ describe("gpu-service/Dockerfile", () => {
     expect(runtime.some((i) => i.op === "COPY" && /--from=ort .*node_modules/.test(i.args))).toBe(true);
   });
 
+  it("ships every worker-thread bundle the service loads from next to gpu-service.mjs", () => {
+    // gpu-service/build.mjs bundles each thread's entry on its own (worker-entry.ts finds it there).
+    const build = readFileSync(join(ROOT, "gpu-service/build.mjs"), "utf8");
+    const threads = [...build.matchAll(/"(gpu-service-[a-z-]+-thread)":/g)].map((m) => m[1]!);
+    expect(threads.sort()).toEqual(["gpu-service-http-thread", "gpu-service-session-thread"]);
+    const copied = runtime.filter((i) => i.op === "COPY" && /--from=build/.test(i.args)).map((i) => i.args);
+    for (const thread of threads)
+      expect(
+        copied.some((c) => c.includes(`/src/dist/${thread}.mjs`)),
+        thread,
+      ).toBe(true);
+  });
+
   it("ships the go-live smoke test and the split it scores", () => {
     expect(runtime.some((i) => i.op === "COPY" && /smoke-test\.mjs/.test(i.args))).toBe(true);
     expect(runtime.some((i) => i.op === "COPY" && /data\/massive-en\/test\.jsonl/.test(i.args))).toBe(true);
