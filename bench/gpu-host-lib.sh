@@ -3,7 +3,7 @@
 OUT=${OUT:-/tmp/out}
 DATA=${DATA:-data/massive-en}  # MASSIVE en-US, in the repository (CC BY 4.0)
 WORK=${WORK:-/tmp/gpu-bench}
-SECONDS_PER_RUN=${SECONDS_PER_RUN:-12}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 DEVICE=${DEVICE:-cuda} # DEVICE=cpu: a dry run of the script itself on a machine without a GPU
 mkdir -p "$OUT" "$WORK"
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false

@@ -5,7 +5,8 @@
 # transformers, onnxruntime, and the dist/*.mjs of `npm run build:gpu-service`, carried along.
 # Every result is one JSON line on stdout (each load step followed by its /metrics deltas: runs,
 # rows per run, model ms per run, event-loop delay); each step is guarded, so one failure does not
-# lose the others. About 7 minutes (SECONDS_PER_RUN=12).
+# lose the others. About 9 minutes on an H100 with the default SECONDS_PER_RUN=10 (2026-11-27; each
+# service warms every shape bucket first): it fits one 10-minute device call.
 #
 #   bash bench/gpu-host.sh            # OUT=/tmp/out by default; logs under $OUT
 set -uo pipefail

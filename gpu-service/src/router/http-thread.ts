@@ -94,7 +94,10 @@ class RowForwarder {
   private flush(): void {
     this.flushScheduled = false;
     const now = performance.now();
-    for (const [model, list] of this.outgoing) {
+    for (const [model, queued] of this.outgoing) {
+      // A caller that left before its request was sent: nothing to send (its abort is harmless).
+      const list = queued.filter((r) => this.waiting.has(r.id));
+      if (list.length === 0) continue;
       let rowCount = 0;
       let tokenCount = 0;
       for (const r of list) {

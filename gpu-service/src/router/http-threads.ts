@@ -63,7 +63,8 @@ const STATE_CHECK_MS = 100;
 const METRICS_TIMEOUT_MS = 2000;
 
 export class HttpThreads {
-  readonly url: string;
+  /** http://host:port, set once every thread listens. */
+  url = "";
   private readonly slots: Slot[] = [];
   private port = 0;
   private closing = false;
@@ -74,11 +75,7 @@ export class HttpThreads {
   private readonly metricsCalls = new Map<number, (json: MetricsJson | null) => void>();
   private nextMetricsCall = 1;
 
-  private constructor(
-    private readonly opts: HttpThreadsOptions,
-    url: string,
-  ) {
-    this.url = url;
+  private constructor(private readonly opts: HttpThreadsOptions) {
     this.stateTimer = setInterval(() => this.sync(), STATE_CHECK_MS);
     this.stateTimer.unref();
   }
@@ -97,7 +94,7 @@ export class HttpThreads {
       flushScheduled: false,
     }));
     const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
-    const self = new HttpThreads(opts, "");
+    const self = new HttpThreads(opts);
     self.slots.push(...slots);
     try {
       self.port = await self.startThread(slots[0]!, opts.port);
@@ -106,7 +103,7 @@ export class HttpThreads {
       await self.close();
       throw error;
     }
-    (self as { url: string }).url = `http://${host}:${self.port}`;
+    self.url = `http://${host}:${self.port}`;
     self.sync(true);
     return self;
   }
