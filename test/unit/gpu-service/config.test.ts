@@ -16,6 +16,8 @@ describe("gpu-service config", () => {
       authTokens: [TOKEN],
       padMultiple: 1,
       maxQueueDelayUs: 0,
+      httpThreads: 0,
+      shapeBuckets: "auto",
     });
     expect(c.maxBatchSize).toBe(INT_FLAGS.maxBatchSize.def);
   });
@@ -34,6 +36,21 @@ describe("gpu-service config", () => {
       env,
     );
     expect(fromFlags).toMatchObject({ port: 9100, maxBatchSize: 64, bundles: ["x", "y"], device: "cpu" });
+  });
+
+  it("reads --http-threads and --shape-buckets from flags or env, and names a bad value", () => {
+    const env = { INTENTQL_UPSTREAM_TOKEN: TOKEN, GPU_HTTP_THREADS: "3", GPU_SHAPE_BUCKETS: "off" };
+    expect(parseConfig([], env)).toMatchObject({ httpThreads: 3, shapeBuckets: "off" });
+    expect(parseConfig(["--http-threads", "0", "--shape-buckets", "on"], env)).toMatchObject({
+      httpThreads: 0,
+      shapeBuckets: "on",
+    });
+    expect(() => parseConfig(["--shape-buckets", "maybe"], env)).toThrow(
+      /--shape-buckets must be auto, on or off/,
+    );
+    expect(() => parseConfig(["--http-threads", "65"], env)).toThrow(
+      /--http-threads must be between 0 and 64/,
+    );
   });
 
   it("fails closed: a token of at least 32 characters, or --insecure-no-auth outside production", () => {
