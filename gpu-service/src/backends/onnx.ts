@@ -26,8 +26,9 @@ async function createSession(path: string, provider: Provider, intraOpThreads: n
     graphOptimizationLevel: "all",
   };
   // On CUDA the only nodes left on the CPU are shape computations: one thread does them, where
-  // ONNX Runtime's default (a pool of one thread per core, per session) only contends with the
-  // threads that parse HTTP and launch kernels. Measured on an H100: docs/BENCHMARKS.md.
+  // ONNX Runtime's default is a pool of one thread per core, per session, next to the threads that
+  // parse HTTP and launch kernels. (On an H100, against 16 threads, no clear difference either way:
+  // docs/BENCHMARKS.md.)
   const threads = intraOpThreads > 0 ? intraOpThreads : provider === "cuda" ? 1 : 0;
   if (threads > 0) options.intraOpNumThreads = threads;
   // The session's threads share the cores with the threads parsing HTTP: they sleep between
