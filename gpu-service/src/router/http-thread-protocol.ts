@@ -130,3 +130,45 @@ export function errorFromWire(wire: WireError): Error {
       return new Error(wire.message);
   }
 }
+
+/**
+ * Calls across a port, matched by number: each settles once, with its answer, its error, or (when
+ * given a timeout) the fallback value once the time is up. Both sides use it: an HTTP thread for the
+ * calls the main thread answers, the main thread to collect each thread's metrics.
+ */
+export class PendingCalls<T> {
+  readonly #waiting = new Map<number, { resolve: (value: T) => void; reject: (error: Error) => void }>();
+  #next = 1;
+
+  /** `send` posts the call with its number; the promise settles when that number is answered. */
+  open(send: (call: number) => void, timeout?: { ms: number; fallback: T }): Promise<T> {
+    const call = this.#next++;
+    return new Promise<T>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#waiting.delete(call);
+      };
+      this.#waiting.set(call, {
+        resolve: (value) => {
+          done();
+          resolve(value);
+        },
+        reject: (error) => {
+          done();
+          reject(error);
+        },
+      });
+      if (timeout) timer = setTimeout(() => this.resolve(call, timeout.fallback), timeout.ms);
+      send(call);
+    });
+  }
+
+  resolve(call: number, value: T): void {
+    this.#waiting.get(call)?.resolve(value);
+  }
+
+  reject(call: number, error: Error): void {
+    this.#waiting.get(call)?.reject(error);
+  }
+}

@@ -23,6 +23,7 @@ import {
   type FromHttpThread,
   type HttpThreadData,
   type InferBatchMessage,
+  PendingCalls,
   type RepositoryOp,
   type ResultsMessage,
   type ToHttpThread,
@@ -170,46 +171,27 @@ class RowForwarder {
   }
 }
 
-/** Calls the main thread answers (metrics, model repository), matched by number. */
-class MainCalls {
-  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  private next = 1;
-
-  constructor(private readonly port: MessagePort) {}
-
-  call<T>(op: "metrics" | RepositoryOp, name?: string): Promise<T> {
-    const call = this.next++;
-    return new Promise<T>((resolve, reject) => {
-      this.waiting.set(call, { resolve: resolve as (v: unknown) => void, reject });
-      this.port.postMessage({
-        type: "call",
-        call,
-        op,
-        ...(name !== undefined ? { name } : {}),
-      } satisfies FromHttpThread);
-    });
-  }
-
-  reply(message: Extract<ToHttpThread, { type: "reply" }>): void {
-    const w = this.waiting.get(message.call);
-    if (w === undefined) return;
-    this.waiting.delete(message.call);
-    if (message.error !== undefined) w.reject(errorFromWire(message.error));
-    else w.resolve(message.value);
-  }
-}
-
 async function main(port: MessagePort, data: HttpThreadData): Promise<void> {
   const thread = `http-${data.index}`;
   const log = createLogger(data.logLevel);
   const metrics = createRouterMetrics(new Registry(), thread);
   const state: RouterState = { phase: "loading", models: new Map() };
   const forwarder = new RowForwarder(port);
-  const calls = new MainCalls(port);
+  // Calls the main thread answers: /metrics and the model repository operations.
+  const calls = new PendingCalls<unknown>();
+  const call = <T>(op: "metrics" | RepositoryOp, name?: string): Promise<T> =>
+    calls.open((n) =>
+      port.postMessage({
+        type: "call",
+        call: n,
+        op,
+        ...(name !== undefined ? { name } : {}),
+      } satisfies FromHttpThread),
+    ) as Promise<T>;
   const repository: RepositoryControl = {
-    index: () => calls.call("index"),
-    load: (name) => calls.call("load", name),
-    unload: (name) => calls.call("unload", name),
+    index: () => call("index"),
+    load: (name) => call("load", name),
+    unload: (name) => call("unload", name),
   };
   const handler = createHandler({
     authTokens: data.authTokens,
@@ -220,7 +202,7 @@ async function main(port: MessagePort, data: HttpThreadData): Promise<void> {
     metrics,
     state,
     repository,
-    metricsText: () => calls.call<string>("metrics"),
+    metricsText: () => call<string>("metrics"),
   });
   const server = createServer(handler);
   server.keepAliveTimeout = 65_000;
@@ -249,7 +231,8 @@ async function main(port: MessagePort, data: HttpThreadData): Promise<void> {
         );
         break;
       case "reply":
-        calls.reply(message);
+        if (message.error !== undefined) calls.reject(message.call, errorFromWire(message.error));
+        else calls.resolve(message.call, message.value);
         break;
       case "collect-metrics":
         metrics.registry.getMetricsAsJSON().then((json) =>

@@ -26,6 +26,7 @@ import {
   type HttpRouterSettings,
   type HttpThreadData,
   type InferBatchMessage,
+  PendingCalls,
   type StateSnapshot,
   type ToHttpThread,
   type WireError,
@@ -72,8 +73,7 @@ export class HttpThreads {
   private readonly identities = new WeakMap<LocalModel, number>();
   private nextIdentity = 1;
   private readonly stateTimer: ReturnType<typeof setInterval>;
-  private readonly metricsCalls = new Map<number, (json: MetricsJson | null) => void>();
-  private nextMetricsCall = 1;
+  private readonly metricsCalls = new PendingCalls<MetricsJson | null>();
 
   private constructor(private readonly opts: HttpThreadsOptions) {
     this.stateTimer = setInterval(() => this.sync(), STATE_CHECK_MS);
@@ -259,7 +259,7 @@ export class HttpThreads {
         );
         break;
       case "collected-metrics":
-        this.metricsCalls.get(message.call)?.(message.json as MetricsJson);
+        this.metricsCalls.resolve(message.call, message.json as MetricsJson);
         break;
     }
   }
@@ -368,19 +368,11 @@ export class HttpThreads {
     const theirs = await Promise.all(
       this.slots
         .filter((s) => s.up)
-        .map(
-          (slot) =>
-            new Promise<MetricsJson | null>((resolve) => {
-              const call = this.nextMetricsCall++;
-              const timer = setTimeout(() => finish(null), METRICS_TIMEOUT_MS);
-              const finish = (json: MetricsJson | null): void => {
-                clearTimeout(timer);
-                this.metricsCalls.delete(call);
-                resolve(json);
-              };
-              this.metricsCalls.set(call, finish);
-              this.send(slot, { type: "collect-metrics", call });
-            }),
+        .map((slot) =>
+          this.metricsCalls.open((call) => this.send(slot, { type: "collect-metrics", call }), {
+            ms: METRICS_TIMEOUT_MS,
+            fallback: null,
+          }),
         ),
     );
     const all = [own, ...theirs.filter((j): j is MetricsJson => j !== null)];
