@@ -12,14 +12,19 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source bench/gpu-host-lib.sh
-# STEPS: which parts run (default all): ceiling, threads, nobuckets, main, seed, default, smoke.
-STEPS=${STEPS:-ceiling,threads,nobuckets,main,seed,default,smoke}
+# STEPS: which parts run (default all): ceiling, threads, nosplit, nobuckets, main, seed, default, smoke.
+STEPS=${STEPS:-ceiling,threads,nosplit,nobuckets,main,seed,default,smoke}
 step() { [[ ",$STEPS," == *",$1,"* ]]; }
 
 # (2a) the raw onnxruntime-node ceiling on the same bundle, provider and variant: no HTTP, no batcher.
 if step ceiling && [[ -f $BUNDLE/bundle.json ]]; then
   timeout 120 node dist/ort-ceiling.mjs --bundle "$BUNDLE" --device "$DEVICE" --variant fp16 --batches 1,256,1024 \
     --seq 24 --seconds 10 2>"$OUT/ceiling.log" || note ceiling "$(tail -c 400 "$OUT/ceiling.log" | tr '"\n' "' ")"
+fi
+# (2a'') the same at the length the service pads MASSIVE-length rows to without a length split (20).
+if step ceiling && [[ -f $BUNDLE/bundle.json ]]; then
+  timeout 60 node dist/ort-ceiling.mjs --bundle "$BUNDLE" --device "$DEVICE" --variant fp16 --batches 1024 \
+    --seq 20 --seconds 10 --label ceiling_seq20 2>>"$OUT/ceiling.log" || note ceiling_seq20 "$(tail -c 400 "$OUT/ceiling.log" | tr '"\n' "' ")"
 fi
 # (2a') why --shape-buckets: a shape's first run against a repeat (random shapes, 1-256 rows, 6-20 tokens).
 if step ceiling && [[ -f $BUNDLE/bundle.json ]]; then
@@ -49,6 +54,13 @@ if step threads && [[ -f $BUNDLE/bundle.json ]] && start_service $PORT "$OUT/ser
   load "threads${HTTP_THREADS}_saturation_c256_t1" 256 1 8
   load "threads${HTTP_THREADS}_saturation_c64_t32" 64 32 4
   load "threads${HTTP_THREADS}_saturation_c512_t32" 512 32 8
+  kill "${PIDS[-1]}" 2>/dev/null; wait "${PIDS[-1]}" 2>/dev/null
+fi
+# The same threads configuration without the length split (--min-split-rows 0): saturation.
+PORT=8505
+if step nosplit && [[ -f $BUNDLE/bundle.json ]] && start_service $PORT "$OUT/service-full-nosplit.log" \
+    "${FULL_FLAGS[@]}" --http-threads "$HTTP_THREADS" --min-split-rows 0; then
+  load "threads${HTTP_THREADS}_nosplit_saturation_c256_t32" 256 32 8
   kill "${PIDS[-1]}" 2>/dev/null; wait "${PIDS[-1]}" 2>/dev/null
 fi
 # The same threads configuration without shape buckets (before --shape-buckets): the steps they change.

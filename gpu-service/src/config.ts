@@ -38,6 +38,11 @@ export interface Config {
   bodyLimitBytes: number;
   intraOpThreads: number;
   padMultiple: 1 | 8;
+  /**
+   * Split a run of at least twice this many rows in two by length when that saves ≥ 10 % of its
+   * padded tokens (core/length-split.ts); 0: never.
+   */
+  minSplitRows: number;
   /** Pad runs to a few warmed-up shapes (core/shape-buckets.ts); auto: on CUDA only. */
   shapeBuckets: ShapeBucketsMode;
   logLevel: Level;
@@ -90,6 +95,7 @@ export const INT_FLAGS = {
   },
   intraOpThreads: { flag: "intra-op-threads", env: "GPU_INTRA_OP_THREADS", def: 0, min: 0, max: 1024 },
   padMultiple: { flag: "pad-multiple", env: "GPU_PAD_MULTIPLE", def: 1, min: 1, max: 8 },
+  minSplitRows: { flag: "min-split-rows", env: "GPU_MIN_SPLIT_ROWS", def: 128, min: 0, max: 1 << 20 },
 } satisfies Record<string, IntSpec>;
 
 export const DEFAULT_BUNDLE = "models/massive-scratch";
@@ -97,7 +103,7 @@ export const DEFAULT_BUNDLE = "models/massive-scratch";
 const USAGE = `usage: gpu-service [--host H] [--port N] [--bundle DIR]... [--model-repository DIR] [--device auto|cpu|cuda]
   [--variant fp32|fp16|int8] [--max-batch-size N] [--max-batch-tokens N] [--max-queue-delay-us N]
   [--max-queue-rows N] [--max-request-rows N] [--max-in-flight N] [--http-threads N] [--request-timeout-ms N] [--auth-token T] [--auth-token-next T]
-  [--insecure-no-auth] [--body-limit-bytes N] [--intra-op-threads N] [--pad-multiple 1|8] [--shape-buckets auto|on|off]
+  [--insecure-no-auth] [--body-limit-bytes N] [--intra-op-threads N] [--pad-multiple 1|8] [--min-split-rows N] [--shape-buckets auto|on|off]
   [--log-level debug|info|warn|error]
 (every flag also reads an env var: see gpu-service/README.md)`;
 
@@ -253,6 +259,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     bodyLimitBytes: ints.bodyLimitBytes,
     intraOpThreads: ints.intraOpThreads,
     padMultiple: ints.padMultiple as 1 | 8,
+    minSplitRows: ints.minSplitRows,
     shapeBuckets,
     logLevel: logLevel as Level,
   };

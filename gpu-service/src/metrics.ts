@@ -21,6 +21,7 @@ export interface RouterMetrics {
 export interface Metrics extends RouterMetrics {
   modelRuns: Counter<"model">;
   rows: Counter<"model">;
+  splitRuns: Counter<"model">;
   batchRows: Histogram<"model">;
   batchTokens: Histogram<"model">;
   queueDepth: Gauge<"model">;
@@ -95,13 +96,19 @@ export function createMetrics(): Metrics {
     ...createRouterMetrics(registry, "main"),
     modelRuns: new Counter({
       name: "intentql_model_runs_total",
-      help: "ONNX Runtime runs per model (warm-up excluded)",
+      help: "Model runs per model (warm-up excluded; a run split by length counts once)",
       labelNames: ["model"],
       registers,
     }),
     rows: new Counter({
       name: "intentql_rows_total",
       help: "Rows (texts) run through the model",
+      labelNames: ["model"],
+      registers,
+    }),
+    splitRuns: new Counter({
+      name: "intentql_split_runs_total",
+      help: "Model runs split in two parts by length (--min-split-rows)",
       labelNames: ["model"],
       registers,
     }),
@@ -114,7 +121,7 @@ export function createMetrics(): Metrics {
     }),
     batchTokens: new Histogram({
       name: "intentql_batch_tokens",
-      help: "Rows × padded length per model run",
+      help: "Padded tokens per model run (rows × padded length, summed over its parts)",
       labelNames: ["model"],
       buckets: [16, 64, 256, 1024, 4096, 16384, 65536, 262144],
       registers,

@@ -177,6 +177,7 @@ export class ModelRepository {
       maxRequestRows: config.maxRequestRows,
       maxInFlight: pool.size,
       padMultiple: config.padMultiple,
+      minSplitRows: config.minSplitRows,
       maxSeqLength: m.maxLength,
       ...(useShapeBuckets(config.shapeBuckets, pool.provider)
         ? { shapeBuckets: shapeBuckets(config.maxBatchSize, m.maxLength) }
@@ -187,13 +188,14 @@ export class ModelRepository {
         metrics.queueDepth.set(labels, batcher.stats().queuedRows);
         return pool.run(batch);
       },
-      onRun: ({ rows, seqLength, ms, ok }) => {
+      onRun: ({ rows, tokens, parts, ms, ok }) => {
         metrics.modelRuns.inc(labels);
         metrics.queueDepth.set(labels, batcher.stats().queuedRows);
         if (!ok) return;
+        if (parts > 1) metrics.splitRuns.inc(labels);
         metrics.rows.inc(labels, rows);
         metrics.batchRows.observe(labels, rows);
-        metrics.batchTokens.observe(labels, rows * seqLength);
+        metrics.batchTokens.observe(labels, tokens);
         metrics.inferenceSeconds.observe(labels, ms / 1000);
       },
       onDequeue: (waitMs) => metrics.queueWait.observe(labels, waitMs / 1000),

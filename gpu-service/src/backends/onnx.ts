@@ -70,16 +70,34 @@ export async function openSession(opts: OpenSessionOptions): Promise<OnnxModel> 
     provider,
     variant: opts.models[provider].variant,
     async run(batch: RunBatch): Promise<Float32Array> {
-      const shape = [batch.rows, batch.seqLength];
-      const feeds = {
-        input_ids: new ort.Tensor("int64", batch.inputIds, shape),
-        attention_mask: new ort.Tensor("int64", batch.attentionMask, shape),
+      const runPart = async (rows: number, seqLength: number, offset: number): Promise<Float32Array> => {
+        const shape = [rows, seqLength];
+        const end = offset + rows * seqLength;
+        const feeds = {
+          input_ids: new ort.Tensor("int64", batch.inputIds.subarray(offset, end), shape),
+          attention_mask: new ort.Tensor("int64", batch.attentionMask.subarray(offset, end), shape),
+        };
+        const result = await session.run(feeds, [outputName]);
+        const logits = result[outputName];
+        if (!logits || !(logits.data instanceof Float32Array))
+          throw new Error(`model output ${outputName} is ${logits?.type ?? "missing"}, expected float32`);
+        return logits.data;
       };
-      const result = await session.run(feeds, [outputName]);
-      const logits = result[outputName];
-      if (!logits || !(logits.data instanceof Float32Array))
-        throw new Error(`model output ${outputName} is ${logits?.type ?? "missing"}, expected float32`);
-      return logits.data;
+      if (batch.parts === undefined) return runPart(batch.rows, batch.seqLength, 0);
+      // A run split by length: its parts one after the other, outputs concatenated in part order.
+      const outputs: Float32Array[] = [];
+      let offset = 0;
+      for (const part of batch.parts) {
+        outputs.push(await runPart(part.rows, part.seqLength, offset));
+        offset += part.rows * part.seqLength;
+      }
+      const out = new Float32Array(outputs.reduce((n, o) => n + o.length, 0));
+      let at = 0;
+      for (const o of outputs) {
+        out.set(o, at);
+        at += o.length;
+      }
+      return out;
     },
     release: () => session.release(),
   };

@@ -11,12 +11,32 @@ export interface Row {
   mask: BigInt64Array;
 }
 
-/** What one model run receives: row-major [rows, seqLength] tensors, padded. */
+/** A padded [rows, seqLength] block of a run (see RunBatch.parts). */
+export interface RunPart {
+  rows: number;
+  seqLength: number;
+}
+
+/**
+ * What one model run receives: row-major [rows, seqLength] tensors, padded. A run split by length
+ * (length-split.ts) has `parts`: the tensors are the parts' blocks one after the other, each
+ * [part.rows, part.seqLength]; the backend runs them in order and returns their outputs in the same
+ * order; `rows` is then the parts' total and `seqLength` the longest part's.
+ */
 export interface RunBatch {
   rows: number;
   seqLength: number;
   inputIds: BigInt64Array;
   attentionMask: BigInt64Array;
+  parts?: readonly RunPart[];
+}
+
+/** Padded tokens of a run: what the device computes. */
+export function runTokens(batch: Pick<RunBatch, "rows" | "seqLength" | "parts">): number {
+  if (batch.parts === undefined) return batch.rows * batch.seqLength;
+  let tokens = 0;
+  for (const p of batch.parts) tokens += p.rows * p.seqLength;
+  return tokens;
 }
 
 /** Runs the model; resolves with row-major outputs [rows, width]. */
@@ -51,10 +71,50 @@ export function padRows(
 }
 
 /**
- * Copies each output row of a run to its request; resolves the requests whose last row came back.
- * `runRows` ≥ taken.length: the run's rows, dummies included (their outputs are dropped).
+ * padRows for a run in parts: part i holds the next `counts[i]` rows, padded to its own shape.
+ * Returns the tensors and, per row, its output row in the run (dummies sit at the end of each part).
  */
-export function deliverOutputs(taken: readonly Taken[], out: Float32Array, runRows = taken.length): void {
+export function padParts(
+  rows: readonly Row[],
+  counts: readonly number[],
+  parts: readonly RunPart[],
+  padId: bigint,
+): { inputIds: BigInt64Array; attentionMask: BigInt64Array; outputRows: Int32Array } {
+  const tokens = runTokens({ rows: 0, seqLength: 0, parts });
+  const inputIds = new BigInt64Array(tokens);
+  const attentionMask = new BigInt64Array(tokens);
+  const outputRows = new Int32Array(rows.length);
+  if (padId !== 0n) inputIds.fill(padId);
+  let row = 0;
+  let outRow = 0;
+  let offset = 0;
+  parts.forEach((part, i) => {
+    for (let r = 0; r < counts[i]!; r++) {
+      const { ids, mask } = rows[row + r]!;
+      inputIds.set(ids, offset + r * part.seqLength);
+      attentionMask.set(mask, offset + r * part.seqLength);
+      outputRows[row + r] = outRow + r;
+    }
+    // Dummy rows: one attended padding token each, as in padRows.
+    for (let r = counts[i]!; r < part.rows; r++) attentionMask[offset + r * part.seqLength] = 1n;
+    row += counts[i]!;
+    outRow += part.rows;
+    offset += part.rows * part.seqLength;
+  });
+  return { inputIds, attentionMask, outputRows };
+}
+
+/**
+ * Copies each output row of a run to its request; resolves the requests whose last row came back.
+ * `runRows` ≥ taken.length: the run's rows, dummies included (their outputs are dropped). Taken row
+ * r's output is row r of the run, or row `outputRows[r]` when given (a run in parts).
+ */
+export function deliverOutputs(
+  taken: readonly Taken[],
+  out: Float32Array,
+  runRows = taken.length,
+  outputRows?: Int32Array,
+): void {
   const rows = runRows;
   const width = out.length / rows;
   if (!Number.isInteger(width) || width < 1)
@@ -65,7 +125,8 @@ export function deliverOutputs(taken: readonly Taken[], out: Float32Array, runRo
       pending.output = new Float32Array(pending.rows.length * width);
       pending.width = width;
     }
-    pending.output.set(out.subarray(r * width, (r + 1) * width), index * width);
+    const o = outputRows === undefined ? r : outputRows[r]!;
+    pending.output.set(out.subarray(o * width, (o + 1) * width), index * width);
     pending.done++;
     if (pending.done === pending.rows.length) {
       pending.settled = true;

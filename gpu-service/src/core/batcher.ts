@@ -22,11 +22,23 @@
  *   rows than `maxRequestRows` → `RequestTooLargeError` (400).
  * - A request whose deadline passed or whose caller aborted is rejected at once, in O(1): it is only
  *   marked, and its rows that are still queued are stepped over when the next run forms.
+ * - Length split (`minSplitRows` > 0): a run of at least 2 × minSplitRows rows whose padding can
+ *   shrink by ≥ 10 % is run as two parts, its shorter and its longer rows, each padded to its own
+ *   longest row (length-split.ts). Both parts run on the same slot, one after the other.
  * - Every run is settled whatever happens (try/finally): a run that throws, rejects or returns the
  *   wrong shape fails exactly the requests in it, and its slot is freed.
  */
 
-import { deliverOutputs, padRows, type Row, type RunFunction, type Taken } from "./batch.ts";
+import {
+  deliverOutputs,
+  padParts,
+  padRows,
+  type Row,
+  type RunBatch,
+  type RunFunction,
+  runTokens,
+  type Taken,
+} from "./batch.ts";
 import type { Clock } from "./clock.ts";
 import {
   AbortedError,
@@ -35,6 +47,7 @@ import {
   QueueFullError,
   RequestTooLargeError,
 } from "./errors.ts";
+import { planLengthSplit } from "./length-split.ts";
 import { isQueued, type Pending, RequestQueue } from "./request-queue.ts";
 import { bucketUp, type ShapeBuckets } from "./shape-buckets.ts";
 
@@ -57,11 +70,16 @@ export interface BatcherOptions {
    * maxSeqLength. Default: runs as large as their rows, padded to the longest row only.
    */
   shapeBuckets?: ShapeBuckets;
+  /**
+   * Split a run of at least twice this many rows in two by length when that saves ≥ 10 % of its
+   * padded tokens (length-split.ts). Default 0: never.
+   */
+  minSplitRows?: number;
   padId: bigint;
   clock: Clock;
   run: RunFunction;
   /** Observability hooks (metrics); optional so the core stays free of prom-client. */
-  onRun?: (info: { rows: number; seqLength: number; ms: number; ok: boolean }) => void;
+  onRun?: (info: { rows: number; tokens: number; parts: number; ms: number; ok: boolean }) => void;
   onDequeue?: (waitMs: number) => void;
 }
 
@@ -107,6 +125,9 @@ export class Batcher {
     if (opts.maxBatchTokens < opts.maxSeqLength)
       throw new RangeError("maxBatchTokens must be at least maxSeqLength so that any one row fits a run");
     if (!(opts.maxQueueDelayUs >= 0)) throw new RangeError("maxQueueDelayUs must be ≥ 0");
+    const minSplitRows = opts.minSplitRows ?? 0;
+    if (!Number.isInteger(minSplitRows) || minSplitRows < 0)
+      throw new RangeError("minSplitRows must be an integer ≥ 0");
     const buckets = opts.shapeBuckets;
     if (
       buckets !== undefined &&
@@ -279,6 +300,51 @@ export class Batcher {
     return this.opts.shapeBuckets ? bucketUp(this.opts.shapeBuckets.rows, rows) : rows;
   }
 
+  /**
+   * Pads the taken rows into one run, or into two parts by length when that saves enough padding;
+   * `order` (parts only) gives the taken rows in the order they were padded.
+   */
+  private formRun(
+    taken: readonly Taken[],
+    longest: number,
+  ): { batch: RunBatch; outputRows?: Int32Array; order?: Int32Array } {
+    const rowOf = ({ pending, index }: Taken): Row => pending.rows[index]!;
+    const minPartRows = this.opts.minSplitRows ?? 0;
+    if (minPartRows > 0 && taken.length >= 2 * minPartRows) {
+      const lengths = Int32Array.from(taken, (t) => rowOf(t).ids.length);
+      const split = planLengthSplit(lengths, {
+        minPartRows,
+        minSaving: 0.1,
+        shapeOf: (rows, longestRow) => [this.runRows(rows), this.roundUp(longestRow)],
+      });
+      if (split !== null) {
+        const { order, cut } = split;
+        const counts = [cut, taken.length - cut];
+        const parts = [
+          { rows: this.runRows(cut), seqLength: this.roundUp(lengths[order[cut - 1]!]!) },
+          { rows: this.runRows(taken.length - cut), seqLength: this.roundUp(longest) },
+        ];
+        const sorted = Array.from(order, (i) => rowOf(taken[i]!));
+        const { inputIds, attentionMask, outputRows } = padParts(sorted, counts, parts, this.opts.padId);
+        return {
+          batch: {
+            rows: parts[0]!.rows + parts[1]!.rows,
+            seqLength: parts[1]!.seqLength,
+            inputIds,
+            attentionMask,
+            parts,
+          },
+          outputRows,
+          order,
+        };
+      }
+    }
+    const seqLength = this.roundUp(longest);
+    const runRows = this.runRows(taken.length);
+    const { inputIds, attentionMask } = padRows(taken.map(rowOf), seqLength, this.opts.padId, runRows);
+    return { batch: { rows: runRows, seqLength, inputIds, attentionMask } };
+  }
+
   /** Takes rows oldest request first, within the size and token limits, and starts one run. */
   private dispatch(): boolean {
     const now = this.opts.clock.now();
@@ -309,15 +375,10 @@ export class Batcher {
     if (taken.length === 0) return false;
     this.queuedRows -= taken.length;
 
-    const seqLength = this.roundUp(longest);
     const rows = taken.length;
-    const runRows = this.runRows(rows);
-    const { inputIds, attentionMask } = padRows(
-      taken.map(({ pending, index }) => pending.rows[index]!),
-      seqLength,
-      this.opts.padId,
-      runRows,
-    );
+    const { batch, outputRows, order } = this.formRun(taken, longest);
+    // A run in parts delivers in the order its rows were padded.
+    const delivered = order === undefined ? taken : Array.from(order, (i) => taken[i]!);
 
     this.inFlight++;
     this.runs++;
@@ -329,7 +390,7 @@ export class Batcher {
       let ok = false;
       try {
         if (out === null) throw error instanceof Error ? error : new Error(String(error));
-        deliverOutputs(taken, out, runRows);
+        deliverOutputs(delivered, out, batch.rows, outputRows);
         ok = true;
       } catch (caught) {
         const err = caught instanceof Error ? caught : new Error(String(caught));
@@ -337,12 +398,18 @@ export class Batcher {
       } finally {
         this.schedule();
         this.notifyIfIdle();
-        this.opts.onRun?.({ rows, seqLength, ms: this.opts.clock.now() - started, ok });
+        this.opts.onRun?.({
+          rows,
+          tokens: runTokens(batch),
+          parts: batch.parts?.length ?? 1,
+          ms: this.opts.clock.now() - started,
+          ok,
+        });
       }
     };
     let result: Promise<Float32Array>;
     try {
-      result = this.opts.run({ rows: runRows, seqLength, inputIds, attentionMask });
+      result = this.opts.run(batch);
     } catch (error) {
       result = Promise.reject(error);
     }

@@ -1,6 +1,7 @@
 /**
  * --shape-buckets on (the default on CUDA, forced here on CPU): every bucket shape runs once at
- * warm-up, runs are padded to the buckets, and a text's logits do not change for it.
+ * warm-up, runs are padded to the buckets, and a text's logits do not change for it. The same for
+ * runs split in two by length (--min-split-rows).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bucketShapes, shapeBuckets } from "../../../gpu-service/src/core/shape-buckets.ts";
@@ -25,8 +26,8 @@ describe("gpu-service --shape-buckets on", () => {
   ];
   beforeAll(async () => {
     [bucketed, plain] = await Promise.all([
-      startGpuService({ args: [...args, "--shape-buckets", "on"] }),
-      startGpuService({ args: [...args, "--shape-buckets", "off"] }),
+      startGpuService({ args: [...args, "--shape-buckets", "on", "--min-split-rows", "4"] }),
+      startGpuService({ args: [...args, "--shape-buckets", "off", "--min-split-rows", "0"] }),
     ]);
   }, 120_000);
   afterAll(async () => {
@@ -56,5 +57,27 @@ describe("gpu-service --shape-buckets on", () => {
     const metrics = await (await fetch(`${bucketed.url}/metrics`)).text();
     // rows counted are the real ones, not the dummies
     expect(metrics).toMatch(/^intentql_rows_total\{model="massive-scratch"\} 5$/m);
+  });
+
+  it("splits a run of short and long texts in two by length without changing any text's logits", async () => {
+    const long = "please set an alarm for seven thirty tomorrow morning and remind me to call my mother";
+    const texts = ["play jazz", long, "lights off", `${long} again`, "stop", `${long} now`, "hello", long];
+    const before = await (await fetch(`${bucketed.url}/metrics`)).text();
+    const [a, b] = await Promise.all([
+      postBinary(bucketed.url, texts, BINARY),
+      postBinary(plain.url, texts, BINARY),
+    ]);
+    expect(a.status).toBe(200);
+    expect(a.header.outputs[0]!.shape).toEqual([8, 60]);
+    const x = Array.from(a.logits!);
+    const y = Array.from(b.logits!);
+    expect(x).toHaveLength(y.length);
+    for (let i = 0; i < x.length; i++) expect(Math.abs(x[i]! - y[i]!)).toBeLessThan(1e-4);
+    const splitRuns = (text: string): number =>
+      Number(/^intentql_split_runs_total\{model="massive-scratch"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    const after = await (await fetch(`${bucketed.url}/metrics`)).text();
+    expect(splitRuns(after) - splitRuns(before)).toBe(1);
+    const plainMetrics = await (await fetch(`${plain.url}/metrics`)).text();
+    expect(splitRuns(plainMetrics)).toBe(0);
   });
 });

@@ -18,6 +18,7 @@ describe("gpu-service config", () => {
       maxQueueDelayUs: 0,
       httpThreads: 0,
       shapeBuckets: "auto",
+      minSplitRows: 128,
     });
     expect(c.maxBatchSize).toBe(INT_FLAGS.maxBatchSize.def);
   });
@@ -51,6 +52,13 @@ describe("gpu-service config", () => {
     expect(() => parseConfig(["--http-threads", "65"], env)).toThrow(
       /--http-threads must be between 0 and 64/,
     );
+  });
+
+  it("reads --min-split-rows from the flag or GPU_MIN_SPLIT_ROWS; 0 turns the length split off", () => {
+    const env = { INTENTQL_UPSTREAM_TOKEN: TOKEN, GPU_MIN_SPLIT_ROWS: "64" };
+    expect(parseConfig([], env).minSplitRows).toBe(64);
+    expect(parseConfig(["--min-split-rows", "0"], env).minSplitRows).toBe(0);
+    expect(() => parseConfig(["--min-split-rows", "-1"], env)).toThrow(/--min-split-rows/);
   });
 
   it("fails closed: a token of at least 32 characters, or --insecure-no-auth outside production", () => {

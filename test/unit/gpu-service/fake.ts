@@ -79,15 +79,22 @@ export class FakeModel {
       return;
     }
     const { rows, seqLength, inputIds, attentionMask } = entry.batch;
+    // A run in parts is its parts' blocks one after the other, each with its own length.
+    const parts = entry.batch.parts ?? [{ rows, seqLength }];
     const out = new Float32Array(rows * 3);
-    for (let r = 0; r < rows; r++) {
-      let sum = 0;
-      let attended = 0;
-      for (let s = 0; s < seqLength; s++) {
-        sum += Number(inputIds[r * seqLength + s]);
-        attended += Number(attentionMask[r * seqLength + s]);
+    let row = 0;
+    let offset = 0;
+    for (const part of parts) {
+      for (let r = 0; r < part.rows; r++, row++) {
+        let sum = 0;
+        let attended = 0;
+        for (let s = 0; s < part.seqLength; s++) {
+          sum += Number(inputIds[offset + r * part.seqLength + s]);
+          attended += Number(attentionMask[offset + r * part.seqLength + s]);
+        }
+        out.set([sum, attended, part.seqLength], row * 3);
       }
-      out.set([sum, attended, seqLength], r * 3);
+      offset += part.rows * part.seqLength;
     }
     entry.resolve(out);
   }
