@@ -22,6 +22,7 @@ export interface Metrics extends RouterMetrics {
   modelRuns: Counter<"model">;
   rows: Counter<"model">;
   splitRuns: Counter<"model">;
+  directRuns: Counter<"model">;
   batchRows: Histogram<"model">;
   batchTokens: Histogram<"model">;
   queueDepth: Gauge<"model">;
@@ -109,6 +110,12 @@ export function createMetrics(): Metrics {
     splitRuns: new Counter({
       name: "intentql_split_runs_total",
       help: "Model runs split in two parts by length (--min-split-rows)",
+      labelNames: ["model"],
+      registers,
+    }),
+    directRuns: new Counter({
+      name: "intentql_direct_runs_total",
+      help: "Model runs an HTTP thread sent straight to an idle model's session thread (--http-threads)",
       labelNames: ["model"],
       registers,
     }),

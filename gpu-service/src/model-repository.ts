@@ -11,18 +11,35 @@
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
-import { SessionPool } from "./backends/session-pool.ts";
+import { type PeerListener, SessionPool } from "./backends/session-pool.ts";
 import { loadBundle } from "./bundle/load-bundle.ts";
 import type { Config } from "./config.ts";
 import { Batcher } from "./core/batcher.ts";
 import { systemClock } from "./core/clock.ts";
+import type { PaddingPolicy } from "./core/run-form.ts";
 import { shapeBuckets, useShapeBuckets } from "./core/shape-buckets.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { RouterState, ServedModel } from "./router/server.ts";
 
+/**
+ * What an HTTP thread needs to run a request itself on an idle model, straight to a session thread
+ * (backends/session-pool.ts, "Direct runs"): the pool's gate, the batcher's padding and limits, and
+ * ports to the session threads.
+ */
+export interface DirectRuns {
+  /** The session pool's number, unique in the process (a reload makes a new pool). */
+  pool: number;
+  /** One Int32 over a SharedArrayBuffer. */
+  gate: Int32Array;
+  padding: PaddingPolicy;
+  maxBatchSize: number;
+  maxBatchTokens: number;
+  connectPeers(listener: PeerListener): () => void;
+}
+
 /** A model served from this thread: the router's view plus the Batcher itself, to drain it. */
-export type LocalModel = ServedModel & { batcher: Batcher };
+export type LocalModel = ServedModel & { batcher: Batcher; direct?: DirectRuns };
 
 /** A repository operation the caller got wrong (the router answers 400, or 404 for `missing`). */
 export class RepositoryError extends Error {
@@ -145,6 +162,15 @@ export class ModelRepository {
     const padId = BigInt(Math.max(0, vocab.indexOf("[PAD]")));
     const labels = { model: m.name };
     const variantFor = (provider: "cuda" | "cpu") => config.variant ?? m.defaultVariant[provider];
+    const recordRun = (run: { rows: number; tokens: number; parts: number; ms: number; ok: boolean }) => {
+      metrics.modelRuns.inc(labels);
+      if (!run.ok) return;
+      if (run.parts > 1) metrics.splitRuns.inc(labels);
+      metrics.rows.inc(labels, run.rows);
+      metrics.batchRows.observe(labels, run.rows);
+      metrics.batchTokens.observe(labels, run.tokens);
+      metrics.inferenceSeconds.observe(labels, run.ms / 1000);
+    };
     const pool = await SessionPool.open({
       models: {
         cuda: { path: bundle.modelPath(variantFor("cuda")), variant: variantFor("cuda") },
@@ -166,6 +192,10 @@ export class ModelRepository {
       size: (provider) => config.maxInFlight || (provider === "cuda" ? 2 : 1),
       log,
       onReadyChange: (ready) => log.info("model_ready", { model: m.name, ready }),
+      onDirectRun: (run) => {
+        metrics.directRuns.inc(labels);
+        recordRun(run);
+      },
     });
     if (pool.fallbackReason !== undefined)
       log.warn("cuda_fallback", { model: m.name, reason: pool.fallbackReason });
@@ -188,15 +218,9 @@ export class ModelRepository {
         metrics.queueDepth.set(labels, batcher.stats().queuedRows);
         return pool.run(batch);
       },
-      onRun: ({ rows, tokens, parts, ms, ok }) => {
-        metrics.modelRuns.inc(labels);
+      onRun: (run) => {
         metrics.queueDepth.set(labels, batcher.stats().queuedRows);
-        if (!ok) return;
-        if (parts > 1) metrics.splitRuns.inc(labels);
-        metrics.rows.inc(labels, rows);
-        metrics.batchRows.observe(labels, rows);
-        metrics.batchTokens.observe(labels, tokens);
-        metrics.inferenceSeconds.observe(labels, ms / 1000);
+        recordRun(run);
       },
       onDequeue: (waitMs) => metrics.queueWait.observe(labels, waitMs / 1000),
     });
@@ -210,6 +234,14 @@ export class ModelRepository {
         outputName: m.outputs[0]!.name,
       },
       batcher,
+      direct: {
+        pool: pool.id,
+        gate: pool.gate,
+        padding: batcher.paddingPolicy(),
+        maxBatchSize: config.maxBatchSize,
+        maxBatchTokens: config.maxBatchTokens,
+        connectPeers: (listener) => pool.connectPeers(listener),
+      },
       ready: () => pool.ready(),
       provider: pool.provider,
       variant: pool.variant,

@@ -8,18 +8,25 @@
  *   the pool reports not ready until a replacement has opened and warmed up its session, and the
  *   replacement starts after a backoff (100 ms doubling to 5 s) so a thread that cannot start does
  *   not spin.
- * - A run asked for while every live thread is busy waits for one (only a restart makes that
- *   possible, since the batcher never starts more than `size` runs); with no live thread at all it
- *   fails at once.
+ * - A run asked for while every live thread is busy waits for one (a restart, or a direct run,
+ *   makes that possible, since the batcher never starts more than `size` runs); with no live thread
+ *   at all it fails at once.
+ * - Direct runs (--http-threads): while the pool is idle (no run, none waiting), its `gate` (one
+ *   shared Int32) names a thread, k + 1, that an HTTP thread may claim by swapping in minus its own
+ *   index (Atomics.compareExchange); it then sends its rows to that thread over a peer port
+ *   (`connectPeers`) and gets the outputs back the same way: two thread hops instead of four for a
+ *   request on an idle model, which is what one text's latency is made of. The pool closes the gate
+ *   before it starts any run of its own (Atomics.exchange: a claim it finds there marks the thread
+ *   busy), and opens it again once the thread reports the direct run done.
  */
-import { Worker } from "node:worker_threads";
+import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 import type { Variant } from "@intentql/schema";
 import type { RunBatch } from "../core/batch.ts";
 import { BackendUnavailableError } from "../core/errors.ts";
 import type { Logger } from "../log.ts";
 import { workerEntry } from "../worker-entry.ts";
 import type { Provider } from "./onnx.ts";
-import type { RunMessage, SessionThreadData, ThreadMessage } from "./session-thread.ts";
+import type { RunMessage, SessionThreadData, ThreadMessage, ToSessionThread } from "./session-thread.ts";
 
 export interface SessionPoolOptions extends SessionThreadData {
   /** Threads, hence runs in flight; a function of the provider the first thread opened. */
@@ -27,6 +34,8 @@ export interface SessionPoolOptions extends SessionThreadData {
   log: Logger;
   /** Called when readiness changes (every thread up, or not). */
   onReadyChange?: (ready: boolean) => void;
+  /** Called after each direct run (metrics: the batcher never sees these runs). */
+  onDirectRun?: (info: { rows: number; tokens: number; parts: number; ms: number; ok: boolean }) => void;
   /**
    * The thread's module, for fault-injection tests (a thread that exits in the middle of a run).
    * Default: session-thread.ts, or its bundled file next to gpu-service.mjs.
@@ -44,10 +53,22 @@ interface Slot {
   worker: Worker | null;
   up: boolean;
   job: { id: number; job: Job } | null;
+  /** Running a direct run an HTTP thread claimed. */
+  direct: boolean;
   restarts: number;
 }
 
+/** Receives a port to session thread `session` (once per thread start) for direct runs. */
+export type PeerListener = (session: number, port: MessagePort) => void;
+
+/** Gate values: 0 closed, k + 1 open for thread k, negative: claimed (by HTTP thread −value). */
+const GATE_CLOSED = 0;
+
+let pools = 0;
+
 export class SessionPool {
+  /** Unique in the process. */
+  readonly id = ++pools;
   provider!: Provider;
   variant!: Variant;
   fallbackReason: string | undefined;
@@ -57,6 +78,12 @@ export class SessionPool {
   private nextId = 1;
   private closing = false;
   private wasReady = false;
+  /** Shared with the HTTP threads: see "Direct runs" above. */
+  readonly gate = new Int32Array(new SharedArrayBuffer(4));
+  /** The thread the gate was last opened for. */
+  private gateSlot = -1;
+  private readonly peers = new Set<PeerListener>();
+  private directIdle: (() => void)[] = [];
 
   private constructor(private readonly opts: SessionPoolOptions) {}
 
@@ -66,7 +93,7 @@ export class SessionPool {
    */
   static async open(opts: SessionPoolOptions): Promise<SessionPool> {
     const pool = new SessionPool(opts);
-    pool.slots.push({ index: 0, worker: null, up: false, job: null, restarts: 0 });
+    pool.slots.push({ index: 0, worker: null, up: false, job: null, direct: false, restarts: 0 });
     try {
       const first = await pool.start(pool.slots[0]!, opts.device);
       pool.provider = first.provider;
@@ -77,7 +104,7 @@ export class SessionPool {
       if (!Number.isInteger(size) || size < 1)
         throw new RangeError(`session threads must be ≥ 1, got ${size}`);
       for (let i = 1; i < size; i++)
-        pool.slots.push({ index: i, worker: null, up: false, job: null, restarts: 0 });
+        pool.slots.push({ index: i, worker: null, up: false, job: null, direct: false, restarts: 0 });
       await Promise.all(pool.slots.slice(1).map((s) => pool.start(s, first.provider)));
     } catch (error) {
       await pool.close();
@@ -99,9 +126,10 @@ export class SessionPool {
 
   run(batch: RunBatch): Promise<Float32Array> {
     if (this.closing) return Promise.reject(new BackendUnavailableError("the model is shutting down"));
+    this.closeGate();
     return new Promise((resolve, reject) => {
       const job = { resolve, reject };
-      const idle = this.slots.find((s) => s.up && s.job === null);
+      const idle = this.idleSlot();
       if (idle) this.send(idle, batch, job);
       else if (this.slots.some((s) => s.up)) this.waiting.push({ batch, job });
       else reject(new BackendUnavailableError("no session thread is up (restarting after a crash)"));
@@ -109,14 +137,73 @@ export class SessionPool {
   }
 
   /**
+   * Hands `listener` a port to every live thread now and to every thread that (re)starts later, for
+   * direct runs. Returns the unsubscribe function (ports already handed out close with their threads).
+   */
+  connectPeers(listener: PeerListener): () => void {
+    this.peers.add(listener);
+    for (const slot of this.slots) if (slot.up) this.wirePeer(slot, listener);
+    return () => this.peers.delete(listener);
+  }
+
+  /**
    * Ends every thread. Call it after the batcher has drained: terminating a thread in the middle of
-   * an ONNX Runtime run aborts the whole process (onnxruntime-node throws from native code).
+   * an ONNX Runtime run aborts the whole process (onnxruntime-node throws from native code), so a
+   * direct run still going is waited for (it is one short run).
    */
   async close(): Promise<void> {
     this.closing = true;
+    this.closeGate();
     for (const w of this.waiting.splice(0))
       w.job.reject(new BackendUnavailableError("the model is shutting down"));
+    if (this.slots.some((s) => s.direct)) await new Promise<void>((done) => this.directIdle.push(done));
     await Promise.all(this.slots.map((s) => s.worker?.terminate()));
+  }
+
+  private idleSlot(): Slot | undefined {
+    return this.slots.find((s) => s.up && s.job === null && !s.direct);
+  }
+
+  /** Closes the gate; a claim found there marks its thread busy until it reports the run done. */
+  private closeGate(): void {
+    const value = Atomics.exchange(this.gate, 0, GATE_CLOSED);
+    if (value < 0 && this.slots[this.gateSlot]?.up) this.slots[this.gateSlot]!.direct = true;
+  }
+
+  /** Opens the gate for an idle thread when the whole pool is idle (and not closing). */
+  private openGate(): void {
+    if (this.closing || this.waiting.length > 0 || Atomics.load(this.gate, 0) !== GATE_CLOSED) return;
+    if (this.slots.some((s) => s.job !== null || s.direct)) return;
+    const slot = this.slots.find((s) => s.up);
+    if (slot === undefined) return;
+    this.gateSlot = slot.index;
+    Atomics.store(this.gate, 0, slot.index + 1);
+  }
+
+  private onDirectDone(slot: Slot, info: Extract<ThreadMessage, { type: "direct-done" }>): void {
+    slot.direct = false;
+    // A claim the pool had not come across yet (it started no run meanwhile): consumed now.
+    const value = Atomics.load(this.gate, 0);
+    if (value < 0) Atomics.compareExchange(this.gate, 0, value, GATE_CLOSED);
+    this.opts.onDirectRun?.({
+      rows: info.rows,
+      tokens: info.tokens,
+      parts: info.parts,
+      ms: info.ms,
+      ok: info.ok,
+    });
+    this.settleDirect();
+  }
+
+  private settleDirect(): void {
+    if (!this.slots.some((s) => s.direct)) for (const done of this.directIdle.splice(0)) done();
+    this.drainWaiting();
+  }
+
+  private wirePeer(slot: Slot, listener: PeerListener): void {
+    const { port1, port2 } = new MessageChannel();
+    slot.worker!.postMessage({ type: "peer", port: port1 } satisfies ToSessionThread, [port1]);
+    listener(slot.index, port2);
   }
 
   private send(slot: Slot, batch: RunBatch, job: Job): void {
@@ -134,7 +221,14 @@ export class SessionPool {
     slot: Slot,
     device: SessionThreadData["device"],
   ): Promise<Extract<ThreadMessage, { type: "ready" }>> {
-    const { size: _size, log: _log, onReadyChange: _onReadyChange, threadEntry: custom, ...data } = this.opts;
+    const {
+      size: _size,
+      log: _log,
+      onReadyChange: _onReadyChange,
+      onDirectRun: _onDirectRun,
+      threadEntry: custom,
+      ...data
+    } = this.opts;
     const entry =
       custom ??
       workerEntry(new URL("./session-thread.ts", import.meta.url), "gpu-service-session-thread.mjs");
@@ -149,9 +243,14 @@ export class SessionPool {
         if (message.type === "ready") {
           opened = true;
           slot.up = true;
+          for (const listener of this.peers) this.wirePeer(slot, listener);
           this.readyChanged();
           resolve(message);
           this.drainWaiting();
+          return;
+        }
+        if (message.type === "direct-done") {
+          this.onDirectDone(slot, message);
           return;
         }
         const current = slot.job;
@@ -172,6 +271,13 @@ export class SessionPool {
       worker.on("exit", (code) => {
         slot.up = false;
         slot.worker = null;
+        // A direct run it held fails on the HTTP thread's side (its peer port closes); a gate open
+        // for it closes.
+        if (this.gateSlot === slot.index) Atomics.exchange(this.gate, 0, GATE_CLOSED);
+        if (slot.direct) {
+          slot.direct = false;
+          this.settleDirect();
+        }
         const lost = slot.job;
         slot.job = null;
         lost?.job.reject(
@@ -216,11 +322,13 @@ export class SessionPool {
 
   private drainWaiting(): void {
     for (;;) {
-      const idle = this.slots.find((s) => s.up && s.job === null);
+      if (this.waiting.length > 0) this.closeGate();
+      const idle = this.idleSlot();
       const next = idle ? this.waiting.shift() : undefined;
-      if (!idle || !next) return;
+      if (!idle || !next) break;
       this.send(idle, next.batch, next.job);
     }
+    this.openGate();
   }
 
   private readyChanged(): void {

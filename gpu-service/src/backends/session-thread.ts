@@ -4,14 +4,19 @@
  * not the one parsing HTTP, so the event loop of the main thread never stalls for a model run.
  *
  * Protocol (structured clone; tensors move as transferred ArrayBuffers, never copied):
- *   main → thread  { id, rows, seqLength, inputIds: BigInt64Array, attentionMask: BigInt64Array }
+ *   main → thread  RunMessage { id, rows, seqLength, inputIds, attentionMask, parts? }
+ *                  { type: "peer", port }: a port from an HTTP thread for direct runs (below)
  *   thread → main  { type: "ready", provider, variant, fallbackReason?, warmupRuns }
  *                  { type: "result", id, logits: Float32Array } | { type: "error", id, message }
+ *                  { type: "direct-done", rows, tokens, parts, ms, ok } after each direct run
+ * Direct runs (--http-threads, an idle model): an HTTP thread that claimed this thread through the
+ * pool's gate (session-pool.ts) posts a DirectRunMessage on its peer port and gets the result or
+ * error back on that port, without the main thread in between; the main thread hears of it after.
  * A failure to open the session throws, which ends the thread with an error the pool reports.
  */
-import { parentPort, workerData } from "node:worker_threads";
+import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import type { Variant } from "@intentql/schema";
-import type { RunBatch } from "../core/batch.ts";
+import { type RunBatch, runTokens } from "../core/batch.ts";
 import { bucketShapes, type ShapeBucketsMode, shapeBuckets, useShapeBuckets } from "../core/shape-buckets.ts";
 import { type Device, openSession, type Provider, warmUp } from "./onnx.ts";
 
@@ -32,14 +37,26 @@ export interface SessionThreadData {
   };
 }
 
-export type ThreadMessage =
-  | { type: "ready"; provider: Provider; variant: Variant; fallbackReason?: string; warmupRuns: number }
+/** A finished run: its outputs or why it failed. On the main port, and on a peer port for direct runs. */
+export type RunOutcome =
   | { type: "result"; id: number; logits: Float32Array }
   | { type: "error"; id: number; message: string };
+
+export type ThreadMessage =
+  | { type: "ready"; provider: Provider; variant: Variant; fallbackReason?: string; warmupRuns: number }
+  | RunOutcome
+  | { type: "direct-done"; rows: number; tokens: number; parts: number; ms: number; ok: boolean };
 
 export interface RunMessage extends RunBatch {
   id: number;
 }
+
+/** A run an HTTP thread sends on its peer port: `realRows` of its rows are not dummies. */
+export interface DirectRunMessage extends RunMessage {
+  realRows: number;
+}
+
+export type ToSessionThread = RunMessage | { type: "peer"; port: MessagePort };
 
 async function main(port: NonNullable<typeof parentPort>, data: SessionThreadData): Promise<void> {
   const model = await openSession(data);
@@ -56,22 +73,44 @@ async function main(port: NonNullable<typeof parentPort>, data: SessionThreadDat
     ...(model.fallbackReason !== undefined ? { fallbackReason: model.fallbackReason } : {}),
   };
   port.postMessage(ready);
-  port.on("message", (message: RunMessage) => {
-    model.run(message).then(
-      (logits) => {
-        // A copy the thread owns, so its buffer can be transferred (ONNX Runtime may keep its own).
-        const out = logits.slice();
-        port.postMessage({ type: "result", id: message.id, logits: out } satisfies ThreadMessage, [
-          out.buffer,
-        ]);
-      },
-      (error: unknown) =>
-        port.postMessage({
-          type: "error",
-          id: message.id,
-          message: error instanceof Error ? error.message : String(error),
-        } satisfies ThreadMessage),
-    );
+  // Runs one batch: its outputs (a copy the thread owns, so its buffer can be transferred: ONNX
+  // Runtime may keep its own) or its error.
+  const run = async (message: RunMessage): Promise<RunOutcome> => {
+    try {
+      return { type: "result", id: message.id, logits: (await model.run(message)).slice() };
+    } catch (error) {
+      return {
+        type: "error",
+        id: message.id,
+        message: error instanceof Error ? error.message : String(error),
+      };
+    }
+  };
+  const send = (to: MessagePort | typeof port, outcome: RunOutcome): void =>
+    to.postMessage(outcome, outcome.type === "result" ? [outcome.logits.buffer as ArrayBuffer] : []);
+  port.on("message", async (message: ToSessionThread) => {
+    if (!("type" in message)) {
+      send(port, await run(message));
+      return;
+    }
+    const peer = message.port;
+    peer.on("message", async (direct: DirectRunMessage) => {
+      const started = performance.now();
+      const outcome = await run(direct);
+      // The pool hears first, so that it reopens its gate while the HTTP thread answers: the next
+      // request of a lone caller then finds the model idle again.
+      port.postMessage({
+        type: "direct-done",
+        rows: direct.realRows,
+        tokens: runTokens(direct),
+        parts: direct.parts?.length ?? 1,
+        ms: performance.now() - started,
+        ok: outcome.type === "result",
+      } satisfies ThreadMessage);
+      send(peer, outcome);
+    });
+    // The HTTP thread is gone (its end closed): nothing more comes on this port.
+    peer.on("close", () => peer.removeAllListeners());
   });
 }
 

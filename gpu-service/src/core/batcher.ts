@@ -29,16 +29,7 @@
  *   wrong shape fails exactly the requests in it, and its slot is freed.
  */
 
-import {
-  deliverOutputs,
-  padParts,
-  padRows,
-  type Row,
-  type RunBatch,
-  type RunFunction,
-  runTokens,
-  type Taken,
-} from "./batch.ts";
+import { deliverOutputs, type Row, type RunFunction, runTokens, type Taken } from "./batch.ts";
 import type { Clock } from "./clock.ts";
 import {
   AbortedError,
@@ -47,9 +38,9 @@ import {
   QueueFullError,
   RequestTooLargeError,
 } from "./errors.ts";
-import { planLengthSplit } from "./length-split.ts";
 import { isQueued, type Pending, RequestQueue } from "./request-queue.ts";
-import { bucketUp, type ShapeBuckets } from "./shape-buckets.ts";
+import { formRun, type PaddingPolicy, paddedLength, paddedRows } from "./run-form.ts";
+import type { ShapeBuckets } from "./shape-buckets.ts";
 
 export interface BatcherOptions {
   maxBatchSize: number;
@@ -108,6 +99,7 @@ export class Batcher {
   private idleWaiters: (() => void)[] = [];
   private readonly maxInFlight: number;
   private readonly maxRequestRows: number;
+  private readonly policy: PaddingPolicy;
 
   constructor(private readonly opts: BatcherOptions) {
     this.maxInFlight = opts.maxInFlight ?? 1;
@@ -134,6 +126,18 @@ export class Batcher {
       (buckets.rows.at(-1) !== opts.maxBatchSize || buckets.seq.at(-1) !== opts.maxSeqLength)
     )
       throw new RangeError("shapeBuckets must end at maxBatchSize rows and maxSeqLength tokens");
+    this.policy = {
+      padMultiple: opts.padMultiple,
+      maxSeqLength: opts.maxSeqLength,
+      ...(buckets ? { shapeBuckets: buckets } : {}),
+      padId: opts.padId,
+      minSplitRows,
+    };
+  }
+
+  /** How this batcher pads its runs (an HTTP thread pads a direct run the same way). */
+  paddingPolicy(): PaddingPolicy {
+    return this.policy;
   }
 
   stats(): BatcherStats {
@@ -288,63 +292,6 @@ export class Batcher {
     this.schedule();
   }
 
-  /** The length a run whose longest row has `length` tokens is padded to. */
-  private roundUp(length: number): number {
-    const m = this.opts.padMultiple;
-    const padded = Math.min(this.opts.maxSeqLength, Math.ceil(length / m) * m);
-    return this.opts.shapeBuckets ? bucketUp(this.opts.shapeBuckets.seq, padded) : padded;
-  }
-
-  /** The rows a run of `rows` real rows is padded to. */
-  private runRows(rows: number): number {
-    return this.opts.shapeBuckets ? bucketUp(this.opts.shapeBuckets.rows, rows) : rows;
-  }
-
-  /**
-   * Pads the taken rows into one run, or into two parts by length when that saves enough padding;
-   * `order` (parts only) gives the taken rows in the order they were padded.
-   */
-  private formRun(
-    taken: readonly Taken[],
-    longest: number,
-  ): { batch: RunBatch; outputRows?: Int32Array; order?: Int32Array } {
-    const rowOf = ({ pending, index }: Taken): Row => pending.rows[index]!;
-    const minPartRows = this.opts.minSplitRows ?? 0;
-    if (minPartRows > 0 && taken.length >= 2 * minPartRows) {
-      const lengths = Int32Array.from(taken, (t) => rowOf(t).ids.length);
-      const split = planLengthSplit(lengths, {
-        minPartRows,
-        minSaving: 0.1,
-        shapeOf: (rows, longestRow) => [this.runRows(rows), this.roundUp(longestRow)],
-      });
-      if (split !== null) {
-        const { order, cut } = split;
-        const counts = [cut, taken.length - cut];
-        const parts = [
-          { rows: this.runRows(cut), seqLength: this.roundUp(lengths[order[cut - 1]!]!) },
-          { rows: this.runRows(taken.length - cut), seqLength: this.roundUp(longest) },
-        ];
-        const sorted = Array.from(order, (i) => rowOf(taken[i]!));
-        const { inputIds, attentionMask, outputRows } = padParts(sorted, counts, parts, this.opts.padId);
-        return {
-          batch: {
-            rows: parts[0]!.rows + parts[1]!.rows,
-            seqLength: parts[1]!.seqLength,
-            inputIds,
-            attentionMask,
-            parts,
-          },
-          outputRows,
-          order,
-        };
-      }
-    }
-    const seqLength = this.roundUp(longest);
-    const runRows = this.runRows(taken.length);
-    const { inputIds, attentionMask } = padRows(taken.map(rowOf), seqLength, this.opts.padId, runRows);
-    return { batch: { rows: runRows, seqLength, inputIds, attentionMask } };
-  }
-
   /** Takes rows oldest request first, within the size and token limits, and starts one run. */
   private dispatch(): boolean {
     const now = this.opts.clock.now();
@@ -362,8 +309,9 @@ export class Batcher {
         if (taken.length >= maxBatchSize) break outer;
         const index = pending.order[pending.next]!;
         const length = pending.rows[index]!.ids.length;
-        const padded = this.roundUp(Math.max(longest, length));
-        if (taken.length > 0 && this.runRows(taken.length + 1) * padded > maxBatchTokens) break outer;
+        const padded = paddedLength(this.policy, Math.max(longest, length));
+        if (taken.length > 0 && paddedRows(this.policy, taken.length + 1) * padded > maxBatchTokens)
+          break outer;
         taken.push({ pending, index });
         longest = Math.max(longest, length);
         pending.next++;
@@ -376,9 +324,10 @@ export class Batcher {
     this.queuedRows -= taken.length;
 
     const rows = taken.length;
-    const { batch, outputRows, order } = this.formRun(taken, longest);
-    // A run in parts delivers in the order its rows were padded.
-    const delivered = order === undefined ? taken : Array.from(order, (i) => taken[i]!);
+    const { batch, outputRows } = formRun(
+      taken.map(({ pending, index }) => pending.rows[index]!),
+      this.policy,
+    );
 
     this.inFlight++;
     this.runs++;
@@ -390,7 +339,7 @@ export class Batcher {
       let ok = false;
       try {
         if (out === null) throw error instanceof Error ? error : new Error(String(error));
-        deliverOutputs(delivered, out, batch.rows, outputRows);
+        deliverOutputs(taken, out, batch.rows, outputRows);
         ok = true;
       } catch (caught) {
         const err = caught instanceof Error ? caught : new Error(String(caught));

@@ -5,6 +5,8 @@
  * per model, and the main thread answers every request that finished in one turn as one message, so
  * the per-message cost is shared by many requests. Tensors travel as transferred ArrayBuffers.
  */
+
+import type { MessagePort } from "node:worker_threads";
 import {
   AbortedError,
   BackendUnavailableError,
@@ -14,7 +16,7 @@ import {
   RequestTooLargeError,
 } from "../core/errors.ts";
 import type { Level } from "../log.ts";
-import { RepositoryError } from "../model-repository.ts";
+import { type DirectRuns, RepositoryError } from "../model-repository.ts";
 import type { ServedModel } from "./server.ts";
 
 /** The router settings every HTTP thread gets (config.ts has their meaning). */
@@ -36,8 +38,17 @@ export interface HttpThreadData extends HttpRouterSettings {
   port: number;
 }
 
+/**
+ * What an HTTP thread needs for direct runs on a model (its gate is shared memory). A port is used
+ * only with the gate of the pool it came from (`pool`), never with a reloaded model's new one.
+ */
+export type DirectSnapshot = Omit<DirectRuns, "connectPeers">;
+
 /** What an HTTP thread knows of a model: everything the router answers without running it. */
-export type ModelSnapshot = Omit<ServedModel, "batcher" | "ready"> & { ready: boolean };
+export type ModelSnapshot = Omit<ServedModel, "batcher" | "ready"> & {
+  ready: boolean;
+  direct?: DirectSnapshot;
+};
 
 export interface StateSnapshot {
   phase: "loading" | "ready" | "draining";
@@ -75,6 +86,8 @@ export type ToHttpThread =
   | ResultsMessage
   | { type: "reply"; call: number; value?: unknown; error?: WireError }
   | { type: "collect-metrics"; call: number }
+  /** A port to session thread `session` of `model`'s pool `pool`, for direct runs. */
+  | { type: "session-port"; model: string; pool: number; session: number; port: MessagePort }
   /** Stop accepting connections; requests in progress still get their answers. */
   | { type: "stop-accepting" }
   /** Everything queued is answered: close the connections that are left and exit. */

@@ -4,7 +4,8 @@
  * its own, bound to the shared port with SO_REUSEPORT so the kernel spreads connections over the
  * threads. What it cannot answer alone goes to the main thread:
  * - infer rows, to the model's one batcher there, so batches stay as large as with one thread;
- *   the requests parsed in one event-loop turn travel as one message per model;
+ *   the requests parsed in one event-loop turn travel as one message per model. On an idle model
+ *   they go straight to a session thread instead (direct-runs.ts);
  * - /metrics (the main thread sums every thread's registry with its own) and the model repository
  *   operations, as calls that the main thread answers.
  * Models, their readiness and the server's phase arrive as snapshots whenever they change.
@@ -18,7 +19,9 @@ import type { SubmitOptions } from "../core/batcher.ts";
 import { AbortedError, DeadlineError } from "../core/errors.ts";
 import { createLogger } from "../log.ts";
 import { createRouterMetrics } from "../metrics.ts";
+import { DirectRunner } from "./direct-runs.ts";
 import {
+  type DirectSnapshot,
   errorFromWire,
   type FromHttpThread,
   type HttpThreadData,
@@ -44,8 +47,8 @@ interface Outgoing {
 
 /**
  * Forwards rows to the main thread's batchers. Requests submitted in one event-loop turn leave
- * together at the end of it (one message per model); an aborted request is answered at once here and
- * its id sent on so the main thread drops its rows.
+ * together at the end of it (one message per model), or as one direct run when the model is idle;
+ * an aborted request is answered at once here and its id sent on so the main thread drops its rows.
  */
 class RowForwarder {
   private readonly waiting = new Map<number, Waiting>();
@@ -53,8 +56,28 @@ class RowForwarder {
   private aborted: number[] = [];
   private nextId = 1;
   private flushScheduled = false;
+  readonly direct: DirectRunner;
 
-  constructor(private readonly port: MessagePort) {}
+  /** @param directFor a model's direct-run snapshot while it and the server are ready, else undefined */
+  constructor(
+    private readonly port: MessagePort,
+    index: number,
+    private readonly directFor: (model: string) => DirectSnapshot | undefined,
+  ) {
+    this.direct = new DirectRunner(-index, {
+      resolve: (id, out) => this.settle(id)?.resolve(out),
+      reject: (id, error) => this.settle(id)?.reject(error),
+    });
+  }
+
+  /** The caller still waiting for request `id`, now answered (undefined if it left already). */
+  private settle(id: number): Waiting | undefined {
+    const w = this.waiting.get(id);
+    if (w === undefined) return undefined;
+    this.waiting.delete(id);
+    w.cleanup();
+    return w;
+  }
 
   submit(
     model: string,
@@ -99,6 +122,7 @@ class RowForwarder {
       // A caller that left before its request was sent: nothing to send (its abort is harmless).
       const list = queued.filter((r) => this.waiting.has(r.id));
       if (list.length === 0) continue;
+      if (this.direct.tryRun(model, this.directFor(model), list)) continue;
       let rowCount = 0;
       let tokenCount = 0;
       for (const r of list) {
@@ -149,21 +173,13 @@ class RowForwarder {
     let offset = 0;
     for (let i = 0; i < message.ids.length; i++) {
       const size = message.rows[i]! * message.widths[i]!;
-      const w = this.waiting.get(message.ids[i]!);
-      if (w !== undefined) {
-        this.waiting.delete(message.ids[i]!);
-        w.cleanup();
-        w.resolve({ data: message.logits.subarray(offset, offset + size), width: message.widths[i]! });
-      }
+      this.settle(message.ids[i]!)?.resolve({
+        data: message.logits.subarray(offset, offset + size),
+        width: message.widths[i]!,
+      });
       offset += size;
     }
-    for (const failure of message.failures) {
-      const w = this.waiting.get(failure.id ?? -1);
-      if (w === undefined) continue;
-      this.waiting.delete(failure.id!);
-      w.cleanup();
-      w.reject(errorFromWire(failure));
-    }
+    for (const failure of message.failures) this.settle(failure.id ?? -1)?.reject(errorFromWire(failure));
   }
 
   private post(message: FromHttpThread, transfer: ArrayBuffer[] = []): void {
@@ -176,7 +192,10 @@ async function main(port: MessagePort, data: HttpThreadData): Promise<void> {
   const log = createLogger(data.logLevel);
   const metrics = createRouterMetrics(new Registry(), thread);
   const state: RouterState = { phase: "loading", models: new Map() };
-  const forwarder = new RowForwarder(port);
+  const direct = new Map<string, DirectSnapshot>();
+  const forwarder = new RowForwarder(port, data.index, (model) =>
+    state.phase === "ready" && state.models.get(model)?.ready() === true ? direct.get(model) : undefined,
+  );
   // Calls the main thread answers: /metrics and the model repository operations.
   const calls = new PendingCalls<unknown>();
   const call = <T>(op: "metrics" | RepositoryOp, name?: string): Promise<T> =>
@@ -215,9 +234,12 @@ async function main(port: MessagePort, data: HttpThreadData): Promise<void> {
         break;
       case "state":
         state.phase = message.state.phase;
+        direct.clear();
+        for (const m of message.state.models) if (m.direct) direct.set(m.signature.name, m.direct);
+        forwarder.direct.keepOnly(new Set(message.state.models.map((m) => m.signature.name)));
         state.models = new Map(
           message.state.models.map((m): [string, ServedModel] => {
-            const { ready, ...rest } = m;
+            const { ready, direct: _direct, ...rest } = m;
             const name = m.signature.name;
             return [
               name,
@@ -229,6 +251,9 @@ async function main(port: MessagePort, data: HttpThreadData): Promise<void> {
             ];
           }),
         );
+        break;
+      case "session-port":
+        forwarder.direct.addPeer(message.model, message.pool, message.session, message.port);
         break;
       case "reply":
         if (message.error !== undefined) calls.reject(message.call, errorFromWire(message.error));

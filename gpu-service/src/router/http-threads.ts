@@ -11,8 +11,11 @@
  * - /metrics: the thread that was asked gets every thread's registry summed with the main one's.
  * - A thread that exits unexpectedly is restarted (100 ms backoff doubling to 5 s); its connections
  *   are gone, so its queued rows are dropped. The service reports not ready until it is back.
+ * - Direct runs: every thread gets a port to every session thread of every model (again after any
+ *   restart, on either side) and the model's gate in its snapshot, so a request on an idle model goes
+ *   straight to a session thread and back (backends/session-pool.ts, "Direct runs").
  */
-import { Worker } from "node:worker_threads";
+import { type Transferable, Worker } from "node:worker_threads";
 import { AggregatorRegistry } from "prom-client";
 import type { Row } from "../core/batch.ts";
 import { BackendUnavailableError } from "../core/errors.ts";
@@ -50,6 +53,8 @@ interface Slot {
   worker: Worker | null;
   up: boolean;
   restarts: number;
+  /** The models whose session threads send this thread ports, and how to stop them. */
+  peers: Map<LocalModel, () => void>;
   /** Requests of this thread that the batchers hold, by the thread's id, to drop them on abort. */
   pending: Map<number, AbortController>;
   done: { id: number; data: Float32Array; width: number; rows: number }[];
@@ -88,6 +93,7 @@ export class HttpThreads {
       worker: null,
       up: false,
       restarts: 0,
+      peers: new Map(),
       pending: new Map(),
       done: [],
       failures: [],
@@ -116,6 +122,7 @@ export class HttpThreads {
   /** Sends the models and the phase to every thread if they changed since the last time (or if forced). */
   sync(force = false): void {
     const { state } = this.opts;
+    this.connectPeers();
     const ready = this.ready();
     const parts = [state.phase, String(ready)];
     for (const [name, m] of state.models) {
@@ -141,9 +148,48 @@ export class HttpThreads {
         vocabText: m.vocabText,
         inputs: m.inputs,
         outputs: m.outputs,
+        ...(m.direct
+          ? {
+              direct: {
+                pool: m.direct.pool,
+                gate: m.direct.gate,
+                padding: m.direct.padding,
+                maxBatchSize: m.direct.maxBatchSize,
+                maxBatchTokens: m.direct.maxBatchTokens,
+              },
+            }
+          : {}),
       })),
     };
     for (const slot of this.slots) if (slot.up) this.send(slot, { type: "state", state: snapshot });
+  }
+
+  /** Every live thread subscribes to the session ports of every model served, and only those. */
+  private connectPeers(): void {
+    const models = new Set(this.opts.state.models.values());
+    for (const slot of this.slots) {
+      if (!slot.up) continue;
+      for (const [model, stop] of slot.peers)
+        if (!models.has(model)) {
+          stop();
+          slot.peers.delete(model);
+        }
+      for (const model of models) {
+        const direct = model.direct;
+        if (direct === undefined || slot.peers.has(model)) continue;
+        const name = model.signature.name;
+        const stop = direct.connectPeers((session, port) => {
+          if (!slot.up) return void port.close();
+          this.send(slot, { type: "session-port", model: name, pool: direct.pool, session, port }, [port]);
+        });
+        slot.peers.set(model, stop);
+      }
+    }
+  }
+
+  private disconnectPeers(slot: Slot): void {
+    for (const stop of slot.peers.values()) stop();
+    slot.peers.clear();
   }
 
   /** Stops accepting connections on every thread; requests already received still get answers. */
@@ -170,7 +216,7 @@ export class HttpThreads {
     );
   }
 
-  private send(slot: Slot, message: ToHttpThread, transfer: ArrayBuffer[] = []): void {
+  private send(slot: Slot, message: ToHttpThread, transfer: Transferable[] = []): void {
     slot.worker?.postMessage(message, transfer);
   }
 
@@ -200,6 +246,7 @@ export class HttpThreads {
           listening = true;
           slot.up = true;
           if (slot.restarts > 0) this.sync(true);
+          else this.connectPeers();
           resolve(message.port);
           return;
         }
@@ -213,6 +260,7 @@ export class HttpThreads {
         const wasUp = slot.up;
         slot.up = false;
         slot.worker = null;
+        this.disconnectPeers(slot);
         this.dropPending(slot);
         if (!listening)
           reject(new Error(`HTTP thread ${slot.index} exited with code ${code} before listening`));

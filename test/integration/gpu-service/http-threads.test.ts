@@ -5,11 +5,15 @@
  * it. With the real service: connections spread over the threads, their rows meet in the same runs,
  * /metrics sums every thread. With a fake model that counts calls and an HTTP thread that dies on
  * cue (fault injection): the others keep serving, readiness is false until the thread is back, and
- * the dead thread's queued requests are dropped.
+ * the dead thread's queued requests are dropped. Direct runs (a request on an idle model goes from
+ * its HTTP thread straight to a session thread): same logits, counted; with fake session threads
+ * that die or dawdle on cue, a crash mid-run is a 503 and a passed deadline a 504.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SessionPool } from "../../../gpu-service/src/backends/session-pool.ts";
 import { supportsReusePort } from "../../../gpu-service/src/config.ts";
-import type { Batcher } from "../../../gpu-service/src/core/batcher.ts";
+import { Batcher } from "../../../gpu-service/src/core/batcher.ts";
+import { systemClock } from "../../../gpu-service/src/core/clock.ts";
 import { createLogger } from "../../../gpu-service/src/log.ts";
 import { createMetrics } from "../../../gpu-service/src/metrics.ts";
 import type { LocalModel } from "../../../gpu-service/src/model-repository.ts";
@@ -74,6 +78,24 @@ describe("gpu-service with 2 HTTP threads (real model)", () => {
     }
     expect(after).toMatch(/^intentql_event_loop_delay_seconds\{stat="p99",thread="main"\} /m);
     expect(after).not.toMatch(/^intentql_http_connections_total\{thread="main"\}/m);
+  });
+
+  it("runs a request on an idle model directly on a session thread, with the same logits", async () => {
+    const direct = async () =>
+      Number(
+        /^intentql_direct_runs_total\{model="massive-scratch"\} (\d+)$/m.exec(
+          await (await fetch(`${threaded.url}/metrics`)).text(),
+        )?.[1] ?? 0,
+      );
+    const before = await direct();
+    const expected = await postBinary(single.url, TEXTS, BINARY);
+    // One request at a time: the model is idle for each, so each runs directly.
+    for (let i = 0; i < 5; i++) {
+      const r = await postBinary(threaded.url, TEXTS, BINARY);
+      expect(r.status).toBe(200);
+      expect(Array.from(r.logits!)).toEqual(Array.from(expected.logits!));
+    }
+    expect((await direct()) - before).toBe(5);
   });
 
   it("each request gets its own answer back when many share one thread's message", async () => {
@@ -213,5 +235,141 @@ describe("HTTP threads under faults (fake model, a thread that dies on cue)", ()
     expect(supportsReusePort("22.11.0")).toBe(false);
     expect(supportsReusePort("22.12.0")).toBe(true);
     expect(supportsReusePort("24.21.0")).toBe(true);
+  });
+});
+
+describe("direct runs under faults (fake session threads that die or dawdle on cue)", () => {
+  let pool: SessionPool;
+  let threads: HttpThreads;
+  let directRuns = 0;
+  const state: RouterState<LocalModel> = { phase: "ready", models: new Map() };
+  beforeAll(async () => {
+    pool = await SessionPool.open({
+      models: {
+        cpu: { path: "unused.onnx", variant: "fp32" },
+        cuda: { path: "unused.onnx", variant: "fp32" },
+      },
+      device: "cpu",
+      intraOpThreads: 1,
+      where: "fake",
+      outputName: "logits",
+      warmUp: { maxBatchSize: 32, maxBatchTokens: 4096, maxSeqLength: 128, clsId: 101n, shapeBuckets: "off" },
+      size: 1,
+      log: createLogger("error", () => {}),
+      onDirectRun: () => directRuns++,
+      threadEntry: {
+        url: new URL("../../support/crashing-session-thread.ts", import.meta.url),
+        execArgv: ["--import", "tsx"],
+      },
+    });
+    const batcher = new Batcher({
+      maxBatchSize: 32,
+      maxBatchTokens: 4096,
+      maxQueueDelayUs: 0,
+      maxQueueRows: 1024,
+      maxInFlight: 1,
+      padMultiple: 1,
+      maxSeqLength: 128,
+      padId: 0n,
+      clock: systemClock,
+      run: (batch) => pool.run(batch),
+    });
+    state.models.set("fake", {
+      signature: {
+        name: "fake",
+        version: "1",
+        maxLength: 128,
+        vocabSize: 6002,
+        inputNames: ["input_ids", "attention_mask"],
+        outputName: "logits",
+      },
+      batcher,
+      direct: {
+        pool: pool.id,
+        gate: pool.gate,
+        padding: batcher.paddingPolicy(),
+        maxBatchSize: 32,
+        maxBatchTokens: 4096,
+        connectPeers: (listener) => pool.connectPeers(listener),
+      },
+      ready: () => pool.ready(),
+      provider: "cpu",
+      variant: "fp32",
+      labelsJson: "[]",
+      bundleJson: "{}",
+      vocabText: "",
+      inputs: [],
+      outputs: [],
+    });
+    threads = await HttpThreads.start({
+      threads: 1,
+      host: "127.0.0.1",
+      port: 0,
+      authTokens: [],
+      bodyLimitBytes: 1 << 20,
+      requestTimeoutMs: 200,
+      maxRequestRows: 64,
+      logLevel: "error",
+      log: createLogger("error", () => {}),
+      metrics: createMetrics(),
+      state,
+      repository: { index: () => [], load: async () => {}, unload: async () => {} },
+      threadEntry: {
+        url: new URL("../../support/crashing-http-thread.ts", import.meta.url),
+        execArgv: ["--import", "tsx"],
+      },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    state.phase = "draining";
+    await threads?.close();
+    await pool?.close();
+  });
+
+  const infer = (rows: number) =>
+    fetch(`${threads.url}/v2/models/fake/infer`, {
+      method: "POST",
+      body: JSON.stringify({
+        inputs: [
+          {
+            name: "input_ids",
+            datatype: "INT64",
+            shape: [rows, 3],
+            data: Array(rows).fill([101, 2000, 102]).flat(),
+          },
+          { name: "attention_mask", datatype: "INT64", shape: [rows, 3], data: Array(rows * 3).fill(1) },
+        ],
+      }),
+    });
+  /** Until a lone request runs directly (the thread has the model's ports and snapshot). */
+  const untilDirect = async () => {
+    const end = Date.now() + 10_000;
+    while (Date.now() < end) {
+      const before = directRuns;
+      expect((await infer(1)).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 20)); // direct-done reaches the pool after the answer
+      if (directRuns > before && Atomics.load(pool.gate, 0) > 0) return;
+    }
+    throw new Error("no direct run in time");
+  };
+
+  it("a session thread that dies during a direct run: 503 for its request, then served again", async () => {
+    await untilDirect();
+    const lost = await infer(13); // the fake thread exits in the middle of a 13-row run
+    expect(lost.status).toBe(503);
+    expect(await lost.text()).toMatch(/session thread stopped during the run; retry/);
+    const end = Date.now() + 10_000;
+    while (!pool.ready() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    await untilDirect();
+    expect((await infer(2)).status).toBe(200);
+  });
+
+  it("a direct run past the request's deadline: 504, and the model serves the next request", async () => {
+    await untilDirect();
+    const slow = await infer(5); // the fake thread takes 300 ms; the deadline is 200 ms
+    expect(slow.status).toBe(504);
+    // The run ends anyway; the pool frees the thread and reopens the gate.
+    await untilDirect();
+    expect((await infer(3)).status).toBe(200);
   });
 });

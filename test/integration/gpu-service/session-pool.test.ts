@@ -5,6 +5,7 @@
  * replacement is up.
  */
 import { resolve } from "node:path";
+import type { MessagePort } from "node:worker_threads";
 import { loadBundle } from "@intentql/gpu-service";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionPool } from "../../../gpu-service/src/backends/session-pool.ts";
@@ -114,5 +115,109 @@ describe("session pool (worker threads)", () => {
     } finally {
       await single.close();
     }
+  });
+
+  describe("direct runs: the gate an HTTP thread claims on an idle pool", () => {
+    const open = (size: number, onDirectRun?: (info: { rows: number }) => void) =>
+      SessionPool.open({
+        ...fakeThreadOptions,
+        size,
+        log: createLogger("error", () => {}),
+        ...(onDirectRun ? { onDirectRun } : {}),
+      });
+    const portsOf = (pool: SessionPool) => {
+      const ports = new Map<number, MessagePort>();
+      pool.connectPeers((session, port) => ports.set(session, port));
+      return ports;
+    };
+    /** Claims the gate as HTTP thread 1 would and sends a direct run of `rows` rows on its port. */
+    const claimAndRun = (pool: SessionPool, ports: Map<number, MessagePort>, rows: number) => {
+      const open = Atomics.load(pool.gate, 0);
+      expect(open).toBeGreaterThan(0);
+      expect(Atomics.compareExchange(pool.gate, 0, open, -1)).toBe(open);
+      const port = ports.get(open - 1)!;
+      const seqLength = 4;
+      return new Promise<{ type: string; logits?: Float32Array }>((done) => {
+        port.once("message", done);
+        port.postMessage({
+          id: 1,
+          rows,
+          seqLength,
+          inputIds: new BigInt64Array(rows * seqLength),
+          attentionMask: new BigInt64Array(rows * seqLength).fill(1n),
+          realRows: rows,
+        });
+      });
+    };
+
+    it("opens for a thread while the pool is idle, and a run waits for the claimed thread's direct run", async () => {
+      const direct: number[] = [];
+      const pool = await open(1, ({ rows }) => direct.push(rows));
+      try {
+        const ports = portsOf(pool);
+        expect(ports.size).toBe(1);
+        expect(Atomics.load(pool.gate, 0)).toBe(1); // open for thread 0
+        const order: string[] = [];
+        const directRun = claimAndRun(pool, ports, 5).then((out) => {
+          order.push("direct");
+          return out;
+        });
+        // The pool finds the claim when it closes the gate for its own run, which then waits.
+        const batched = pool.run(batch(2)).then((out) => {
+          order.push("batched");
+          return out;
+        });
+        expect(Atomics.load(pool.gate, 0)).toBe(0);
+        expect((await directRun).logits).toHaveLength(5 * 60);
+        expect(await batched).toHaveLength(2 * 60);
+        expect(order).toEqual(["direct", "batched"]);
+        expect(direct).toEqual([5]);
+        // Idle again: open again.
+        expect(Atomics.load(pool.gate, 0)).toBe(1);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    it("stays shut while a run is in flight, and close() waits for a direct run still going", async () => {
+      const pool = await open(2);
+      try {
+        const ports = portsOf(pool);
+        const running = pool.run(batch(1));
+        expect(Atomics.load(pool.gate, 0)).toBe(0);
+        await running;
+        expect(Atomics.load(pool.gate, 0)).toBeGreaterThan(0);
+        const directRun = claimAndRun(pool, ports, 5);
+        await pool.close(); // would abort a real run if it terminated the thread now
+        expect((await directRun).logits).toHaveLength(5 * 60);
+        expect(Atomics.load(pool.gate, 0)).toBe(0);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    it("a thread that dies during a direct run closes its port; the gate reopens once a thread is back", async () => {
+      const pool = await open(1);
+      try {
+        const ports = portsOf(pool);
+        const closed = new Promise<void>((done) => ports.get(0)!.once("close", () => done()));
+        void claimAndRun(pool, ports, 13);
+        await closed;
+        const wait = async (want: boolean) => {
+          const until = Date.now() + 10_000;
+          while (pool.ready() !== want && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+        };
+        await wait(false); // the pool hears of the exit (a restart follows after 100 ms)
+        expect(pool.ready()).toBe(false);
+        await wait(true);
+        expect(pool.ready()).toBe(true);
+        expect(Atomics.load(pool.gate, 0)).toBe(1);
+        // The replacement thread sent a new port.
+        const rerun = await claimAndRun(pool, ports, 2);
+        expect(rerun.logits).toHaveLength(2 * 60);
+      } finally {
+        await pool.close();
+      }
+    });
   });
 });
