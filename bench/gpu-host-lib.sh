@@ -41,11 +41,11 @@ start_service() { # port logfile flags...
 scrape() { curl -s "http://127.0.0.1:$PORT/metrics" | awk '
   /^intentql_batch_rows_sum/{rows=$2} /^intentql_batch_rows_count/{runs=$2}
   /^intentql_inference_seconds_sum/{secs=$2}
-  /^intentql_batch_tokens_sum/{tokens=$2} /^intentql_split_runs_total/{split=$2}
+  /^intentql_batch_tokens_sum/{tokens=$2} /^intentql_split_runs_total/{splits=$2} /^intentql_direct_runs_total/{direct=$2}
   /^intentql_event_loop_delay_seconds\{stat="p99"(,thread="main")?\}/{p99=$2}
   /^intentql_event_loop_delay_seconds\{stat="max"(,thread="main")?\}/{mx=$2}
   /^intentql_event_loop_delay_seconds\{stat="p99",thread="http-/{if ($2 > hp99) hp99=$2}
-  END{printf "%s %s %s %s %s %s %s %s\n", rows+0, runs+0, secs+0, p99+0, mx+0, hp99+0, tokens+0, split+0}'; }
+  END{printf "%s %s %s %s %s %s %s %s %s\n", rows+0, runs+0, secs+0, p99+0, mx+0, hp99+0, tokens+0, splits+0, direct+0}'; }
 load() { # label concurrency texts [processes]
   local before after
   scrape >/dev/null # resets the event-loop histogram: the step's own delay is what the next scrape shows
@@ -55,9 +55,9 @@ load() { # label concurrency texts [processes]
   after=$(scrape)
   awk -v l="$1" -v b="$before" -v a="$after" 'BEGIN{
     split(b, x, " "); split(a, y, " "); r = y[1] - x[1]; n = y[2] - x[2]; s0 = x[3]; s1 = y[3]; p99 = y[4]; mx = y[5]; hp99 = y[6]
-    t = y[7] - x[7]; sp = y[8] - x[8]
-    printf "{\"step\":\"%s_metrics\",\"runs\":%d,\"rowsPerRun\":%.1f,\"paddedTokensPerRow\":%.2f,\"splitRuns\":%d,\"modelMsPerRun\":%.3f,\"eventLoopP99Ms\":%.2f,\"eventLoopMaxMs\":%.2f,\"httpThreadLoopP99Ms\":%.2f}\n",
-      l, n, (n > 0 ? r / n : 0), (r > 0 ? t / r : 0), sp, (n > 0 ? (s1 - s0) * 1000 / n : 0), p99 * 1000, mx * 1000, hp99 * 1000 }'
+    t = y[7] - x[7]; sp = y[8] - x[8]; dr = y[9] - x[9]
+    printf "{\"step\":\"%s_metrics\",\"runs\":%d,\"rowsPerRun\":%.1f,\"paddedTokensPerRow\":%.2f,\"splitRuns\":%d,\"directRuns\":%d,\"modelMsPerRun\":%.3f,\"eventLoopP99Ms\":%.2f,\"eventLoopMaxMs\":%.2f,\"httpThreadLoopP99Ms\":%.2f}\n",
+      l, n, (n > 0 ? r / n : 0), (r > 0 ? t / r : 0), sp, dr, (n > 0 ? (s1 - s0) * 1000 / n : 0), p99 * 1000, mx * 1000, hp99 * 1000 }'
 }
 
 # (1) full-size DistilBERT geometry (6 layers, 768, 12 heads, 3072 FFN; random weights), fp16 bundle.

@@ -40,7 +40,7 @@ export interface Config {
   padMultiple: 1 | 8;
   /**
    * Split a run of at least twice this many rows in two by length when that saves ≥ 10 % of its
-   * padded tokens (core/length-split.ts); 0: never.
+   * padded tokens (core/length-split.ts); 0 (the default): never. It pays for large models only.
    */
   minSplitRows: number;
   /** Pad runs to a few warmed-up shapes (core/shape-buckets.ts); auto: on CUDA only. */
@@ -95,7 +95,7 @@ export const INT_FLAGS = {
   },
   intraOpThreads: { flag: "intra-op-threads", env: "GPU_INTRA_OP_THREADS", def: 0, min: 0, max: 1024 },
   padMultiple: { flag: "pad-multiple", env: "GPU_PAD_MULTIPLE", def: 1, min: 1, max: 8 },
-  minSplitRows: { flag: "min-split-rows", env: "GPU_MIN_SPLIT_ROWS", def: 128, min: 0, max: 1 << 20 },
+  minSplitRows: { flag: "min-split-rows", env: "GPU_MIN_SPLIT_ROWS", def: 0, min: 0, max: 1 << 20 },
 } satisfies Record<string, IntSpec>;
 
 export const DEFAULT_BUNDLE = "models/massive-scratch";

@@ -18,7 +18,7 @@ describe("gpu-service config", () => {
       maxQueueDelayUs: 0,
       httpThreads: 0,
       shapeBuckets: "auto",
-      minSplitRows: 128,
+      minSplitRows: 0,
     });
     expect(c.maxBatchSize).toBe(INT_FLAGS.maxBatchSize.def);
   });
