@@ -32,7 +32,12 @@ from intentql_training.models import Ensemble, count_params  # noqa: E402
 from intentql_training.tokenization import Encoder  # noqa: E402
 
 OPSET = 17
-BUNDLE_BUDGET_BYTES = 24 * 1024 * 1024
+# Issue 14: the whole bundle folder (every file) ≤ 24 MB, read strictly as 24,000,000 bytes.
+BUNDLE_BUDGET_BYTES = 24_000_000
+# bundle.json (the sweep table included) and parity.json are written last; what the budget keeps for
+# them (1.1.0: 12,751 + 692 bytes).
+JSON_RESERVE_BYTES = 40_000
+FILES = {"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx"}
 MASSIVE_ATTRIBUTION = (
     "MASSIVE 1.1 en-US (CC BY 4.0): FitzGerald et al., \"MASSIVE: A 1M-Example Multilingual Natural Language "
     "Understanding Dataset with 51 Typologically-Diverse Languages\", 2022, arXiv:2204.08582, Amazon; derived from SLURP."
@@ -120,22 +125,54 @@ INT8_RECIPES = [
 ]
 
 
-def make_int8(src: Path, dst: Path, ref_val: np.ndarray, val_rows: list[list[int]], pad_id: int) -> dict:
-    """The first recipe whose argmax agrees with PyTorch on ≥ 99.7% of *validation* (test stays
-    untouched until the report) is kept."""
+def quantize_int8(src: Path, dst: Path, recipe: dict) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=recipe["per_channel"],
+                     op_types_to_quantize=recipe["op_types_to_quantize"])
+
+
+def make_int8(src: Path, dst: Path, ref_val: np.ndarray, val_rows: list[list[int]], pad_id: int,
+              max_bytes: int | None = None) -> dict:
+    """The first recipe whose argmax agrees with PyTorch on ≥ 99.7% of *validation* (test stays
+    untouched until the report) is kept, unless its file is over `max_bytes` (what the bundle budget
+    leaves for int8): then the smallest recipe is kept, and the report says so."""
     tried = []
     for recipe in INT8_RECIPES:
-        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=recipe["per_channel"],
-                         op_types_to_quantize=recipe["op_types_to_quantize"])
+        quantize_int8(src, dst, recipe)
         logits = run_onnx(dst, val_rows, pad_id, ["CPUExecutionProvider"])
         agree = float((logits.argmax(1) == ref_val.argmax(1)).mean())
         tried.append({"recipe": recipe["name"], "validationAgreement": agree, "bytes": dst.stat().st_size})
         print(f"int8 {recipe['name']}: validation agreement {agree:.4f}, {dst.stat().st_size} bytes", flush=True)
         if agree >= 0.997:
             break
-    return {"quantization": tried[-1]["recipe"], "quantizationTried": tried}
+    result = {"quantization": tried[-1]["recipe"], "quantizationTried": tried}
+    if max_bytes is not None and len(tried) > 1 and dst.stat().st_size > max_bytes:
+        quantize_int8(src, dst, INT8_RECIPES[0])
+        result["quantization"] = INT8_RECIPES[0]["name"]
+        result["budgetNote"] = (f"the larger recipes' file is over the {max_bytes} bytes the bundle budget leaves "
+                                f"for int8: the smallest recipe is kept below the 99.7% agreement bar")
+        print(f"int8: kept {INT8_RECIPES[0]['name']} (bundle budget)", flush=True)
+    return result
+
+
+def onnx_bytes(work: Path, final: dict, tmp: Path) -> dict:
+    """The sizes of the three ONNX files of a scratch ensemble (final.json-shaped `final`), written
+    the way main() writes them (int8: the first, smallest recipe). The sweep stage measures its
+    selection with this: the phase-2 refit has the same shapes, so the same sizes."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    module, _ = load_module(work, final)
+    vocab = (work / "vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    export_onnx(module, tmp / FILES["fp32"], len(vocab))
+    make_fp16(tmp / FILES["fp32"], tmp / FILES["fp16"])
+    quantize_int8(tmp / FILES["fp32"], tmp / FILES["int8"], INT8_RECIPES[0])
+    return {v: (tmp / f).stat().st_size for v, f in FILES.items()}
+
+
+def text_files_bytes(vocab_path: Path, labels: list) -> int:
+    """vocab.txt and labels.json as export writes them, plus the reserve for bundle.json and parity.json."""
+    labels_json = (json.dumps(labels, indent=1) + "\n").encode("utf-8")
+    return Path(vocab_path).stat().st_size + len(labels_json) + JSON_RESERVE_BYTES
 
 
 def run_onnx(path: Path, rows: list[list[int]], pad_id: int, providers: list[str]) -> np.ndarray:
@@ -166,7 +203,8 @@ def main() -> None:
     ap.add_argument("--name", required=True)
     ap.add_argument("--version", default="1.0.0")
     ap.add_argument("--variants", default="fp32,fp16,int8")
-    ap.add_argument("--max-bytes", type=int, default=BUNDLE_BUDGET_BYTES)
+    ap.add_argument("--max-bytes", type=int, default=BUNDLE_BUDGET_BYTES,
+                    help="the whole bundle folder, every file (default 24,000,000); over it, export fails")
     args = ap.parse_args()
 
     work, out = Path(args.work), Path(args.out)
@@ -186,7 +224,7 @@ def main() -> None:
     t0 = time.time()
     ref = run_torch(module, test_rows, encoder.pad_id)
     print(f"pytorch fp32: {summary(gold, ref.argmax(1), n_labels)} ({time.time() - t0:.1f}s)", flush=True)
-    files = {"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx"}
+    files = FILES
     wanted = args.variants.split(",")
     export_onnx(module, out / files["fp32"], len(encoder.vocab))
     notes = {}
@@ -195,7 +233,10 @@ def main() -> None:
     if "int8" in wanted:
         val_rows = encoder.encode([r.text for r in splits.validation])
         ref_val = run_torch(module, val_rows, encoder.pad_id)
-        notes["int8"] = make_int8(out / files["fp32"], out / files["int8"], ref_val, val_rows, encoder.pad_id)
+        # what the budget leaves for int8: the files written so far, plus the reserve for the two JSON files
+        written = sum(p.stat().st_size for p in out.iterdir() if p.name != files["int8"])
+        notes["int8"] = make_int8(out / files["fp32"], out / files["int8"], ref_val, val_rows, encoder.pad_id,
+                                  max_bytes=args.max_bytes - written - JSON_RESERVE_BYTES)
 
     variants, parity = {}, {}
     for v in wanted:
@@ -244,7 +285,7 @@ def main() -> None:
     (out / "bundle.json").write_text(json.dumps(bundle, indent=1) + "\n")
     (out / "parity.json").write_text(json.dumps(parity, indent=1) + "\n")
     total = sum(p.stat().st_size for p in out.iterdir())
-    print(f"bundle {out}: {total / 1e6:.2f} MB", flush=True)
+    print(f"bundle {out}: {total:,} bytes ({total / 1e6:.2f} MB), budget {args.max_bytes:,}", flush=True)
     if total > args.max_bytes:
         raise SystemExit(f"bundle is {total} bytes, over the {args.max_bytes}-byte budget")
 

@@ -5,7 +5,8 @@
 
 The scratch recipe in two steps (each fits one 10-minute GPU-host call):
     python training/train.py --recipe scratch --stage sweep --data DIR --out W --word-vectors WV
-        # phase 1 on train → W/selection.json (members, weights, τ) + W/vocab.txt
+        # phase 1 on train → selection on validation within 24,000,000 bundle bytes (estimated, then
+        # measured by exporting the chosen mix) → W/selection.json (members, weights, τ, bytes) + W/vocab.txt
     python training/train.py --recipe scratch --stage final --selection selection.json --vocab vocab.txt \
         --data DIR --out W2 --word-vectors WV
         # phase 2 on train+validation + 4 calibration folds → temperature and out-of-scope threshold
@@ -33,46 +34,67 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from intentql_training.data import label_table, load_splits  # noqa: E402
 from intentql_training.ensemble import (  # noqa: E402
-    choose_oos_threshold, combine, fit_temperature, greedy_select, tune_tau)
+    choose_oos_threshold, combine, ensemble_bytes, fit_temperature, greedy_select, member_bytes, tune_tau)
 from intentql_training.metrics import summary  # noqa: E402
 from intentql_training.tokenization import Encoder, train_wordpiece  # noqa: E402
+from export import BUNDLE_BUDGET_BYTES, text_files_bytes  # noqa: E402
 from intentql_training.augment import has_number_words, noise_texts, typed_canonical, typed_variant  # noqa: E402
 import random  # noqa: E402
 
 TYPED_VARIANTS = 2  # typed variants per training text (member.COMMON["typed_aug"] picks one at random)
 
-# The phase-1 sweep: every member trains on train and is judged on validation. Sizes are chosen
-# so that a selected ensemble fits the bundle budget (fp32 + fp16 + int8 files ≤ 24 MB).
+# The phase-1 sweep: every member trains on train and is judged on validation; selection picks a
+# mix whose bundle (fp32 + fp16 + int8 files, vocab, labels, JSON) fits 24,000,000 bytes.
 # Issue 14: every member (unless the config says otherwise) trains with typed-text augmentation and
-# the gibberish → flat-distribution signal (member.COMMON); "-plain" members are the 1.0.0 recipe,
-# an ablation that selection may not pick (selectable=False).
+# the gibberish → flat-distribution signal (member.COMMON).
+#
+# 1.2.0 sweep, from 1.1.0's logs (training/logs/massive-scratch-1.1.0/sweep/selection.json):
+# - selection was stopped by the size budget, not by validation: t192x3 + n64 + n32 used 3.32 M of the
+#   3.35 M parameters and the smallest candidate had 0.59 M, so no 4th member could be tried (and
+#   that mix is 24,116,691 bytes, over 24,000,000);
+# - n-gram accuracy does not depend on width: n32 86.03 / 86.33 (0.59 M), n64 86.23 / 85.83 / 86.18
+#   (1.17 M): the same members at half the bytes, so n48/n32/n24/n16 (0.88/0.59/0.44/0.29 M) let a
+#   4th and 5th member in, and seeds of each to pick from;
+# - t192x3 was the best transformer in both sweeps (85.98-86.47); t128x4 (85.39-85.74), t256x2
+#   (85.29-85.83), 60 epochs (85.54) and dropout 0.15 (85.64) were worse: dropped, which pays for
+#   the new n-gram seeds; t128x2 (0.91 M, ~60% of t192x3's bytes) is the one new transformer shape,
+#   the only second transformer that leaves room for an n-gram member;
+# - the "-plain" ablations (1.0.0 recipe) were measured in 1.1.0 and are not repeated.
 T192 = {"dim": 192, "layers": 3, "ffn": 384, "heads": 4}
-T128 = {"dim": 128, "layers": 4, "ffn": 256, "heads": 4}
-T256 = {"dim": 256, "layers": 2, "ffn": 512}
+T128x2 = {"dim": 128, "layers": 2, "ffn": 256, "heads": 4}
 N64 = {"hidden": 64, "ngram_buckets": 4096, "char_buckets": 4096}
-N32 = {"hidden": 32, "ngram_buckets": 4096, "char_buckets": 4096}
-PLAIN = {"typed_aug": 0.0, "noise_rows": 0}
+# every n-gram member has char_buckets 4096: equal char-n-gram tables, which the bundle stores once
+NG = {h: {"hidden": h, "ngram_buckets": 4096, "char_buckets": 4096} for h in (48, 32, 24, 16)}
+EMA = {"ema": 0.999}
 SCRATCH_SWEEP = [
     ("t192x3-s1", "transformer", T192, 1),
     ("t192x3-s2", "transformer", T192, 2),
     ("t192x3-s3", "transformer", T192, 3),
-    ("t192x3-ema-s1", "transformer", {**T192, "ema": 0.999}, 1),
-    ("t192x3-ema-s2", "transformer", {**T192, "ema": 0.999}, 2),
-    ("t192x3-d15-s1", "transformer", {**T192, "dropout": 0.15, "token_dropout": 0.15}, 1),
-    ("t192x3-e60-s1", "transformer", {**T192, "epochs": 60}, 1),
-    ("t128x4-s1", "transformer", T128, 1),
-    ("t128x4-s2", "transformer", T128, 2),
-    ("t256x2-s1", "transformer", T256, 1),
-    ("t256x2-s2", "transformer", T256, 2),
-    ("n64-b4k-s1", "ngram", N64, 1),
-    ("n64-b4k-s2", "ngram", N64, 2),
-    ("n64-b4k-ema-s1", "ngram", {**N64, "ema": 0.999}, 1),
-    ("n32-b4k-s1", "ngram", N32, 1),
-    ("n32-b4k-s2", "ngram", N32, 2),
-    ("t192x3-plain-s2", "transformer", {**T192, **PLAIN, "selectable": False}, 2),
-    ("n64-b4k-plain-s1", "ngram", {**N64, **PLAIN, "selectable": False}, 1),
+    ("t192x3-ema-s1", "transformer", {**T192, **EMA}, 1),
+    ("t192x3-ema-s2", "transformer", {**T192, **EMA}, 2),
+    ("t192x3-ema-s3", "transformer", {**T192, **EMA}, 3),
+    ("t128x2-ema-s1", "transformer", {**T128x2, **EMA}, 1),
+    ("t128x2-ema-s2", "transformer", {**T128x2, **EMA}, 2),
+    ("n64-b4k-ema-s1", "ngram", {**N64, **EMA}, 1),
+    ("n48-b4k-s1", "ngram", NG[48], 1),
+    ("n32-b4k-s1", "ngram", NG[32], 1),
+    ("n32-b4k-s2", "ngram", NG[32], 2),
+    ("n32-b4k-s3", "ngram", NG[32], 3),
+    ("n24-b4k-s1", "ngram", NG[24], 1),
+    ("n24-b4k-s2", "ngram", NG[24], 2),
+    ("n24-b4k-s3", "ngram", NG[24], 3),
+    ("n16-b4k-s1", "ngram", NG[16], 1),
+    ("n16-b4k-s2", "ngram", NG[16], 2),
+    ("n16-b4k-s3", "ngram", NG[16], 3),
 ]
-PARAM_BUDGET = 3_350_000  # ≈ 7 bytes a parameter over fp32+fp16+int8, plus the n-gram tables: ≤ 24 MiB
+# Selection: the bundle, every file, ≤ --max-bytes (export.BUNDLE_BUDGET_BYTES, 24,000,000), from
+# an estimate of each member's bytes (ensemble.member_bytes) with BYTES_MARGIN to spare; the chosen
+# mix is then exported once for real (fp32, fp16, int8, as export.py does) and measured; if it is
+# over, selection runs again under a lower budget. At most MAX_SELECTED members: the final stage
+# trains 1 + calibration-folds fits of each (5 × 5 = 25 fits fit one 10-minute call).
+BYTES_MARGIN = 50_000
+PROBE_MARGIN = 10_000
+MAX_SELECTED = 5
 
 
 def log(msg: str) -> None:
@@ -83,10 +105,25 @@ def run_members(work: Path, specs: list[tuple], fit: str, parallel: int, timeout
     _run(work, [(*spec, fit) for spec in specs], parallel, timeout_s)
 
 
+def expected_seconds(spec: tuple) -> float:
+    """Relative cost of a fit (name, kind, cfg, seed, fit), for longest-first scheduling. From the
+    1.1.0 logs at ≤ 16 processes: t192x3 ~5.4 s an epoch on train, t128x4 ~6.5, n-grams ~4.7; a
+    train+validation fit has 1.18× the rows, a fold fit 0.88×."""
+    _, kind, cfg, _, fit = spec
+    if kind == "transformer":
+        per_epoch = 2.1 + 1.1 * cfg.get("layers", 4)
+        epochs = cfg.get("epochs", 40)
+    else:
+        per_epoch, epochs = 4.7, cfg.get("epochs", 30)
+    rows = 1.0 if fit == "train" else 1.18 if fit == "train+validation" else 0.88
+    return per_epoch * epochs * rows
+
+
 def _run(work: Path, specs: list[tuple], parallel: int, timeout_s: int) -> None:
     """One process per member, `parallel` at a time: small models leave a GPU mostly idle, and
-    separate processes are the simplest way to fill it."""
-    pending = list(specs)
+    separate processes are the simplest way to fill it. Longest fits start first (the transformers),
+    so that when there are more fits than slots the short ones fill in behind them."""
+    pending = sorted(specs, key=expected_seconds, reverse=True)
     running: list[tuple[str, subprocess.Popen]] = []
     deadline = time.time() + timeout_s
     here = Path(__file__).resolve().parent
@@ -191,18 +228,19 @@ def sweep_stage(args, work, splits, labels, data, log_prior) -> dict:
     run_members(work, sweep, "train", args.parallel, args.member_timeout)
     gold_val = np.asarray(data["validation"]["y"])
     gold_typed = np.asarray(data["validation_typed"]["y"])
-    probs, typed, noise, params, report = {}, {}, {}, {}, {}
+    probs, typed, noise, params, sizes, report = {}, {}, {}, {}, {}, {}
     for name, kind, cfg, seed in sweep:
         d = work / "members" / name
         if not (d / "done.json").exists():
             continue
         done = json.loads((d / "done.json").read_text())
         out = np.load(d / "outputs.npz")
+        sizes[name] = member_bytes(torch.load(d / "member.pt", map_location="cpu")["state"], kind)
         report[name] = {**summary(gold_val, out["validation"].argmax(1), num_labels), "params": done["params"],
                         "typedAccuracy": float((out["validation_typed"].argmax(1) == gold_typed).mean()),
                         "noiseMeanTop": float(out["noise_validation"].max(1).mean()),
                         "gloveHits": done["glove_hits"], "seconds": done["seconds"], "kind": kind, "config": cfg,
-                        "seed": seed}
+                        "seed": seed, "bytesEstimate": ensemble_bytes([name], sizes)}
         if cfg.get("selectable", True):
             probs[name], params[name] = out["validation"], done["params"]
             typed[name], noise[name] = out["validation_typed"], out["noise_validation"]
@@ -211,7 +249,7 @@ def sweep_stage(args, work, splits, labels, data, log_prior) -> dict:
             f"noise top {r['noiseMeanTop']:.3f} params {done['params']:,} ({done['seconds']}s)")
     if not probs:
         raise SystemExit("no member finished")
-    chosen = greedy_select(list(probs), probs, params, gold_val, num_labels, args.param_budget)
+    chosen, bundle_bytes = select_within_bytes(args, work, labels, log_prior, probs, params, sizes, gold_val)
     mix = combine([probs[n] for n in chosen], list(chosen.values()), log_prior, 0.0)
     tau = tune_tau(mix, log_prior, gold_val, num_labels)
     val_logits = mix - tau * log_prior
@@ -224,9 +262,68 @@ def sweep_stage(args, work, splits, labels, data, log_prior) -> dict:
     specs = {n: (k, c, s) for n, k, c, s in sweep}
     selection = {"members": [{"name": n, "kind": specs[n][0], "config": specs[n][1], "seed": specs[n][2], "weight": w}
                              for n, w in chosen.items()],
-                 "tau": tau, "validation": val_metrics, "sweep": report, "logPrior": log_prior.tolist()}
+                 "tau": tau, "validation": val_metrics, "bundleBytes": bundle_bytes, "sweep": report,
+                 "logPrior": log_prior.tolist()}
     (work / "selection.json").write_text(json.dumps(selection, indent=1))
     return selection
+
+
+def select_within_bytes(args, work, labels, log_prior, probs, params, sizes, gold_val) -> tuple[dict, dict]:
+    """Greedy selection on validation under the bundle-bytes budget. The estimate (ensemble_bytes,
+    conservative) gates every step; the chosen mix is then exported once (fp32 + fp16 + int8, exactly
+    as export.py writes them; the phase-2 refit has the same shapes) and measured. Over budget (not
+    expected: the estimate runs ~25-30 KB high on 1.0.0 and 1.1.0), the budget drops below that mix's
+    estimate by the excess and selection runs again. Without onnxruntime (CPU smoke tests) the estimate alone decides."""
+    num_labels = len(labels)
+    text = text_files_bytes(work / "vocab.txt", labels)
+    budget = args.max_bytes - text - args.bytes_margin
+
+    def cost(names: list[str]) -> float:
+        if args.param_budget and sum(params[n] for n in names) > args.param_budget:
+            return float("inf")
+        return ensemble_bytes(names, sizes)
+
+    report = {"maxBytes": args.max_bytes, "textFilesAndJsonReserve": text, "marginBytes": args.bytes_margin}
+    for attempt in range(4):
+        chosen = greedy_select(list(probs), probs, gold_val, num_labels, cost, budget, max_distinct=args.max_selected)
+        estimate = ensemble_bytes(list(chosen), sizes)
+        report.update({"onnxBudget": budget, "onnxEstimate": estimate, "bundleEstimate": estimate + text})
+        log(f"selection {chosen}: estimated {estimate + text:,} bytes with the text files (ONNX budget {budget:,})")
+        measured = measure_onnx_bytes(work, chosen, labels, log_prior)
+        if measured is None:
+            report["measured"] = None
+            break
+        total = sum(measured.values()) + text
+        report.update({"measured": measured, "bundleMeasured": total})
+        log(f"  measured: {measured} → {total:,} bytes with the text files and the JSON reserve")
+        if total <= args.max_bytes - PROBE_MARGIN:
+            break
+        # the estimate ran (measured − estimate) low: take that off the budget, which also rules out this mix
+        budget = min(budget, estimate - (total - (args.max_bytes - PROBE_MARGIN)) - args.bytes_margin)
+        log(f"  over {args.max_bytes - PROBE_MARGIN:,}: selecting again under an ONNX budget of {budget:,}")
+    else:
+        log(f"WARNING: no selection measured within {args.max_bytes:,} bytes; export.py will refuse the bundle")
+    report["fits"] = report.get("bundleMeasured", report["bundleEstimate"]) <= args.max_bytes
+    return chosen, report
+
+
+def measure_onnx_bytes(work: Path, chosen: dict, labels: list, log_prior: np.ndarray) -> dict | None:
+    """The three ONNX files of the phase-1 members in `chosen`, as export.py writes them (None when
+    onnxruntime is missing or the export fails: the estimate then decides)."""
+    import shutil
+    probe = work / "bytes-probe"
+    try:
+        import onnxruntime  # noqa: F401
+        from export import onnx_bytes
+
+        final = {"recipe": "scratch", "labels": labels, "logPrior": log_prior.tolist(), "tau": 0.0,
+                 "members": [{"name": n, "path": f"members/{n}/member.pt", "weight": w} for n, w in chosen.items()]}
+        return onnx_bytes(work, final, probe)
+    except Exception as e:  # noqa: BLE001 — the estimate is the fallback, and it is conservative
+        log(f"  bytes probe unavailable ({type(e).__name__}: {str(e)[:200]}); the estimate decides")
+        return None
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
 
 
 def final_stage(args, work, splits, labels, data, log_prior, selection) -> None:
@@ -286,6 +383,7 @@ def final_stage(args, work, splits, labels, data, log_prior, selection) -> None:
                     "validationNote": "ensemble of the phase-1 members (trained on train only); the shipped members "
                                       "were refit on train+validation with the same settings"},
         "sweep": selection["sweep"],
+        "selectionBytes": selection.get("bundleBytes"),
         "finalFit": "train+validation",
         "data": splits.files,
         "vocabSize": sum(1 for _ in open(work / "vocab.txt")),
@@ -392,7 +490,13 @@ def main() -> None:
     ap.add_argument("--vocab-size", type=int, default=6000)
     ap.add_argument("--parallel", type=int, default=int(os.environ.get("INTENTQL_TRAIN_PARALLEL", "12")))
     ap.add_argument("--member-timeout", type=int, default=420)
-    ap.add_argument("--param-budget", type=int, default=PARAM_BUDGET)
+    ap.add_argument("--max-bytes", type=int, default=BUNDLE_BUDGET_BYTES,
+                    help="scratch selection: the whole bundle folder, every file (export.py refuses more)")
+    ap.add_argument("--bytes-margin", type=int, default=BYTES_MARGIN,
+                    help="scratch selection: bytes kept spare below --max-bytes on the estimate")
+    ap.add_argument("--max-selected", type=int, default=MAX_SELECTED,
+                    help="scratch selection: most distinct members (the final stage trains 1 + folds fits of each)")
+    ap.add_argument("--param-budget", type=int, default=0, help="scratch selection: also cap parameters (0: off)")
     ap.add_argument("--stage", choices=["all", "sweep", "final"], default="all",
                     help="scratch: sweep (phase 1 → selection.json), final (phase 2 + calibration folds, from --selection), or all")
     ap.add_argument("--selection", help="scratch --stage final: a selection.json from the sweep stage")
