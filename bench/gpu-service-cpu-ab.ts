@@ -5,6 +5,10 @@
  * which makes the base checkout; usable alone:
  *
  *   node --import tsx bench/gpu-service-cpu-ab.ts --root A_DIR --root B_DIR [--rounds 3] [--seconds 6]
+ *     [--flags="A's extra service flags" --flags="B's"]
+ *
+ * With --flags (one per --root, in the same order), the same checkout can be compared with itself
+ * under other service flags: `--root . --root . --flags= --flags="--intra-op-threads 1"`.
  *
  * Load: 64 closed-loop clients × 8 MASSIVE-like texts in 2 child processes (bench/gpu-service-load.ts);
  * this process only probes /v2/health/live every 10 ms, so its own event loop is idle.
@@ -18,12 +22,19 @@ import { median, percentile, runLoadProcesses, scrapeBatches } from "./gpu-servi
 const { values } = parseArgs({
   options: {
     root: { type: "string", multiple: true },
+    flags: { type: "string", multiple: true },
     rounds: { type: "string", default: "3" },
     seconds: { type: "string", default: "6" },
   },
 });
-const roots = (values.root ?? []).map((r) => resolve(r));
+const flags = values.flags ?? [];
+const roots = (values.root ?? []).map((r, i) => ({
+  root: resolve(r),
+  flags: (flags[i] ?? "").split(" ").filter((f) => f !== ""),
+  label: flags[i] ? `${resolve(r)} ${flags[i]}` : resolve(r),
+}));
 if (roots.length === 0) throw new Error("give --root DIR at least once");
+if (flags.length > 0 && flags.length !== roots.length) throw new Error("give one --flags per --root");
 const TOKEN = "bench-cpu-ab-token-0123456789abcdef";
 const LOAD_ENTRY = resolve(import.meta.dirname, "gpu-service-load.ts");
 
@@ -43,13 +54,13 @@ const seconds = Number(values.seconds);
 const results = new Map<
   string,
   { textsPerSec: number; liveP50: number; liveP99: number; liveMax: number; rowsPerRun: number }[]
->(roots.map((r) => [r, []]));
+>(roots.map((r) => [r.label, []]));
 for (let round = 0; round < Number(values.rounds); round++) {
-  for (const root of roots) {
+  for (const { root, flags: extra, label } of roots) {
     const service = await startGpuService({
       root,
       authToken: TOKEN,
-      args: ["--variant", "fp32", "--max-batch-size", "256"],
+      args: ["--variant", "fp32", "--max-batch-size", "256", ...extra],
     });
     try {
       const load = runLoadProcesses(
@@ -78,9 +89,9 @@ for (let round = 0; round < Number(values.rounds); round++) {
         liveMax: live.at(-1)!,
         rowsPerRun: (after.rows - before.rows) / Math.max(1, after.runs - before.runs),
       };
-      results.get(root)!.push(sample);
+      results.get(label)!.push(sample);
       process.stdout.write(
-        `${JSON.stringify({ round: round + 1, root, errors: saturation.errors, ...sample })}\n`,
+        `${JSON.stringify({ round: round + 1, root: label, errors: saturation.errors, ...sample })}\n`,
       );
     } finally {
       await service.stop();

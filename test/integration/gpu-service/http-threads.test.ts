@@ -25,6 +25,56 @@ import { argmaxRows, postBinary } from "./client.ts";
 const BINARY = { header: { parameters: { binary_data_output: true } } };
 const TEXTS = ["wake me up at seven", "what's the weather tomorrow", "play some jazz", "turn off the lights"];
 
+/** A served model named `name` of 60 labels, around the given batcher (and direct runs, if any). */
+function servedModel(
+  name: string,
+  parts: Pick<LocalModel, "batcher" | "ready"> & Partial<Pick<LocalModel, "direct">>,
+): LocalModel {
+  return {
+    signature: {
+      name,
+      version: "1",
+      maxLength: 128,
+      vocabSize: 6002,
+      inputNames: ["input_ids", "attention_mask"],
+      outputName: "logits",
+    },
+    provider: "cpu",
+    variant: "fp32",
+    labelsJson: "[]",
+    bundleJson: "{}",
+    vocabText: "",
+    inputs: [],
+    outputs: [],
+    ...parts,
+  };
+}
+
+/** HTTP threads over `state`, each one the real thread that also dies on cue (crashing-http-thread.ts). */
+function startThreads(
+  state: RouterState<LocalModel>,
+  opts: { threads: number; requestTimeoutMs: number; log?: (line: string) => void },
+): Promise<HttpThreads> {
+  return HttpThreads.start({
+    threads: opts.threads,
+    host: "127.0.0.1",
+    port: 0,
+    authTokens: [],
+    bodyLimitBytes: 1 << 20,
+    requestTimeoutMs: opts.requestTimeoutMs,
+    maxRequestRows: 64,
+    logLevel: "error",
+    log: createLogger("info", opts.log ?? (() => {})),
+    metrics: createMetrics(),
+    state,
+    repository: { index: () => [], load: async () => {}, unload: async () => {} },
+    threadEntry: {
+      url: new URL("../../support/crashing-http-thread.ts", import.meta.url),
+      execArgv: ["--import", "tsx"],
+    },
+  });
+}
+
 describe("gpu-service with 2 HTTP threads (real model)", () => {
   let threaded: GpuServiceHandle;
   let single: GpuServiceHandle;
@@ -125,25 +175,7 @@ describe("HTTP threads under faults (fake model, a thread that dies on cue)", ()
         return Promise.resolve({ data: new Float32Array(rows.length * 60), width: 60 });
       },
     } as unknown as Batcher;
-    return {
-      signature: {
-        name,
-        version: "1",
-        maxLength: 128,
-        vocabSize: 6002,
-        inputNames: ["input_ids", "attention_mask"],
-        outputName: "logits",
-      },
-      batcher,
-      ready: () => true,
-      provider: "cpu",
-      variant: "fp32",
-      labelsJson: "[]",
-      bundleJson: "{}",
-      vocabText: "",
-      inputs: [],
-      outputs: [],
-    };
+    return servedModel(name, { batcher, ready: () => true });
   };
   const state: RouterState<LocalModel> = {
     phase: "ready",
@@ -155,23 +187,10 @@ describe("HTTP threads under faults (fake model, a thread that dies on cue)", ()
   const logs: string[] = [];
   let threads: HttpThreads;
   beforeAll(async () => {
-    threads = await HttpThreads.start({
+    threads = await startThreads(state, {
       threads: 2,
-      host: "127.0.0.1",
-      port: 0,
-      authTokens: [],
-      bodyLimitBytes: 1 << 20,
       requestTimeoutMs: 60_000,
-      maxRequestRows: 64,
-      logLevel: "error",
-      log: createLogger("info", (line) => logs.push(line)),
-      metrics: createMetrics(),
-      state,
-      repository: { index: () => [], load: async () => {}, unload: async () => {} },
-      threadEntry: {
-        url: new URL("../../support/crashing-http-thread.ts", import.meta.url),
-        execArgv: ["--import", "tsx"],
-      },
+      log: (line) => logs.push(line),
     });
   }, 60_000);
   afterAll(async () => {
@@ -274,51 +293,22 @@ describe("direct runs under faults (fake session threads that die or dawdle on c
       clock: systemClock,
       run: (batch) => pool.run(batch),
     });
-    state.models.set("fake", {
-      signature: {
-        name: "fake",
-        version: "1",
-        maxLength: 128,
-        vocabSize: 6002,
-        inputNames: ["input_ids", "attention_mask"],
-        outputName: "logits",
-      },
-      batcher,
-      direct: {
-        pool: pool.id,
-        gate: pool.gate,
-        padding: batcher.paddingPolicy(),
-        maxBatchSize: 32,
-        maxBatchTokens: 4096,
-        connectPeers: (listener) => pool.connectPeers(listener),
-      },
-      ready: () => pool.ready(),
-      provider: "cpu",
-      variant: "fp32",
-      labelsJson: "[]",
-      bundleJson: "{}",
-      vocabText: "",
-      inputs: [],
-      outputs: [],
-    });
-    threads = await HttpThreads.start({
-      threads: 1,
-      host: "127.0.0.1",
-      port: 0,
-      authTokens: [],
-      bodyLimitBytes: 1 << 20,
-      requestTimeoutMs: 200,
-      maxRequestRows: 64,
-      logLevel: "error",
-      log: createLogger("error", () => {}),
-      metrics: createMetrics(),
-      state,
-      repository: { index: () => [], load: async () => {}, unload: async () => {} },
-      threadEntry: {
-        url: new URL("../../support/crashing-http-thread.ts", import.meta.url),
-        execArgv: ["--import", "tsx"],
-      },
-    });
+    state.models.set(
+      "fake",
+      servedModel("fake", {
+        batcher,
+        ready: () => pool.ready(),
+        direct: {
+          pool: pool.id,
+          gate: pool.gate,
+          padding: batcher.paddingPolicy(),
+          maxBatchSize: 32,
+          maxBatchTokens: 4096,
+          connectPeers: (listener) => pool.connectPeers(listener),
+        },
+      }),
+    );
+    threads = await startThreads(state, { threads: 1, requestTimeoutMs: 200 });
   }, 60_000);
   afterAll(async () => {
     state.phase = "draining";
