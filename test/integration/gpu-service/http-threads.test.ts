@@ -331,14 +331,17 @@ describe("direct runs under faults (fake session threads that die or dawdle on c
         ],
       }),
     });
-  /** Until a lone request runs directly (the thread has the model's ports and snapshot). */
+  /**
+   * Until a lone request runs directly (the thread has the model's ports and snapshot, the pool is
+   * idle with a thread up). Requests meanwhile may get 503 while a thread restarts.
+   */
   const untilDirect = async () => {
     const end = Date.now() + 10_000;
     while (Date.now() < end) {
       const before = directRuns;
-      expect((await infer(1)).status).toBe(200);
+      const ok = (await infer(1)).status === 200;
       await new Promise((r) => setTimeout(r, 20)); // direct-done reaches the pool after the answer
-      if (directRuns > before && Atomics.load(pool.gate, 0) > 0) return;
+      if (ok && directRuns > before && Atomics.load(pool.gate, 0) > 0) return;
     }
     throw new Error("no direct run in time");
   };
@@ -348,8 +351,7 @@ describe("direct runs under faults (fake session threads that die or dawdle on c
     const lost = await infer(13); // the fake thread exits in the middle of a 13-row run
     expect(lost.status).toBe(503);
     expect(await lost.text()).toMatch(/session thread stopped during the run; retry/);
-    const end = Date.now() + 10_000;
-    while (!pool.ready() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    // The replacement thread opens, its port reaches the HTTP thread, and requests run directly again.
     await untilDirect();
     expect((await infer(2)).status).toBe(200);
   });
