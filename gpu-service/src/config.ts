@@ -40,9 +40,11 @@ export interface Config {
   padMultiple: 1 | 8;
   /**
    * Split a run of at least twice this many rows in two by length when that saves ≥ 10 % of its
-   * padded tokens (core/length-split.ts); 0 (the default): never. It pays for large models only.
+   * padded tokens (core/length-split.ts); 0: never; auto (the default): 64 on CPU, where a run
+   * costs what its tokens cost, 0 on CUDA, where a small model's run costs mostly its launches
+   * (splitRowsFor).
    */
-  minSplitRows: number;
+  minSplitRows: number | "auto";
   /** Pad runs to a few warmed-up shapes (core/shape-buckets.ts); auto: on CUDA only. */
   shapeBuckets: ShapeBucketsMode;
   logLevel: Level;
@@ -95,7 +97,6 @@ export const INT_FLAGS = {
   },
   intraOpThreads: { flag: "intra-op-threads", env: "GPU_INTRA_OP_THREADS", def: 0, min: 0, max: 1024 },
   padMultiple: { flag: "pad-multiple", env: "GPU_PAD_MULTIPLE", def: 1, min: 1, max: 8 },
-  minSplitRows: { flag: "min-split-rows", env: "GPU_MIN_SPLIT_ROWS", def: 0, min: 0, max: 1 << 20 },
 } satisfies Record<string, IntSpec>;
 
 export const DEFAULT_BUNDLE = "models/massive-scratch";
@@ -103,7 +104,7 @@ export const DEFAULT_BUNDLE = "models/massive-scratch";
 const USAGE = `usage: gpu-service [--host H] [--port N] [--bundle DIR]... [--model-repository DIR] [--device auto|cpu|cuda]
   [--variant fp32|fp16|int8] [--max-batch-size N] [--max-batch-tokens N] [--max-queue-delay-us N]
   [--max-queue-rows N] [--max-request-rows N] [--max-in-flight N] [--http-threads N] [--request-timeout-ms N] [--auth-token T] [--auth-token-next T]
-  [--insecure-no-auth] [--body-limit-bytes N] [--intra-op-threads N] [--pad-multiple 1|8] [--min-split-rows N] [--shape-buckets auto|on|off]
+  [--insecure-no-auth] [--body-limit-bytes N] [--intra-op-threads N] [--pad-multiple 1|8] [--min-split-rows auto|N] [--shape-buckets auto|on|off]
   [--log-level debug|info|warn|error]
 (every flag also reads an env var: see gpu-service/README.md)`;
 
@@ -177,6 +178,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     "insecure-no-auth": { type: "boolean" },
     "log-level": { type: "string" },
     "shape-buckets": { type: "string" },
+    "min-split-rows": { type: "string" },
     help: { type: "boolean" },
     ...Object.fromEntries(Object.values(INT_FLAGS).map((s) => [s.flag, { type: "string" }])),
   } as const;
@@ -213,6 +215,17 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   const shapeBuckets = str("shape-buckets", "GPU_SHAPE_BUCKETS") || "auto";
   if (shapeBuckets !== "auto" && shapeBuckets !== "on" && shapeBuckets !== "off")
     throw new ConfigError(`--shape-buckets must be auto, on or off, got ${JSON.stringify(shapeBuckets)}`);
+  const splitRaw = str("min-split-rows", "GPU_MIN_SPLIT_ROWS") || "auto";
+  const minSplitRows =
+    splitRaw === "auto"
+      ? "auto"
+      : parseInt10("--min-split-rows", splitRaw, {
+          flag: "min-split-rows",
+          env: "GPU_MIN_SPLIT_ROWS",
+          def: 0,
+          min: 0,
+          max: 1 << 20,
+        });
   const logLevel = str("log-level", "GPU_LOG_LEVEL") ?? "info";
   if (!["debug", "info", "warn", "error"].includes(logLevel))
     throw new ConfigError(`--log-level must be debug, info, warn or error, got ${JSON.stringify(logLevel)}`);
@@ -259,8 +272,18 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     bodyLimitBytes: ints.bodyLimitBytes,
     intraOpThreads: ints.intraOpThreads,
     padMultiple: ints.padMultiple as 1 | 8,
-    minSplitRows: ints.minSplitRows,
+    minSplitRows,
     shapeBuckets,
     logLevel: logLevel as Level,
   };
+}
+
+/**
+ * --min-split-rows auto: measured on the 2-core dev box (CPU, default bundle, runs of 256 rows), 64
+ * gave 1.29× the texts/s of no split; on an H100 the default bundle lost throughput with a split at
+ * 128 (docs/BENCHMARKS.md), while a DistilBERT-size model gained 8 %: there, set it by hand.
+ */
+export function splitRowsFor(setting: number | "auto", provider: string): number {
+  if (setting !== "auto") return setting;
+  return provider === "cpu" ? 64 : 0;
 }

@@ -13,7 +13,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
 import { type PeerListener, SessionPool } from "./backends/session-pool.ts";
 import { loadBundle } from "./bundle/load-bundle.ts";
-import type { Config } from "./config.ts";
+import { type Config, splitRowsFor } from "./config.ts";
 import { Batcher } from "./core/batcher.ts";
 import { systemClock } from "./core/clock.ts";
 import type { PaddingPolicy } from "./core/run-form.ts";
@@ -207,7 +207,7 @@ export class ModelRepository {
       maxRequestRows: config.maxRequestRows,
       maxInFlight: pool.size,
       padMultiple: config.padMultiple,
-      minSplitRows: config.minSplitRows,
+      minSplitRows: splitRowsFor(config.minSplitRows, pool.provider),
       maxSeqLength: m.maxLength,
       ...(useShapeBuckets(config.shapeBuckets, pool.provider)
         ? { shapeBuckets: shapeBuckets(config.maxBatchSize, m.maxLength) }

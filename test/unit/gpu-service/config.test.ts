@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, DEFAULT_BUNDLE, INT_FLAGS, parseConfig } from "../../../gpu-service/src/config.ts";
+import {
+  ConfigError,
+  DEFAULT_BUNDLE,
+  INT_FLAGS,
+  parseConfig,
+  splitRowsFor,
+} from "../../../gpu-service/src/config.ts";
 
 const TOKEN = "t".repeat(32);
 const NEXT = "n".repeat(40);
@@ -18,7 +24,7 @@ describe("gpu-service config", () => {
       maxQueueDelayUs: 0,
       httpThreads: 0,
       shapeBuckets: "auto",
-      minSplitRows: 0,
+      minSplitRows: "auto",
     });
     expect(c.maxBatchSize).toBe(INT_FLAGS.maxBatchSize.def);
   });
@@ -54,13 +60,19 @@ describe("gpu-service config", () => {
     );
   });
 
-  it("reads --min-split-rows from the flag or GPU_MIN_SPLIT_ROWS; 0 turns the length split off", () => {
-    const env = { INTENTQL_UPSTREAM_TOKEN: TOKEN, GPU_MIN_SPLIT_ROWS: "64" };
-    expect(parseConfig([], env).minSplitRows).toBe(64);
+  it("reads --min-split-rows (auto or a count) from the flag or GPU_MIN_SPLIT_ROWS", () => {
+    const env = { INTENTQL_UPSTREAM_TOKEN: TOKEN, GPU_MIN_SPLIT_ROWS: "128" };
+    expect(parseConfig([], env).minSplitRows).toBe(128);
     expect(parseConfig(["--min-split-rows", "0"], env).minSplitRows).toBe(0);
-    expect(() => parseConfig(["--min-split-rows", "-1"], env)).toThrow(/--min-split-rows/);
+    expect(parseConfig(["--min-split-rows", "auto"], env).minSplitRows).toBe("auto");
+    expect(() => parseConfig(["--min-split-rows", "some"], env)).toThrow(
+      /--min-split-rows must be an integer/,
+    );
+    // auto: split on CPU (runs cost their tokens), not on CUDA (a small model's runs cost their launches)
+    expect(splitRowsFor("auto", "cpu")).toBe(64);
+    expect(splitRowsFor("auto", "cuda")).toBe(0);
+    expect(splitRowsFor(128, "cuda")).toBe(128);
   });
-
   it("fails closed: a token of at least 32 characters, or --insecure-no-auth outside production", () => {
     expect(() => parseConfig([], {})).toThrow(/no auth token/);
     expect(() => parseConfig([], { NODE_ENV: "production" })).toThrow(/no auth token/);
