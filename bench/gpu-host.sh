@@ -42,7 +42,7 @@ fi
 #     single-text requests, all in one process; first with HTTP on HTTP_THREADS threads (the issue
 #     13 configuration), then with HTTP on the main thread, the way before --http-threads.
 PORT=8500
-# --min-split-rows 128: runs of ≥ 256 rows split by length (off by default: docs/BENCHMARKS.md).
+# --min-split-rows 128: runs of ≥ 256 rows split by length (auto leaves it off on CUDA: docs/BENCHMARKS.md).
 FULL_FLAGS=(--bundle "$BUNDLE" --max-batch-size 1024 --max-batch-tokens 32768 --max-queue-rows 65536 --min-split-rows 128)
 HTTP_THREADS=${HTTP_THREADS:-4}
 # EXTRA_FLAGS: more service flags for both configurations (e.g. --intra-op-threads 16).
