@@ -19,6 +19,7 @@ import { createMetrics } from "../../../gpu-service/src/metrics.ts";
 import type { LocalModel } from "../../../gpu-service/src/model-repository.ts";
 import { HttpThreads } from "../../../gpu-service/src/router/http-threads.ts";
 import type { RouterState } from "../../../gpu-service/src/router/server.ts";
+import { fakeSessionThreads } from "../../support/fake-session-threads.ts";
 import { type GpuServiceHandle, startGpuService } from "../../support/gpu-service.ts";
 import { argmaxRows, postBinary } from "./client.ts";
 
@@ -264,22 +265,10 @@ describe("direct runs under faults (fake session threads that die or dawdle on c
   const state: RouterState<LocalModel> = { phase: "ready", models: new Map() };
   beforeAll(async () => {
     pool = await SessionPool.open({
-      models: {
-        cpu: { path: "unused.onnx", variant: "fp32" },
-        cuda: { path: "unused.onnx", variant: "fp32" },
-      },
-      device: "cpu",
-      intraOpThreads: 1,
-      where: "fake",
-      outputName: "logits",
-      warmUp: { maxBatchSize: 32, maxBatchTokens: 4096, maxSeqLength: 128, clsId: 101n, shapeBuckets: "off" },
+      ...fakeSessionThreads,
       size: 1,
       log: createLogger("error", () => {}),
       onDirectRun: () => directRuns++,
-      threadEntry: {
-        url: new URL("../../support/crashing-session-thread.ts", import.meta.url),
-        execArgv: ["--import", "tsx"],
-      },
     });
     const batcher = new Batcher({
       maxBatchSize: 32,

@@ -11,30 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionPool } from "../../../gpu-service/src/backends/session-pool.ts";
 import { BackendUnavailableError } from "../../../gpu-service/src/core/errors.ts";
 import { createLogger } from "../../../gpu-service/src/log.ts";
+import { fakeSessionThreads } from "../../support/fake-session-threads.ts";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
 let pool: SessionPool;
-const fakeThreadOptions = {
-  models: {
-    cpu: { path: "unused.onnx", variant: "fp32" as const },
-    cuda: { path: "unused.onnx", variant: "fp32" as const },
-  },
-  device: "cpu" as const,
-  intraOpThreads: 1,
-  where: "fake",
-  outputName: "logits",
-  warmUp: {
-    maxBatchSize: 1,
-    maxBatchTokens: 128,
-    maxSeqLength: 128,
-    clsId: 101n,
-    shapeBuckets: "off" as const,
-  },
-  threadEntry: {
-    url: new URL("../../support/crashing-session-thread.ts", import.meta.url),
-    execArgv: ["--import", "tsx"],
-  },
-};
 
 function batch(rows: number, seqLength = 16) {
   const inputIds = new BigInt64Array(rows * seqLength).fill(101n);
@@ -79,7 +59,7 @@ describe("session pool (worker threads)", () => {
     const readiness: boolean[] = [];
     const log: string[] = [];
     const crashing = await SessionPool.open({
-      ...fakeThreadOptions,
+      ...fakeSessionThreads,
       size: 2,
       log: createLogger("debug", (line) => log.push(line)),
       onReadyChange: (ready) => readiness.push(ready),
@@ -104,7 +84,7 @@ describe("session pool (worker threads)", () => {
 
   it("with no thread up, a run fails at once instead of waiting", async () => {
     const single = await SessionPool.open({
-      ...fakeThreadOptions,
+      ...fakeSessionThreads,
       size: 1,
       log: createLogger("error", () => {}),
     });
@@ -120,7 +100,7 @@ describe("session pool (worker threads)", () => {
   describe("direct runs: the gate an HTTP thread claims on an idle pool", () => {
     const open = (size: number, onDirectRun?: (info: { rows: number }) => void) =>
       SessionPool.open({
-        ...fakeThreadOptions,
+        ...fakeSessionThreads,
         size,
         log: createLogger("error", () => {}),
         ...(onDirectRun ? { onDirectRun } : {}),

@@ -41,19 +41,23 @@ describe("gpu-service --shape-buckets on", () => {
     expect(plainLoaded.warmupRuns).toBeLessThan(loaded.warmupRuns);
   });
 
-  it("pads runs to the buckets without changing any text's logits", async () => {
-    // 5 texts → a run of 6 rows (one dummy), lengths padded to the next length bucket.
-    const texts = [...TEXTS, "set a timer for ten minutes please"];
+  /** Both services answer `texts` with the same logits (within fp32 rounding). */
+  const expectSameLogits = async (texts: string[]) => {
     const [a, b] = await Promise.all([
       postBinary(bucketed.url, texts, BINARY),
       postBinary(plain.url, texts, BINARY),
     ]);
     expect(a.status).toBe(200);
-    expect(a.header.outputs[0]!.shape).toEqual([5, 60]);
+    expect(a.header.outputs[0]!.shape).toEqual([texts.length, 60]);
     const x = Array.from(a.logits!);
     const y = Array.from(b.logits!);
     expect(x).toHaveLength(y.length);
     for (let i = 0; i < x.length; i++) expect(Math.abs(x[i]! - y[i]!)).toBeLessThan(1e-4);
+  };
+
+  it("pads runs to the buckets without changing any text's logits", async () => {
+    // 5 texts → a run of 6 rows (one dummy), lengths padded to the next length bucket.
+    await expectSameLogits([...TEXTS, "set a timer for ten minutes please"]);
     const metrics = await (await fetch(`${bucketed.url}/metrics`)).text();
     // rows counted are the real ones, not the dummies
     expect(metrics).toMatch(/^intentql_rows_total\{model="massive-scratch"\} 5$/m);
@@ -63,16 +67,7 @@ describe("gpu-service --shape-buckets on", () => {
     const long = "please set an alarm for seven thirty tomorrow morning and remind me to call my mother";
     const texts = ["play jazz", long, "lights off", `${long} again`, "stop", `${long} now`, "hello", long];
     const before = await (await fetch(`${bucketed.url}/metrics`)).text();
-    const [a, b] = await Promise.all([
-      postBinary(bucketed.url, texts, BINARY),
-      postBinary(plain.url, texts, BINARY),
-    ]);
-    expect(a.status).toBe(200);
-    expect(a.header.outputs[0]!.shape).toEqual([8, 60]);
-    const x = Array.from(a.logits!);
-    const y = Array.from(b.logits!);
-    expect(x).toHaveLength(y.length);
-    for (let i = 0; i < x.length; i++) expect(Math.abs(x[i]! - y[i]!)).toBeLessThan(1e-4);
+    await expectSameLogits(texts);
     const splitRuns = (text: string): number =>
       Number(/^intentql_split_runs_total\{model="massive-scratch"\} (\d+)$/m.exec(text)?.[1] ?? 0);
     const after = await (await fetch(`${bucketed.url}/metrics`)).text();
