@@ -24,7 +24,8 @@
  *   marked, and its rows that are still queued are stepped over when the next run forms.
  * - Length split (`minSplitRows` > 0): a run of at least 2 × minSplitRows rows whose padding can
  *   shrink by ≥ 10 % is run as two parts, its shorter and its longer rows, each padded to its own
- *   longest row (length-split.ts). Both parts run on the same slot, one after the other.
+ *   longest row (length-split.ts; runs are formed by run-form.ts). Both parts run on the same slot,
+ *   one after the other.
  * - Every run is settled whatever happens (try/finally): a run that throws, rejects or returns the
  *   wrong shape fails exactly the requests in it, and its slot is freed.
  */
