@@ -37,6 +37,8 @@ export interface Config {
   authTokens: string[];
   bodyLimitBytes: number;
   intraOpThreads: number;
+  /** A session thread polls for its next message this long after a run (µs) before it sleeps; 0: never. */
+  spinWaitUs: number;
   padMultiple: 1 | 8;
   /**
    * Split a run of at least twice this many rows in two by length when that saves ≥ 10 % of its
@@ -96,6 +98,7 @@ export const INT_FLAGS = {
     max: 1 << 30,
   },
   intraOpThreads: { flag: "intra-op-threads", env: "GPU_INTRA_OP_THREADS", def: 0, min: 0, max: 1024 },
+  spinWaitUs: { flag: "spin-wait-us", env: "GPU_SPIN_WAIT_US", def: 0, min: 0, max: 10_000 },
   padMultiple: { flag: "pad-multiple", env: "GPU_PAD_MULTIPLE", def: 1, min: 1, max: 8 },
 } satisfies Record<string, IntSpec>;
 
@@ -104,7 +107,7 @@ export const DEFAULT_BUNDLE = "models/massive-scratch";
 const USAGE = `usage: gpu-service [--host H] [--port N] [--bundle DIR]... [--model-repository DIR] [--device auto|cpu|cuda]
   [--variant fp32|fp16|int8] [--max-batch-size N] [--max-batch-tokens N] [--max-queue-delay-us N]
   [--max-queue-rows N] [--max-request-rows N] [--max-in-flight N] [--http-threads N] [--request-timeout-ms N] [--auth-token T] [--auth-token-next T]
-  [--insecure-no-auth] [--body-limit-bytes N] [--intra-op-threads N] [--pad-multiple 1|8] [--min-split-rows auto|N] [--shape-buckets auto|on|off]
+  [--insecure-no-auth] [--body-limit-bytes N] [--intra-op-threads N] [--spin-wait-us N] [--pad-multiple 1|8] [--min-split-rows auto|N] [--shape-buckets auto|on|off]
   [--log-level debug|info|warn|error]
 (every flag also reads an env var: see gpu-service/README.md)`;
 
@@ -271,6 +274,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     ),
     bodyLimitBytes: ints.bodyLimitBytes,
     intraOpThreads: ints.intraOpThreads,
+    spinWaitUs: ints.spinWaitUs,
     padMultiple: ints.padMultiple as 1 | 8,
     minSplitRows,
     shapeBuckets,

@@ -178,6 +178,7 @@ export class ModelRepository {
       },
       device: config.device,
       intraOpThreads: config.intraOpThreads,
+      spinWaitUs: config.spinWaitUs,
       where: m.name,
       outputName: m.outputs[0]!.name,
       warmUp: {

@@ -14,7 +14,7 @@
  * error back on that port, without the main thread in between; the main thread hears of it after.
  * A failure to open the session throws, which ends the thread with an error the pool reports.
  */
-import { type MessagePort, parentPort, workerData } from "node:worker_threads";
+import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import type { Variant } from "@intentql/schema";
 import { type RunBatch, runTokens } from "../core/batch.ts";
 import { bucketShapes, type ShapeBucketsMode, shapeBuckets, useShapeBuckets } from "../core/shape-buckets.ts";
@@ -25,6 +25,11 @@ export interface SessionThreadData {
   models: Record<Provider, { path: string; variant: Variant }>;
   device: Device;
   intraOpThreads: number;
+  /**
+   * After a run, poll for the next message this long (µs) instead of sleeping (--spin-wait-us; 0:
+   * never): a lone caller's next request then finds the thread awake.
+   */
+  spinWaitUs?: number;
   where: string;
   outputName: string;
   warmUp: {
@@ -88,30 +93,55 @@ async function main(port: NonNullable<typeof parentPort>, data: SessionThreadDat
   };
   const send = (to: MessagePort | typeof port, outcome: RunOutcome): void =>
     to.postMessage(outcome, outcome.type === "result" ? [outcome.logits.buffer as ArrayBuffer] : []);
-  port.on("message", async (message: ToSessionThread) => {
+  const peers = new Set<MessagePort>();
+  const onMain = async (message: ToSessionThread): Promise<void> => {
     if (!("type" in message)) {
       send(port, await run(message));
+      spinForNext();
       return;
     }
     const peer = message.port;
-    peer.on("message", async (direct: DirectRunMessage) => {
-      const started = performance.now();
-      const outcome = await run(direct);
-      // The pool hears first, so that it reopens its gate while the HTTP thread answers: the next
-      // request of a lone caller then finds the model idle again.
-      port.postMessage({
-        type: "direct-done",
-        rows: direct.realRows,
-        tokens: runTokens(direct),
-        parts: direct.parts?.length ?? 1,
-        ms: performance.now() - started,
-        ok: outcome.type === "result",
-      } satisfies ThreadMessage);
-      send(peer, outcome);
-    });
+    peers.add(peer);
+    peer.on("message", (direct: DirectRunMessage) => void onPeer(peer, direct));
     // The HTTP thread is gone (its end closed): nothing more comes on this port.
-    peer.on("close", () => peer.removeAllListeners());
-  });
+    peer.on("close", () => {
+      peers.delete(peer);
+      peer.removeAllListeners();
+    });
+  };
+  const onPeer = async (peer: MessagePort, direct: DirectRunMessage): Promise<void> => {
+    const started = performance.now();
+    const outcome = await run(direct);
+    // The pool hears first, so that it reopens its gate while the HTTP thread answers: the next
+    // request of a lone caller then finds the model idle again.
+    port.postMessage({
+      type: "direct-done",
+      rows: direct.realRows,
+      tokens: runTokens(direct),
+      parts: direct.parts?.length ?? 1,
+      ms: performance.now() - started,
+      ok: outcome.type === "result",
+    } satisfies ThreadMessage);
+    send(peer, outcome);
+    spinForNext();
+  };
+  // --spin-wait-us: the thread has nothing else to do, so it may poll its ports for a while before
+  // it sleeps; a message found is handled as its listener would (receiveMessageOnPort takes it off
+  // the port's queue, so the listener never sees it).
+  const spinForNext = (): void => {
+    const spinUs = data.spinWaitUs ?? 0;
+    if (spinUs <= 0) return;
+    const until = performance.now() + spinUs / 1000;
+    while (performance.now() < until) {
+      const fromMain = receiveMessageOnPort(port);
+      if (fromMain !== undefined) return void onMain(fromMain.message as ToSessionThread);
+      for (const peer of peers) {
+        const direct = receiveMessageOnPort(peer);
+        if (direct !== undefined) return void onPeer(peer, direct.message as DirectRunMessage);
+      }
+    }
+  };
+  port.on("message", (message: ToSessionThread) => void onMain(message));
 }
 
 if (parentPort !== null && (workerData as { kind?: string } | null)?.kind === "intentql-session")

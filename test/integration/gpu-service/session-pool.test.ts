@@ -82,6 +82,42 @@ describe("session pool (worker threads)", () => {
     }
   });
 
+  it("with --spin-wait-us, a thread that polls for its next run answers it the same", async () => {
+    const bundle = await loadBundle(resolve(ROOT, "models/massive-scratch"));
+    const model = { path: bundle.modelPath("fp32"), variant: "fp32" as const };
+    const spinning = await SessionPool.open({
+      models: { cpu: model, cuda: model },
+      device: "cpu",
+      intraOpThreads: 1,
+      spinWaitUs: 50_000, // longer than the gap between these runs: each one is found by polling
+      where: "massive-scratch",
+      outputName: "logits",
+      warmUp: { maxBatchSize: 8, maxBatchTokens: 1024, maxSeqLength: 128, clsId: 101n, shapeBuckets: "off" },
+      size: 1,
+      log: createLogger("error", () => {}),
+    });
+    try {
+      for (const rows of [1, 3, 2, 4]) {
+        const [a, b] = [await spinning.run(batch(rows)), await pool.run(batch(rows))];
+        expect(Array.from(a)).toEqual(Array.from(b));
+      }
+      // A direct run sent while the thread polls is found the same way.
+      const ports = new Map<number, MessagePort>();
+      spinning.connectPeers((session, port) => ports.set(session, port));
+      await spinning.run(batch(1)); // the thread now polls its ports, the new peer port included
+      const open = Atomics.load(spinning.gate, 0);
+      expect(Atomics.compareExchange(spinning.gate, 0, open, -1)).toBe(open);
+      const { inputIds, attentionMask } = batch(2);
+      const out = await new Promise<{ logits: Float32Array }>((done) => {
+        ports.get(0)!.once("message", done);
+        ports.get(0)!.postMessage({ id: 1, rows: 2, seqLength: 16, inputIds, attentionMask, realRows: 2 });
+      });
+      expect(Array.from(out.logits)).toEqual(Array.from(await pool.run(batch(2))));
+    } finally {
+      await spinning.close();
+    }
+  });
+
   it("with no thread up, a run fails at once instead of waiting", async () => {
     const single = await SessionPool.open({
       ...fakeSessionThreads,
