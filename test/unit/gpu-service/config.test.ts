@@ -73,6 +73,15 @@ describe("gpu-service config", () => {
     expect(splitRowsFor("auto", "cuda")).toBe(0);
     expect(splitRowsFor(128, "cuda")).toBe(128);
   });
+
+  it("reads --spin-wait-us from the flag or GPU_SPIN_WAIT_US, off by default and at most 10 ms", () => {
+    const env = { INTENTQL_UPSTREAM_TOKEN: TOKEN };
+    expect(parseConfig([], env).spinWaitUs).toBe(0);
+    expect(parseConfig([], { ...env, GPU_SPIN_WAIT_US: "2000" }).spinWaitUs).toBe(2000);
+    expect(() => parseConfig(["--spin-wait-us", "10001"], env)).toThrow(
+      /--spin-wait-us must be between 0 and 10000/,
+    );
+  });
   it("fails closed: a token of at least 32 characters, or --insecure-no-auth outside production", () => {
     expect(() => parseConfig([], {})).toThrow(/no auth token/);
     expect(() => parseConfig([], { NODE_ENV: "production" })).toThrow(/no auth token/);
