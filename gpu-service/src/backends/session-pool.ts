@@ -185,13 +185,7 @@ export class SessionPool {
     // A claim the pool had not come across yet (it started no run meanwhile): consumed now.
     const value = Atomics.load(this.gate, 0);
     if (value < 0) Atomics.compareExchange(this.gate, 0, value, GATE_CLOSED);
-    this.opts.onDirectRun?.({
-      rows: info.rows,
-      tokens: info.tokens,
-      parts: info.parts,
-      ms: info.ms,
-      ok: info.ok,
-    });
+    this.opts.onDirectRun?.(info);
     this.settleDirect();
   }
 

@@ -62,46 +62,26 @@ export function padRows(
   const inputIds = new BigInt64Array(runRows * seqLength);
   const attentionMask = new BigInt64Array(runRows * seqLength);
   if (padId !== 0n) inputIds.fill(padId);
+  padInto(inputIds, attentionMask, rows, seqLength, runRows);
+  return { inputIds, attentionMask };
+}
+
+/**
+ * padRows into given blocks (ids already filled with the padding id, mask with 0): how a run in parts
+ * writes each part into its share of the run's tensors.
+ */
+export function padInto(
+  inputIds: BigInt64Array,
+  attentionMask: BigInt64Array,
+  rows: readonly Row[],
+  seqLength: number,
+  runRows: number,
+): void {
   for (const [r, row] of rows.entries()) {
     inputIds.set(row.ids, r * seqLength);
     attentionMask.set(row.mask, r * seqLength);
   }
   for (let r = rows.length; r < runRows; r++) attentionMask[r * seqLength] = 1n;
-  return { inputIds, attentionMask };
-}
-
-/**
- * padRows for a run in parts: part i holds the next `counts[i]` rows, padded to its own shape.
- * Returns the tensors and, per row, its output row in the run (dummies sit at the end of each part).
- */
-export function padParts(
-  rows: readonly Row[],
-  counts: readonly number[],
-  parts: readonly RunPart[],
-  padId: bigint,
-): { inputIds: BigInt64Array; attentionMask: BigInt64Array; outputRows: Int32Array } {
-  const tokens = runTokens({ rows: 0, seqLength: 0, parts });
-  const inputIds = new BigInt64Array(tokens);
-  const attentionMask = new BigInt64Array(tokens);
-  const outputRows = new Int32Array(rows.length);
-  if (padId !== 0n) inputIds.fill(padId);
-  let row = 0;
-  let outRow = 0;
-  let offset = 0;
-  parts.forEach((part, i) => {
-    for (let r = 0; r < counts[i]!; r++) {
-      const { ids, mask } = rows[row + r]!;
-      inputIds.set(ids, offset + r * part.seqLength);
-      attentionMask.set(mask, offset + r * part.seqLength);
-      outputRows[row + r] = outRow + r;
-    }
-    // Dummy rows: one attended padding token each, as in padRows.
-    for (let r = counts[i]!; r < part.rows; r++) attentionMask[offset + r * part.seqLength] = 1n;
-    row += counts[i]!;
-    outRow += part.rows;
-    offset += part.rows * part.seqLength;
-  });
-  return { inputIds, attentionMask, outputRows };
 }
 
 /**

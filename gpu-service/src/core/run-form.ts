@@ -4,7 +4,7 @@
  * thread that runs a request directly on an idle model (router/http-thread.ts), so a text is padded
  * the same way whichever path it takes.
  */
-import { padParts, padRows, type Row, type RunBatch } from "./batch.ts";
+import { padInto, padRows, type Row, type RunBatch, runTokens } from "./batch.ts";
 import { planLengthSplit } from "./length-split.ts";
 import { bucketUp, type ShapeBuckets } from "./shape-buckets.ts";
 
@@ -61,17 +61,39 @@ export function formRun(rows: readonly Row[], policy: PaddingPolicy): FormedRun 
         { rows: paddedRows(policy, cut), seqLength: paddedLength(policy, lengths[order[cut - 1]!]!) },
         { rows: paddedRows(policy, rows.length - cut), seqLength: paddedLength(policy, longest) },
       ];
-      const sorted = Array.from(order, (i) => rows[i]!);
-      const padded = padParts(sorted, counts, parts, policy.padId);
-      // padParts numbers rows in sorted order; the caller numbers them in its own.
+      // Part i holds the next counts[i] rows in length order, padded to its own shape; its dummy
+      // rows follow its real ones. outputRows maps each row, in the caller's order, to its output.
+      const tokens = runTokens({ rows: 0, seqLength: 0, parts });
+      const inputIds = new BigInt64Array(tokens);
+      const attentionMask = new BigInt64Array(tokens);
+      if (policy.padId !== 0n) inputIds.fill(policy.padId);
       const outputRows = new Int32Array(rows.length);
-      for (let s = 0; s < order.length; s++) outputRows[order[s]!] = padded.outputRows[s]!;
+      let taken = 0;
+      let outRow = 0;
+      let offset = 0;
+      parts.forEach((part, i) => {
+        const positions = order.subarray(taken, taken + counts[i]!);
+        const end = offset + part.rows * part.seqLength;
+        padInto(
+          inputIds.subarray(offset, end),
+          attentionMask.subarray(offset, end),
+          Array.from(positions, (r) => rows[r]!),
+          part.seqLength,
+          part.rows,
+        );
+        positions.forEach((r, j) => {
+          outputRows[r] = outRow + j;
+        });
+        taken += counts[i]!;
+        outRow += part.rows;
+        offset = end;
+      });
       return {
         batch: {
           rows: parts[0]!.rows + parts[1]!.rows,
           seqLength: parts[1]!.seqLength,
-          inputIds: padded.inputIds,
-          attentionMask: padded.attentionMask,
+          inputIds,
+          attentionMask,
           parts,
         },
         outputRows,

@@ -92,6 +92,11 @@ export class DirectRunner {
    */
   tryRun(model: string, direct: DirectSnapshot | undefined, requests: readonly HeldRequest[]): boolean {
     if (direct === undefined || requests.length === 0) return false;
+    // Under load the gate is shut: find that out before touching any row.
+    const open = Atomics.load(direct.gate, 0);
+    if (open <= 0) return false;
+    const peer = this.peers.get(model)?.get(open - 1);
+    if (peer === undefined || peer.pool !== direct.pool) return false;
     const rows: Row[] = [];
     let longest = 0;
     for (const r of requests)
@@ -107,10 +112,6 @@ export class DirectRunner {
       direct.maxBatchTokens
     )
       return false;
-    const open = Atomics.load(direct.gate, 0);
-    if (open <= 0) return false;
-    const peer = this.peers.get(model)?.get(open - 1);
-    if (peer === undefined || peer.pool !== direct.pool) return false;
     if (Atomics.compareExchange(direct.gate, 0, open, this.claim) !== open) return false;
 
     const { batch, outputRows } = formRun(rows, direct.padding);

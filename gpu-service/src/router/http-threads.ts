@@ -21,9 +21,10 @@ import type { Row } from "../core/batch.ts";
 import { BackendUnavailableError } from "../core/errors.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import type { LocalModel } from "../model-repository.ts";
+import type { DirectRuns, LocalModel } from "../model-repository.ts";
 import { workerEntry } from "../worker-entry.ts";
 import {
+  type DirectSnapshot,
   errorToWire,
   type FromHttpThread,
   type HttpRouterSettings,
@@ -148,17 +149,7 @@ export class HttpThreads {
         vocabText: m.vocabText,
         inputs: m.inputs,
         outputs: m.outputs,
-        ...(m.direct
-          ? {
-              direct: {
-                pool: m.direct.pool,
-                gate: m.direct.gate,
-                padding: m.direct.padding,
-                maxBatchSize: m.direct.maxBatchSize,
-                maxBatchTokens: m.direct.maxBatchTokens,
-              },
-            }
-          : {}),
+        ...(m.direct ? { direct: directSnapshot(m.direct) } : {}),
       })),
     };
     for (const slot of this.slots) if (slot.up) this.send(slot, { type: "state", state: snapshot });
@@ -426,4 +417,9 @@ export class HttpThreads {
     const all = [own, ...theirs.filter((j): j is MetricsJson => j !== null)];
     return AggregatorRegistry.aggregate(all).metrics();
   }
+}
+
+/** What of a model's direct runs crosses to an HTTP thread: everything but the function. */
+function directSnapshot({ connectPeers: _connectPeers, ...snapshot }: DirectRuns): DirectSnapshot {
+  return snapshot;
 }
