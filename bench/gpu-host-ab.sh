@@ -25,12 +25,12 @@ for round in $(seq "$ROUNDS"); do
     load "${side}_r${round}_c1_t1" 1 1
     load "${side}_r${round}_c256_t32" 256 32 8
     load "${side}_r${round}_c256_t1" 256 1 8
-    kill "${PIDS[-1]}" 2>/dev/null; wait "${PIDS[-1]}" 2>/dev/null
+    stop_service
   done
 done
 if start_service $PORT "$OUT/ab-pad1.log" "${FLAGS[@]}" --pad-multiple 1; then
   load head_pad1_c256_t32 256 32 8
   load head_pad1_c1_t1 1 1
-  kill "${PIDS[-1]}" 2>/dev/null; wait "${PIDS[-1]}" 2>/dev/null
+  stop_service
 fi
 echo '{"step":"done"}'

@@ -35,6 +35,8 @@ start_service() { # port logfile flags...
   done
   note service "port $port not ready: $(tail -c 600 "$log" | tr '"\n' "' ")"; return 1
 }
+# Stops the service start_service started last and waits for it to exit.
+stop_service() { kill "${PIDS[-1]}" 2>/dev/null; wait "${PIDS[-1]}" 2>/dev/null; }
 # Counters of the service's /metrics that matter per load step (runs, rows, model seconds) and the
 # event-loop delay since the previous scrape: the main thread's, and the worst HTTP thread's
 # (--http-threads; 0 without).

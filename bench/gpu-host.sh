@@ -55,14 +55,14 @@ if step threads && [[ -f $BUNDLE/bundle.json ]] && start_service $PORT "$OUT/ser
   load "threads${HTTP_THREADS}_saturation_c256_t1" 256 1 8
   load "threads${HTTP_THREADS}_saturation_c64_t32" 64 32 4
   load "threads${HTTP_THREADS}_saturation_c512_t32" 512 32 8
-  kill "${PIDS[-1]}" 2>/dev/null; wait "${PIDS[-1]}" 2>/dev/null
+  stop_service
 fi
 # The same threads configuration without the length split (--min-split-rows 0): saturation.
 PORT=8505
 if step nosplit && [[ -f $BUNDLE/bundle.json ]] && start_service $PORT "$OUT/service-full-nosplit.log" \
     "${FULL_FLAGS[@]}" --http-threads "$HTTP_THREADS" --min-split-rows 0; then
   load "threads${HTTP_THREADS}_nosplit_saturation_c256_t32" 256 32 8
-  kill "${PIDS[-1]}" 2>/dev/null; wait "${PIDS[-1]}" 2>/dev/null
+  stop_service
 fi
 # The same threads configuration without shape buckets (before --shape-buckets): the steps they change.
 PORT=8504
@@ -70,14 +70,14 @@ if step nobuckets && [[ -f $BUNDLE/bundle.json ]] && start_service $PORT "$OUT/s
     "${FULL_FLAGS[@]}" --http-threads "$HTTP_THREADS" --shape-buckets off; then
   load "threads${HTTP_THREADS}_nobuckets_latency_c1_t1" 1 1
   load "threads${HTTP_THREADS}_nobuckets_saturation_c256_t1" 256 1 8
-  kill "${PIDS[-1]}" 2>/dev/null; wait "${PIDS[-1]}" 2>/dev/null
+  stop_service
 fi
 PORT=8503
 if step main && [[ -f $BUNDLE/bundle.json ]] && start_service $PORT "$OUT/service-full.log" "${FULL_FLAGS[@]}"; then
   load main_latency_c1_t1 1 1
   load main_saturation_c256_t32 256 32 8
   load main_saturation_c256_t1 256 1 8
-  kill "${PIDS[-1]}" 2>/dev/null; wait "${PIDS[-1]}" 2>/dev/null
+  stop_service
 fi
 
 # (3) the seed card's way on the same GPU and geometry.
