@@ -37,8 +37,11 @@ export interface Config {
   authTokens: string[];
   bodyLimitBytes: number;
   intraOpThreads: number;
-  /** A session thread polls for its next message this long after a run (µs) before it sleeps; 0: never. */
-  spinWaitUs: number;
+  /**
+   * A session thread polls for its next message this long after a run (µs) before it sleeps; 0:
+   * never; auto (the default): 2000 on CUDA, 0 on CPU (backends/session-thread.ts spinWaitFor).
+   */
+  spinWaitUs: number | "auto";
   padMultiple: 1 | 8;
   /**
    * Split a run of at least twice this many rows in two by length when that saves ≥ 10 % of its
@@ -98,7 +101,6 @@ export const INT_FLAGS = {
     max: 1 << 30,
   },
   intraOpThreads: { flag: "intra-op-threads", env: "GPU_INTRA_OP_THREADS", def: 0, min: 0, max: 1024 },
-  spinWaitUs: { flag: "spin-wait-us", env: "GPU_SPIN_WAIT_US", def: 0, min: 0, max: 10_000 },
   padMultiple: { flag: "pad-multiple", env: "GPU_PAD_MULTIPLE", def: 1, min: 1, max: 8 },
 } satisfies Record<string, IntSpec>;
 
@@ -107,7 +109,7 @@ export const DEFAULT_BUNDLE = "models/massive-scratch";
 const USAGE = `usage: gpu-service [--host H] [--port N] [--bundle DIR]... [--model-repository DIR] [--device auto|cpu|cuda]
   [--variant fp32|fp16|int8] [--max-batch-size N] [--max-batch-tokens N] [--max-queue-delay-us N]
   [--max-queue-rows N] [--max-request-rows N] [--max-in-flight N] [--http-threads N] [--request-timeout-ms N] [--auth-token T] [--auth-token-next T]
-  [--insecure-no-auth] [--body-limit-bytes N] [--intra-op-threads N] [--spin-wait-us N] [--pad-multiple 1|8] [--min-split-rows auto|N] [--shape-buckets auto|on|off]
+  [--insecure-no-auth] [--body-limit-bytes N] [--intra-op-threads N] [--spin-wait-us auto|N] [--pad-multiple 1|8] [--min-split-rows auto|N] [--shape-buckets auto|on|off]
   [--log-level debug|info|warn|error]
 (every flag also reads an env var: see gpu-service/README.md)`;
 
@@ -182,6 +184,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     "log-level": { type: "string" },
     "shape-buckets": { type: "string" },
     "min-split-rows": { type: "string" },
+    "spin-wait-us": { type: "string" },
     help: { type: "boolean" },
     ...Object.fromEntries(Object.values(INT_FLAGS).map((s) => [s.flag, { type: "string" }])),
   } as const;
@@ -218,17 +221,15 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   const shapeBuckets = str("shape-buckets", "GPU_SHAPE_BUCKETS") || "auto";
   if (shapeBuckets !== "auto" && shapeBuckets !== "on" && shapeBuckets !== "off")
     throw new ConfigError(`--shape-buckets must be auto, on or off, got ${JSON.stringify(shapeBuckets)}`);
-  const splitRaw = str("min-split-rows", "GPU_MIN_SPLIT_ROWS") || "auto";
-  const minSplitRows =
-    splitRaw === "auto"
+  // "auto" (the default) or a count: the count is resolved per provider where the model opens.
+  const autoOrInt = (flag: string, envName: string, max: number): number | "auto" => {
+    const raw = str(flag, envName) || "auto";
+    return raw === "auto"
       ? "auto"
-      : parseInt10("--min-split-rows", splitRaw, {
-          flag: "min-split-rows",
-          env: "GPU_MIN_SPLIT_ROWS",
-          def: 0,
-          min: 0,
-          max: 1 << 20,
-        });
+      : parseInt10(`--${flag}`, raw, { flag, env: envName, def: 0, min: 0, max });
+  };
+  const minSplitRows = autoOrInt("min-split-rows", "GPU_MIN_SPLIT_ROWS", 1 << 20);
+  const spinWaitUs = autoOrInt("spin-wait-us", "GPU_SPIN_WAIT_US", 10_000);
   const logLevel = str("log-level", "GPU_LOG_LEVEL") ?? "info";
   if (!["debug", "info", "warn", "error"].includes(logLevel))
     throw new ConfigError(`--log-level must be debug, info, warn or error, got ${JSON.stringify(logLevel)}`);
@@ -274,7 +275,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     ),
     bodyLimitBytes: ints.bodyLimitBytes,
     intraOpThreads: ints.intraOpThreads,
-    spinWaitUs: ints.spinWaitUs,
+    spinWaitUs,
     padMultiple: ints.padMultiple as 1 | 8,
     minSplitRows,
     shapeBuckets,

@@ -20,6 +20,20 @@ import { type RunBatch, runTokens } from "../core/batch.ts";
 import { bucketShapes, type ShapeBucketsMode, shapeBuckets, useShapeBuckets } from "../core/shape-buckets.ts";
 import { type Device, openSession, type Provider, warmUp } from "./onnx.ts";
 
+/**
+ * --spin-wait-us auto: 2000 µs on CUDA, where the thread waits on the GPU anyway and a spinning
+ * core costs nothing else; on two H100 instances it took a lone text's p50 from 1.414 to 1.262 ms
+ * and from 1.533 to 1.427 ms (docs/BENCHMARKS.md). Never on CPU, where the spinning core is one the
+ * next run's intra-op threads need.
+ */
+export const CUDA_SPIN_WAIT_US = 2000;
+
+export function spinWaitFor(setting: number | "auto" | undefined, provider: Provider): number {
+  if (setting === undefined) return 0;
+  if (setting !== "auto") return setting;
+  return provider === "cuda" ? CUDA_SPIN_WAIT_US : 0;
+}
+
 export interface SessionThreadData {
   /** Which file and variant each provider loads (the bundle's choice, or --variant). */
   models: Record<Provider, { path: string; variant: Variant }>;
@@ -27,9 +41,9 @@ export interface SessionThreadData {
   intraOpThreads: number;
   /**
    * After a run, poll for the next message this long (µs) instead of sleeping (--spin-wait-us; 0:
-   * never): a lone caller's next request then finds the thread awake.
+   * never; auto: spinWaitFor): a lone caller's next request then finds the thread awake.
    */
-  spinWaitUs?: number;
+  spinWaitUs?: number | "auto";
   where: string;
   outputName: string;
   warmUp: {
@@ -70,6 +84,7 @@ async function main(port: NonNullable<typeof parentPort>, data: SessionThreadDat
     ? bucketShapes(shapeBuckets(w.maxBatchSize, w.maxSeqLength), w.maxBatchTokens)
     : undefined;
   const warmupRuns = await warmUp(model, { ...w, ...(shapes ? { shapes } : {}) });
+  const spinUs = spinWaitFor(data.spinWaitUs, model.provider);
   const ready: ThreadMessage = {
     type: "ready",
     provider: model.provider,
@@ -129,7 +144,6 @@ async function main(port: NonNullable<typeof parentPort>, data: SessionThreadDat
   // it sleeps; a message found is handled as its listener would (receiveMessageOnPort takes it off
   // the port's queue, so the listener never sees it).
   const spinForNext = (): void => {
-    const spinUs = data.spinWaitUs ?? 0;
     if (spinUs <= 0) return;
     const until = performance.now() + spinUs / 1000;
     while (performance.now() < until) {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { spinWaitFor } from "../../../gpu-service/src/backends/session-thread.ts";
 import {
   ConfigError,
   DEFAULT_BUNDLE,
@@ -74,14 +75,22 @@ describe("gpu-service config", () => {
     expect(splitRowsFor(128, "cuda")).toBe(128);
   });
 
-  it("reads --spin-wait-us from the flag or GPU_SPIN_WAIT_US, off by default and at most 10 ms", () => {
+  it("reads --spin-wait-us (auto or µs, at most 10 ms) from the flag or GPU_SPIN_WAIT_US", () => {
     const env = { INTENTQL_UPSTREAM_TOKEN: TOKEN };
-    expect(parseConfig([], env).spinWaitUs).toBe(0);
+    expect(parseConfig([], env).spinWaitUs).toBe("auto");
     expect(parseConfig([], { ...env, GPU_SPIN_WAIT_US: "2000" }).spinWaitUs).toBe(2000);
+    expect(parseConfig(["--spin-wait-us", "0"], { ...env, GPU_SPIN_WAIT_US: "2000" }).spinWaitUs).toBe(0);
     expect(() => parseConfig(["--spin-wait-us", "10001"], env)).toThrow(
       /--spin-wait-us must be between 0 and 10000/,
     );
+    expect(() => parseConfig(["--spin-wait-us", "2ms"], env)).toThrow(/--spin-wait-us must be an integer/);
+    // auto: spin on CUDA (the thread waits on the GPU anyway), never on CPU (the core is the next run's)
+    expect(spinWaitFor("auto", "cuda")).toBe(2000);
+    expect(spinWaitFor("auto", "cpu")).toBe(0);
+    expect(spinWaitFor(500, "cpu")).toBe(500);
+    expect(spinWaitFor(undefined, "cuda")).toBe(0);
   });
+
   it("fails closed: a token of at least 32 characters, or --insecure-no-auth outside production", () => {
     expect(() => parseConfig([], {})).toThrow(/no auth token/);
     expect(() => parseConfig([], { NODE_ENV: "production" })).toThrow(/no auth token/);
