@@ -66,26 +66,41 @@ N64 = {"hidden": 64, "ngram_buckets": 4096, "char_buckets": 4096}
 # every n-gram member has char_buckets 4096: equal char-n-gram tables, which the bundle stores once
 NG = {h: {"hidden": h, "ngram_buckets": 4096, "char_buckets": 4096} for h in (48, 32, 24, 16)}
 EMA = {"ema": 0.999}
+# 1.3.0: distillation. The 1.2.0 candidate (training/logs/massive-scratch-1.2.0-candidate) showed that
+# the byte budget leaves room for 3-5 members of these shapes, and that picking among more seeds of
+# them on 2,033 validation texts overfits validation (87.75 there, 87.19 on test). So the members
+# get better instead of more numerous: round 1 trains the teachers (also candidates themselves), and
+# their average is the teacher that round 2's members learn from (soft targets on every training
+# text and its typed variants, weight `distill`, member.py). Selection then sees both rounds.
 SCRATCH_SWEEP = [
     ("t192x3-s1", "transformer", T192, 1),
     ("t192x3-s2", "transformer", T192, 2),
-    ("t192x3-s3", "transformer", T192, 3),
     ("t192x3-ema-s1", "transformer", {**T192, **EMA}, 1),
     ("t192x3-ema-s2", "transformer", {**T192, **EMA}, 2),
     ("t192x3-ema-s3", "transformer", {**T192, **EMA}, 3),
     ("t128x2-ema-s1", "transformer", {**T128x2, **EMA}, 1),
     ("t128x2-ema-s2", "transformer", {**T128x2, **EMA}, 2),
     ("n64-b4k-ema-s1", "ngram", {**N64, **EMA}, 1),
+    ("n64-b4k-ema-s2", "ngram", {**N64, **EMA}, 2),
     ("n48-b4k-s1", "ngram", NG[48], 1),
+    ("n48-b4k-s2", "ngram", NG[48], 2),
     ("n32-b4k-s1", "ngram", NG[32], 1),
     ("n32-b4k-s2", "ngram", NG[32], 2),
-    ("n32-b4k-s3", "ngram", NG[32], 3),
     ("n24-b4k-s1", "ngram", NG[24], 1),
-    ("n24-b4k-s2", "ngram", NG[24], 2),
-    ("n24-b4k-s3", "ngram", NG[24], 3),
     ("n16-b4k-s1", "ngram", NG[16], 1),
-    ("n16-b4k-s2", "ngram", NG[16], 2),
-    ("n16-b4k-s3", "ngram", NG[16], 3),
+]
+KD, KD9 = {"distill": 0.6}, {"distill": 0.9}
+DISTILLED_SWEEP = [
+    ("t192x3-ema-kd-s1", "transformer", {**T192, **EMA, **KD}, 1),
+    ("t192x3-ema-kd-s2", "transformer", {**T192, **EMA, **KD}, 2),
+    ("t192x3-ema-kd9-s1", "transformer", {**T192, **EMA, **KD9}, 1),
+    ("t128x2-ema-kd-s1", "transformer", {**T128x2, **EMA, **KD}, 1),
+    ("n64-b4k-ema-kd-s1", "ngram", {**N64, **EMA, **KD}, 1),
+    ("n64-b4k-ema-kd9-s1", "ngram", {**N64, **EMA, **KD9}, 1),
+    ("n48-b4k-kd-s1", "ngram", {**NG[48], **KD}, 1),
+    ("n32-b4k-kd-s1", "ngram", {**NG[32], **KD}, 1),
+    ("n24-b4k-kd-s1", "ngram", {**NG[24], **KD}, 1),
+    ("n16-b4k-kd-s1", "ngram", {**NG[16], **KD}, 1),
 ]
 # Selection: the bundle, every file, ≤ --max-bytes (export.BUNDLE_BUDGET_BYTES, 24,000,000), from
 # an estimate of each member's bytes (ensemble.member_bytes) with BYTES_MARGIN to spare; the chosen
@@ -219,36 +234,72 @@ def smoke(args, sweep):
     return sweep
 
 
-def sweep_stage(args, work, splits, labels, data, log_prior) -> dict:
-    """Phase 1: the sweep on train, selection, τ on validation. Returns (and writes) selection.json."""
-    num_labels = len(labels)
-    sweep = SCRATCH_SWEEP[: args.max_members] if args.max_members else SCRATCH_SWEEP
-    sweep = smoke(args, sweep)
-    log(f"phase 1: {len(sweep)} members on train, {args.parallel} at a time")
-    run_members(work, sweep, "train", args.parallel, args.member_timeout)
+def write_teacher(work: Path, data: dict, names: list[str]) -> Path:
+    """The teacher: the mean of round 1's probabilities (`teach` in outputs.npz, every train+validation
+    row as written and typed) over `names`, with the rows' labels so that a student can check it was
+    made from its own data (member.load_teacher)."""
+    total = None
+    for name in names:
+        p = np.load(work / "members" / name / "outputs.npz")["teach"].astype(np.float32)
+        total = p if total is None else total + p
+    path = work / "teacher.npz"
+    np.savez(path, probs=(total / len(names)).astype(np.float16),
+             y=np.asarray(list(data["train"]["y"]) + list(data["validation"]["y"])))
+    return path
+
+
+def gather(work: Path, sweep: list[tuple], data: dict, num_labels: int, found: dict) -> None:
+    """Reads each finished member of `sweep` into `found` (probs, typed, noise, params, sizes, report)."""
     gold_val = np.asarray(data["validation"]["y"])
     gold_typed = np.asarray(data["validation_typed"]["y"])
-    probs, typed, noise, params, sizes, report = {}, {}, {}, {}, {}, {}
     for name, kind, cfg, seed in sweep:
         d = work / "members" / name
         if not (d / "done.json").exists():
             continue
         done = json.loads((d / "done.json").read_text())
         out = np.load(d / "outputs.npz")
-        sizes[name] = member_bytes(torch.load(d / "member.pt", map_location="cpu")["state"], kind)
-        report[name] = {**summary(gold_val, out["validation"].argmax(1), num_labels), "params": done["params"],
-                        "typedAccuracy": float((out["validation_typed"].argmax(1) == gold_typed).mean()),
-                        "noiseMeanTop": float(out["noise_validation"].max(1).mean()),
-                        "gloveHits": done["glove_hits"], "seconds": done["seconds"], "kind": kind, "config": cfg,
-                        "seed": seed, "bytesEstimate": ensemble_bytes([name], sizes)}
-        if cfg.get("selectable", True):
-            probs[name], params[name] = out["validation"], done["params"]
-            typed[name], noise[name] = out["validation_typed"], out["noise_validation"]
-        r = report[name]
+        found["sizes"][name] = member_bytes(torch.load(d / "member.pt", map_location="cpu")["state"], kind)
+        found["report"][name] = {
+            **summary(gold_val, out["validation"].argmax(1), num_labels), "params": done["params"],
+            "typedAccuracy": float((out["validation_typed"].argmax(1) == gold_typed).mean()),
+            "noiseMeanTop": float(out["noise_validation"].max(1).mean()),
+            "gloveHits": done["glove_hits"], "seconds": done["seconds"], "kind": kind, "config": cfg,
+            "seed": seed, "bytesEstimate": ensemble_bytes([name], found["sizes"])}
+        found["probs"][name], found["params"][name] = out["validation"], done["params"]
+        found["typed"][name], found["noise"][name] = out["validation_typed"], out["noise_validation"]
+        r = found["report"][name]
         log(f"  {name:22s} val acc {r['accuracy']:.4f} f1 {r['f1Macro']:.4f} typed {r['typedAccuracy']:.4f} "
             f"noise top {r['noiseMeanTop']:.3f} params {done['params']:,} ({done['seconds']}s)")
-    if not probs:
+
+
+def sweep_stage(args, work, splits, labels, data, log_prior) -> dict:
+    """Phase 1 on train: round 1 (teachers and candidates), the teacher, round 2 (distilled
+    candidates), then selection and τ on validation. Returns (and writes) selection.json."""
+    num_labels = len(labels)
+    sweep = SCRATCH_SWEEP[: args.max_members] if args.max_members else SCRATCH_SWEEP
+    distilled = DISTILLED_SWEEP[: args.max_members] if args.max_members else DISTILLED_SWEEP
+    sweep, distilled = smoke(args, sweep), smoke(args, distilled)
+    gold_val = np.asarray(data["validation"]["y"])
+    found = {k: {} for k in ("probs", "typed", "noise", "params", "sizes", "report")}
+    log(f"phase 1, round 1: {len(sweep)} members on train, {args.parallel} at a time")
+    run_members(work, sweep, "train", args.parallel, args.member_timeout)
+    gather(work, sweep, data, num_labels, found)
+    if not found["probs"]:
         raise SystemExit("no member finished")
+    teachers = list(found["probs"])
+    teacher_val = summary(gold_val, np.mean([found["probs"][n] for n in teachers], 0).argmax(1), num_labels)
+    log(f"teacher: the mean of {len(teachers)} round-1 members, val {teacher_val}")
+    teacher = {"members": teachers, "validation": teacher_val}
+    if distilled:
+        write_teacher(work, data, teachers)
+        log(f"phase 1, round 2: {len(distilled)} distilled members on train")
+        run_members(work, distilled, "train", args.parallel, args.member_timeout)
+        gather(work, distilled, data, num_labels, found)
+    sweep = sweep + distilled
+    probs, typed, params, sizes, report = (found[k] for k in ("probs", "typed", "params", "sizes", "report"))
+    gold_typed = np.asarray(data["validation_typed"]["y"])
+    # every candidate's validation probabilities, for looking at the selection afterwards
+    np.savez_compressed(work / "validation-probs.npz", gold=gold_val, **{n: p.astype(np.float16) for n, p in probs.items()})
     chosen, bundle_bytes = select_within_bytes(args, work, labels, log_prior, probs, params, sizes, gold_val)
     mix = combine([probs[n] for n in chosen], list(chosen.values()), log_prior, 0.0)
     tau = tune_tau(mix, log_prior, gold_val, num_labels)
@@ -263,7 +314,7 @@ def sweep_stage(args, work, splits, labels, data, log_prior) -> dict:
     selection = {"members": [{"name": n, "kind": specs[n][0], "config": specs[n][1], "seed": specs[n][2], "weight": w}
                              for n, w in chosen.items()],
                  "tau": tau, "validation": val_metrics, "bundleBytes": bundle_bytes, "sweep": report,
-                 "logPrior": log_prior.tolist()}
+                 "teacher": teacher, "logPrior": log_prior.tolist()}
     (work / "selection.json").write_text(json.dumps(selection, indent=1))
     return selection
 
@@ -337,6 +388,13 @@ def final_stage(args, work, splits, labels, data, log_prior, selection) -> None:
     K = args.calibration_folds
     base = [(m["name"], m["kind"], m["config"], m["seed"]) for m in members]
     base = smoke(args, base)
+    if any(c.get("distill", 0) > 0 for _, _, c, _ in base):
+        # the sweep's teacher (round-1 members trained on train): the refit members learn from it too
+        if args.teacher:
+            (work / "teacher.npz").write_bytes(Path(args.teacher).read_bytes())
+        if not (work / "teacher.npz").exists():
+            raise SystemExit("the selection has distilled members: pass --teacher (the sweep's teacher.npz)")
+        log(f"distilled members learn from {work / 'teacher.npz'} (the sweep's teacher)")
     specs = [(f"{n}-final", k, c, s, "train+validation") for n, k, c, s in base]
     specs += [(f"{n}-fold{f}", k, c, s, f"fold:{f}/{K}") for f in range(K) for n, k, c, s in base]
     log(f"phase 2: {len(base)} members on train+validation, plus {K} calibration folds each: {len(specs)} fits")
@@ -500,6 +558,7 @@ def main() -> None:
     ap.add_argument("--stage", choices=["all", "sweep", "final"], default="all",
                     help="scratch: sweep (phase 1 → selection.json), final (phase 2 + calibration folds, from --selection), or all")
     ap.add_argument("--selection", help="scratch --stage final: a selection.json from the sweep stage")
+    ap.add_argument("--teacher", help="scratch --stage final: the sweep's teacher.npz, for distilled members")
     ap.add_argument("--vocab", help="scratch: use this vocab.txt instead of training one (the sweep's, for --stage final)")
     ap.add_argument("--calibration-folds", type=int, default=4)
     ap.add_argument("--oos-flag-rate", type=float, default=0.05)

@@ -26,30 +26,30 @@ def score(gold: np.ndarray, logits: np.ndarray, num_labels: int) -> float:
 
 def greedy_select(
     names: list[str], probs: dict[str, np.ndarray], gold: np.ndarray, num_labels: int,
-    cost: Callable[[list[str]], int], budget: int, steps: int = 16, max_distinct: int = 0,
+    cost: Callable[[list[str]], int], budget: int, max_distinct: int = 0,
 ) -> dict[str, int]:
-    """Caruana-style forward selection with replacement: the weight of a member is how often it was
-    picked. A member costs once, whatever its weight: `cost(distinct names)` (the bundle bytes, see
-    `ensemble_bytes`) stays within `budget`, and at most `max_distinct` members (0: no limit) are
-    picked, which bounds the final stage's fits (1 + calibration folds per member)."""
+    """Forward selection without replacement: each step adds the member that raises `score` most,
+    every member weighs 1, and it stops when no member raises it. (1.1.0 and the 1.2.0 candidate
+    picked with replacement, a member's weight being how often it was picked: the candidate gave a
+    weak 0.29 M-parameter member weight 3 of 6, for 0.24 points more validation accuracy than
+    1.1.0's three members of weight 1, and 0.5 less test accuracy and 1.3 less test F1.) `cost(names)` (the bundle bytes, see `ensemble_bytes`) stays within
+    `budget`, and at most `max_distinct` members (0: no limit) are picked, which bounds the final
+    stage's fits (1 + calibration folds per member)."""
     zero = np.zeros(num_labels)
     chosen: dict[str, int] = {}
     best = -1.0
-    for _ in range(steps):
+    while not max_distinct or len(chosen) < max_distinct:
         step_best, step_name = best, None
         for n in names:
-            if n not in chosen:
-                if max_distinct and len(chosen) >= max_distinct:
-                    continue
-                if cost([*chosen, n]) > budget:
-                    continue
-            trial = {**chosen, n: chosen.get(n, 0) + 1}
-            s = score(gold, combine([probs[k] for k in trial], list(trial.values()), zero, 0.0), num_labels)
+            if n in chosen or cost([*chosen, n]) > budget:
+                continue
+            trial = [*chosen, n]
+            s = score(gold, combine([probs[k] for k in trial], [1.0] * len(trial), zero, 0.0), num_labels)
             if s > step_best + 1e-9:
                 step_best, step_name = s, n
         if step_name is None:
             break
-        chosen[step_name] = chosen.get(step_name, 0) + 1
+        chosen[step_name] = 1
         best = step_best
     return chosen
 

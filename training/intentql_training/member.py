@@ -38,8 +38,11 @@ DEFAULTS = {
 
 # Issue 14: typed-text augmentation (`typed_aug`: chance that a training text is swapped for one of
 # its typed variants), the out-of-scope signal (`noise_rows` gibberish texts per batch, trained
-# towards a flat distribution with weight `noise_weight`), weight EMA (0 = off).
-COMMON = {"typed_aug": 0.3, "noise_rows": 8, "noise_weight": 0.5, "ema": 0.0, "max_len": 64, "eval_every": 5}
+# towards a flat distribution with weight `noise_weight`), weight EMA (0 = off), distillation
+# (`distill`: the weight of the soft-target loss against <workdir>/teacher.npz, 0 = off; the hard
+# label loss keeps 1 − distill).
+COMMON = {"typed_aug": 0.3, "noise_rows": 8, "noise_weight": 0.5, "ema": 0.0, "max_len": 64, "eval_every": 5,
+          "distill": 0.0}
 
 
 def set_seed(seed: int) -> None:
@@ -119,6 +122,19 @@ def pad_matrix(rows: list[list[int]], pad_id: int, max_len: int) -> torch.Tensor
     return out
 
 
+def load_teacher(work: Path, all_y: list[int], n_var: int) -> torch.Tensor:
+    """The teacher's probabilities for every train+validation row (train first): [1 + variants, rows,
+    labels], index 0 the text as written, 1.. its typed variants (train.py write_teacher). Refuses a
+    file made from other data: the rows must have the same labels in the same order."""
+    path = work / "teacher.npz"
+    if not path.exists():
+        raise SystemExit(f"distill > 0 needs {path} (train.py writes it in the sweep; --teacher for the final stage)")
+    t = np.load(path)
+    if t["y"].tolist() != list(all_y) or t["probs"].shape[0] != 1 + n_var:
+        raise SystemExit(f"{path} was made from other data (labels or variants differ)")
+    return torch.from_numpy(t["probs"].astype(np.float32))
+
+
 def fit_rows(data: dict, fit: str) -> tuple[list[int], list[int] | None]:
     """Indices into train+validation (train first) that a fit trains on, and the held-out ones
     (fold fits: `fold:k/K`, a fixed seed-14 permutation, so that every member sees the same folds)."""
@@ -173,6 +189,8 @@ def main() -> None:
     noise = pad_matrix(list(data["noise"]["train"]), pad_id, max_len).to(device) \
         if cfg["noise_rows"] > 0 and "noise" in data else None
     special = special.to(device)
+    # distillation: the teacher's probabilities for the fit's rows, as written and typed
+    T = load_teacher(work, all_y, n_var)[:, rows].to(device) if cfg["distill"] > 0 else None
     val_x, val_y = data["validation"]["ids"], np.asarray(data["validation"]["y"])
 
     word_vectors = load_word_vectors(work / "word_vectors.txt") if cfg.get("glove") else None
@@ -214,10 +232,13 @@ def main() -> None:
         for start in range(0, n, bs):
             idx = perm[start : start + bs]
             ids = X[idx]
+            soft = T[0, idx] if T is not None else None
             if V is not None:
                 use = torch.rand(len(idx), device=device, generator=gen) < cfg["typed_aug"]
                 k = torch.randint(0, V.shape[0], (len(idx),), device=device, generator=gen)
                 ids = torch.where(use.unsqueeze(1), V[k, idx], ids)
+                if soft is not None:  # the teacher's view of the same typed variant
+                    soft = torch.where(use.unsqueeze(1), T[1 + k, idx], soft)
             if cfg["token_dropout"] > 0:
                 drop = (torch.rand(ids.shape, device=device, generator=gen) < cfg["token_dropout"]) & ~special[ids]
                 ids = torch.where(drop, torch.full_like(ids, unk_id), ids)
@@ -230,6 +251,9 @@ def main() -> None:
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 logits = model(ids, mask).float()
             loss = loss_fn(logits[:b], Y[idx])
+            if soft is not None:
+                distill_loss = -(soft * torch.log_softmax(logits[:b], -1)).sum(-1).mean()
+                loss = (1 - cfg["distill"]) * loss + cfg["distill"] * distill_loss
             if noise is not None:
                 # out-of-scope signal: gibberish should get a flat distribution (CE to uniform)
                 loss = loss - cfg["noise_weight"] * torch.log_softmax(logits[b:], -1).mean()
@@ -253,10 +277,15 @@ def main() -> None:
             log.flush()
     log.close()
     swap_ema()  # the kept weights are the EMA's when there is one
+    outputs = {}
+    if args.fit == "train" and cfg["distill"] == 0:
+        # a possible teacher: its probabilities for every train+validation row, as written and typed
+        # (on the GPU: ~40k rows; float16 keeps the file ~5 MB)
+        views = [all_ids] + [[v[k] for v in all_var] for k in range(n_var)]
+        outputs["teach"] = np.stack([predict_probs(model, r, pad_id, device) for r in views]).astype(np.float16)
     model = model.cpu()
     torch.save({"kind": args.kind, "config": cfg, "seed": args.seed, "fit": args.fit, "state": model.state_dict()},
                out_dir / "member.pt")
-    outputs = {}
     if args.fit == "train":  # phase 1: what selection needs (validation, typed validation, noise)
         outputs["validation"] = predict_probs(model, val_x, pad_id, "cpu")
         for key in ("validation_typed", "noise_validation"):
