@@ -72,6 +72,9 @@ EMA = {"ema": 0.999}
 # get better instead of more numerous: round 1 trains the teachers (also candidates themselves), and
 # their average is the teacher that round 2's members learn from (soft targets on every training
 # text and its typed variants, weight `distill`, member.py). Selection then sees both rounds.
+# Measured in the 1.3.0 candidate (docs/MODEL.md): round 2 scored no better on validation than the
+# same shapes in round 1, because this teacher labels texts its members were trained on. Fold
+# teachers, which label each text with models that never saw it, are the next thing to try.
 SCRATCH_SWEEP = [
     ("t192x3-s1", "transformer", T192, 1),
     ("t192x3-s2", "transformer", T192, 2),
