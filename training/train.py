@@ -73,8 +73,8 @@ EMA = {"ema": 0.999}
 # their average is the teacher that round 2's members learn from (soft targets on every training
 # text and its typed variants, weight `distill`, member.py). Selection then sees both rounds.
 # Measured in the 1.3.0 candidate (docs/MODEL.md): round 2 scored no better on validation than the
-# same shapes in round 1, because this teacher labels texts its members were trained on. Fold
-# teachers, which label each text with models that never saw it, are the next thing to try.
+# same shapes in round 1, most likely because this teacher labels texts its members were trained
+# on. Fold teachers, which label each text with models that never saw it, are the next thing to try.
 SCRATCH_SWEEP = [
     ("t192x3-s1", "transformer", T192, 1),
     ("t192x3-s2", "transformer", T192, 2),
@@ -252,7 +252,7 @@ def write_teacher(work: Path, data: dict, names: list[str]) -> Path:
 
 
 def gather(work: Path, sweep: list[tuple], data: dict, num_labels: int, found: dict) -> None:
-    """Reads each finished member of `sweep` into `found` (probs, typed, noise, params, sizes, report)."""
+    """Reads each finished member of `sweep` into `found` (probs, typed, params, sizes, report)."""
     gold_val = np.asarray(data["validation"]["y"])
     gold_typed = np.asarray(data["validation_typed"]["y"])
     for name, kind, cfg, seed in sweep:
@@ -269,7 +269,7 @@ def gather(work: Path, sweep: list[tuple], data: dict, num_labels: int, found: d
             "gloveHits": done["glove_hits"], "seconds": done["seconds"], "kind": kind, "config": cfg,
             "seed": seed, "bytesEstimate": ensemble_bytes([name], found["sizes"])}
         found["probs"][name], found["params"][name] = out["validation"], done["params"]
-        found["typed"][name], found["noise"][name] = out["validation_typed"], out["noise_validation"]
+        found["typed"][name] = out["validation_typed"]
         r = found["report"][name]
         log(f"  {name:22s} val acc {r['accuracy']:.4f} f1 {r['f1Macro']:.4f} typed {r['typedAccuracy']:.4f} "
             f"noise top {r['noiseMeanTop']:.3f} params {done['params']:,} ({done['seconds']}s)")
@@ -283,7 +283,7 @@ def sweep_stage(args, work, splits, labels, data, log_prior) -> dict:
     distilled = DISTILLED_SWEEP[: args.max_members] if args.max_members else DISTILLED_SWEEP
     sweep, distilled = smoke(args, sweep), smoke(args, distilled)
     gold_val = np.asarray(data["validation"]["y"])
-    found = {k: {} for k in ("probs", "typed", "noise", "params", "sizes", "report")}
+    found = {k: {} for k in ("probs", "typed", "params", "sizes", "report")}
     log(f"phase 1, round 1: {len(sweep)} members on train, {args.parallel} at a time")
     run_members(work, sweep, "train", args.parallel, args.member_timeout)
     gather(work, sweep, data, num_labels, found)

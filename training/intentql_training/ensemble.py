@@ -29,12 +29,14 @@ def greedy_select(
     cost: Callable[[list[str]], int], budget: int, max_distinct: int = 0,
 ) -> dict[str, int]:
     """Forward selection without replacement: each step adds the member that raises `score` most,
-    every member weighs 1, and it stops when no member raises it. (1.1.0 and the 1.2.0 candidate
-    picked with replacement, a member's weight being how often it was picked: the candidate gave a
-    weak 0.29 M-parameter member weight 3 of 6, for 0.24 points more validation accuracy than
-    1.1.0's three members of weight 1, and 0.5 less test accuracy and 1.3 less test F1.) `cost(names)` (the bundle bytes, see `ensemble_bytes`) stays within
-    `budget`, and at most `max_distinct` members (0: no limit) are picked, which bounds the final
-    stage's fits (1 + calibration folds per member)."""
+    every member weighs 1, and it stops when no member raises it. `cost(names)` (the bundle bytes,
+    see `ensemble_bytes`) stays within `budget`, and at most `max_distinct` members (0: no limit)
+    are picked, which bounds the final stage's fits (1 + calibration folds per member).
+
+    Why no repeats: 1.1.0 and the 1.2.0 candidate picked with replacement, a member's weight being
+    how often it was picked. The candidate gave a weak 0.29 M-parameter member weight 3 of 6, for
+    0.24 points more validation accuracy than 1.1.0's three members of weight 1, and 0.5 less test
+    accuracy and 1.3 less test F1."""
     zero = np.zeros(num_labels)
     chosen: dict[str, int] = {}
     best = -1.0
