@@ -18,7 +18,10 @@ step=${1:-all}
 # bundle bytes (estimated, then measured by exporting the chosen mix) → selection.json, vocab.txt,
 # teacher.npz and every candidate's validation probabilities in $OUT/results.tgz; `final` (with
 # SELECTION, VOCAB and TEACHER, the files the sweep returned; TEACHER may be left out on the host
-# that ran the sweep): phase 2 + calibration folds (≤ 5 members × 5 fits, longest first)
+# that ran the sweep): phase 2 + calibration folds (≤ 5 members × 5 fits, longest first).
+# EXTRA_TRAIN_ARGS="--select-on folds" for the sweep: each candidate on 4 folds, selection out of
+# fold, folds.npz in the results; its final stage (FOLDS=that folds.npz, or nothing on the same host)
+# refits only the chosen members and calibrates on the sweep's folds
 # → export (refuses a bundle over 24,000,000 bytes) → evaluation of the new bundle and of
 # models/massive-scratch (typed-digits gap, out-of-scope set, CPU latency).
 if [[ $step == sweep ]]; then
@@ -26,12 +29,12 @@ if [[ $step == sweep ]]; then
     --word-vectors "$DATA/word_vectors.txt" --member-timeout "${MEMBER_TIMEOUT:-480}" ${EXTRA_TRAIN_ARGS:-} || echo "SWEEP FAILED"
   mkdir -p "$WORK/results/sweep"
   cp "$WORK/scratch/selection.json" "$WORK/scratch/vocab.txt" "$WORK/scratch/teacher.npz" \
-    "$WORK/scratch/validation-probs.npz" "$WORK/results/sweep/" 2>/dev/null
+    "$WORK/scratch/validation-probs.npz" "$WORK/scratch/folds.npz" "$WORK/results/sweep/" 2>/dev/null
   for d in "$WORK"/scratch/members/*/; do n=$(basename "$d"); cp "$d/log.jsonl" "$WORK/results/sweep/$n.log.jsonl" 2>/dev/null; done
 fi
 if [[ $step == final ]]; then
   python training/train.py --recipe scratch --stage final --selection "${SELECTION:?}" --vocab "${VOCAB:?}" \
-    --data "$DATA" --out "$WORK/scratch" --word-vectors "$DATA/word_vectors.txt" ${TEACHER:+--teacher "$TEACHER"} \
+    --data "$DATA" --out "$WORK/scratch" --word-vectors "$DATA/word_vectors.txt" ${TEACHER:+--teacher "$TEACHER"} ${FOLDS:+--folds "$FOLDS"} \
     --member-timeout "${MEMBER_TIMEOUT:-400}" ${EXTRA_TRAIN_ARGS:-} || echo "FINAL FAILED"
   python training/export.py --work "$WORK/scratch" --data "$DATA" --out "$WORK/results/massive-scratch" \
     --name massive-scratch --version "${VERSION:-1.2.0}" || echo "EXPORT FAILED"
