@@ -20,6 +20,7 @@ Validation picks every choice; test is scored once, on the model that is kept.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -153,11 +154,42 @@ def expected_seconds(spec: tuple) -> float:
     return per_epoch * epochs * rows
 
 
+def data_fingerprint(work: Path) -> str:
+    """sha256 of what every fit in `work` reads: the encoded data, the vocab and the word vectors."""
+    h = hashlib.sha256()
+    for f in ("encoded.pt", "vocab.txt", "word_vectors.txt"):
+        if (work / f).exists():
+            h.update(f.encode() + (work / f).read_bytes())
+    return h.hexdigest()
+
+
+def fit_key(data_hash: str, work: Path, spec: tuple) -> str:
+    """What a fit's result depends on: the data, the teacher when it distils, and its own settings."""
+    name, kind, cfg, seed, fit = spec
+    h = hashlib.sha256(data_hash.encode())
+    if cfg.get("distill") and (work / "teacher.npz").exists():
+        h.update((work / "teacher.npz").read_bytes())
+    h.update(json.dumps([kind, cfg, seed, fit], sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def fit_done(work: Path, name: str, key: str) -> bool:
+    done = work / "members" / name / "done.json"
+    return done.exists() and json.loads(done.read_text()).get("key") == key
+
+
 def _run(work: Path, specs: list[tuple], parallel: int, timeout_s: int) -> None:
     """One process per member, `parallel` at a time: small models leave a GPU mostly idle, and
     separate processes are the simplest way to fill it. Longest fits start first (the transformers),
     so that when there are more fits than slots the short ones fill in behind them."""
-    pending = sorted(specs, key=expected_seconds, reverse=True)
+    data_hash = data_fingerprint(work)
+    keys = {spec[0]: fit_key(data_hash, work, spec) for spec in specs}
+    # a fit already done with the same data and settings (an earlier call on the same host that ran
+    # out of time) is not run again
+    done = [spec for spec in specs if fit_done(work, spec[0], keys[spec[0]])]
+    for spec in done:
+        log(f"member {spec[0]}: already done with the same data and settings")
+    pending = sorted((s for s in specs if s not in done), key=expected_seconds, reverse=True)
     running: list[tuple[str, subprocess.Popen]] = []
     deadline = time.time() + timeout_s
     here = Path(__file__).resolve().parent
@@ -165,7 +197,7 @@ def _run(work: Path, specs: list[tuple], parallel: int, timeout_s: int) -> None:
         while pending and len(running) < parallel:
             name, kind, cfg, seed, fit = pending.pop(0)
             cmd = [sys.executable, "-m", "intentql_training.member", "--workdir", str(work.resolve()), "--name", name,
-                   "--kind", kind, "--config", json.dumps(cfg), "--seed", str(seed), "--fit", fit]
+                   "--kind", kind, "--config", json.dumps(cfg), "--seed", str(seed), "--fit", fit, "--key", keys[name]]
             logf = open(work / f"member-{name}.stderr", "w")
             running.append((name, subprocess.Popen(cmd, cwd=here, stdout=logf, stderr=subprocess.STDOUT)))
         for name, proc in list(running):

@@ -158,6 +158,7 @@ def main() -> None:
     ap.add_argument("--config", default="{}")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--fit", default="train", help="train | train+validation | fold:k/K (over train+validation)")
+    ap.add_argument("--key", default="", help="the orchestrator's fingerprint of this fit's data and settings (done.json)")
     args = ap.parse_args()
 
     work = Path(args.workdir)
@@ -197,6 +198,7 @@ def main() -> None:
     model = build_model(args.kind, cfg, vocab, num_labels, word_vectors).to(device)
     out_dir = work / "members" / args.name
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "done.json").unlink(missing_ok=True)  # a fit killed part way must not look done
 
     n = len(rows)
     bs = cfg["batch"]
@@ -300,6 +302,7 @@ def main() -> None:
         outputs["test"] = predict_probs(model, data["test"]["ids"], pad_id, "cpu")
     np.savez(out_dir / "outputs.npz", **outputs)
     (out_dir / "done.json").write_text(json.dumps({
+        "key": args.key,
         "params": count_params(model), "glove_hits": getattr(model, "glove_hits", None),
         "final": row, "seconds": round(time.time() - started, 1)}))
 
