@@ -2,10 +2,16 @@
 
 The edge re-implements exactly this tokenizer (BertTokenizerFast, uncased); the parity fixtures
 in test/fixtures/tokenizer prove it. User text never yields special tokens (split_special_tokens).
+Without `tokenizers` (a CPU box with Debian's torch only), `Encoder` encodes with `BertWordPiece`,
+the same pipeline in plain Python; `python -m intentql_training.tokenization` checks it against
+the parity fixtures.
 """
 
 from __future__ import annotations
 
+import bisect
+import re
+import unicodedata
 from pathlib import Path
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -77,6 +83,137 @@ def bert_pipeline(vocab: dict[str, int], max_length: int):
     return tok
 
 
+# The character classes of the Rust crate behind `tokenizers`, as the edge tokenizer reads them
+# (training/make_tokenizer_unicode_tables.py probes them from `tokenizers`): Python's unicodedata
+# is of another Unicode version and disagrees on recently assigned characters.
+UNICODE_TABLES = Path(__file__).resolve().parents[2] / "tokenizer" / "src" / "unicode-tables.ts"
+
+
+class CharClass:
+    """Membership in `gap+length` hex ranges (the format of tokenizer/src/unicode-tables.ts)."""
+
+    def __init__(self, encoded: str):
+        self.starts, self.ends, end = [], [], 0
+        for part in encoded.split(","):
+            gap, length = (int(x, 16) for x in part.split("+"))
+            start = end + gap
+            end = start + length
+            self.starts.append(start)
+            self.ends.append(end)
+
+    def __contains__(self, c: str) -> bool:
+        cp = ord(c)
+        i = bisect.bisect_right(self.starts, cp) - 1
+        return i >= 0 and cp <= self.ends[i]
+
+
+def load_char_classes(path: Path = UNICODE_TABLES) -> dict[str, CharClass] | None:
+    if not path.exists():
+        return None
+    source = path.read_text(encoding="utf-8")
+    found = dict(re.findall(r'export const (\w+)_RANGES =\s*"([^"]*)"', source))
+    return {name.lower(): CharClass(found[name]) for name in ("DROPPED", "WHITESPACE", "NONSPACING_MARK", "PUNCTUATION")}
+
+
+class BertWordPiece:
+    """BertTokenizerFast (uncased: clean text, CJK spacing, accents stripped, lowercase; split on
+    whitespace and punctuation; greedy longest-match WordPiece with ## continuations, a word of
+    more than 100 characters or with no match being [UNK]) in plain Python, for hosts without
+    `tokenizers`. Character classes come from the edge tokenizer's tables (UNICODE_TABLES), or
+    from Python's unicodedata where the checkout lacks them."""
+
+    MAX_WORD_CHARS = 100
+
+    def __init__(self, index: dict[str, int], max_length: int):
+        self.index, self.max_length = index, max_length
+        self.unk, self.cls, self.sep = index["[UNK]"], index["[CLS]"], index["[SEP]"]
+        self.classes = load_char_classes()
+
+    def _is_whitespace(self, c: str) -> bool:
+        if self.classes is not None:
+            return c in self.classes["whitespace"]
+        return c in " \t\n\r" or unicodedata.category(c) == "Zs"
+
+    def _is_dropped(self, c: str) -> bool:
+        if self.classes is not None:
+            return c in self.classes["dropped"]
+        return c == "\0" or c == "\ufffd" or (c not in "\t\n\r" and unicodedata.category(c).startswith("C"))
+
+    def _is_nonspacing(self, c: str) -> bool:
+        if self.classes is not None:
+            return c in self.classes["nonspacing_mark"]
+        return unicodedata.category(c) == "Mn"
+
+    @staticmethod
+    def _is_cjk(c: str) -> bool:
+        # the ranges of BERT's _is_chinese_char, 0x2B920 (not 0x2B820) included, as in `tokenizers`
+        cp = ord(c)
+        return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2A6DF
+                or 0x2A700 <= cp <= 0x2B73F or 0x2B740 <= cp <= 0x2B81F or 0x2B920 <= cp <= 0x2CEAF
+                or 0xF900 <= cp <= 0xFAFF or 0x2F800 <= cp <= 0x2FA1F)
+
+    def _is_punctuation(self, c: str) -> bool:
+        if self.classes is not None:
+            return c in self.classes["punctuation"]
+        cp = ord(c)
+        if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
+            return True
+        return unicodedata.category(c).startswith("P")
+
+    def normalize(self, text: str) -> str:
+        out = []
+        for c in text:
+            if self._is_dropped(c):
+                continue
+            if self._is_whitespace(c):
+                out.append(" ")
+            elif self._is_cjk(c):
+                out.append(f" {c} ")
+            else:
+                out.append(c)
+        text = unicodedata.normalize("NFD", "".join(out))
+        return "".join(c for c in text if not self._is_nonspacing(c)).lower()
+
+    def words(self, text: str) -> list[str]:
+        words, current = [], []
+        for c in text:
+            if self._is_whitespace(c) or c.isspace():
+                if current:
+                    words.append("".join(current))
+                    current = []
+            elif self._is_punctuation(c):
+                if current:
+                    words.append("".join(current))
+                    current = []
+                words.append(c)
+            else:
+                current.append(c)
+        if current:
+            words.append("".join(current))
+        return words
+
+    def wordpiece(self, word: str) -> list[int]:
+        if len(word) > self.MAX_WORD_CHARS:
+            return [self.unk]
+        ids, start = [], 0
+        while start < len(word):
+            end = len(word)
+            while end > start:
+                piece = word[start:end] if start == 0 else "##" + word[start:end]
+                if piece in self.index:
+                    ids.append(self.index[piece])
+                    break
+                end -= 1
+            if end == start:
+                return [self.unk]
+            start = end
+        return ids
+
+    def encode(self, text: str) -> list[int]:
+        ids = [i for w in self.words(self.normalize(text)) for i in self.wordpiece(w)]
+        return [self.cls] + ids[: self.max_length - 2] + [self.sep]
+
+
 class Encoder:
     """Texts → lists of ids with [CLS]/[SEP], truncated like the edge (max_length)."""
 
@@ -86,8 +223,8 @@ class Encoder:
         self.index = {t: i for i, t in enumerate(self.vocab)}
         try:
             self._tok = bert_pipeline(dict(self.index), max_length)
-        except ImportError:  # local smoke tests without `tokenizers`: whitespace lookup is enough there
-            self._tok = None
+        except ImportError:  # no `tokenizers` here: the same pipeline in plain Python
+            self._tok = BertWordPiece(self.index, max_length)
 
     @property
     def pad_id(self) -> int:
@@ -98,10 +235,47 @@ class Encoder:
         return self.index["[UNK]"]
 
     def encode(self, texts: list[str]) -> list[list[int]]:
-        if self._tok is not None:
-            return [e.ids for e in self._tok.encode_batch(texts)]
-        cls, sep = self.index["[CLS]"], self.index["[SEP]"]
-        return [
-            [cls] + [self.index.get(w, self.unk_id) for w in t.lower().split()][: self.max_length - 2] + [sep]
-            for t in texts
-        ]
+        if isinstance(self._tok, BertWordPiece):
+            return [self._tok.encode(t) for t in texts]
+        return [e.ids for e in self._tok.encode_batch(texts)]
+
+
+def check_parity(root: Path) -> dict:
+    """BertWordPiece against the parity fixtures (ids from transformers' BertTokenizer)."""
+    import json
+
+    fixtures = root / "test" / "fixtures" / "tokenizer"
+    adversarial = json.loads((fixtures / "adversarial.json").read_text(encoding="utf-8"))
+    result = {}
+    for name in ("massive-wordpiece", "bert-base-uncased"):
+        meta = json.loads((fixtures / f"{name}.meta.json").read_text(encoding="utf-8"))
+        vocab_path = root / meta["vocabPath"]
+        if not vocab_path.exists():
+            result[name] = {"skipped": f"{meta['vocabPath']} is not in this checkout"}
+            continue
+        validation = {}
+        path = root / meta["massiveValidation"]["path"]
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            validation[str(row["id"])] = row["utt"] if "utt" in row else row["text"]
+        index = {t: i for i, t in enumerate(read_vocab(vocab_path))}
+        encoders: dict[int, BertWordPiece] = {}
+        same = total = 0
+        mismatches = []
+        for line in (fixtures / f"{name}.jsonl").read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            text = validation[str(row["id"])] if row["source"] == "validation" else adversarial[row["index"]]
+            enc = encoders.setdefault(row["maxLength"], BertWordPiece(index, row["maxLength"]))
+            total += 1
+            if enc.encode(text) == row["ids"]:
+                same += 1
+            elif len(mismatches) < 5:
+                mismatches.append({"text": text, "maxLength": row["maxLength"]})
+        result[name] = {"cases": total, "identical": same, "mismatches": mismatches}
+    return result
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(check_parity(Path(__file__).resolve().parents[2]), indent=1, ensure_ascii=False))
