@@ -375,6 +375,22 @@ def fold_fits(specs: list[tuple], K: int) -> list[tuple]:
     return [(f"{n}-fold{f}", k, c, s, f"fold:{f}/{K}") for f in range(K) for n, k, c, s in specs]
 
 
+def out_of_fold(work: Path, name: str, K: int, rows: int, num_labels: int, saved: dict | None = None):
+    """A candidate's out-of-fold probabilities over train+validation from its K fold fits (None
+    unless every fold finished); each fold's outputs also go into `saved` (folds.npz keys)."""
+    dirs = [work / "members" / f"{name}-fold{f}" for f in range(K)]
+    if not all((d / "done.json").exists() for d in dirs):
+        return None
+    probs = np.full((rows, num_labels), np.nan, dtype=np.float32)
+    for f, d in enumerate(dirs):
+        out = np.load(d / "outputs.npz")
+        probs[out["heldout_index"]] = out["heldout"]
+        if saved is not None:
+            for key in ("heldout", "heldout_index", "noise_validation"):
+                saved[f"{name}-fold{f}/{key}"] = out[key]
+    return probs
+
+
 def fold_sweep_stage(args, work, splits, labels, data, log_prior) -> dict:
     """Phase 1 with `--select-on folds`: every candidate trained K times, selection and τ on its
     out-of-fold predictions over train+validation. Writes selection.json and folds.npz (each
@@ -390,15 +406,10 @@ def fold_sweep_stage(args, work, splits, labels, data, log_prior) -> dict:
     oof, params, sizes, report, saved = {}, {}, {}, {}, {}
     for name, kind, cfg, seed in sweep:
         dirs = [work / "members" / f"{name}-fold{f}" for f in range(K)]
-        if not all((d / "done.json").exists() for d in dirs):
+        probs = out_of_fold(work, name, K, len(gold_all), num_labels, saved)
+        if probs is None:
             log(f"  {name}: not every fold finished, left out")
             continue
-        probs = np.full((len(gold_all), num_labels), np.nan, dtype=np.float32)
-        for f, d in enumerate(dirs):
-            out = np.load(d / "outputs.npz")
-            probs[out["heldout_index"]] = out["heldout"]
-            for key in ("heldout", "heldout_index", "noise_validation"):
-                saved[f"{name}-fold{f}/{key}"] = out[key]
         done = json.loads((dirs[0] / "done.json").read_text())
         oof[name], params[name] = probs, done["params"]
         sizes[name] = member_bytes(torch.load(dirs[0] / "member.pt", map_location="cpu")["state"], kind)
