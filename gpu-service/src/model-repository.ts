@@ -14,6 +14,7 @@ import { join, resolve, sep } from "node:path";
 import { type PeerListener, SessionPool } from "./backends/session-pool.ts";
 import { loadBundle } from "./bundle/load-bundle.ts";
 import { type Config, splitRowsFor } from "./config.ts";
+import type { RunReport } from "./core/batch.ts";
 import { Batcher } from "./core/batcher.ts";
 import { systemClock } from "./core/clock.ts";
 import type { PaddingPolicy } from "./core/run-form.ts";
@@ -162,7 +163,7 @@ export class ModelRepository {
     const padId = BigInt(Math.max(0, vocab.indexOf("[PAD]")));
     const labels = { model: m.name };
     const variantFor = (provider: "cuda" | "cpu") => config.variant ?? m.defaultVariant[provider];
-    const recordRun = (run: { rows: number; tokens: number; parts: number; ms: number; ok: boolean }) => {
+    const recordRun = (run: RunReport) => {
       metrics.modelRuns.inc(labels);
       if (!run.ok) return;
       if (run.parts > 1) metrics.splitRuns.inc(labels);

@@ -21,7 +21,7 @@
  */
 import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 import type { Variant } from "@intentql/schema";
-import type { RunBatch } from "../core/batch.ts";
+import type { RunBatch, RunReport } from "../core/batch.ts";
 import { BackendUnavailableError } from "../core/errors.ts";
 import type { Logger } from "../log.ts";
 import { workerEntry } from "../worker-entry.ts";
@@ -35,7 +35,7 @@ export interface SessionPoolOptions extends SessionThreadData {
   /** Called when readiness changes (every thread up, or not). */
   onReadyChange?: (ready: boolean) => void;
   /** Called after each direct run (metrics: the batcher never sees these runs). */
-  onDirectRun?: (info: { rows: number; tokens: number; parts: number; ms: number; ok: boolean }) => void;
+  onDirectRun?: (info: RunReport) => void;
   /**
    * The thread's module, for fault-injection tests (a thread that exits in the middle of a run).
    * Default: session-thread.ts, or its bundled file next to gpu-service.mjs.

@@ -16,7 +16,7 @@
  */
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import type { Variant } from "@intentql/schema";
-import { type RunBatch, runTokens } from "../core/batch.ts";
+import { type RunBatch, type RunReport, runTokens } from "../core/batch.ts";
 import { bucketShapes, type ShapeBucketsMode, shapeBuckets, useShapeBuckets } from "../core/shape-buckets.ts";
 import { type Device, openSession, type Provider, warmUp } from "./onnx.ts";
 
@@ -64,7 +64,7 @@ export type RunOutcome =
 export type ThreadMessage =
   | { type: "ready"; provider: Provider; variant: Variant; fallbackReason?: string; warmupRuns: number }
   | RunOutcome
-  | { type: "direct-done"; rows: number; tokens: number; parts: number; ms: number; ok: boolean };
+  | ({ type: "direct-done" } & RunReport);
 
 export interface RunMessage extends RunBatch {
   id: number;

@@ -31,6 +31,15 @@ export interface RunBatch {
   parts?: readonly RunPart[];
 }
 
+/** What one finished run reports (metrics): real rows, padded tokens, parts, duration, success. */
+export interface RunReport {
+  rows: number;
+  tokens: number;
+  parts: number;
+  ms: number;
+  ok: boolean;
+}
+
 /** Padded tokens of a run: what the device computes. */
 export function runTokens(batch: Pick<RunBatch, "rows" | "seqLength" | "parts">): number {
   if (batch.parts === undefined) return batch.rows * batch.seqLength;

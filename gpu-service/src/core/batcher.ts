@@ -30,7 +30,14 @@
  *   wrong shape fails exactly the requests in it, and its slot is freed.
  */
 
-import { deliverOutputs, type Row, type RunFunction, runTokens, type Taken } from "./batch.ts";
+import {
+  deliverOutputs,
+  type Row,
+  type RunFunction,
+  type RunReport,
+  runTokens,
+  type Taken,
+} from "./batch.ts";
 import type { Clock } from "./clock.ts";
 import {
   AbortedError,
@@ -71,7 +78,7 @@ export interface BatcherOptions {
   clock: Clock;
   run: RunFunction;
   /** Observability hooks (metrics); optional so the core stays free of prom-client. */
-  onRun?: (info: { rows: number; tokens: number; parts: number; ms: number; ok: boolean }) => void;
+  onRun?: (info: RunReport) => void;
   onDequeue?: (waitMs: number) => void;
 }
 

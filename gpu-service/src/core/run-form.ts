@@ -4,7 +4,7 @@
  * thread that runs a request directly on an idle model (router/http-thread.ts), so a text is padded
  * the same way whichever path it takes.
  */
-import { padInto, padRows, type Row, type RunBatch, runTokens } from "./batch.ts";
+import { padInto, padRows, type Row, type RunBatch } from "./batch.ts";
 import { planLengthSplit } from "./length-split.ts";
 import { bucketUp, type ShapeBuckets } from "./shape-buckets.ts";
 
@@ -55,7 +55,7 @@ export function formRun(rows: readonly Row[], policy: PaddingPolicy): FormedRun 
       shapeOf: (n, longestRow) => [paddedRows(policy, n), paddedLength(policy, longestRow)],
     });
     if (split !== null) {
-      const { order, cut } = split;
+      const { order, cut, tokens } = split;
       const counts = [cut, rows.length - cut];
       const parts = [
         { rows: paddedRows(policy, cut), seqLength: paddedLength(policy, lengths[order[cut - 1]!]!) },
@@ -63,7 +63,7 @@ export function formRun(rows: readonly Row[], policy: PaddingPolicy): FormedRun 
       ];
       // Part i holds the next counts[i] rows in length order, padded to its own shape; its dummy
       // rows follow its real ones. outputRows maps each row, in the caller's order, to its output.
-      const tokens = runTokens({ rows: 0, seqLength: 0, parts });
+      // (The planner's `tokens` are these parts' padded tokens.)
       const inputIds = new BigInt64Array(tokens);
       const attentionMask = new BigInt64Array(tokens);
       if (policy.padId !== 0n) inputIds.fill(policy.padId);
