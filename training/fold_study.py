@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from intentql_training.metrics import summary  # noqa: E402
-from train import fold_fits, out_of_fold, prepare, run_members_fits  # noqa: E402
+from train import fold_fits, out_of_fold, prepare, run_members_fits, train_val_labels  # noqa: E402
 
 
 def parse_member(spec: str) -> tuple:
@@ -50,7 +50,7 @@ def main() -> None:
     work, _, labels, data, _ = prepare(args)
     members = [parse_member(m) for m in args.member]
     run_members_fits(work, fold_fits(members, args.folds), args.parallel, args.member_timeout)
-    gold = np.asarray(list(data["train"]["y"]) + list(data["validation"]["y"]))
+    gold = train_val_labels(data)
     n_train, num_labels = len(data["train"]["y"]), len(labels)
     found = {}
     for name, kind, cfg, seed in members:

@@ -285,6 +285,11 @@ def smoke(args, sweep):
     return sweep
 
 
+def train_val_labels(data: dict) -> np.ndarray:
+    """The labels of train then validation: the row order of every fit over both (member.fit_rows)."""
+    return np.asarray(list(data["train"]["y"]) + list(data["validation"]["y"]))
+
+
 def write_teacher(work: Path, data: dict, names: list[str]) -> Path:
     """The teacher: the mean of round 1's probabilities (`teach` in outputs.npz, every train+validation
     row as written and typed) over `names`, with the rows' labels so that a student can check it was
@@ -295,7 +300,7 @@ def write_teacher(work: Path, data: dict, names: list[str]) -> Path:
         total = p if total is None else total + p
     path = work / "teacher.npz"
     np.savez(path, probs=(total / len(names)).astype(np.float16),
-             y=np.asarray(list(data["train"]["y"]) + list(data["validation"]["y"])))
+             y=train_val_labels(data))
     return path
 
 
@@ -361,11 +366,16 @@ def sweep_stage(args, work, splits, labels, data, log_prior) -> dict:
                                   "typedAccuracy": float((typed_logits.argmax(1) == gold_typed).mean())}
     log(f"selected {chosen} tau={tau}: val {val_metrics}")
     log(f"  without logit adjustment: {summary(gold_val, mix.argmax(1), num_labels)}")
+    return write_selection(work, sweep, chosen, {
+        "tau": tau, "validation": val_metrics, "bundleBytes": bundle_bytes, "sweep": report,
+        "teacher": teacher, "logPrior": log_prior.tolist()})
+
+
+def write_selection(work: Path, sweep: list[tuple], chosen: dict, fields: dict) -> dict:
+    """selection.json: the chosen members with their kind, settings, seed and weight, then `fields`."""
     specs = {n: (k, c, s) for n, k, c, s in sweep}
     selection = {"members": [{"name": n, "kind": specs[n][0], "config": specs[n][1], "seed": specs[n][2], "weight": w}
-                             for n, w in chosen.items()],
-                 "tau": tau, "validation": val_metrics, "bundleBytes": bundle_bytes, "sweep": report,
-                 "teacher": teacher, "logPrior": log_prior.tolist()}
+                             for n, w in chosen.items()], **fields}
     (work / "selection.json").write_text(json.dumps(selection, indent=1))
     return selection
 
@@ -401,7 +411,7 @@ def fold_sweep_stage(args, work, splits, labels, data, log_prior) -> dict:
     K = args.calibration_folds
     log(f"phase 1 on folds: {len(sweep)} candidates × {K} folds, {args.parallel} at a time")
     run_members_fits(work, fold_fits(sweep, K), args.parallel, args.member_timeout)
-    gold_all = np.asarray(list(data["train"]["y"]) + list(data["validation"]["y"]))
+    gold_all = train_val_labels(data)
     n_train = len(data["train"]["y"])
     oof, params, sizes, report, saved = {}, {}, {}, {}, {}
     for name, kind, cfg, seed in sweep:
@@ -430,14 +440,10 @@ def fold_sweep_stage(args, work, splits, labels, data, log_prior) -> dict:
     tau = tune_tau(mix, log_prior, gold_all, num_labels)
     metrics = summary(gold_all, (mix - tau * log_prior).argmax(1), num_labels)
     log(f"selected {chosen} tau={tau}: out-of-fold {metrics}")
-    specs = {n: (k, c, s) for n, k, c, s in sweep}
-    selection = {"members": [{"name": n, "kind": specs[n][0], "config": specs[n][1], "seed": specs[n][2], "weight": w}
-                             for n, w in chosen.items()],
-                 "selectedOn": f"out-of-fold predictions, {K} folds over train+validation",
-                 "folds": K, "tau": tau, "validation": metrics, "bundleBytes": bundle_bytes, "sweep": report,
-                 "logPrior": log_prior.tolist()}
-    (work / "selection.json").write_text(json.dumps(selection, indent=1))
-    return selection
+    return write_selection(work, sweep, chosen, {
+        "selectedOn": f"out-of-fold predictions, {K} folds over train+validation",
+        "folds": K, "tau": tau, "validation": metrics, "bundleBytes": bundle_bytes, "sweep": report,
+        "logPrior": log_prior.tolist()})
 
 
 def select_within_bytes(args, work, labels, log_prior, probs, params, sizes, gold_val,
@@ -533,8 +539,8 @@ def final_stage(args, work, splits, labels, data, log_prior, selection) -> None:
         return folds.fold(name, f) if folds is not None else np.load(work / "members" / f"{name}-fold{f}" / "outputs.npz")
 
     # out-of-fold ensemble logits over train+validation
-    n_all = len(data["train"]["y"]) + len(data["validation"]["y"])
-    gold_all = np.asarray(list(data["train"]["y"]) + list(data["validation"]["y"]))
+    gold_all = train_val_labels(data)
+    n_all = len(gold_all)
     oof = np.full((n_all, num_labels), np.nan)
     noise_tops = []
     for f in range(K):
