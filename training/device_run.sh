@@ -20,7 +20,7 @@ step=${1:-all}
 # SELECTION, VOCAB and TEACHER, the files the sweep returned; TEACHER may be left out on the host
 # that ran the sweep): phase 2 + calibration folds (≤ 5 members × 5 fits, longest first).
 # EXTRA_TRAIN_ARGS="--select-on folds" for the sweep: each candidate on 4 folds, selection out of
-# fold, folds.npz in the results; its final stage (FOLDS=that folds.npz, or nothing on the same host)
+# fold, folds.npz in $OUT in parts; its final stage (FOLDS=that folds.npz, or nothing on the same host)
 # refits only the chosen members and calibrates on the sweep's folds
 # → export (refuses a bundle over 24,000,000 bytes) → evaluation of the new bundle and of
 # models/massive-scratch (typed-digits gap, out-of-scope set, CPU latency).
@@ -29,7 +29,13 @@ if [[ $step == sweep ]]; then
     --word-vectors "$DATA/word_vectors.txt" --member-timeout "${MEMBER_TIMEOUT:-480}" ${EXTRA_TRAIN_ARGS:-} || echo "SWEEP FAILED"
   mkdir -p "$WORK/results/sweep"
   cp "$WORK/scratch/selection.json" "$WORK/scratch/vocab.txt" "$WORK/scratch/teacher.npz" \
-    "$WORK/scratch/validation-probs.npz" "$WORK/scratch/folds.npz" "$WORK/results/sweep/" 2>/dev/null
+    "$WORK/scratch/validation-probs.npz" "$WORK/results/sweep/" 2>/dev/null
+  # folds.npz (~30 MB) is over what one $OUT file may be: it travels in 15 MB parts
+  # (here: cat folds.npz.part.* > folds.npz; folds.npz.sha256 checks it)
+  if [[ -f $WORK/scratch/folds.npz ]]; then
+    split -b 15000000 "$WORK/scratch/folds.npz" "$OUT/folds.npz.part."
+    (cd "$WORK/scratch" && sha256sum folds.npz) > "$OUT/folds.npz.sha256"
+  fi
   for d in "$WORK"/scratch/members/*/; do n=$(basename "$d"); cp "$d/log.jsonl" "$WORK/results/sweep/$n.log.jsonl" 2>/dev/null; done
 fi
 if [[ $step == final ]]; then
@@ -63,7 +69,8 @@ if [[ $step == all || $step == seed ]]; then
     --variants fp32,fp16,int8 --max-bytes 999999999 &&
   mkdir -p "$WORK/results/seed-tiny" && cp "$WORK/seed-bundle/parity.json" "$WORK/seed-bundle/bundle.json" "$WORK/seed/final.json" "$WORK/results/seed-tiny/" || echo "SEED PROOF FAILED"
 fi
-# $OUT takes at most 8 files of ≤ 16 MiB: the ONNX files travel alone, everything else in one archive.
+# $OUT takes at most 8 files of ≤ 16 MiB: the ONNX files (and folds.npz's parts) travel alone,
+# everything else in one archive.
 if [[ -d "$WORK/results/massive-scratch" ]]; then
   for f in "$WORK"/results/massive-scratch/*.onnx; do mv "$f" "$OUT/"; done
 fi

@@ -27,6 +27,8 @@ DEFAULTS = {
         "dim": 256, "layers": 4, "heads": 4, "ffn": 512, "emb_dim": 100, "dropout": 0.1,
         "lr": 5e-4, "epochs": 40, "batch": 64, "warmup": 0.06, "weight_decay": 0.01,
         "label_smoothing": 0.1, "token_dropout": 0.1, "glove": True,
+        # self-pretraining (mlm_pretrain): 0 epochs = off
+        "mlm_epochs": 0, "mlm_lr": 5e-4, "mlm_batch": 128, "mlm_prob": 0.15,
     },
     "ngram": {
         "hidden": 64, "ngram_buckets": 16384, "char_buckets": 16384, "dropout": 0.2,
@@ -135,6 +137,62 @@ def load_teacher(work: Path, all_y: list[int], n_var: int) -> torch.Tensor:
     return torch.from_numpy(t["probs"].astype(np.float32))
 
 
+def mlm_pretrain(model, X, V, cfg, special, pad_id: int, mask_id: int, device, gen, log) -> None:
+    """Self-pretraining: masked-language modelling on the fit's own texts (as written, or one of
+    their typed variants at random) before the supervised epochs, the only pretraining a from-scratch
+    model can have here (Krishna et al., 2022, "Downstream datasets make surprisingly good pretraining
+    corpora"). BERT's recipe: `mlm_prob` of the non-special tokens are predicted, 80% of them shown as
+    [MASK], 10% as a random token, 10% as is. The prediction head (dense → GELU → LayerNorm → vocab) is
+    thrown away afterwards: the member's shape and bundle bytes stay. It is not tied to the word
+    embeddings as BERT's is: these start as GloVe vectors, whose norms would make a tied head's
+    first logits tens of nats wide and its first gradients rewrite them."""
+    emb = model.word_embeddings
+    dim = model.position_embeddings.embedding_dim
+    head = nn.Sequential(nn.Linear(dim, emb.embedding_dim), nn.GELU(), nn.LayerNorm(emb.embedding_dim),
+                         nn.Linear(emb.embedding_dim, emb.num_embeddings)).to(device)
+    opt = torch.optim.AdamW([*model.parameters(), *head.parameters()], lr=cfg["mlm_lr"], weight_decay=0.01)
+    n, bs = X.shape[0], cfg["mlm_batch"]
+    total = math.ceil(n / bs) * cfg["mlm_epochs"]
+    warm = max(1, int(total * 0.06))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / (total - warm))))
+    use_amp = device.type == "cuda"
+    model.train()
+    for epoch in range(1, cfg["mlm_epochs"] + 1):
+        perm = torch.randperm(n, device=device, generator=gen)
+        total_loss, masked = torch.zeros((), device=device), 0
+        for start in range(0, n, bs):
+            idx = perm[start : start + bs]
+            ids = X[idx]
+            if V is not None:
+                use = torch.rand(len(idx), device=device, generator=gen) < 0.5
+                k = torch.randint(0, V.shape[0], (len(idx),), device=device, generator=gen)
+                ids = torch.where(use.unsqueeze(1), V[k, idx], ids)
+            attention = (ids != pad_id).long()
+            width = int(attention.sum(1).max())
+            ids, attention = ids[:, :width], attention[:, :width]
+            pick = (torch.rand(ids.shape, device=device, generator=gen) < cfg["mlm_prob"]) & ~special[ids]
+            if not bool(pick.any()):
+                continue
+            r = torch.rand(ids.shape, device=device, generator=gen)
+            shown = torch.where(pick & (r < 0.8), torch.full_like(ids, mask_id), ids)
+            noise = torch.randint(0, emb.num_embeddings, ids.shape, device=device, generator=gen)
+            shown = torch.where(pick & (r >= 0.8) & (r < 0.9) & ~special[noise], noise, shown)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                hidden = model.encode(shown, attention)[pick]
+                logits = head(hidden).float()
+            loss = nn.functional.cross_entropy(logits, ids[pick])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            total_loss += loss.detach() * int(pick.sum())
+            masked += int(pick.sum())
+        if epoch % cfg["eval_every"] == 0 or epoch == cfg["mlm_epochs"]:
+            log.write(json.dumps({"mlmEpoch": epoch, "mlmLoss": float(total_loss) / max(masked, 1)}) + "\n")
+            log.flush()
+
+
 def fit_rows(data: dict, fit: str) -> tuple[list[int], list[int] | None]:
     """Indices into train+validation (train first) that a fit trains on, and the held-out ones
     (fold fits: `fold:k/K`, a fixed seed-14 permutation, so that every member sees the same folds)."""
@@ -215,9 +273,11 @@ def main() -> None:
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / (total - warm))))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg["label_smoothing"])
     use_amp = device.type == "cuda"
-    ema = [p.detach().clone() for p in model.parameters()] if cfg["ema"] > 0 else None
     log = open(out_dir / "log.jsonl", "w")
     started = time.time()
+    if args.kind == "transformer" and cfg["mlm_epochs"] > 0:
+        mlm_pretrain(model, X, V, cfg, special, pad_id, vocab.index("[MASK]"), device, gen, log)
+    ema = [p.detach().clone() for p in model.parameters()] if cfg["ema"] > 0 else None
     row = {}
 
     def swap_ema():

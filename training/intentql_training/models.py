@@ -71,17 +71,23 @@ class TransformerClassifier(nn.Module):
         self.classifier = nn.Linear(2 * dim, num_labels)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        x = self.encode(input_ids, attention_mask)
+        mask = attention_mask.to(x.dtype)
+        mean = (x * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp(min=1.0)
+        return self.classifier(self.dropout(torch.cat([x[:, 0], mean], dim=-1)))
+
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The last layer's hidden states [B, S, dim] (the classifier pools them; self-pretraining,
+        member.py `mlm_pretrain`, predicts masked tokens from them)."""
         s = input_ids.shape[1]
         pos = torch.arange(s, device=input_ids.device).unsqueeze(0)
         x = self.emb_proj(self.word_embeddings(input_ids)) + self.position_embeddings(pos)
         x = self.dropout(self.emb_norm(x))
-        mask = attention_mask.to(x.dtype)
         # Unsqueeze → Cast → Sub → Mul: the mask pattern onnxruntime's optimizer fuses into Attention.
         additive = (1.0 - attention_mask.unsqueeze(1).unsqueeze(2).to(x.dtype)) * -10000.0
         for block in self.blocks:
             x = block(x, additive)
-        mean = (x * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp(min=1.0)
-        return self.classifier(self.dropout(torch.cat([x[:, 0], mean], dim=-1)))
+        return x
 
 
 def char_ngram_table(vocab: list[str], buckets: int, n_min: int = 2, n_max: int = 5, max_per_token: int = 16):

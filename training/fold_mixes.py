@@ -1,0 +1,95 @@
+"""Which mixes of a fold sweep's candidates score best out of fold, at each parameter budget, and
+how much the prior correction τ moves them. Every mix of 1..--max-members distinct candidates is
+scored (equal weights, as the sweep's selection weighs them) on the out-of-fold predictions over all
+train+validation texts; for each budget the best by accuracy + F1-macro is printed, then a τ sweep of
+the best mixes, of the sweep's chosen one and of any --mix.
+
+    python training/fold_mixes.py --folds folds.npz --selection selection.json --data .device/issue14/data \
+        [--mix n64-b4k-ema-s1,t192x3-ema-s1,n32-b4k-s1]
+
+`--folds` and `--selection` are what `train.py --stage sweep --select-on folds` writes (device_run.sh
+returns folds.npz in parts and selection.json in results.tgz); `--data` holds the train and validation
+files the sweep trained on (their labels, in the fits' row order: train, then validation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from intentql_training.data import label_table, load_splits  # noqa: E402
+from intentql_training.ensemble import combine  # noqa: E402
+from intentql_training.metrics import summary  # noqa: E402
+
+
+def out_of_fold_probs(folds: np.lib.npyio.NpzFile, name: str, rows: int, num_labels: int) -> np.ndarray:
+    """A candidate's probabilities for every train+validation row, each from the fold fit that held it out."""
+    probs = np.full((rows, num_labels), np.nan, dtype=np.float32)
+    f = 0
+    while f"{name}-fold{f}/heldout" in folds.files:
+        probs[folds[f"{name}-fold{f}/heldout_index"]] = folds[f"{name}-fold{f}/heldout"]
+        f += 1
+    if np.isnan(probs).any():
+        raise SystemExit(f"{name}: its folds do not cover every row")
+    return probs
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--folds", required=True, help="folds.npz from the fold sweep")
+    ap.add_argument("--selection", required=True, help="selection.json from the same sweep")
+    ap.add_argument("--data", required=True, help="the sweep's data folder (train.jsonl, validation.jsonl)")
+    ap.add_argument("--max-members", type=int, default=5)
+    ap.add_argument("--budgets", default="3.0,3.33,3.6,4.0,4.5,5,6,9", help="millions of parameters")
+    ap.add_argument("--mix", action="append", default=[], help="also τ-sweep this mix (names, comma-separated)")
+    ap.add_argument("--out", help="also write the table as JSON here")
+    args = ap.parse_args()
+
+    selection = json.loads(Path(args.selection).read_text())
+    sweep, log_prior = selection["sweep"], np.asarray(selection["logPrior"])
+    splits = load_splits(args.data)
+    names = [label["name"] for label in label_table([r.intent for r in splits.train])]
+    index = {n: i for i, n in enumerate(names)}
+    gold = np.asarray([index[r.intent] for r in splits.train + splits.validation])
+    folds = np.load(args.folds)
+    probs = {n: out_of_fold_probs(folds, n, len(gold), len(names)) for n in sweep}
+
+    def score(mix: tuple[str, ...], tau: float = 0.0) -> dict:
+        logp = combine([probs[n] for n in mix], [1.0] * len(mix), log_prior, 0.0)
+        return summary(gold, (logp - tau * log_prior).argmax(1), len(names))
+
+    scored = []
+    for size in range(1, args.max_members + 1):
+        for mix in itertools.combinations(sorted(sweep), size):
+            s = score(mix)
+            scored.append({"members": list(mix), "params": sum(sweep[n]["params"] for n in mix),
+                           "accuracy": s["accuracy"], "f1Macro": s["f1Macro"]})
+    report = {"mixesScored": len(scored), "bestPerBudget": [], "tau": []}
+    for budget in (float(b) * 1e6 for b in args.budgets.split(",")):
+        best = max((m for m in scored if m["params"] <= budget), key=lambda m: m["accuracy"] + m["f1Macro"], default=None)
+        if best:
+            report["bestPerBudget"].append({"maxParams": int(budget), **best})
+            print(f"≤ {budget / 1e6:.2f} M params: {best['params'] / 1e6:.2f} M, accuracy {best['accuracy']:.2%} "
+                  f"F1 {best['f1Macro']:.2%} {best['members']}")
+    mixes = [tuple(b["members"]) for b in report["bestPerBudget"]] + [tuple(m["name"] for m in selection["members"])]
+    mixes += [tuple(m.split(",")) for m in args.mix]
+    for mix in dict.fromkeys(mixes):  # each once, in order
+        row = {"members": list(mix), "byTau": {}}
+        for tau in (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5):
+            s = score(mix, tau)
+            row["byTau"][str(tau)] = [round(s["accuracy"], 4), round(s["f1Macro"], 4)]
+        report["tau"].append(row)
+        print(f"τ sweep {list(mix)}: " + ", ".join(f"{t}: {a:.2%} / {f:.2%}" for t, (a, f) in row["byTau"].items()))
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
