@@ -49,6 +49,18 @@ if [[ $step == final ]]; then
   python training/evaluate_bundle.py --bundle "$WORK/results/massive-scratch" --bundle models/massive-scratch \
     --data "$DATA" --oos training/oos_eval.jsonl --out "$WORK/results/evaluation.json" || echo "EVALUATION FAILED"
 fi
+# `export`: a final stage that ran elsewhere (the CPU recipe: `train.py --stage final` on a dev box)
+# → export, evaluation and tokenizer fixtures here, where onnxruntime and tokenizers are. FINAL_WORK
+# is a folder with that stage's final.json, vocab.txt and members/*-final/member.pt.
+if [[ $step == export ]]; then
+  python training/export.py --work "${FINAL_WORK:?}" --data "$DATA" --out "$WORK/results/massive-scratch" \
+    --name massive-scratch --version "${VERSION:?}" || echo "EXPORT FAILED"
+  python training/evaluate_bundle.py --bundle "$WORK/results/massive-scratch" --bundle models/massive-scratch \
+    --data "$DATA" --oos training/oos_eval.jsonl --out "$WORK/results/evaluation.json" || echo "EVALUATION FAILED"
+  python training/make_tokenizer_fixtures.py --vocab massive-wordpiece="$WORK/results/massive-scratch/vocab.txt" \
+    --massive-validation "$DATA/validation.jsonl" --adversarial test/fixtures/tokenizer/adversarial.json \
+    --out "$WORK/results/fixtures" || echo "FIXTURES FAILED"
+fi
 if [[ $step == all || $step == scratch ]]; then
   python training/train.py --recipe scratch --data "$DATA" --out "$WORK/scratch" \
     --word-vectors "$DATA/word_vectors.txt" --member-timeout "${MEMBER_TIMEOUT:-490}" ${EXTRA_TRAIN_ARGS:-} || echo "SCRATCH FAILED"

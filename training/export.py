@@ -72,7 +72,7 @@ def load_module(work: Path, final: dict) -> tuple[nn.Module, dict]:
         model.load_state_dict(ckpt["state"])
         members.append(model.eval())
         weights.append(m["weight"])
-        keep = ("dim", "layers", "heads", "ffn", "emb_dim", "hidden", "ngram_buckets", "char_buckets")
+        keep = ("dim", "layers", "heads", "ffn", "emb_dim", "hidden", "ngram_buckets", "char_buckets", "filters", "widths")
         described.append({"name": m["name"], "kind": ckpt["kind"], "weight": m["weight"], "seed": ckpt["seed"],
                           "params": count_params(model), **{k: v for k, v in ckpt["config"].items() if k in keep}})
     # n-gram members over the same vocab and bucket count hold the same char-n-gram table: one

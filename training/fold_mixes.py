@@ -9,7 +9,9 @@ the best mixes, of the sweep's chosen one and of any --mix.
 
 `--folds` and `--selection` are what `train.py --stage sweep --select-on folds` writes (device_run.sh
 returns folds.npz in parts and selection.json in results.tgz); `--data` holds the train and validation
-files the sweep trained on (their labels, in the fits' row order: train, then validation).
+files the sweep trained on (their labels, in the fits' row order: train, then validation). `--extra`
+adds candidates that `fold_study.py` trained on the same folds (same K; the fold split does not
+depend on the vocab), so a new kind of member can be judged by what it adds to the mix.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from intentql_training.data import label_table, load_splits  # noqa: E402
 from intentql_training.ensemble import combine  # noqa: E402
 from intentql_training.metrics import summary  # noqa: E402
+from train import out_of_fold  # noqa: E402
 
 
 def out_of_fold_probs(folds: np.lib.npyio.NpzFile, name: str, rows: int, num_labels: int) -> np.ndarray:
@@ -49,6 +52,8 @@ def main() -> None:
     ap.add_argument("--max-members", type=int, default=5)
     ap.add_argument("--budgets", default="3.0,3.33,3.6,4.0,4.5,5,6,9", help="millions of parameters")
     ap.add_argument("--mix", action="append", default=[], help="also τ-sweep this mix (names, comma-separated)")
+    ap.add_argument("--extra", action="append", default=[],
+                    help="WORK:NAME, a candidate trained on the same folds by fold_study.py in WORK")
     ap.add_argument("--out", help="also write the table as JSON here")
     args = ap.parse_args()
 
@@ -60,6 +65,15 @@ def main() -> None:
     gold = np.asarray([index[r.intent] for r in splits.train + splits.validation])
     folds = np.load(args.folds)
     probs = {n: out_of_fold_probs(folds, n, len(gold), len(names)) for n in sweep}
+    params = {n: sweep[n]["params"] for n in sweep}
+    K = selection.get("folds", 4)
+    for spec in args.extra:
+        work, name = spec.rsplit(":", 1)
+        extra = out_of_fold(Path(work), name, K, len(gold), len(names))
+        if extra is None:
+            raise SystemExit(f"{spec}: not every fold finished")
+        probs[name] = extra
+        params[name] = json.loads((Path(work) / "members" / f"{name}-fold0" / "done.json").read_text())["params"]
 
     def score(mix: tuple[str, ...], tau: float = 0.0) -> dict:
         logp = combine([probs[n] for n in mix], [1.0] * len(mix), log_prior, 0.0)
@@ -67,11 +81,14 @@ def main() -> None:
 
     scored = []
     for size in range(1, args.max_members + 1):
-        for mix in itertools.combinations(sorted(sweep), size):
+        for mix in itertools.combinations(sorted(probs), size):
             s = score(mix)
-            scored.append({"members": list(mix), "params": sum(sweep[n]["params"] for n in mix),
+            scored.append({"members": list(mix), "params": sum(params[n] for n in mix),
                            "accuracy": s["accuracy"], "f1Macro": s["f1Macro"]})
-    report = {"mixesScored": len(scored), "bestPerBudget": [], "tau": []}
+    report = {"mixesScored": len(scored), "candidates": [m for m in scored if len(m["members"]) == 1],
+              "bestPerBudget": [], "tau": []}
+    for m in report["candidates"]:
+        print(f"{m['members'][0]:22s} {m['params'] / 1e6:.2f} M params: accuracy {m['accuracy']:.2%} F1 {m['f1Macro']:.2%}")
     for budget in (float(b) * 1e6 for b in args.budgets.split(",")):
         best = max((m for m in scored if m["params"] <= budget), key=lambda m: m["accuracy"] + m["f1Macro"], default=None)
         if best:

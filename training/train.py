@@ -35,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from intentql_training.data import label_table, load_splits  # noqa: E402
 from intentql_training.ensemble import (  # noqa: E402
-    choose_oos_threshold, combine, ensemble_bytes, fit_temperature, greedy_select, member_bytes, tune_tau)
+    choose_oos_threshold, combine, ensemble_bytes, exhaustive_select, fit_temperature, greedy_select, member_bytes,
+    tune_tau)
 from intentql_training.metrics import summary  # noqa: E402
 from intentql_training.tokenization import Encoder, train_wordpiece  # noqa: E402
 from export import BUNDLE_BUDGET_BYTES, text_files_bytes  # noqa: E402
@@ -100,22 +101,37 @@ SCRATCH_SWEEP = [
 # validation F1 did not tell these mixes apart. The fold fits are the calibration folds of the
 # final stage too (same folds, same settings), so the final stage only refits the chosen members.
 #
-# Self-pretraining (`mlm_epochs`, member.py mlm_pretrain): each transformer shape with and without.
-# The first fold sweep (training/logs/fold-sweep-2026-11-27) had t128x2-ema and n16 too: never
-# chosen, and 1.5 / 0.9 points of out-of-fold accuracy under the others; their fits now go to MLM.
-# Measured (training/logs/fold-sweep-mlm-2026-11-27, docs/MODEL.md): +0.15-0.3 points out of fold
-# with MLM, within what the same shapes moved between two runs; the chosen mix scored 87.16 / 84.59
-# on test. This sweep takes ~550 s of a 600 s call: MEMBER_TIMEOUT=560.
-MLM = {"mlm_epochs": 40}
+# Convolutional members (member kind `conv`, models.ConvClassifier): in a CPU study on run A's folds
+# (training/logs/massive-scratch-1.4.0-candidate/conv-fold-study.log) one conv member scored 86.74 /
+# 83.70 out of fold, a point of accuracy over the best transformer (85.76), and conv + n64-ema beat
+# every mix of run A's candidates. Conv and n-gram members train on a CPU (2 cores: a conv fold fit
+# ~200-600 s, an n-gram one ~40-80 s), so this sweep needs no GPU. Its mix (conv256 + conv512 + n48,
+# 87.98 / 86.51 out of fold) scored 87.56 / 83.42 on test: not shipped. Out of fold, the conv mixes
+# scored 0.6-0.7 points of accuracy higher on the train split's rows than on validation's, run A's
+# transformer mixes −0.1 to +0.1 (docs/MODEL.md, "A 1.4.0 candidate").
+#
+# Transformers (`--fold-transformers`) and their self-pretraining (`mlm_epochs`, member.py
+# mlm_pretrain) need the GPU host. Measured in two H200 runs (training/logs/fold-sweep-2026-11-27,
+# fold-sweep-mlm-2026-11-27; docs/MODEL.md): MLM gave +0.15-0.3 points out of fold, within what the
+# same shapes moved between the two runs; the chosen mixes scored 87.39 / 85.20 and 87.16 / 84.59 on
+# test. With them the sweep takes ~550 s of a 600 s call: MEMBER_TIMEOUT=560.
+# In the study conv256 (87.19 / 84.86 alone) beat conv128; hence a second seed of it and a wider one.
+CONV256, CONV512 = {"filters": 256}, {"filters": 512}
 FOLD_SWEEP = [
+    ("conv128-s1", "conv", {}, 1),
+    ("conv256-s1", "conv", CONV256, 1),
+    ("conv256-s2", "conv", CONV256, 2),
+    ("conv512-s1", "conv", CONV512, 1),
+    ("n64-b4k-ema-s1", "ngram", {**N64, **EMA}, 1),
+    ("n48-b4k-s1", "ngram", NG[48], 1),
+    ("n32-b4k-s1", "ngram", NG[32], 1),
+]
+MLM = {"mlm_epochs": 40}
+FOLD_TRANSFORMERS = [
     ("t192x3-ema-mlm-s1", "transformer", {**T192, **EMA, **MLM}, 1),
     ("t192x3-mlm-s1", "transformer", {**T192, **MLM}, 1),
     ("t192x3-ema-s1", "transformer", {**T192, **EMA}, 1),
     ("t192x3-s1", "transformer", T192, 1),
-    ("n64-b4k-ema-s1", "ngram", {**N64, **EMA}, 1),
-    ("n48-b4k-s1", "ngram", NG[48], 1),
-    ("n32-b4k-s1", "ngram", NG[32], 1),
-    ("n24-b4k-s1", "ngram", NG[24], 1),
 ]
 KD, KD9 = {"distill": 0.6}, {"distill": 0.9}
 DISTILLED_SWEEP = [
@@ -157,6 +173,8 @@ def expected_seconds(spec: tuple) -> float:
     if kind == "transformer":
         per_epoch = 2.1 + 1.1 * cfg.get("layers", 4)
         epochs = cfg.get("epochs", 40) + 1.25 * cfg.get("mlm_epochs", 0)
+    elif kind == "conv":  # CPU study, 2 at a time: conv128 ~6.7 s an epoch, conv256 ~10
+        per_epoch, epochs = 6.7 * (0.5 + cfg.get("filters", 128) / 256), cfg.get("epochs", 30)
     else:
         per_epoch, epochs = 4.7, cfg.get("epochs", 30)
     rows = 1.0 if fit == "train" else 1.18 if fit == "train+validation" else 0.88
@@ -290,7 +308,7 @@ def smoke(args, sweep):
                          **({"mlm_epochs": args.epochs_override} if c.get("mlm_epochs") else {})}, s)
                  for n, k, c, s in sweep]
     if args.tiny:
-        toy = {"transformer": {"dim": 32, "layers": 1, "ffn": 64, "heads": 2},
+        toy = {"transformer": {"dim": 32, "layers": 1, "ffn": 64, "heads": 2}, "conv": {"filters": 8},
                "ngram": {"hidden": 8, "ngram_buckets": 1024, "char_buckets": 1024}}
         sweep = [(n, k, {**c, **toy[k]}, s) for n, k, c, s in sweep]
     return sweep
@@ -417,7 +435,8 @@ def fold_sweep_stage(args, work, splits, labels, data, log_prior) -> dict:
     out-of-fold predictions over train+validation. Writes selection.json and folds.npz (each
     candidate's fold outputs, which the final stage calibrates on instead of training folds again)."""
     num_labels = len(labels)
-    sweep = FOLD_SWEEP[: args.max_members] if args.max_members else FOLD_SWEEP
+    sweep = FOLD_SWEEP + (FOLD_TRANSFORMERS if args.fold_transformers else [])
+    sweep = sweep[: args.max_members] if args.max_members else sweep
     sweep = smoke(args, sweep)
     K = args.calibration_folds
     log(f"phase 1 on folds: {len(sweep)} candidates × {K} folds, {args.parallel} at a time")
@@ -446,7 +465,8 @@ def fold_sweep_stage(args, work, splits, labels, data, log_prior) -> dict:
         raise SystemExit("no candidate finished every fold")
     np.savez_compressed(work / "folds.npz", **saved)
     chosen, bundle_bytes = select_within_bytes(args, work, labels, log_prior, oof, params, sizes, gold_all,
-                                               path_of=lambda n: f"members/{n}-fold0/member.pt")
+                                               path_of=lambda n: f"members/{n}-fold0/member.pt",
+                                               search=exhaustive_select)
     mix = combine([oof[n] for n in chosen], list(chosen.values()), log_prior, 0.0)
     tau = tune_tau(mix, log_prior, gold_all, num_labels)
     metrics = summary(gold_all, (mix - tau * log_prior).argmax(1), num_labels)
@@ -458,8 +478,9 @@ def fold_sweep_stage(args, work, splits, labels, data, log_prior) -> dict:
 
 
 def select_within_bytes(args, work, labels, log_prior, probs, params, sizes, gold_val,
-                        path_of=lambda n: f"members/{n}/member.pt") -> tuple[dict, dict]:
-    """Greedy selection on validation under the bundle-bytes budget. The estimate (ensemble_bytes,
+                        path_of=lambda n: f"members/{n}/member.pt", search=greedy_select) -> tuple[dict, dict]:
+    """Selection (greedy on validation; `search=exhaustive_select` on folds) under the bundle-bytes
+    budget. The estimate (ensemble_bytes,
     conservative) gates every step; the chosen mix is then exported once (fp32 + fp16 + int8, exactly
     as export.py writes them; the phase-2 refit has the same shapes) and measured. Over budget (not
     expected: the estimate runs ~25-30 KB high on 1.0.0 and 1.1.0), the budget drops below that mix's
@@ -475,7 +496,7 @@ def select_within_bytes(args, work, labels, log_prior, probs, params, sizes, gol
 
     report = {"maxBytes": args.max_bytes, "textFilesAndJsonReserve": text, "marginBytes": args.bytes_margin}
     for attempt in range(4):
-        chosen = greedy_select(list(probs), probs, gold_val, num_labels, cost, budget, max_distinct=args.max_selected)
+        chosen = search(list(probs), probs, gold_val, num_labels, cost, budget, max_distinct=args.max_selected)
         estimate = ensemble_bytes(list(chosen), sizes)
         report.update({"onnxBudget": budget, "onnxEstimate": estimate, "bundleEstimate": estimate + text})
         log(f"selection {chosen}: estimated {estimate + text:,} bytes with the text files (ONNX budget {budget:,})")
@@ -732,6 +753,8 @@ def main() -> None:
                     help="scratch --stage sweep: validation (phase-1 members on train, judged on validation) or "
                          "folds (FOLD_SWEEP, each candidate on --calibration-folds folds, judged out of fold)")
     ap.add_argument("--folds", help="scratch --stage final: the sweep's folds.npz, for a selection made on folds")
+    ap.add_argument("--fold-transformers", action="store_true",
+                    help="--select-on folds: transformer candidates too (FOLD_TRANSFORMERS; GPU host)")
     ap.add_argument("--teacher", help="scratch --stage final: the sweep's teacher.npz, for distilled members")
     ap.add_argument("--vocab", help="scratch: use this vocab.txt instead of training one (the sweep's, for --stage final)")
     ap.add_argument("--calibration-folds", type=int, default=4)

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .metrics import summary
-from .models import NgramClassifier, TransformerClassifier, count_params
+from .models import ConvClassifier, NgramClassifier, TransformerClassifier, count_params
 
 DEFAULTS = {
     "transformer": {
@@ -29,6 +29,11 @@ DEFAULTS = {
         "label_smoothing": 0.1, "token_dropout": 0.1, "glove": True,
         # self-pretraining (mlm_pretrain): 0 epochs = off
         "mlm_epochs": 0, "mlm_lr": 5e-4, "mlm_batch": 128, "mlm_prob": 0.15,
+    },
+    "conv": {
+        "emb_dim": 100, "filters": 128, "widths": [1, 3, 5], "dropout": 0.3,
+        "lr": 1e-3, "epochs": 30, "batch": 64, "warmup": 0.03, "weight_decay": 0.0,
+        "label_smoothing": 0.1, "token_dropout": 0.1, "glove": True,
     },
     "ngram": {
         "hidden": 64, "ngram_buckets": 16384, "char_buckets": 16384, "dropout": 0.2,
@@ -74,24 +79,33 @@ def load_word_vectors(path: Path) -> dict[str, np.ndarray]:
     return vectors
 
 
+def init_from_word_vectors(model, vocab: list[str], word_vectors: dict) -> None:
+    """Word embeddings from GloVe where the vocab has the word; the rest drawn at GloVe's spread."""
+    emb = model.word_embeddings.weight
+    with torch.no_grad():
+        known = np.stack(list(word_vectors.values()))
+        emb.normal_(0.0, float(known.std()))
+        hits = 0
+        for i, tok in enumerate(vocab):
+            v = word_vectors.get(tok)
+            if v is not None and v.shape[0] == emb.shape[1]:
+                emb[i] = torch.from_numpy(v)
+                hits += 1
+    model.glove_hits = hits
+
+
 def build_model(kind: str, cfg: dict, vocab: list[str], num_labels: int, word_vectors: dict | None = None):
-    if kind == "transformer":
-        model = TransformerClassifier(
-            len(vocab), num_labels, dim=cfg["dim"], layers=cfg["layers"], heads=cfg["heads"],
-            ffn=cfg["ffn"], emb_dim=cfg["emb_dim"], dropout=cfg["dropout"],
-        )
+    if kind in ("transformer", "conv"):
+        if kind == "transformer":
+            model = TransformerClassifier(
+                len(vocab), num_labels, dim=cfg["dim"], layers=cfg["layers"], heads=cfg["heads"],
+                ffn=cfg["ffn"], emb_dim=cfg["emb_dim"], dropout=cfg["dropout"],
+            )
+        else:
+            model = ConvClassifier(len(vocab), num_labels, emb_dim=cfg["emb_dim"], filters=cfg["filters"],
+                                   widths=tuple(cfg["widths"]), dropout=cfg["dropout"])
         if word_vectors and cfg.get("glove"):
-            emb = model.word_embeddings.weight
-            with torch.no_grad():
-                known = np.stack(list(word_vectors.values()))
-                emb.normal_(0.0, float(known.std()))
-                hits = 0
-                for i, tok in enumerate(vocab):
-                    v = word_vectors.get(tok)
-                    if v is not None and v.shape[0] == emb.shape[1]:
-                        emb[i] = torch.from_numpy(v)
-                        hits += 1
-            model.glove_hits = hits
+            init_from_word_vectors(model, vocab, word_vectors)
         return model
     if kind == "ngram":
         return NgramClassifier(

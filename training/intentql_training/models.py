@@ -155,6 +155,28 @@ class NgramClassifier(nn.Module):
         return self.out(self.dropout(h))
 
 
+class ConvClassifier(nn.Module):
+    """Convolutions over word pieces (Kim, 2014): embeddings at `emb_dim` (GloVe-initialised, as the
+    transformer's), one Conv1d per odd width (same length out), ReLU, max over the unmasked
+    positions → linear. Local order, as neither the bag of n-grams nor attention sees it."""
+
+    def __init__(self, vocab_size: int, num_labels: int, emb_dim: int = 100, filters: int = 128,
+                 widths: tuple[int, ...] = (1, 3, 5), dropout: float = 0.3):
+        super().__init__()
+        if any(w % 2 == 0 for w in widths):
+            raise ValueError("conv widths must be odd (the output keeps the input's length)")
+        self.word_embeddings = nn.Embedding(vocab_size, emb_dim)
+        self.convs = nn.ModuleList(nn.Conv1d(emb_dim, filters, w, padding=w // 2) for w in widths)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(filters * len(widths), num_labels)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(self.word_embeddings(input_ids)).transpose(1, 2)  # [B, emb, S]
+        masked = (1.0 - attention_mask.to(x.dtype)).unsqueeze(1) * -10000.0  # [B, 1, S]
+        pooled = [(torch.relu(conv(x)) + masked).max(dim=2).values for conv in self.convs]
+        return self.classifier(self.dropout(torch.cat(pooled, dim=-1)))
+
+
 class Ensemble(nn.Module):
     """Weighted mean of member probabilities, returned as logits: log(Σ w·p) − τ·log(prior).
 
