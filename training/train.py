@@ -108,14 +108,14 @@ SCRATCH_SWEEP = [
 # ~200-600 s, an n-gram one ~40-80 s), so this sweep needs no GPU. Its mix (conv256 + conv512 + n48,
 # 87.98 / 86.51 out of fold) scored 87.56 / 83.42 on test: not shipped. Out of fold, the conv mixes
 # scored 0.6-0.7 points of accuracy higher on the train split's rows than on validation's, run A's
-# transformer mixes −0.1 to +0.1 (docs/MODEL.md, "A 1.4.0 candidate").
+# transformer mixes −0.1 to +0.1 (docs/MODEL.md, "A 1.4.0 candidate"). In the study conv256 (87.19 /
+# 84.86 alone) beat conv128; hence a second seed of it and a wider one.
 #
 # Transformers (`--fold-transformers`) and their self-pretraining (`mlm_epochs`, member.py
 # mlm_pretrain) need the GPU host. Measured in two H200 runs (training/logs/fold-sweep-2026-11-27,
 # fold-sweep-mlm-2026-11-27; docs/MODEL.md): MLM gave +0.15-0.3 points out of fold, within what the
 # same shapes moved between the two runs; the chosen mixes scored 87.39 / 85.20 and 87.16 / 84.59 on
 # test. With them the sweep takes ~550 s of a 600 s call: MEMBER_TIMEOUT=560.
-# In the study conv256 (87.19 / 84.86 alone) beat conv128; hence a second seed of it and a wider one.
 CONV256, CONV512 = {"filters": 256}, {"filters": 512}
 FOLD_SWEEP = [
     ("conv128-s1", "conv", {}, 1),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from typing import Callable
 
 import numpy as np
@@ -68,8 +69,6 @@ def exhaustive_select(
     score 87.94 / 86.27 (training/logs/massive-scratch-1.4.0-candidate). Out of fold over the train
     split overrates conv members, though (docs/MODEL.md, "A 1.4.0 candidate"): the search is only as
     good as the held-out rows it scores."""
-    import itertools
-
     zero = np.zeros(num_labels)
     best, best_cost, chosen = -1.0, float("inf"), ()
     for size in range(1, (max_distinct or len(names)) + 1):

@@ -158,8 +158,8 @@ def mlm_pretrain(model, X, V, cfg, special, pad_id: int, mask_id: int, device, g
     corpora"). BERT's recipe: `mlm_prob` of the non-special tokens are predicted, 80% of them shown as
     [MASK], 10% as a random token, 10% as is. The prediction head (dense → GELU → LayerNorm → vocab) is
     thrown away afterwards: the member's shape and bundle bytes stay. It is not tied to the word
-    embeddings as BERT's is: these start as GloVe vectors, whose norms would make a tied head's
-    first logits tens of nats wide and its first gradients rewrite them."""
+    embeddings as BERT's is: these start as GloVe vectors. In two tiny CPU checks (dim 32, one
+    layer) the first epoch's loss was 13.2 nats tied, worse than a uniform guess (8.7), and 7.8 untied."""
     emb = model.word_embeddings
     dim = model.position_embeddings.embedding_dim
     head = nn.Sequential(nn.Linear(dim, emb.embedding_dim), nn.GELU(), nn.LayerNorm(emb.embedding_dim),
