@@ -29,19 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from intentql_training.data import label_table, load_splits  # noqa: E402
 from intentql_training.ensemble import combine  # noqa: E402
 from intentql_training.metrics import summary  # noqa: E402
-from train import out_of_fold  # noqa: E402
-
-
-def out_of_fold_probs(folds: np.lib.npyio.NpzFile, name: str, rows: int, num_labels: int) -> np.ndarray:
-    """A candidate's probabilities for every train+validation row, each from the fold fit that held it out."""
-    probs = np.full((rows, num_labels), np.nan, dtype=np.float32)
-    f = 0
-    while f"{name}-fold{f}/heldout" in folds.files:
-        probs[folds[f"{name}-fold{f}/heldout_index"]] = folds[f"{name}-fold{f}/heldout"]
-        f += 1
-    if np.isnan(probs).any():
-        raise SystemExit(f"{name}: its folds do not cover every row")
-    return probs
+from train import FoldOutputs, assemble_out_of_fold, out_of_fold  # noqa: E402
 
 
 def main() -> None:
@@ -63,10 +51,13 @@ def main() -> None:
     names = [label["name"] for label in label_table([r.intent for r in splits.train])]
     index = {n: i for i, n in enumerate(names)}
     gold = np.asarray([index[r.intent] for r in splits.train + splits.validation])
-    folds = np.load(args.folds)
-    probs = {n: out_of_fold_probs(folds, n, len(gold), len(names)) for n in sweep}
-    params = {n: sweep[n]["params"] for n in sweep}
+    folds = FoldOutputs(Path(args.folds))
     K = selection.get("folds", 4)
+    probs = {n: assemble_out_of_fold([folds.fold(n, f) for f in range(K)], len(gold), len(names)) for n in sweep}
+    params = {n: sweep[n]["params"] for n in sweep}
+    for name, p in probs.items():
+        if np.isnan(p).any():
+            raise SystemExit(f"{name}: its folds do not cover every row")
     for spec in args.extra:
         work, name = spec.rsplit(":", 1)
         extra = out_of_fold(Path(work), name, K, len(gold), len(names))

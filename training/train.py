@@ -414,20 +414,27 @@ def fold_fits(specs: list[tuple], K: int) -> list[tuple]:
     return [(f"{n}-fold{f}", k, c, s, f"fold:{f}/{K}") for f in range(K) for n, k, c, s in specs]
 
 
+def assemble_out_of_fold(fold_outputs: list, rows: int, num_labels: int) -> np.ndarray:
+    """Probabilities over train+validation, each row from the fold fit that held it out (fold
+    outputs as outputs.npz or FoldOutputs.fold give them); NaN where no fold held a row out."""
+    probs = np.full((rows, num_labels), np.nan, dtype=np.float32)
+    for out in fold_outputs:
+        probs[out["heldout_index"]] = out["heldout"]
+    return probs
+
+
 def out_of_fold(work: Path, name: str, K: int, rows: int, num_labels: int, saved: dict | None = None):
     """A candidate's out-of-fold probabilities over train+validation from its K fold fits (None
     unless every fold finished); each fold's outputs also go into `saved` (folds.npz keys)."""
     dirs = [work / "members" / f"{name}-fold{f}" for f in range(K)]
     if not all((d / "done.json").exists() for d in dirs):
         return None
-    probs = np.full((rows, num_labels), np.nan, dtype=np.float32)
-    for f, d in enumerate(dirs):
-        out = np.load(d / "outputs.npz")
-        probs[out["heldout_index"]] = out["heldout"]
-        if saved is not None:
-            for key in ("heldout", "heldout_index", "noise_validation"):
+    outs = [np.load(d / "outputs.npz") for d in dirs]
+    if saved is not None:
+        for f, out in enumerate(outs):
+            for key in FoldOutputs.KEYS:
                 saved[f"{name}-fold{f}/{key}"] = out[key]
-    return probs
+    return assemble_out_of_fold(outs, rows, num_labels)
 
 
 def fold_sweep_stage(args, work, splits, labels, data, log_prior) -> dict:
@@ -622,11 +629,13 @@ def final_stage(args, work, splits, labels, data, log_prior, selection) -> None:
 class FoldOutputs:
     """The sweep's fold outputs (folds.npz from fold_sweep_stage), read like a fold fit's outputs.npz."""
 
+    KEYS = ("heldout", "heldout_index", "noise_validation")
+
     def __init__(self, path: Path):
         self.npz = np.load(path)
 
     def fold(self, name: str, f: int) -> dict:
-        return {key: self.npz[f"{name}-fold{f}/{key}"] for key in ("heldout", "heldout_index", "noise_validation")}
+        return {key: self.npz[f"{name}-fold{f}/{key}"] for key in self.KEYS}
 
 
 def load_fold_outputs(args, work: Path, selection: dict) -> FoldOutputs | None:
