@@ -2,8 +2,12 @@
  * Parity of a bundle's variants against its fp32 model on one execution provider: argmax agreement,
  * max |Δlogit| and test metrics per variant, one JSON line each. Run on the GPU host for the fp16
  * variant (its fused Attention op has no CPU kernel). Bundled to dist/variant-parity.mjs.
+ * `--against OTHER` also compares each variant with the same variant of another bundle of the same
+ * vocab and labels (max |Δlogit|, bit-identical or not): how a rewrite that must not change any
+ * output, such as training/compact_bundle.py, is checked.
  *
  *   node dist/variant-parity.mjs --bundle models/massive-scratch --data test.jsonl --provider cuda
+ *   node --import tsx bench/variant-parity.ts --bundle NEW --against OLD --data test.jsonl --provider cpu
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -22,6 +26,7 @@ const { values } = parseArgs({
     data: { type: "string" },
     provider: { type: "string", default: "cuda" },
     variants: { type: "string", default: "fp16,int8" },
+    against: { type: "string" },
   },
 });
 const manifest = JSON.parse(readFileSync(join(values.bundle!, "bundle.json"), "utf8"));
@@ -36,8 +41,8 @@ const { rows } = parseDatasetJsonl(readFileSync(values.data!, "utf8"));
 const index = new Map(labels.map((l, i) => [l.name, i]));
 const width = labels.length;
 
-async function logitsOf(variant: string): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(join(values.bundle!, manifest.variants[variant].file), {
+async function logitsOf(variant: string, bundle = values.bundle!): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(join(bundle, manifest.variants[variant].file), {
     executionProviders: [values.provider!],
   });
   const out = new Float32Array(rows.length * width);
@@ -76,6 +81,21 @@ for (const variant of ["fp32", ...values.variants!.split(",")]) {
     return { gold: index.get(row.label)!, predicted: p, score: 0 };
   });
   const m = computeMetrics(predictions, labels);
+  let against: Record<string, unknown> = {};
+  if (values.against) {
+    const other = await logitsOf(variant, values.against);
+    let delta = 0;
+    let same = 0;
+    for (let i = 0; i < other.length; i++) {
+      delta = Math.max(delta, Math.abs(other[i]! - logits[i]!));
+      if (Object.is(other[i], logits[i])) same++;
+    }
+    against = {
+      against: values.against,
+      maxAbsLogitDeltaVsAgainst: delta,
+      bitIdentical: same === other.length,
+    };
+  }
   process.stdout.write(
     `${JSON.stringify({
       step: "parity",
@@ -87,6 +107,7 @@ for (const variant of ["fp32", ...values.variants!.split(",")]) {
       n: m.n,
       accuracy: m.accuracy,
       f1Macro: m.f1Macro,
+      ...against,
     })}\n`,
   );
 }

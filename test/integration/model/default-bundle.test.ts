@@ -1,9 +1,11 @@
 /**
  * What docs/MODEL.md promises of the default bundle, checked on the committed files with
  * onnxruntime-node and the edge's own tokenizer and calibration: typed text tokenizes without
- * [UNK], gibberish is flagged out of scope, and in-scope text mostly is not.
+ * [UNK], gibberish is flagged out of scope, in-scope text mostly is not, and the folder fits the
+ * size budget.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { loadBundle } from "@intentql/gpu-service";
 import { calibratedProbabilities, isOutOfScope } from "@intentql/schema";
 import { BertWordPieceTokenizer, parseVocabTxt } from "@intentql/tokenizer";
@@ -51,6 +53,16 @@ async function flagged(texts: string[]): Promise<boolean[]> {
 const rate = (flags: boolean[]) => flags.filter(Boolean).length / flags.length;
 
 describe("the default bundle (models/massive-scratch)", () => {
+  it("fits 24,000,000 bytes, every file of the folder counted (issue 14)", () => {
+    const dir = "models/massive-scratch";
+    const files = readdirSync(dir);
+    expect(files).toEqual(
+      expect.arrayContaining(["bundle.json", "model.onnx", "model.fp16.onnx", "model.int8.onnx"]),
+    );
+    const total = files.reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
+    expect(total).toBeLessThanOrEqual(24_000_000);
+  });
+
   it("reads typed numbers and symbols: no [UNK] in times, dates, money and percentages", () => {
     const unk = vocab.unkId;
     for (const text of [
