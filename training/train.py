@@ -76,7 +76,8 @@ EMA = {"ema": 0.999}
 # text and its typed variants, weight `distill`, member.py). Selection then sees both rounds.
 # Measured in the 1.3.0 candidate (docs/MODEL.md): round 2 scored no better on validation than the
 # same shapes in round 1, most likely because this teacher labels texts its members were trained
-# on. Fold teachers, which label each text with models that never saw it, are the next thing to try.
+# on. Fold teachers, which label each text with models that never saw it, were tried next
+# (fold_teacher.py, docs/MODEL.md "Fold teachers for distillation"): every student lost F1 on validation.
 SCRATCH_SWEEP = [
     ("t192x3-s1", "transformer", T192, 1),
     ("t192x3-s2", "transformer", T192, 2),

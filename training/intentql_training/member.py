@@ -209,17 +209,20 @@ def mlm_pretrain(model, X, V, cfg, special, pad_id: int, mask_id: int, device, g
 
 def fit_rows(data: dict, fit: str) -> tuple[list[int], list[int] | None]:
     """Indices into train+validation (train first) that a fit trains on, and the held-out ones
-    (fold fits: `fold:k/K`, a fixed seed-14 permutation, so that every member sees the same folds)."""
+    (fold fits: `fold:k/K` over train+validation, `trainfold:k/K` over train alone, the validation
+    rows then untouched; a fixed seed-14 permutation, so that every member sees the same folds)."""
     n_train, n_val = len(data["train"]["y"]), len(data["validation"]["y"])
     if fit == "train":
         return list(range(n_train)), None
     if fit == "train+validation":
         return list(range(n_train + n_val)), None
-    k, K = (int(x) for x in fit.split(":", 1)[1].split("/"))
-    perm = np.random.default_rng(14).permutation(n_train + n_val)
+    kind, spec = fit.split(":", 1)
+    k, K = (int(x) for x in spec.split("/"))
+    pool = n_train if kind == "trainfold" else n_train + n_val
+    perm = np.random.default_rng(14).permutation(pool)
     held = sorted(perm[k::K].tolist())
     held_set = set(held)
-    return [i for i in range(n_train + n_val) if i not in held_set], held
+    return [i for i in range(pool) if i not in held_set], held
 
 
 def main() -> None:
@@ -229,7 +232,7 @@ def main() -> None:
     ap.add_argument("--kind", choices=list(DEFAULTS), required=True)
     ap.add_argument("--config", default="{}")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--fit", default="train", help="train | train+validation | fold:k/K (over train+validation)")
+    ap.add_argument("--fit", default="train", help="train | train+validation | fold:k/K (over train+validation) | trainfold:k/K (over train)")
     ap.add_argument("--key", default="", help="the orchestrator's fingerprint of this fit's data and settings (done.json)")
     args = ap.parse_args()
 
@@ -367,9 +370,11 @@ def main() -> None:
         for key in ("validation_typed", "noise_validation"):
             if key in data:
                 outputs[key] = predict_probs(model, data[key]["ids"], pad_id, "cpu")
-    elif held is not None:  # fold fit: out-of-fold probabilities for calibration
+    elif held is not None:  # fold fit: out-of-fold probabilities (calibration, selection, fold teachers)
         outputs["heldout"] = predict_probs(model, [all_ids[i] for i in held], pad_id, "cpu")
         outputs["heldout_index"] = np.asarray(held)
+        if args.fit.startswith("trainfold"):  # validation is held out from every fold: the teacher's own score
+            outputs["validation"] = predict_probs(model, val_x, pad_id, "cpu")
         if "noise" in data:
             outputs["noise_validation"] = predict_probs(model, data["noise_validation"]["ids"], pad_id, "cpu")
     else:  # the shipped member
