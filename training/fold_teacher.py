@@ -5,13 +5,14 @@ validation (docs/MODEL.md): on its own training texts a member's probabilities a
 one-hot labels, so they carry little that the labels do not.
 
     python training/fold_teacher.py study --data DIR --vocab VOCAB --word-vectors WV --out WORK --parallel 18
-        # 1. the teachers (TEACHERS) on K folds of train alone, and the baseline students on train;
+        # 1. the teachers (TEACHERS) on K folds of train alone, and the baseline students
+        #    (setting_study.SHAPES) on train;
         # 2. the teachers' out-of-fold mean over train → WORK/teacher.npz;
-        # 3. the same students distilled from it (`distill` 0.6, one shape also 0.9), on train;
-        # 4. validation accuracy / F1 of every student and of the mixes fixed in MIXES, baseline
-        #    against distilled (τ fixed at 0.1) → WORK/study.json, and WORK/selection.json (for
-        #    `train.py --stage final`): the best distilled mix among those that beat their baseline.
-    python training/fold_teacher.py teacher --data DIR --vocab VOCAB --folds A/folds.npz:conv256-s1,n48-b4k-s1 \\
+        # 3. the same students distilled from it (`distill` 0.6, two shapes also 0.9), on train;
+        # 4. setting_study.compare: validation accuracy / F1 of every student and of the fixed
+        #    mixes, baseline against distilled → WORK/study.json, and WORK/selection.json (for
+        #    `train.py --stage final`) only for a distilled mix that beat its baseline.
+    python training/fold_teacher.py teacher --data DIR --folds A/folds.npz:conv256-s1,n48-b4k-s1 \\
         --folds B/folds.npz:t192x3-ema-s1 --out teacher.npz
         # the same kind of teacher over train+validation, from fold sweeps' folds.npz (train.py
         # --select-on folds; the same K folds): `train.py --stage final --teacher teacher.npz`.
@@ -29,7 +30,6 @@ predict held-out texts as written only).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -39,11 +39,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from intentql_training.data import label_table, load_splits  # noqa: E402
-from intentql_training.ensemble import combine  # noqa: E402
 from intentql_training.metrics import summary  # noqa: E402
+from setting_study import SHAPES, add_common_args, compare, variant_specs  # noqa: E402
 from train import (  # noqa: E402
-    CONV256, EMA, NG, N64, T192, TYPED_VARIANTS, FoldOutputs, assemble_out_of_fold, gather, log, prepare,
-    run_members_fits, smoke, train_val_labels, write_selection)
+    CONV256, EMA, NG, T192, TYPED_VARIANTS, FoldOutputs, assemble_out_of_fold, log, prepare, run_members_fits,
+    smoke, train_val_labels)
 
 # The teachers: the best conv member, the n-gram member and the transformer that the fold sweeps
 # measured out of fold (docs/MODEL.md: conv256 87.19, n48 85.30-85.46, t192x3-ema 85.56-85.76), one
@@ -53,30 +53,10 @@ TEACHERS = [
     ("n48-b4k-s1", "ngram", NG[48], 1),
     ("t192x3-ema-s1", "transformer", {**T192, **EMA}, 1),
 ]
+# The students: setting_study.SHAPES, each without a teacher (baseline) and distilled (`-fkd`,
+# weight 0.6); two of them also with weight 0.9 (`-fkd9`).
 KD, KD9 = {"distill": 0.6}, {"distill": 0.9}
-# The students, each shape once without a teacher (baseline) and once distilled (`-fkd`).
-STUDENTS = [
-    ("t192x3-ema-s1", "transformer", {**T192, **EMA}, 1),
-    ("t192x3-ema-s2", "transformer", {**T192, **EMA}, 2),
-    ("n64-b4k-ema-s1", "ngram", {**N64, **EMA}, 1),
-    ("n48-b4k-s1", "ngram", NG[48], 1),
-    ("n32-b4k-s1", "ngram", NG[32], 1),
-    ("conv256-s1", "conv", CONV256, 1),
-]
-STRONG_TEACHING = ["t192x3-ema-s1", "n64-b4k-ema-s1"]  # also distilled with weight 0.9 (`-fkd9`)
-# Mixes fixed before the study (not picked on validation): 1.1.0's shapes, and one member of each kind.
-MIXES = {
-    "1.1.0 shapes": ["n64-b4k-ema-s1", "t192x3-ema-s2", "n32-b4k-s1"],
-    "one of each kind": ["conv256-s1", "n48-b4k-s1", "t192x3-ema-s1"],
-}
-TAU = 0.1  # 1.1.0's prior correction; the fold sweeps found τ in 0-0.3 moves these mixes ≤ 0.15 / 0.34
-
-
-def student_specs() -> tuple[list[tuple], list[tuple]]:
-    baseline = [(f"student-{n}", k, c, s) for n, k, c, s in STUDENTS]
-    distilled = [(f"student-{n}-fkd", k, {**c, **KD}, s) for n, k, c, s in STUDENTS]
-    distilled += [(f"student-{n}-fkd9", k, {**c, **KD9}, s) for n, k, c, s in STUDENTS if n in STRONG_TEACHING]
-    return baseline, distilled
+STRONG_TEACHING = ["t192x3-ema-s1", "n64-b4k-ema-s1"]
 
 
 def write_teacher_file(path: Path, probs: np.ndarray, gold_all: np.ndarray) -> None:
@@ -93,7 +73,9 @@ def study(args) -> None:
     n_train = len(data["train"]["y"])
     gold_val = gold_all[n_train:]
     teachers = smoke(args, TEACHERS)
-    baseline, distilled = (smoke(args, s) for s in student_specs())
+    baseline = smoke(args, SHAPES)
+    distilled = {"fkd": smoke(args, variant_specs(SHAPES, KD, "fkd")),
+                 "fkd9": smoke(args, variant_specs([s for s in SHAPES if s[0] in STRONG_TEACHING], KD9, "fkd9"))}
     teacher_fits = [(f"teacher-{n}-trainfold{f}", k, c, s, f"trainfold:{f}/{K}") for f in range(K) for n, k, c, s in teachers]
     log(f"round 1: {len(teachers)} teachers × {K} folds of train, and {len(baseline)} baseline students on train")
     deadline = time.time() + args.member_timeout  # both rounds share it
@@ -116,41 +98,10 @@ def study(args) -> None:
     teacher_report["mean"] = {"outOfFoldTrain": summary(gold_all[:n_train], mean.argmax(1), num_labels)}
     log(f"teacher (out-of-fold mean over train): {teacher_report['mean']}")
 
-    log(f"round 2: {len(distilled)} distilled students on train")
-    run_members_fits(work, [(*s, "train") for s in distilled], args.parallel, max(1, int(deadline - time.time())))
-    found = {"probs": {}, "params": {}, "sizes": {}, "report": {}, "typed": {}}
-    gather(work, baseline + distilled, data, num_labels, found)
-
-    def mix_score(names: list[str]) -> dict | None:
-        if not all(n in found["probs"] for n in names):
-            return None
-        logits = combine([found["probs"][n] for n in names], [1.0] * len(names), log_prior, TAU)
-        return summary(gold_val, logits.argmax(1), num_labels)
-
-    mixes = {}
-    for title, shapes in MIXES.items():
-        row = {"baseline": mix_score([f"student-{n}" for n in shapes]),
-               "distilled": mix_score([f"student-{n}-fkd" for n in shapes])}
-        mixes[title] = row
-        log(f"mix {title}: baseline {row['baseline']} distilled {row['distilled']}")
-    report = {"folds": K, "tau": TAU, "teachers": teacher_report, "students": found["report"], "mixes": mixes}
-    (work / "study.json").write_text(json.dumps(report, indent=1) + "\n")
-    def total(m: dict) -> float:
-        return m["accuracy"] + m["f1Macro"]
-
-    # a final stage is worth a call only where distillation beat its own baseline on validation
-    scored = {t: r["distilled"] for t, r in mixes.items()
-              if r["distilled"] and r["baseline"] and total(r["distilled"]) > total(r["baseline"])}
-    if not scored:
-        log("no distilled mix beat its baseline on validation (accuracy + F1): no selection.json")
-    else:
-        best = max(scored, key=lambda t: total(scored[t]))
-        specs = {n: (k, c, s) for n, k, c, s in student_specs()[1]}
-        chosen = [f"student-{n}-fkd" for n in MIXES[best]]
-        write_selection(work, [(n, *specs[n]) for n in chosen], {n: 1 for n in chosen}, {
-            "selectedOn": f"validation: the distilled students of the fixed mix '{best}' (fold_teacher.py study)",
-            "tau": TAU, "validation": scored[best], "sweep": found["report"], "logPrior": log_prior.tolist()})
-        log(f"wrote selection.json: {chosen}")
+    students = [s for specs in distilled.values() for s in specs]
+    log(f"round 2: {len(students)} distilled students on train")
+    run_members_fits(work, [(*s, "train") for s in students], args.parallel, max(1, int(deadline - time.time())))
+    compare(work, data, labels, log_prior, baseline, distilled, {"folds": K, "teachers": teacher_report})
 
 
 def teacher(args) -> None:
@@ -175,22 +126,16 @@ def teacher(args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["study", "teacher"])
-    ap.add_argument("--data", required=True, help="folder with train/validation/test.jsonl")
-    ap.add_argument("--out", required=True, help="study: the work folder; teacher: the teacher.npz to write")
-    ap.add_argument("--vocab", help="study: the vocab the members use (a sweep's vocab.txt)")
-    ap.add_argument("--vocab-size", type=int, default=6000)
-    ap.add_argument("--word-vectors", help="study: the word vectors (train.py --word-vectors)")
-    ap.add_argument("--folds", action="append", default=[],
-                    help="teacher: FOLDS_NPZ:NAME,NAME… (a fold sweep's folds.npz and the candidates to average)")
-    ap.add_argument("--folds-k", type=int, default=4, help="folds (the fold sweeps' K)")
-    ap.add_argument("--parallel", type=int, default=18)
-    ap.add_argument("--member-timeout", type=int, default=540, help="study: seconds for both rounds of fits together")
-    ap.add_argument("--tiny", action="store_true", help="smoke tests: toy sizes for every member")
-    ap.add_argument("--epochs-override", type=int, default=0, help="smoke tests: epochs for every member")
+    sub = ap.add_subparsers(dest="command", required=True)
+    add_common_args(sub.add_parser("study", help="teachers on folds of train, students with and without them"))
+    make = sub.add_parser("teacher", help="teacher.npz over train+validation from fold sweeps' folds.npz")
+    make.add_argument("--data", required=True, help="folder with train/validation/test.jsonl")
+    make.add_argument("--out", required=True, help="the teacher.npz to write")
+    make.add_argument("--folds", action="append", default=[], required=True,
+                      help="FOLDS_NPZ:NAME,NAME… (a fold sweep's folds.npz and the candidates to average)")
+    for parser in sub.choices.values():
+        parser.add_argument("--folds-k", type=int, default=4, help="folds (the fold sweeps' K)")
     args = ap.parse_args()
-    if args.command == "study" and not args.vocab:
-        ap.error("study needs --vocab")
     study(args) if args.command == "study" else teacher(args)
 
 

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .metrics import summary
-from .models import ConvClassifier, NgramClassifier, TransformerClassifier, count_params
+from .models import ConvClassifier, FactoredHead, NgramClassifier, TransformerClassifier, count_params
 
 DEFAULTS = {
     "transformer": {
@@ -47,9 +47,10 @@ DEFAULTS = {
 # its typed variants), the out-of-scope signal (`noise_rows` gibberish texts per batch, trained
 # towards a flat distribution with weight `noise_weight`), weight EMA (0 = off), distillation
 # (`distill`: the weight of the soft-target loss against <workdir>/teacher.npz, 0 = off; the hard
-# label loss keeps 1 − distill).
+# label loss keeps 1 − distill), and `factored_head` (models.FactoredHead: intent weights shared
+# through scenario and action while training, folded into one layer before saving).
 COMMON = {"typed_aug": 0.3, "noise_rows": 8, "noise_weight": 0.5, "ema": 0.0, "max_len": 64, "eval_every": 5,
-          "distill": 0.0}
+          "distill": 0.0, "factored_head": False}
 
 
 def set_seed(seed: int) -> None:
@@ -270,7 +271,10 @@ def main() -> None:
     val_x, val_y = data["validation"]["ids"], np.asarray(data["validation"]["y"])
 
     word_vectors = load_word_vectors(work / "word_vectors.txt") if cfg.get("glove") else None
-    model = build_model(args.kind, cfg, vocab, num_labels, word_vectors).to(device)
+    model = build_model(args.kind, cfg, vocab, num_labels, word_vectors)
+    if cfg["factored_head"]:
+        FactoredHead.attach(model, data["labels"])
+    model = model.to(device)
     out_dir = work / "members" / args.name
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "done.json").unlink(missing_ok=True)  # a fit killed part way must not look done
@@ -356,6 +360,7 @@ def main() -> None:
             log.flush()
     log.close()
     swap_ema()  # the kept weights are the EMA's when there is one
+    FactoredHead.fold(model)  # one output layer again: what member.pt keeps and export sees
     outputs = {}
     if args.fit == "train" and cfg["distill"] == 0:
         # a possible teacher: its probabilities for every train+validation row, as written and typed

@@ -177,6 +177,50 @@ class ConvClassifier(nn.Module):
         return self.classifier(self.dropout(torch.cat(pooled, dim=-1)))
 
 
+class FactoredHead(nn.Module):
+    """A member's output layer with each intent's weights as the sum of three parts: its own, its
+    scenario's and its action's (MASSIVE intents are scenario_action: music_dislikeness shares
+    "music" with music_likeness and "dislikeness" with nothing else). A rare intent then starts
+    from directions learnt on every text of its scenario and action. For training only: `folded()`
+    is the same function as one nn.Linear, which is what member.pt keeps and export sees."""
+
+    HEAD_NAMES = ("classifier", "out")  # the output layer of TransformerClassifier / ConvClassifier, NgramClassifier
+
+    def __init__(self, own: nn.Linear, labels: list[dict]):
+        super().__init__()
+        scenarios = sorted({label["scenario"] for label in labels})
+        actions = sorted({label["action"] for label in labels})
+        self.own = own
+        self.scenario = nn.Linear(own.in_features, len(scenarios), bias=False)
+        self.action = nn.Linear(own.in_features, len(actions), bias=False)
+        for layer in (self.scenario, self.action):
+            nn.init.normal_(layer.weight, std=0.02)
+        self.register_buffer("scenario_of", torch.tensor([scenarios.index(label["scenario"]) for label in labels]))
+        self.register_buffer("action_of", torch.tensor([actions.index(label["action"]) for label in labels]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.own(x) + self.scenario(x)[..., self.scenario_of] + self.action(x)[..., self.action_of]
+
+    @torch.no_grad()
+    def folded(self) -> nn.Linear:
+        layer = nn.Linear(self.own.in_features, self.own.out_features).to(self.own.weight.device)
+        layer.weight.copy_(self.own.weight + self.scenario.weight[self.scenario_of] + self.action.weight[self.action_of])
+        layer.bias.copy_(self.own.bias)
+        return layer
+
+    @classmethod
+    def attach(cls, model: nn.Module, labels: list[dict]) -> None:
+        name = next(n for n in cls.HEAD_NAMES if isinstance(getattr(model, n, None), nn.Linear))
+        setattr(model, name, cls(getattr(model, name), labels))
+
+    @classmethod
+    def fold(cls, model: nn.Module) -> None:
+        for name in cls.HEAD_NAMES:
+            head = getattr(model, name, None)
+            if isinstance(head, cls):
+                setattr(model, name, head.folded())
+
+
 class Ensemble(nn.Module):
     """Weighted mean of member probabilities, returned as logits: log(Σ w·p) − τ·log(prior).
 

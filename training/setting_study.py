@@ -1,0 +1,125 @@
+"""Does one change of member settings help on new text? Each shape in SHAPES is trained on train
+with the same seed as it is (baseline) and once per change (`--change TAG=JSON`), and all are
+scored on validation, alone and in the mixes fixed in MIXES (not picked on validation). Nothing of
+validation is trained on, so the comparison is clean; out-of-fold figures over train+validation
+are not used here, because for some member kinds they ran high on the train split's near-repeats
+(docs/MODEL.md, "A 1.4.0 candidate").
+
+    python training/setting_study.py --change 'fh={"factored_head": true}' --data DIR \\
+        --vocab VOCAB --word-vectors WV --out WORK --parallel 12
+        # → WORK/study.json; and WORK/selection.json (train.py --stage final --selection) with the
+        #   changed members of the best fixed mix, written only when that mix beat its baseline
+
+fold_teacher.py runs the same comparison for distillation, after training its teachers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from intentql_training.ensemble import combine  # noqa: E402
+from intentql_training.metrics import summary  # noqa: E402
+from train import CONV256, EMA, N64, NG, T192, gather, log, prepare, run_members_fits, smoke, write_selection  # noqa: E402
+
+# The shapes compared: 1.1.0's three (two seeds of its transformer) and the best conv and n48 of the
+# fold sweeps, one seed each; on an H200 host 12 fits at a time take ~200 s.
+SHAPES = [
+    ("t192x3-ema-s1", "transformer", {**T192, **EMA}, 1),
+    ("t192x3-ema-s2", "transformer", {**T192, **EMA}, 2),
+    ("n64-b4k-ema-s1", "ngram", {**N64, **EMA}, 1),
+    ("n48-b4k-s1", "ngram", NG[48], 1),
+    ("n32-b4k-s1", "ngram", NG[32], 1),
+    ("conv256-s1", "conv", CONV256, 1),
+]
+# Mixes fixed before any study: 1.1.0's shapes, and one member of each kind.
+MIXES = {
+    "1.1.0 shapes": ["n64-b4k-ema-s1", "t192x3-ema-s2", "n32-b4k-s1"],
+    "one of each kind": ["conv256-s1", "n48-b4k-s1", "t192x3-ema-s1"],
+}
+TAU = 0.1  # 1.1.0's prior correction; the fold sweeps found τ in 0-0.3 moves these mixes ≤ 0.15 / 0.34
+
+
+def variant_specs(shapes: list[tuple], setting: dict, tag: str) -> list[tuple]:
+    return [(f"{n}-{tag}", k, {**c, **setting}, s) for n, k, c, s in shapes]
+
+
+def compare(work: Path, data: dict, labels: list, log_prior: np.ndarray, shapes: list[tuple], variants: dict,
+            extra: dict) -> dict:
+    """Scores the baseline `shapes` and each variant (tag → its specs, named `{shape}-{tag}`) on
+    validation, alone and in MIXES; writes study.json (with `extra`) and, when the best variant mix
+    beat its baseline mix on accuracy + F1, selection.json for the final stage."""
+    num_labels = len(labels)
+    gold_val = np.asarray(data["validation"]["y"])
+    found = {"probs": {}, "params": {}, "sizes": {}, "report": {}, "typed": {}}
+    gather(work, shapes + [s for specs in variants.values() for s in specs], data, num_labels, found)
+
+    def mix_score(names: list[str]) -> dict | None:
+        if not all(n in found["probs"] for n in names):
+            return None
+        logits = combine([found["probs"][n] for n in names], [1.0] * len(names), log_prior, TAU)
+        return summary(gold_val, logits.argmax(1), num_labels)
+
+    def total(m: dict) -> float:
+        return m["accuracy"] + m["f1Macro"]
+
+    mixes, better = {}, {}
+    for title, members in MIXES.items():
+        row = {"baseline": mix_score(members)}
+        for tag in variants:
+            row[tag] = mix_score([f"{n}-{tag}" for n in members])
+            if row[tag] and row["baseline"] and total(row[tag]) > total(row["baseline"]):
+                better[(title, tag)] = row[tag]
+        mixes[title] = row
+        log(f"mix {title}: {row}")
+    (work / "study.json").write_text(json.dumps({"tau": TAU, **extra, "members": found["report"], "mixes": mixes},
+                                                indent=1) + "\n")
+    if not better:
+        log("no changed mix beat its baseline on validation (accuracy + F1): no selection.json")
+        return mixes
+    title, tag = max(better, key=lambda key: total(better[key]))
+    specs = {s[0]: s for s in variants[tag]}
+    chosen = [f"{n}-{tag}" for n in MIXES[title]]
+    write_selection(work, [specs[n] for n in chosen], {n: 1 for n in chosen}, {
+        "selectedOn": f"validation: the fixed mix '{title}' with setting '{tag}', against its baseline",
+        "tau": TAU, "validation": better[(title, tag)], "sweep": found["report"], "logPrior": log_prior.tolist()})
+    log(f"wrote selection.json: {chosen}")
+    return mixes
+
+
+def add_common_args(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--data", required=True, help="folder with train/validation/test.jsonl")
+    ap.add_argument("--out", required=True, help="the work folder")
+    ap.add_argument("--vocab", required=True, help="the vocab the members use (a sweep's vocab.txt)")
+    ap.add_argument("--vocab-size", type=int, default=6000)
+    ap.add_argument("--word-vectors", help="the word vectors (train.py --word-vectors)")
+    ap.add_argument("--parallel", type=int, default=12)
+    ap.add_argument("--member-timeout", type=int, default=540, help="seconds for all the fits together")
+    ap.add_argument("--tiny", action="store_true", help="smoke tests: toy sizes for every member")
+    ap.add_argument("--epochs-override", type=int, default=0, help="smoke tests: epochs for every member")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_args(ap)
+    ap.add_argument("--change", action="append", required=True,
+                    help="TAG=JSON: settings to change (over member.DEFAULTS and COMMON); TAG ends the changed members' names")
+    args = ap.parse_args()
+    changes = {tag: json.loads(setting) for tag, setting in (c.split("=", 1) for c in args.change)}
+    work, _, labels, data, log_prior = prepare(args)
+    shapes = smoke(args, SHAPES)
+    variants = {tag: smoke(args, variant_specs(SHAPES, setting, tag)) for tag, setting in changes.items()}
+    log(f"{len(shapes)} shapes on train, each as is and with each of {changes}")
+    fits = shapes + [s for specs in variants.values() for s in specs]
+    run_members_fits(work, [(*s, "train") for s in fits], args.parallel, args.member_timeout)
+    compare(work, data, labels, log_prior, shapes, variants, {"changes": changes})
+
+
+if __name__ == "__main__":
+    main()
