@@ -8,7 +8,8 @@ are not used here, because for some member kinds they ran high on the train spli
     python training/setting_study.py --change 'fh={"factored_head": true}' --data DIR \\
         --vocab VOCAB --word-vectors WV --out WORK --parallel 12
         # → WORK/study.json; and WORK/selection.json (train.py --stage final --selection) with the
-        #   changed members of the best fixed mix, written only when that mix beat its baseline
+        #   changed members of the best fixed mix, written only when that mix beat its baseline and
+        #   its estimated bundle fits 24,000,000 bytes
 
 fold_teacher.py runs the same comparison for distillation, after training its teachers.
 """
@@ -24,7 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from intentql_training.ensemble import combine  # noqa: E402
+from export import BUNDLE_BUDGET_BYTES, text_files_bytes  # noqa: E402
+from intentql_training.ensemble import combine, ensemble_bytes  # noqa: E402
 from intentql_training.metrics import summary  # noqa: E402
 from train import CONV256, EMA, N64, NG, T192, gather, log, prepare, run_members_fits, smoke, write_selection  # noqa: E402
 
@@ -54,7 +56,8 @@ def compare(work: Path, data: dict, labels: list, log_prior: np.ndarray, shapes:
             extra: dict) -> dict:
     """Scores the baseline `shapes` and each variant (tag → its specs, named `{shape}-{tag}`) on
     validation, alone and in MIXES; writes study.json (with `extra`) and, when the best variant mix
-    beat its baseline mix on accuracy + F1, selection.json for the final stage."""
+    that fits the bundle budget (estimated bytes) beat its baseline mix on accuracy + F1,
+    selection.json for the final stage."""
     num_labels = len(labels)
     gold_val = np.asarray(data["validation"]["y"])
     found = {"probs": {}, "params": {}, "sizes": {}, "report": {}, "typed": {}}
@@ -69,19 +72,23 @@ def compare(work: Path, data: dict, labels: list, log_prior: np.ndarray, shapes:
     def total(m: dict) -> float:
         return m["accuracy"] + m["f1Macro"]
 
+    text = text_files_bytes(work / "vocab.txt", labels)
     mixes, better = {}, {}
     for title, members in MIXES.items():
         row = {"baseline": mix_score(members)}
+        if all(n in found["sizes"] for n in members):
+            row["bundleEstimate"] = ensemble_bytes(members, found["sizes"]) + text
+        fits = row.get("bundleEstimate", BUNDLE_BUDGET_BYTES + 1) <= BUNDLE_BUDGET_BYTES
         for tag in variants:
             row[tag] = mix_score([f"{n}-{tag}" for n in members])
-            if row[tag] and row["baseline"] and total(row[tag]) > total(row["baseline"]):
+            if fits and row[tag] and row["baseline"] and total(row[tag]) > total(row["baseline"]):
                 better[(title, tag)] = row[tag]
         mixes[title] = row
         log(f"mix {title}: {row}")
     (work / "study.json").write_text(json.dumps({"tau": TAU, **extra, "members": found["report"], "mixes": mixes},
                                                 indent=1) + "\n")
     if not better:
-        log("no changed mix beat its baseline on validation (accuracy + F1): no selection.json")
+        log("no changed mix within the bundle budget beat its baseline on validation (accuracy + F1): no selection.json")
         return mixes
     title, tag = max(better, key=lambda key: total(better[key]))
     specs = {s[0]: s for s in variants[tag]}

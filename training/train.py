@@ -107,7 +107,8 @@ SCRATCH_SWEEP = [
 # 83.70 out of fold, a point of accuracy over the best transformer (85.76), and conv + n64-ema beat
 # every mix of run A's candidates. Conv and n-gram members train on a CPU (2 cores: a conv fold fit
 # ~200-600 s, an n-gram one ~40-80 s), so this sweep needs no GPU. Its mix (conv256 + conv512 + n48,
-# 87.98 / 86.51 out of fold) scored 87.56 / 83.42 on test: not shipped. Out of fold, the conv mixes
+# 87.98 / 86.51 out of fold) scored 87.56 / 83.42 on test: not shipped (with the conv padding bug
+# that models.ConvClassifier fixed on 2026-11-27). Out of fold, the conv mixes
 # scored 0.6-0.7 points of accuracy higher on the train split's rows than on validation's, run A's
 # transformer mixes −0.1 to +0.1 (docs/MODEL.md, "A 1.4.0 candidate"). In the study conv256 (87.19 /
 # 84.86 alone) beat conv128; hence a second seed of it and a wider one.

@@ -171,8 +171,12 @@ class ConvClassifier(nn.Module):
         self.classifier = nn.Linear(filters * len(widths), num_labels)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        x = self.dropout(self.word_embeddings(input_ids)).transpose(1, 2)  # [B, emb, S]
-        masked = (1.0 - attention_mask.to(x.dtype)).unsqueeze(1) * -10000.0  # [B, 1, S]
+        keep = attention_mask.to(self.word_embeddings.weight.dtype).unsqueeze(1)  # [B, 1, S]
+        # padded positions read as zeros, as Conv1d's own padding at the ends does: a text's windows
+        # then see the same thing whether the batch pads it or not (until 2026-11-27 they saw the
+        # [PAD] embedding, so a conv member's output depended on the longest text in its batch)
+        x = self.dropout(self.word_embeddings(input_ids)).transpose(1, 2) * keep  # [B, emb, S]
+        masked = (1.0 - keep) * -10000.0
         pooled = [(torch.relu(conv(x)) + masked).max(dim=2).values for conv in self.convs]
         return self.classifier(self.dropout(torch.cat(pooled, dim=-1)))
 
