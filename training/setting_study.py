@@ -48,6 +48,12 @@ MIXES = {
 TAU = 0.1  # 1.1.0's prior correction; the fold sweeps found τ in 0-0.3 moves these mixes ≤ 0.15 / 0.34
 
 
+def mix_tau(setting: dict) -> float:
+    """τ for a mix of members trained with `setting`: TAU, less their class balance (member.COMMON
+    `balance`), so that every mix decides with the same prior."""
+    return TAU - setting.get("balance", 0.0)
+
+
 def variant_specs(shapes: list[tuple], setting: dict, tag: str) -> list[tuple]:
     return [(f"{n}-{tag}", k, {**c, **setting}, s) for n, k, c, s in shapes]
 
@@ -63,10 +69,10 @@ def compare(work: Path, data: dict, labels: list, log_prior: np.ndarray, shapes:
     found = {"probs": {}, "params": {}, "sizes": {}, "report": {}, "typed": {}}
     gather(work, shapes + [s for specs in variants.values() for s in specs], data, num_labels, found)
 
-    def mix_score(names: list[str]) -> dict | None:
+    def mix_score(names: list[str], tau: float = TAU) -> dict | None:
         if not all(n in found["probs"] for n in names):
             return None
-        logits = combine([found["probs"][n] for n in names], [1.0] * len(names), log_prior, TAU)
+        logits = combine([found["probs"][n] for n in names], [1.0] * len(names), log_prior, tau)
         return summary(gold_val, logits.argmax(1), num_labels)
 
     def total(m: dict) -> float:
@@ -79,8 +85,10 @@ def compare(work: Path, data: dict, labels: list, log_prior: np.ndarray, shapes:
         if all(n in found["sizes"] for n in members):
             row["bundleEstimate"] = ensemble_bytes(members, found["sizes"]) + text
         fits = row.get("bundleEstimate", BUNDLE_BUDGET_BYTES + 1) <= BUNDLE_BUDGET_BYTES
-        for tag in variants:
-            row[tag] = mix_score([f"{n}-{tag}" for n in members])
+        for tag, specs in variants.items():
+            row[tag] = mix_score([f"{n}-{tag}" for n in members], mix_tau(specs[0][2]))
+            if mix_tau(specs[0][2]) != TAU:  # the same members deciding with the baseline's τ, for reference
+                row[f"{tag} at τ {TAU}"] = mix_score([f"{n}-{tag}" for n in members])
             if fits and row[tag] and row["baseline"] and total(row[tag]) > total(row["baseline"]):
                 better[(title, tag)] = row[tag]
         mixes[title] = row
@@ -95,7 +103,8 @@ def compare(work: Path, data: dict, labels: list, log_prior: np.ndarray, shapes:
     chosen = [f"{n}-{tag}" for n in MIXES[title]]
     write_selection(work, [specs[n] for n in chosen], {n: 1 for n in chosen}, {
         "selectedOn": f"validation: the fixed mix '{title}' with setting '{tag}', against its baseline",
-        "tau": TAU, "validation": better[(title, tag)], "sweep": found["report"], "logPrior": log_prior.tolist()})
+        "tau": mix_tau(variants[tag][0][2]), "validation": better[(title, tag)], "sweep": found["report"],
+        "logPrior": log_prior.tolist()})
     log(f"wrote selection.json: {chosen}")
     return mixes
 

@@ -47,10 +47,14 @@ DEFAULTS = {
 # its typed variants), the out-of-scope signal (`noise_rows` gibberish texts per batch, trained
 # towards a flat distribution with weight `noise_weight`), weight EMA (0 = off), distillation
 # (`distill`: the weight of the soft-target loss against <workdir>/teacher.npz, 0 = off; the hard
-# label loss keeps 1 − distill), and `factored_head` (models.FactoredHead: intent weights shared
-# through scenario and action while training, folded into one layer before saving).
+# label loss keeps 1 − distill), `factored_head` (models.FactoredHead: intent weights shared
+# through scenario and action while training, folded into one layer before saving), and `balance`
+# (class-balanced sampling: each epoch draws as many texts as the fit has, with replacement, each
+# with probability ∝ count(its intent)^−balance; 0 = every text once, in random order). A member
+# trained with balance b has the prior count^(1−b) built in: mixes of such members use τ − b
+# (setting_study.mix_tau) to decide with the same prior as the rest.
 COMMON = {"typed_aug": 0.3, "noise_rows": 8, "noise_weight": 0.5, "ema": 0.0, "max_len": 64, "eval_every": 5,
-          "distill": 0.0, "factored_head": False}
+          "distill": 0.0, "factored_head": False, "balance": 0.0}
 
 
 def set_seed(seed: int) -> None:
@@ -308,9 +312,14 @@ def main() -> None:
                 p.data.copy_(e)
                 e.copy_(tmp)
 
+    if cfg["balance"] > 0:
+        draw = torch.bincount(Y, minlength=num_labels).float()[Y] ** -cfg["balance"]
     for epoch in range(1, cfg["epochs"] + 1):
         model.train()
-        perm = torch.randperm(n, device=device, generator=gen)
+        if cfg["balance"] > 0:
+            perm = torch.multinomial(draw, n, replacement=True, generator=gen)
+        else:
+            perm = torch.randperm(n, device=device, generator=gen)
         total_loss = torch.zeros((), device=device)
         for start in range(0, n, bs):
             idx = perm[start : start + bs]
