@@ -38,6 +38,31 @@ if [[ $step == sweep ]]; then
   fi
   for d in "$WORK"/scratch/members/*/; do n=$(basename "$d"); cp "$d/log.jsonl" "$WORK/results/sweep/$n.log.jsonl" 2>/dev/null; done
 fi
+# `study`: training/setting_study.py with the --change arguments given after `study`, on VOCAB (a
+# sweep's vocab.txt) → $OUT/study.tgz; when it writes a selection (a fixed mix within the byte budget
+# that beat its baseline on validation), the final stage of that mix in the same call (the fits get
+# what is left of ~575 s), then export, evaluation, and tokenizer fixtures for VOCAB ($OUT/fixtures.tgz).
+# As run on 2026-11-27: bash training/device_run.sh study --change 'fh={"factored_head": true}' ...
+if [[ $step == study ]]; then
+  start=$(date +%s)
+  python training/setting_study.py "${@:2}" --data "$DATA" --vocab "${VOCAB:?}" --word-vectors "$DATA/word_vectors.txt" \
+    --out "$WORK/study" --parallel "${INTENTQL_TRAIN_PARALLEL:-18}" --member-timeout "${MEMBER_TIMEOUT:-290}" || echo "STUDY FAILED"
+  mkdir -p "$WORK/study-results/members"
+  cp "$WORK/study/study.json" "$WORK/study/selection.json" "$WORK/study-results/" 2>/dev/null
+  for d in "$WORK"/study/members/*/; do cp "$d/log.jsonl" "$WORK/study-results/members/$(basename "$d").log.jsonl"; done
+  tar czf "$OUT/study.tgz" -C "$WORK/study-results" .
+  if [[ -f $WORK/study/selection.json ]]; then
+    left=$(( 575 - ($(date +%s) - start) - 75 ))
+    echo "final stage: $left s for its fits"
+    INTENTQL_TRAIN_PARALLEL=16 SELECTION="$WORK/study/selection.json" MEMBER_TIMEOUT=$left VERSION="${VERSION:-1.5.0}" \
+      bash "$0" final
+    python training/make_tokenizer_fixtures.py --vocab massive-wordpiece="$VOCAB" --massive-validation "$DATA/validation.jsonl" \
+      --adversarial test/fixtures/tokenizer/adversarial.json --out "$WORK/fixtures" &&
+      tar czf "$OUT/fixtures.tgz" -C "$WORK/fixtures" . || echo "FIXTURES FAILED"
+  fi
+  echo "study call done after $(( $(date +%s) - start )) s"
+  exit 0
+fi
 if [[ $step == final ]]; then
   python training/train.py --recipe scratch --stage final --selection "${SELECTION:?}" --vocab "${VOCAB:?}" \
     --data "$DATA" --out "$WORK/scratch" --word-vectors "$DATA/word_vectors.txt" ${TEACHER:+--teacher "$TEACHER"} ${FOLDS:+--folds "$FOLDS"} \
