@@ -6,9 +6,9 @@ before (1.1.0).
     python training/compact_bundle.py models/massive-scratch
 
 Needs the `onnx` package only. That the outputs stay bit-identical is checked outside this script,
-with the runtime the product uses: `node --import tsx bench/variant-parity.ts --bundle NEW --against OLD
---data data/massive-en/test.jsonl --provider cpu` (docs/MODEL.md,
-"Bundle size").
+with the runtime the product uses (docs/MODEL.md, "Bundle size"):
+
+    node --import tsx bench/variant-parity.ts --bundle NEW --against OLD --data data/massive-en/test.jsonl --provider cpu
 """
 
 from __future__ import annotations

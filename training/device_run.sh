@@ -42,7 +42,7 @@ fi
 # sweep's vocab.txt) → $OUT/study.tgz; when it writes a selection (a fixed mix within the byte budget
 # that beat its baseline on validation), the final stage of that mix in the same call (the fits get
 # what is left of ~575 s), then export, evaluation, and tokenizer fixtures for VOCAB ($OUT/fixtures.tgz).
-# As run on 2026-11-27: bash training/device_run.sh study --change 'fh={"factored_head": true}' ...
+# e.g. VOCAB=…/vocab.txt bash training/device_run.sh study --change 'fh={"factored_head": true}' --change …
 if [[ $step == study ]]; then
   start=$(date +%s)
   python training/setting_study.py "${@:2}" --data "$DATA" --vocab "${VOCAB:?}" --word-vectors "$DATA/word_vectors.txt" \
