@@ -31,8 +31,8 @@ export interface FlagSpec {
   readonly required?: string;
   /** The only values allowed. */
   readonly choices?: readonly string[];
-  /** An integer flag, at least `min`. */
-  readonly integer?: { readonly min: number };
+  /** An integer flag, at least `min` (and at most `max`, where the work grows with the value). */
+  readonly integer?: { readonly min: number; readonly max?: number };
 }
 
 export interface PositionalSpec {
@@ -186,8 +186,11 @@ function checkValue(flag: FlagSpec, value: string): void {
     throw new UsageError(`--${flag.name} must be one of ${flag.choices.join(", ")} (got "${value}")`);
   if (flag.integer) {
     const n = Number(value);
-    if (value.trim() === "" || !Number.isInteger(n) || n < flag.integer.min)
-      throw new UsageError(`--${flag.name} must be an integer ≥ ${flag.integer.min} (got "${value}")`);
+    const { min, max } = flag.integer;
+    if (value.trim() === "" || !Number.isInteger(n) || n < min || (max !== undefined && n > max))
+      throw new UsageError(
+        `--${flag.name} must be an integer ${max === undefined ? `≥ ${min}` : `from ${min} to ${max}`} (got "${value}")`,
+      );
   }
 }
 

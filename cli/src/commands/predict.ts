@@ -1,5 +1,5 @@
 import { readFile, writeFile } from "node:fs/promises";
-import { computeMetrics, type Prediction } from "@intentql/eval-metrics";
+import { bootstrapMetrics, computeMetrics, type Prediction } from "@intentql/eval-metrics";
 import { checkSessionSignature, loadBundle } from "@intentql/gpu-service";
 import {
   calibratedProbabilities,
@@ -9,16 +9,20 @@ import {
   type Variant,
 } from "@intentql/schema";
 import { BertWordPieceTokenizer, parseVocabTxt } from "@intentql/tokenizer";
+import { UsageError } from "../args.ts";
 import { defineCommand } from "../command.ts";
 import { ProgressBar } from "../progress.ts";
 import { ALL_SPLITS, DEFAULT_SPLIT, splitFilter } from "../split.ts";
+import { mulberry32 } from "../train/random.ts";
 
 /**
- * `intentql predict --bundle DIR --data FILE [--variant fp32|fp16|int8] [--split S] [--batch-size N] [--report F]`
+ * `intentql predict --bundle DIR --data FILE [--variant fp32|fp16|int8] [--split S] [--batch-size N] [--report F]
+ *   [--bootstrap N]`
  * Offline scoring with ONNX Runtime on this machine's CPU: no servers. Progress on stderr; the last
  * stdout line is JSON {"n","accuracy","f1Macro",…}; --report writes every metric (per intent, per
  * scenario, confusion matrix, calibration error) as JSON. The split is chosen as `intentql eval`
- * chooses it (split.ts), so that both score the same rows.
+ * chooses it (split.ts), so that both score the same rows. --bootstrap N adds how precise accuracy
+ * and F1-macro are (eval-metrics bootstrapMetrics, N resamples of the texts, seed 14) to both.
  */
 export const command = defineCommand(
   {
@@ -27,7 +31,8 @@ export const command = defineCommand(
       "offline accuracy/F1 of a model bundle on a labelled JSONL file (ONNX Runtime on CPU, no servers)",
     description: [
       'Progress on stderr; the last stdout line is JSON {"n","accuracy","f1Macro","bundle","variant",',
-      '"textsPerSecond"}.',
+      '"textsPerSecond"}, with "bootstrap" {"resamples","accuracy","f1Macro"} (standardError, interval95)',
+      "when --bootstrap is given (~1 s per 1,000 resamples of 3,000 texts).",
     ],
     flags: [
       {
@@ -71,6 +76,14 @@ export const command = defineCommand(
         integer: { min: 0 },
       },
       {
+        name: "bootstrap",
+        value: "N",
+        description:
+          "also give accuracy's and F1-macro's standard error and 95% interval over N resamples of the texts (seed 14)",
+        default: "0",
+        integer: { min: 0, max: 10000 },
+      },
+      {
         name: "report",
         value: "FILE",
         description:
@@ -86,6 +99,8 @@ export const command = defineCommand(
     const batchSize = args.integer("batch-size");
     const threads = args.integer("threads");
     const split = splitFilter(args.required("split"));
+    const resamples = args.integer("bootstrap");
+    if (resamples === 1) throw new UsageError("--bootstrap needs at least 2 resamples (0: off)");
 
     const bundle = await loadBundle(bundleDir);
     let text: string;
@@ -163,8 +178,10 @@ export const command = defineCommand(
     progress.finish(rows.length);
     const seconds = (performance.now() - started) / 1000;
     const metrics = computeMetrics(predictions, bundle.labels);
+    const bootstrap =
+      resamples > 0 ? { bootstrap: bootstrapMetrics(metrics.confusion, mulberry32(14), resamples) } : {};
     const report = args.string("report");
-    if (report) await writeFile(report, `${JSON.stringify(metrics, null, 1)}\n`);
+    if (report) await writeFile(report, `${JSON.stringify({ ...metrics, ...bootstrap }, null, 1)}\n`);
     process.stdout.write(
       `${JSON.stringify({
         n: metrics.n,
@@ -173,6 +190,7 @@ export const command = defineCommand(
         bundle: bundle.manifest.name,
         variant,
         textsPerSecond: Math.round(rows.length / seconds),
+        ...bootstrap,
       })}\n`,
     );
     return 0;

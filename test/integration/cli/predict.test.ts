@@ -101,6 +101,40 @@ describe("intentql predict", () => {
     expect(r.stderr).toMatch(/line 4: expected "utt" and "intent"/);
   });
 
+  it("--bootstrap gives accuracy's and F1-macro's standard error and 95% interval, the same for the same run", () => {
+    const data = dataFile(
+      "bootstrap.jsonl",
+      readFileSync(TEST_SPLIT, "utf8").trim().split("\n").slice(0, 300),
+    );
+    const report = join(tmp, "bootstrap-report.json");
+    const r = predict("--bundle", BUNDLE, "--data", data, "--bootstrap", "200", "--report", report);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.last);
+    expect(out.bootstrap.resamples).toBe(200);
+    for (const metric of ["accuracy", "f1Macro"] as const) {
+      const { standardError, interval95 } = out.bootstrap[metric];
+      expect(standardError).toBeGreaterThan(0);
+      expect(interval95[0]).toBeLessThan(interval95[1]);
+      expect(interval95[0]).toBeLessThanOrEqual(out[metric]);
+      expect(interval95[1]).toBeGreaterThanOrEqual(out[metric] - 0.01); // F1's resamples run low
+    }
+    // 300 texts at ~88%: the binomial standard error is ~0.019
+    expect(out.bootstrap.accuracy.standardError).toBeGreaterThan(0.012);
+    expect(out.bootstrap.accuracy.standardError).toBeLessThan(0.026);
+    expect(JSON.parse(readFileSync(report, "utf8")).bootstrap).toEqual(out.bootstrap);
+    const again = JSON.parse(predict("--bundle", BUNDLE, "--data", data, "--bootstrap", "200").last);
+    expect(again.bootstrap).toEqual(out.bootstrap); // seeded
+  });
+
+  it("refuses a --bootstrap of 1 or over 10,000 before scoring anything", () => {
+    const one = predict("--bundle", BUNDLE, "--data", "x", "--bootstrap", "1");
+    expect(one.code).toBe(2);
+    expect(one.stderr).toMatch(/--bootstrap needs at least 2 resamples/);
+    const huge = predict("--bundle", BUNDLE, "--data", "x", "--bootstrap", "20000");
+    expect(huge.code).toBe(2);
+    expect(huge.stderr).toMatch(/--bootstrap must be an integer from 0 to 10000 \(got "20000"\)/);
+  });
+
   it("explains usage errors with exit code 2", () => {
     const noBundle = predict("--data", "x");
     expect(noBundle.code).toBe(2);

@@ -1,4 +1,5 @@
 import {
+  bootstrapMetrics,
   computeMetrics,
   confusionMatrix,
   expectedCalibrationError,
@@ -6,6 +7,7 @@ import {
   percentile,
 } from "@intentql/eval-metrics";
 import { describe, expect, it } from "vitest";
+import { mulberry32 } from "../../support/prng.ts";
 
 const labels = [
   { name: "alarm_set", scenario: "alarm" },
@@ -111,5 +113,57 @@ describe("input checks and edge cases", () => {
     expect(percentile(xs, 95)).toBe(10);
     expect(percentile(xs, 0)).toBe(1);
     expect(percentile([], 99)).toBe(0);
+  });
+});
+
+describe("bootstrapMetrics", () => {
+  // 2 labels, 400 texts, 320 right: accuracy 0.8
+  const twoLabels = [
+    [180, 20],
+    [60, 140],
+  ];
+
+  it("agrees with the binomial standard error of accuracy", () => {
+    const b = bootstrapMetrics(twoLabels, mulberry32(1), 2000);
+    const binomial = Math.sqrt((0.8 * 0.2) / 400);
+    expect(b.accuracy.standardError).toBeGreaterThan(binomial * 0.9);
+    expect(b.accuracy.standardError).toBeLessThan(binomial * 1.1);
+    expect(b.accuracy.interval95[0]).toBeLessThan(0.8);
+    expect(b.accuracy.interval95[1]).toBeGreaterThan(0.8);
+  });
+
+  it("has no spread when every prediction is right", () => {
+    const b = bootstrapMetrics(
+      [
+        [5, 0],
+        [0, 7],
+      ],
+      mulberry32(2),
+      50,
+    );
+    expect(b.accuracy).toEqual({ standardError: 0, interval95: [1, 1] });
+    expect(b.f1Macro).toEqual({ standardError: 0, interval95: [1, 1] });
+  });
+
+  it("lets an intent with one text move F1-macro far more than accuracy", () => {
+    // 1,000 texts of label 0 (900 right, 100 taken for label 1), label 1's one text right
+    const b = bootstrapMetrics(
+      [
+        [900, 100, 0],
+        [0, 0, 0],
+        [0, 0, 1],
+      ],
+      mulberry32(3),
+      1000,
+    );
+    expect(b.f1Macro.standardError).toBeGreaterThan(5 * b.accuracy.standardError);
+  });
+
+  it("reproduces with the same seed, and refuses an empty matrix or fewer than 2 resamples", () => {
+    expect(bootstrapMetrics(twoLabels, mulberry32(4), 100)).toEqual(
+      bootstrapMetrics(twoLabels, mulberry32(4), 100),
+    );
+    expect(() => bootstrapMetrics([[0]], mulberry32(5))).toThrow(/at least one prediction/);
+    expect(() => bootstrapMetrics(twoLabels, mulberry32(5), 1)).toThrow(/resamples must be an integer ≥ 2/);
   });
 });
