@@ -52,9 +52,12 @@ DEFAULTS = {
 # (class-balanced sampling: each epoch draws as many texts as the fit has, with replacement, each
 # with probability ∝ count(its intent)^−balance; 0 = every text once, in random order). A member
 # trained with balance b has the prior count^(1−b) built in: mixes of such members use τ − b
-# (setting_study.mix_tau) to decide with the same prior as the rest.
+# (setting_study.mix_tau) to decide with the same prior as the rest. `drop`: a JSON list of
+# train+validation row indices (train first) that the fit leaves out, path relative to the repo
+# root (find_label_noise.py writes one); "" = none.
 COMMON = {"typed_aug": 0.3, "noise_rows": 8, "noise_weight": 0.5, "ema": 0.0, "max_len": 64, "eval_every": 5,
-          "distill": 0.0, "factored_head": False, "balance": 0.0}
+          "distill": 0.0, "factored_head": False, "balance": 0.0, "drop": ""}
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def set_seed(seed: int) -> None:
@@ -261,6 +264,9 @@ def main() -> None:
     all_var = [list(v) for v in zip(*(list(data["train"]["variants"][k]) + list(data["validation"]["variants"][k])
                                       for k in range(len(data["train"]["variants"]))))] if "variants" in data["train"] else []
     rows, held = fit_rows(data, args.fit)
+    if cfg["drop"]:
+        dropped = set(json.loads((REPO_ROOT / cfg["drop"]).read_text()))
+        rows = [i for i in rows if i not in dropped]
     max_len = cfg["max_len"]
     X = pad_matrix([all_ids[i] for i in rows], pad_id, max_len).to(device)
     Y = torch.tensor([all_y[i] for i in rows], device=device)
