@@ -573,20 +573,8 @@ def final_stage(args, work, splits, labels, data, log_prior, selection) -> None:
     else:
         K = selection["folds"]
         log(f"phase 2: {len(base)} members on train+validation; calibration on the sweep's {K} folds")
-    if K == 0 and folds is None:
-        specs = specs[: len(base)]
-        log("--calibration-folds 0: the members alone, scored on test (preview.json; no calibration, so no bundle)")
     run_members_fits(work, specs, args.parallel, args.member_timeout)
     weights = [m["weight"] for m in members]
-    if K == 0 and folds is None:
-        # a preview of the test figure where a full final stage does not fit (a CPU box: one
-        # transformer fit takes ~15 min there); export needs final.json, which only calibration writes
-        outs = [np.load(work / "members" / f"{m['name']}-final" / "outputs.npz")["test"] for m in members]
-        test = summary(np.asarray(data["test"]["y"]), combine(outs, weights, log_prior, tau).argmax(1), len(labels))
-        log(f"test (scored once, members without calibration): {test}")
-        (work / "preview.json").write_text(json.dumps({"members": [m["name"] for m in members], "tau": tau,
-                                                        "test": test, "data": splits.files}, indent=1) + "\n")
-        return
 
     def fold_output(name: str, f: int):
         return folds.fold(name, f) if folds is not None else np.load(work / "members" / f"{name}-fold{f}" / "outputs.npz")
@@ -780,9 +768,7 @@ def main() -> None:
                     help="--select-on folds: transformer candidates too (FOLD_TRANSFORMERS; GPU host)")
     ap.add_argument("--teacher", help="scratch --stage final: the sweep's teacher.npz, for distilled members")
     ap.add_argument("--vocab", help="scratch: use this vocab.txt instead of training one (the sweep's, for --stage final)")
-    ap.add_argument("--calibration-folds", type=int, default=4,
-                    help="folds for calibration (the final stage's fold copies); 0 in the final stage: the members "
-                         "alone, scored on test, no bundle (preview.json)")
+    ap.add_argument("--calibration-folds", type=int, default=4)
     ap.add_argument("--oos-flag-rate", type=float, default=0.05)
     ap.add_argument("--max-members", type=int, default=0, help="smoke tests: only the first N sweep members")
     ap.add_argument("--tiny", action="store_true", help="smoke tests: toy sizes for every member")
