@@ -41,7 +41,7 @@ fi
 # `study`: training/setting_study.py with the --change arguments given after `study`, on VOCAB (a
 # sweep's vocab.txt) → $OUT/study.tgz; when it writes a selection (a fixed mix within the byte budget
 # that beat its baseline on validation), the final stage of that mix in the same call (the fits get
-# what is left of ~575 s), then export, evaluation, and tokenizer fixtures for VOCAB ($OUT/fixtures.tgz).
+# what is left of ~575 s), then export, evaluation, and tokenizer fixtures for VOCAB (all in results.tgz).
 # e.g. VOCAB=…/vocab.txt bash training/device_run.sh study --change 'fh={"factored_head": true}' --change …
 if [[ $step == study ]]; then
   start=$(date +%s)
@@ -56,9 +56,6 @@ if [[ $step == study ]]; then
     echo "final stage: $left s for its fits"
     INTENTQL_TRAIN_PARALLEL=16 SELECTION="$WORK/study/selection.json" MEMBER_TIMEOUT=$left VERSION="${VERSION:-1.5.0}" \
       bash "$0" final
-    python training/make_tokenizer_fixtures.py --vocab massive-wordpiece="$VOCAB" --massive-validation "$DATA/validation.jsonl" \
-      --adversarial test/fixtures/tokenizer/adversarial.json --out "$WORK/fixtures" &&
-      tar czf "$OUT/fixtures.tgz" -C "$WORK/fixtures" . || echo "FIXTURES FAILED"
   fi
   echo "study call done after $(( $(date +%s) - start )) s"
   exit 0
@@ -73,6 +70,10 @@ if [[ $step == final ]]; then
   for d in "$WORK"/scratch/members/*/; do n=$(basename "$d"); cp "$d/log.jsonl" "$WORK/results/sweep/$n.log.jsonl" 2>/dev/null; done
   python training/evaluate_bundle.py --bundle "$WORK/results/massive-scratch" --bundle models/massive-scratch \
     --data "$DATA" --oos training/oos_eval.jsonl --out "$WORK/results/evaluation.json" || echo "EVALUATION FAILED"
+  # the edge tokenizer's parity fixtures for this vocab (test/fixtures/tokenizer/massive-wordpiece.*,
+  # needed when the bundle ships with a vocab other than the shipped one's)
+  python training/make_tokenizer_fixtures.py --vocab massive-wordpiece="$VOCAB" --massive-validation "$DATA/validation.jsonl" \
+    --adversarial test/fixtures/tokenizer/adversarial.json --out "$WORK/results/fixtures" || echo "FIXTURES FAILED"
 fi
 # `export`: a final stage that ran elsewhere (the CPU recipe: `train.py --stage final` on a dev box)
 # → export, evaluation and tokenizer fixtures here, where onnxruntime and tokenizers are. FINAL_WORK
