@@ -24,11 +24,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from intentql_training.metrics import summary  # noqa: E402
-from train import EMA, N64, NG, assemble_out_of_fold, log, prepare, run_members_fits, train_val_labels  # noqa: E402
+from train import EMA, N64, NG, fold_fits, log, out_of_fold, prepare, run_members_fits, train_val_labels  # noqa: E402
 
 JUDGES = [
-    ("n48-b4k-s1", "ngram", NG[48], 1),
-    ("n64-b4k-ema-s1", "ngram", {**N64, **EMA}, 1),
+    ("judge-n48-b4k-s1", "ngram", NG[48], 1),
+    ("judge-n64-b4k-ema-s1", "ngram", {**N64, **EMA}, 1),
 ]
 
 
@@ -48,16 +48,15 @@ def main() -> None:
     args = ap.parse_args()
     work, splits, labels, data, _ = prepare(args)
     K, num_labels = args.folds, len(labels)
-    fits = [(f"judge-{n}-trainfold{f}", k, c, s, f"trainfold:{f}/{K}") for f in range(K) for n, k, c, s in JUDGES]
-    run_members_fits(work, fits, args.parallel, args.member_timeout)
+    run_members_fits(work, fold_fits(JUDGES, K, over="trainfold"), args.parallel, args.member_timeout)
     gold = train_val_labels(data)
     n_train = len(data["train"]["y"])
     probs = []
     for name, *_ in JUDGES:
-        outs = [np.load(work / "members" / f"judge-{name}-trainfold{f}" / "outputs.npz") for f in range(K)]
-        p = assemble_out_of_fold(outs, len(gold), num_labels)[:n_train]
-        if np.isnan(p).any():
+        p = out_of_fold(work, name, K, len(gold), num_labels, over="trainfold")
+        if p is None:
             raise SystemExit(f"{name}: not every fold finished")
+        p = p[:n_train]
         log(f"{name}: out of fold over train {summary(gold[:n_train], p.argmax(1), num_labels)}")
         probs.append(p)
     mean = np.mean(probs, 0)

@@ -42,8 +42,8 @@ from intentql_training.data import label_table, load_splits  # noqa: E402
 from intentql_training.metrics import summary  # noqa: E402
 from setting_study import SHAPES, add_common_args, compare, variant_specs  # noqa: E402
 from train import (  # noqa: E402
-    CONV256, EMA, NG, T192, TYPED_VARIANTS, FoldOutputs, assemble_out_of_fold, log, prepare, run_members_fits,
-    smoke, train_val_labels)
+    CONV256, EMA, KD, KD9, NG, T192, TYPED_VARIANTS, FoldOutputs, assemble_out_of_fold, fold_fits, log, out_of_fold,
+    prepare, run_members_fits, smoke, train_val_labels)
 
 # The teachers: the best conv member, the n-gram member and the transformer that the fold sweeps
 # measured out of fold (docs/MODEL.md: conv256 87.19, n48 85.30-85.46, t192x3-ema 85.56-85.76), one
@@ -54,8 +54,7 @@ TEACHERS = [
     ("t192x3-ema-s1", "transformer", {**T192, **EMA}, 1),
 ]
 # The students: setting_study.SHAPES, each without a teacher (baseline) and distilled (`-fkd`,
-# weight 0.6); two of them also with weight 0.9 (`-fkd9`).
-KD, KD9 = {"distill": 0.6}, {"distill": 0.9}
+# train.KD, weight 0.6); two of them also with weight 0.9 (`-fkd9`, train.KD9).
 STRONG_TEACHING = ["t192x3-ema-s1", "n64-b4k-ema-s1"]
 
 
@@ -72,26 +71,27 @@ def study(args) -> None:
     gold_all = train_val_labels(data)
     n_train = len(data["train"]["y"])
     gold_val = gold_all[n_train:]
-    teachers = smoke(args, TEACHERS)
+    teachers = smoke(args, [(f"teacher-{n}", k, c, s) for n, k, c, s in TEACHERS])
     baseline = smoke(args, SHAPES)
     distilled = {"fkd": smoke(args, variant_specs(SHAPES, KD, "fkd")),
                  "fkd9": smoke(args, variant_specs([s for s in SHAPES if s[0] in STRONG_TEACHING], KD9, "fkd9"))}
-    teacher_fits = [(f"teacher-{n}-trainfold{f}", k, c, s, f"trainfold:{f}/{K}") for f in range(K) for n, k, c, s in teachers]
     log(f"round 1: {len(teachers)} teachers × {K} folds of train, and {len(baseline)} baseline students on train")
     deadline = time.time() + args.member_timeout  # both rounds share it
-    run_members_fits(work, teacher_fits + [(*s, "train") for s in baseline], args.parallel, args.member_timeout)
+    run_members_fits(work, fold_fits(teachers, K, over="trainfold") + [(*s, "train") for s in baseline], args.parallel,
+                     args.member_timeout)
 
     oof, teacher_report = [], {}
     for name, *_ in teachers:
-        outs = [np.load(work / "members" / f"teacher-{name}-trainfold{f}" / "outputs.npz") for f in range(K)]
-        p = assemble_out_of_fold(outs, len(gold_all), num_labels)[:n_train]
-        if np.isnan(p).any():
-            raise SystemExit(f"teacher {name}: not every fold finished")
+        p = out_of_fold(work, name, K, len(gold_all), num_labels, over="trainfold")
+        if p is None:
+            raise SystemExit(f"{name}: not every fold finished")
+        p = p[:n_train]
         oof.append(p)
-        val = np.mean([o["validation"] for o in outs], 0)  # its K fold models, averaged, on validation
+        # its K fold models, averaged, on validation
+        val = np.mean([np.load(work / "members" / f"{name}-trainfold{f}" / "outputs.npz")["validation"] for f in range(K)], 0)
         teacher_report[name] = {"outOfFoldTrain": summary(gold_all[:n_train], p.argmax(1), num_labels),
                                 "validation": summary(gold_val, val.argmax(1), num_labels)}
-        log(f"  teacher {name}: {teacher_report[name]}")
+        log(f"  {name}: {teacher_report[name]}")
     mean = np.mean(oof, 0)
     full = np.concatenate([mean, np.full((len(gold_val), num_labels), 1.0 / num_labels)])  # validation rows: never trained on
     write_teacher_file(work / "teacher.npz", full, gold_all)

@@ -411,9 +411,10 @@ def write_selection(work: Path, sweep: list[tuple], chosen: dict, fields: dict) 
     return selection
 
 
-def fold_fits(specs: list[tuple], K: int) -> list[tuple]:
-    """The K fold fits of each (name, kind, config, seed): `{name}-fold{f}`, fit `fold:f/K`."""
-    return [(f"{n}-fold{f}", k, c, s, f"fold:{f}/{K}") for f in range(K) for n, k, c, s in specs]
+def fold_fits(specs: list[tuple], K: int, over: str = "fold") -> list[tuple]:
+    """The K fold fits of each (name, kind, config, seed): `{name}-{over}{f}`, fit `{over}:f/K`
+    (`fold`: folds of train+validation; `trainfold`: folds of train alone, member.fit_rows)."""
+    return [(f"{n}-{over}{f}", k, c, s, f"{over}:{f}/{K}") for f in range(K) for n, k, c, s in specs]
 
 
 def assemble_out_of_fold(fold_outputs: list, rows: int, num_labels: int) -> np.ndarray:
@@ -425,17 +426,19 @@ def assemble_out_of_fold(fold_outputs: list, rows: int, num_labels: int) -> np.n
     return probs
 
 
-def out_of_fold(work: Path, name: str, K: int, rows: int, num_labels: int, saved: dict | None = None):
-    """A candidate's out-of-fold probabilities over train+validation from its K fold fits (None
-    unless every fold finished); each fold's outputs also go into `saved` (folds.npz keys)."""
-    dirs = [work / "members" / f"{name}-fold{f}" for f in range(K)]
+def out_of_fold(work: Path, name: str, K: int, rows: int, num_labels: int, saved: dict | None = None,
+                over: str = "fold"):
+    """A candidate's out-of-fold probabilities over train+validation from its K fold fits (fold_fits
+    with the same `over`; NaN on the validation rows for `trainfold`), None unless every fold
+    finished; each fold's outputs also go into `saved` (folds.npz keys)."""
+    dirs = [work / "members" / f"{name}-{over}{f}" for f in range(K)]
     if not all((d / "done.json").exists() for d in dirs):
         return None
     outs = [np.load(d / "outputs.npz") for d in dirs]
     if saved is not None:
         for f, out in enumerate(outs):
             for key in FoldOutputs.KEYS:
-                saved[f"{name}-fold{f}/{key}"] = out[key]
+                saved[f"{name}-{over}{f}/{key}"] = out[key]
     return assemble_out_of_fold(outs, rows, num_labels)
 
 
