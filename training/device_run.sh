@@ -60,6 +60,21 @@ if [[ $step == study ]]; then
   echo "study call done after $(( $(date +%s) - start )) s"
   exit 0
 fi
+# `spread`: training/seed_spread.py: SELECTION's mix refit on train+validation with SETS seed sets
+# (its own seeds first), each scored on test → $OUT/spread-$TAG.tgz (seed-spread.json, member logs:
+# one file, since a call brings back only so many). Two at once (each PARALLEL fits) share one host:
+# `TAG=a … spread > $OUT/log-a 2>&1 & TAG=b … spread > $OUT/log-b 2>&1 & wait`
+if [[ $step == spread ]]; then
+  dir="$WORK/spread-${TAG:?}"
+  python training/seed_spread.py --selection "${SELECTION:?}" --vocab "${VOCAB:?}" --sets "${SETS:-4}" --data "$DATA" \
+    --word-vectors "$DATA/word_vectors.txt" --out "$dir" --parallel "${PARALLEL:-8}" --member-timeout "${MEMBER_TIMEOUT:-480}" \
+    || echo "SPREAD $TAG FAILED"
+  mkdir -p "$dir/results/members"
+  cp "$dir/seed-spread.json" "$dir/results/" 2>/dev/null
+  for d in "$dir"/members/*/; do cp "$d/log.jsonl" "$dir/results/members/$(basename "$d").log.jsonl" 2>/dev/null; done
+  tar czf "$OUT/spread-$TAG.tgz" -C "$dir/results" .
+  exit 0
+fi
 if [[ $step == final ]]; then
   python training/train.py --recipe scratch --stage final --selection "${SELECTION:?}" --vocab "${VOCAB:?}" \
     --data "$DATA" --out "$WORK/scratch" --word-vectors "$DATA/word_vectors.txt" ${TEACHER:+--teacher "$TEACHER"} ${FOLDS:+--folds "$FOLDS"} \
