@@ -46,6 +46,7 @@ import { useErrorCodes } from "./plugins/use-error-codes.ts";
 import { useIntrospectionPolicy } from "./plugins/use-introspection-policy.ts";
 import { type UseLimitsOptions, useLimits } from "./plugins/use-limits.ts";
 import { type UseQueryArmorOptions, useQueryArmor } from "./plugins/use-query-armor.ts";
+import { type UseQueryCostOptions, useQueryCost } from "./plugins/use-query-cost.ts";
 import { useRateLimit } from "./plugins/use-rate-limit.ts";
 import { useSubscriptionRootRule } from "./plugins/use-subscription-root-rule.ts";
 import { createInferLoader } from "./upstream/infer-loader.ts";
@@ -83,6 +84,8 @@ export interface EdgeOptions extends ClassifierOptions {
   apiKeyCacheTtlMs?: number;
   limits?: UseLimitsOptions;
   queryLimits?: UseQueryArmorOptions;
+  /** The cost of the operation as it will run (its variables and argument defaults applied). */
+  queryCost?: UseQueryCostOptions;
   textLimits?: TextLimits;
   limiters?: EdgeLimiters;
   /** Development: error details, GraphiQL, field suggestions, key-less catalog reads. Default false. */
@@ -230,6 +233,7 @@ export function createEdge(options: EdgeOptions): Edge {
       useApiKeys({ keys, allowAnonymous: development, ipLimiter: limiters.requestsPerIp }),
       useRateLimit({ limiter: limiters.requestsPerKey }),
       useQueryArmor({ fieldSuggestions: development, ...options.queryLimits }),
+      useQueryCost(options.queryCost),
       useIntrospectionPolicy({ allow: options.introspection ?? true }),
       useSubscriptionRootRule(),
     ],

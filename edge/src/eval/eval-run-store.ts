@@ -1,6 +1,9 @@
 import { computeMetrics, type LabelInfo, percentile, type RunMetrics } from "@intentql/eval-metrics";
 import type { Db } from "./dataset-store.ts";
 
+/** misclassified(first:) returns at most this many rows a page. */
+export const MAX_MISCLASSIFIED_PAGE = 500;
+
 export type EvalRunStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
 export const TERMINAL: ReadonlySet<EvalRunStatus> = new Set(["succeeded", "failed", "cancelled"]);
 
@@ -19,6 +22,8 @@ export interface EvalRun {
   error: string | null;
   busyMs: number;
   metrics: StoredMetrics | null;
+  /** The API key that started it (null: started before keys were recorded, or key-less tests). */
+  keyId: string | null;
 }
 
 /** RunMetrics plus the run's speed: what `eval_runs.metrics` holds once a run succeeded. */
@@ -57,6 +62,7 @@ interface RunRow {
   error: string | null;
   busy_ms: number;
   metrics: string | null;
+  key_id: string | null;
 }
 
 function toRun(r: RunRow): EvalRun {
@@ -75,23 +81,32 @@ function toRun(r: RunRow): EvalRun {
     error: r.error,
     busyMs: r.busy_ms,
     metrics: r.metrics ? JSON.parse(r.metrics) : null,
+    keyId: r.key_id ?? null,
   };
 }
 
 const now = () => new Date().toISOString();
 
+/**
+ * A queued run, or null when `input.keyId` already has `maxActive` runs queued or running. Count and
+ * insert are one statement, so runs started at once (aliases of one request, parallel requests)
+ * cannot all slip under the limit.
+ */
 export async function createRun(
   db: Db,
-  input: { datasetId: string; split: string; model: string; total: number },
-): Promise<EvalRun> {
+  input: { datasetId: string; split: string; model: string; total: number; keyId: string | null },
+  maxActive = Number.MAX_SAFE_INTEGER,
+): Promise<EvalRun | null> {
   const id = `run_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
-  await db
+  const { meta } = await db
     .prepare(
-      "INSERT INTO eval_runs (id, dataset_id, split, model, status, total, created_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+      `INSERT INTO eval_runs (id, dataset_id, split, model, status, total, created_at, key_id)
+       SELECT ?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7
+       WHERE (SELECT COUNT(*) FROM eval_runs WHERE key_id IS ?7 AND status IN ('queued', 'running')) < ?8`,
     )
-    .bind(id, input.datasetId, input.split, input.model, input.total, now())
+    .bind(id, input.datasetId, input.split, input.model, input.total, now(), input.keyId, maxActive)
     .run();
-  return (await getRun(db, id))!;
+  return meta.changes === 1 ? getRun(db, id) : null;
 }
 
 export async function getRun(db: Db, id: string): Promise<EvalRun | null> {
@@ -239,7 +254,7 @@ export async function misclassified(
   run: EvalRun,
   opts: { first: number; after?: string | null; intent?: string | null },
 ): Promise<MisclassifiedPage> {
-  const first = Math.max(1, Math.min(opts.first, 500));
+  const first = Math.max(1, Math.min(opts.first, MAX_MISCLASSIFIED_PAGE));
   const after = opts.after == null || opts.after === "" ? -1 : Number.parseInt(atob(opts.after), 10);
   if (!Number.isFinite(after)) throw new Error("invalid cursor");
   const { results } = await db

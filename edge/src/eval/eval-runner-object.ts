@@ -8,6 +8,8 @@ import { DurableObject } from "cloudflare:workers";
 import { type Classifier, createClassifier } from "../app.ts";
 import { classifierOptionsFromEnv } from "../config.ts";
 import type { Env } from "../env.ts";
+import { type RateLimiter, TEXT_QUOTA_DEFAULTS } from "../limits/rate-limiter.ts";
+import { durableTextQuota } from "../limits/text-quota-client.ts";
 import { positiveNumber } from "../settings.ts";
 import { failRun } from "./eval-run-store.ts";
 import { runSlice } from "./eval-runner.ts";
@@ -22,6 +24,8 @@ export class EvalRunnerObject extends DurableObject<Env> {
   // Built on first use and kept for the object's life: the tokenizer and the verified model survive
   // from one alarm to the next instead of being rebuilt each time.
   #classifier: Classifier | undefined;
+  // The same texts-per-key quota the API's classify draws from (TEXT_QUOTA, one object per key).
+  #textsPerKey: RateLimiter | undefined;
 
   async start(runId: string): Promise<void> {
     await this.ctx.storage.put("runId", runId);
@@ -33,17 +37,29 @@ export class EvalRunnerObject extends DurableObject<Env> {
     if (!runId) return;
     try {
       this.#classifier ??= createClassifier(classifierOptionsFromEnv(this.env));
+      this.#textsPerKey ??= durableTextQuota(this.env.TEXT_QUOTA);
       const { classifyForEval, intentsOf } = this.#classifier;
+      const quota = this.#textsPerKey;
       const outcome = await runSlice(
-        { db: this.env.DB, classify: classifyForEval, labelsOf: intentsOf },
+        {
+          db: this.env.DB,
+          classify: classifyForEval,
+          labelsOf: intentsOf,
+          admit: (keyId, texts) => quota.limit(keyId, texts),
+        },
         runId,
         {
-          chunkSize: positiveNumber(this.env.EVAL_CHUNK_TEXTS, CHUNK_TEXTS),
+          // a chunk larger than the key's burst could never be admitted
+          chunkSize: Math.min(
+            positiveNumber(this.env.EVAL_CHUNK_TEXTS, CHUNK_TEXTS),
+            positiveNumber(this.env.TEXT_QUOTA_BURST, TEXT_QUOTA_DEFAULTS.burst),
+          ),
           budgetMs: positiveNumber(this.env.EVAL_SLICE_MS, SLICE_MS),
         },
       );
       await this.ctx.storage.put("failures", 0);
       if (outcome === "more") await this.ctx.storage.setAlarm(Date.now());
+      else if (typeof outcome === "object") await this.ctx.storage.setAlarm(Date.now() + outcome.pausedForMs);
     } catch (error) {
       const failures = ((await this.ctx.storage.get<number>("failures")) ?? 0) + 1;
       await this.ctx.storage.put("failures", failures);

@@ -1,5 +1,6 @@
 import type { D1Database } from "@cloudflare/workers-types";
 import type { LabelInfo } from "@intentql/eval-metrics";
+import type { RateDecision } from "../limits/rate-limiter.ts";
 import {
   type EvalRun,
   finishRun,
@@ -23,6 +24,12 @@ export interface EvalRunnerDeps {
   classify(texts: string[], model: string): Promise<ClassifiedText[]>;
   /** The run's model's labels (name and scenario), in logit order, for its metrics. */
   labelsOf(model: string): Promise<readonly LabelInfo[]>;
+  /**
+   * The texts-per-key quota of the key that started the run (the one classify draws from): each
+   * chunk is charged to it before it goes upstream, so a run is paced by its key's quota instead of
+   * being a way around it. Absent: runs are not paced (tests, and runs with no key recorded).
+   */
+  admit?(keyId: string, texts: number): Promise<RateDecision>;
 }
 
 export interface RunSliceOptions {
@@ -34,11 +41,12 @@ export interface RunSliceOptions {
   afterChunk?: (done: number) => void | Promise<void>;
 }
 
-export type SliceOutcome = "more" | "finished" | "ended";
+/** "more": call again now; `{ pausedForMs }`: the key's quota is spent, call again after that long. */
+export type SliceOutcome = "more" | "finished" | "ended" | { pausedForMs: number };
 
 /**
- * Works on a run for at most `budgetMs`: takes the rows without a prediction, classifies them a chunk
- * at a time and commits each chunk with the run's progress. Everything it needs to continue lives in
+ * Works on a run for at most `budgetMs`, or until its key's quota is spent: takes the rows without a
+ * prediction, classifies them a chunk at a time and commits each chunk with the run's progress. Everything it needs to continue lives in
  * D1, so a crash anywhere loses at most the chunk in flight, which the next slice redoes.
  */
 export async function runSlice(
@@ -55,6 +63,10 @@ export async function runSlice(
     if (rows.length === 0) {
       await finishRun(deps.db, run, await deps.labelsOf(run.model));
       return "finished";
+    }
+    if (run.keyId && deps.admit) {
+      const decision = await deps.admit(run.keyId, rows.length);
+      if (!decision.ok) return { pausedForMs: Math.max(1, decision.retryAfterSeconds) * 1000 };
     }
     const t0 = performance.now();
     const results = await deps.classify(

@@ -47,6 +47,8 @@ export interface EvalServiceOptions {
   staleAfterMs?: number;
   /** Polling period of `watch`. */
   pollMs?: number;
+  /** Runs one API key may have queued or running at once; more are refused (RATE_LIMITED). Default 4. */
+  maxActiveRunsPerKey?: number;
 }
 
 /** A refused import (bad rows, bad parts) is the caller's to fix: BAD_USER_INPUT with the row errors. */
@@ -69,6 +71,7 @@ export function createEvalService(options: EvalServiceOptions): EvalService {
   const { db, runner } = options;
   const staleAfterMs = options.staleAfterMs ?? 30_000;
   const pollMs = options.pollMs ?? 1000;
+  const maxActiveRunsPerKey = options.maxActiveRunsPerKey ?? 4;
 
   /** The watchdog: a crash or restart can drop a runner's alarm; looking at the run re-arms it. */
   async function kickIfStale(run: EvalRun): Promise<void> {
@@ -100,7 +103,8 @@ export function createEvalService(options: EvalServiceOptions): EvalService {
     async startRun(input) {
       const dataset = await getDataset(db, input.dataset);
       if (!dataset) throw badInput(`no dataset "${input.dataset}"`);
-      const total = dataset.splits[input.split];
+      // own properties only: a split named "constructor" or "__proto__" is just not there
+      const total = Object.hasOwn(dataset.splits, input.split) ? dataset.splits[input.split] : undefined;
       if (!total) {
         const have = Object.keys(dataset.splits).join(", ");
         throw badInput(`dataset ${dataset.name} has no split "${input.split}" (it has ${have})`);
@@ -112,7 +116,16 @@ export function createEvalService(options: EvalServiceOptions): EvalService {
         throw badInput(
           `dataset ${dataset.name}/${input.split} has ${unknown.length} label(s) that model ${model} does not know: ${unknown.slice(0, 10).join(", ")}`,
         );
-      const run = await createRun(db, { datasetId: dataset.id, split: input.split, model, total });
+      const run = await createRun(
+        db,
+        { datasetId: dataset.id, split: input.split, model, total, keyId: input.keyId },
+        maxActiveRunsPerKey,
+      );
+      if (!run)
+        throw new GraphQLError(
+          `this API key has ${maxActiveRunsPerKey} eval runs queued or running; wait for one to finish, or cancel one`,
+          { extensions: { code: ErrorCode.RATE_LIMITED, http: { status: 429 } } },
+        );
       await runner.start(run.id);
       return run;
     },

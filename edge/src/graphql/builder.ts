@@ -6,6 +6,7 @@
 
 import type { Label, SplitMetrics } from "@intentql/schema";
 import SchemaBuilder from "@pothos/core";
+import ComplexityPlugin from "@pothos/plugin-complexity";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import { GraphQLError } from "graphql";
 import { ErrorCode } from "./errors.ts";
@@ -138,6 +139,19 @@ export interface GraphQLContext {
   latestIntentMetrics(intent: string): Promise<IntentMetricsInfo | null>;
 }
 
+/**
+ * Query cost (complexity plugin; enforced by plugins/use-query-cost.ts with the request's own
+ * argument values): every field costs 1, and a list field multiplies the cost of its selection by
+ * the rows it can return. Lists whose length an argument sets say so with `rowsOf(that argument)`;
+ * the intent lists use INTENT_ROWS; any other list counts the plugin's default, 10.
+ */
+export const INTENT_ROWS = 60;
+
+/** A field that returns `rows` rows (clamped to 1..max, as its resolver clamps it). */
+export function rowsOf(rows: number | null | undefined, max: number): { field: number; multiplier: number } {
+  return { field: 1, multiplier: Math.max(1, Math.min(Math.trunc(rows ?? 1), max)) };
+}
+
 /** A refusal names the scopes the field needs; UNAUTHENTICATED without a key, FORBIDDEN with one. */
 function unauthorized(ctx: GraphQLContext, where: string): GraphQLError {
   return ctx.auth
@@ -155,7 +169,7 @@ export const builder = new SchemaBuilder<{
   AuthScopes: AuthScopes;
 }>({
   defaultFieldNullability: false,
-  plugins: [ScopeAuthPlugin],
+  plugins: [ScopeAuthPlugin, ComplexityPlugin],
   scopeAuth: {
     // Checked when a subscription starts, not at its first event.
     authorizeOnSubscribe: true,

@@ -1,5 +1,5 @@
 import { GraphQLError } from "graphql";
-import { builder, type ClassificationInfo, type IntentScoreInfo } from "./builder.ts";
+import { builder, type ClassificationInfo, type IntentScoreInfo, rowsOf } from "./builder.ts";
 import { ErrorCode } from "./errors.ts";
 import { IntentRef } from "./intent.ts";
 
@@ -56,6 +56,7 @@ builder.queryField("classify", (t) =>
         description: "Upstream model name; the edge's default when omitted.",
       }),
     },
+    complexity: (args) => rowsOf(args.texts.length, Number.MAX_SAFE_INTEGER),
     authScopes: { classify: true },
     resolve: (_root, { texts, topK, model }, ctx) => {
       const k = topK ?? 1;

@@ -31,7 +31,13 @@ export interface EvalService {
   runs(first: number): Promise<EvalRun[]>;
   /** Also restarts a running run whose worker went quiet (a crash or restart): see edge/src/eval. */
   run(id: string): Promise<EvalRun | null>;
-  startRun(input: { dataset: string; split: string; model: string | null }): Promise<EvalRun>;
+  /** `keyId`: the caller's key, which the run's texts are charged to and which may have only so many runs going. */
+  startRun(input: {
+    dataset: string;
+    split: string;
+    model: string | null;
+    keyId: string | null;
+  }): Promise<EvalRun>;
   cancelRun(id: string): Promise<EvalRun>;
   misclassified(
     run: EvalRun,

@@ -1,7 +1,7 @@
 /** An eval run's metrics: overall, per intent, per scenario, and the confusion matrix. */
 import type { PerLabel } from "@intentql/eval-metrics";
 import type { StoredMetrics } from "../eval/eval-run-store.ts";
-import { builder } from "./builder.ts";
+import { builder, INTENT_ROWS } from "./builder.ts";
 import { intentOf } from "./eval-context.ts";
 import { IntentRef } from "./intent.ts";
 
@@ -56,7 +56,11 @@ export const EvalMetricsRef = builder.objectRef<StoredMetrics>("EvalMetrics").im
     latencyP95Ms: t.float({ resolve: (m) => m.latencyMs.p95 }),
     latencyP99Ms: t.float({ resolve: (m) => m.latencyMs.p99 }),
     textsPerSecond: t.exposeFloat("textsPerSecond"),
-    perIntent: t.field({ type: [IntentEvalMetricsRef], resolve: (m) => m.perLabel }),
+    perIntent: t.field({
+      complexity: { field: 1, multiplier: INTENT_ROWS },
+      type: [IntentEvalMetricsRef],
+      resolve: (m) => m.perLabel,
+    }),
     perScenario: t.field({ type: [ScenarioAccuracyRef], resolve: (m) => m.perScenario }),
     confusion: t.field({
       type: ConfusionRef,

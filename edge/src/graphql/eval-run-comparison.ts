@@ -1,7 +1,7 @@
 /** Two succeeded eval runs side by side: accuracy, F1-macro and per-intent F1 deltas. */
 import { GraphQLError } from "graphql";
 import type { EvalRun, IntentDelta } from "../eval/eval-run-store.ts";
-import { builder } from "./builder.ts";
+import { builder, INTENT_ROWS } from "./builder.ts";
 import { ErrorCode } from "./errors.ts";
 import { evals, intentOf } from "./eval-context.ts";
 import { EvalRunRef, runOrFail } from "./eval-run.ts";
@@ -29,6 +29,7 @@ const ComparisonRef = builder
       f1MacroDelta: t.float({ resolve: (c) => c.b.metrics!.f1Macro - c.a.metrics!.f1Macro }),
       intents: t.field({
         type: [IntentDeltaRef],
+        complexity: { field: 1, multiplier: INTENT_ROWS },
         description: "Largest change first.",
         resolve: (c) => c.intents,
       }),

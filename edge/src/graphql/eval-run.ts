@@ -3,13 +3,16 @@
  * prediction, follow the run live. Resolvers call `ctx.evals` (eval-context.ts).
  */
 import { GraphQLError } from "graphql";
-import type { EvalRun } from "../eval/eval-run-store.ts";
-import { builder, type GraphQLContext } from "./builder.ts";
+import { type EvalRun, MAX_MISCLASSIFIED_PAGE } from "../eval/eval-run-store.ts";
+import { builder, type GraphQLContext, rowsOf } from "./builder.ts";
 import { DatasetRef } from "./dataset.ts";
 import { ErrorCode } from "./errors.ts";
 import { evals } from "./eval-context.ts";
 import { EvalMetricsRef } from "./eval-metrics.ts";
 import { MisclassifiedConnectionRef } from "./misclassified.ts";
+
+/** evalRuns(first:) returns at most this many runs. */
+const MAX_EVAL_RUNS_PAGE = 500;
 
 const EvalRunStatusEnum = builder.enumType("EvalRunStatus", {
   values: ["queued", "running", "succeeded", "failed", "cancelled"] as const,
@@ -53,6 +56,8 @@ export const EvalRunRef = builder.objectRef<EvalRun>("EvalRun").implement({
     metrics: t.field({ type: EvalMetricsRef, nullable: true, resolve: (r) => r.metrics }),
     misclassified: t.field({
       type: MisclassifiedConnectionRef,
+      // its edges list counts 1: the page size is counted here
+      complexity: (args) => rowsOf(args.first, MAX_MISCLASSIFIED_PAGE),
       args: {
         first: t.arg.int({ defaultValue: 20 }),
         after: t.arg.string(),
@@ -87,9 +92,10 @@ builder.queryFields((t) => ({
     type: [EvalRunRef],
     description: "Newest first.",
     args: { first: t.arg.int({ defaultValue: 50 }) },
+    complexity: (args) => rowsOf(args.first, MAX_EVAL_RUNS_PAGE),
     authScopes: { eval: true },
     resolve: (_r, args, ctx) => {
-      return evals(ctx).runs(Math.max(1, Math.min(args.first ?? 50, 500)));
+      return evals(ctx).runs(Math.max(1, Math.min(args.first ?? 50, MAX_EVAL_RUNS_PAGE)));
     },
   }),
   evalRun: t.field({
@@ -115,6 +121,7 @@ builder.mutationFields((t) => ({
         dataset: input.dataset,
         split: input.split ?? "test",
         model: input.model ?? null,
+        keyId: ctx.auth?.keyId ?? null,
       });
     },
   }),

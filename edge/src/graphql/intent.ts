@@ -1,4 +1,4 @@
-import { builder, type IntentInfo, type IntentMetricsInfo } from "./builder.ts";
+import { builder, INTENT_ROWS, type IntentInfo, type IntentMetricsInfo } from "./builder.ts";
 
 export const IntentMetricsRef = builder.objectRef<IntentMetricsInfo>("IntentMetrics").implement({
   authScopes: { catalog: true },
@@ -34,6 +34,7 @@ export const IntentRef = builder.objectRef<IntentInfo>("Intent").implement({
 builder.queryFields((t) => ({
   intents: t.field({
     type: [IntentRef],
+    complexity: { field: 1, multiplier: INTENT_ROWS },
     description:
       "Every intent of a model, in logit order; only one scenario's when `scenario` is given. `model` is any served model (see `models`); the edge's default when omitted.",
     authScopes: { catalog: true },

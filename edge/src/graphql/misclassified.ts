@@ -31,6 +31,7 @@ export const MisclassifiedConnectionRef = builder
     authScopes: { eval: true },
     fields: (t) => ({
       edges: t.field({
+        complexity: { field: 1, multiplier: 1 }, // the page size is counted on `misclassified`
         type: [
           builder
             .objectRef<{ cursor: string; node: MisclassifiedPrediction }>("MisclassifiedEdge")

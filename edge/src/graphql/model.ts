@@ -1,4 +1,4 @@
-import { builder, type MeasuredSplit, type ModelInfo } from "./builder.ts";
+import { builder, INTENT_ROWS, type MeasuredSplit, type ModelInfo } from "./builder.ts";
 import { IntentRef } from "./intent.ts";
 
 export const SplitMetricsRef = builder.objectRef<MeasuredSplit>("SplitMetrics").implement({
@@ -27,7 +27,11 @@ export const ModelRef = builder.objectRef<ModelInfo>("Model").implement({
       description: "Where it runs upstream (e.g. CUDAExecutionProvider, CPUExecutionProvider).",
     }),
     variant: t.exposeString("variant", { nullable: true, description: "fp32, fp16 or int8." }),
-    labels: t.field({ type: [IntentRef], resolve: (m) => m.labels }),
+    labels: t.field({
+      complexity: { field: 1, multiplier: INTENT_ROWS },
+      type: [IntentRef],
+      resolve: (m) => m.labels,
+    }),
     validation: t.field({
       type: SplitMetricsRef,
       nullable: true,

@@ -296,4 +296,45 @@ describe("eval runs through the API", () => {
     expect(later.data.evalRun.status).toBe(cancelled.data.cancelEvalRun.status);
     if (later.data.evalRun.status === "cancelled") expect(later.data.evalRun.done).toBeLessThan(400);
   }, 60_000);
+
+  it("paces a run by its key's texts quota, and caps the runs a key has going", async () => {
+    // A small quota: 40 texts/s after a burst of 80. Unpaced, 400 texts take ~2 s on this stack.
+    await edge.dispose();
+    edge = await startEdge({ TEXT_QUOTA_PER_SECOND: "40", TEXT_QUOTA_BURST: "80", EVAL_CHUNK_TEXTS: "16" });
+    const content = Array.from({ length: 400 }, (_, i) =>
+      JSON.stringify({ text: `what is the weather at ${i}`, label_text: "weather_query" }),
+    ).join("\n");
+    const ds = await gql(
+      `mutation($input: ImportDatasetInput!) { importDataset(input: $input) { dataset { id } } }`,
+      { input: { name: "paced", content } },
+    );
+    const d = ds.data.importDataset.dataset.id;
+    const t0 = Date.now();
+    const started = await gql(`mutation($d: String!) { startEvalRun(input: { dataset: $d }) { id } }`, { d });
+    const id = started.data.startEvalRun.id;
+    let run: any;
+    for (let i = 0; i < 240; i++) {
+      run = (await gql(`query($id: ID!) { evalRun(id: $id) { status done } }`, { id })).data.evalRun;
+      if (run.status !== "running" && run.status !== "queued") break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    expect(run).toMatchObject({ status: "succeeded", done: 400 });
+    // 400 texts, 80 of them from the burst and at most one 64-text lease beyond it: ≥ 6.4 s at 40/s
+    expect(seconds).toBeGreaterThan(6.4);
+
+    // Four runs at a time per key: a fifth in the same request is refused with RATE_LIMITED.
+    const five = await gql(
+      `mutation($d: String!) { ${[0, 1, 2, 3, 4].map((i) => `r${i}: startEvalRun(input: { dataset: $d }) { id }`).join(" ")} }`,
+      { d },
+    );
+    expect(five.errors?.map((e) => e.extensions?.code)).toEqual(["RATE_LIMITED"]);
+    const going = await gql(`{ evalRuns(first: 10) { id status } }`);
+    const active = going.data.evalRuns.filter((r: any) => r.status === "queued" || r.status === "running");
+    expect(active).toHaveLength(4);
+    for (const r of active)
+      await gql(`mutation($id: ID!) { cancelEvalRun(id: $id) { status } }`, { id: r.id });
+    await edge.dispose();
+    edge = await startEdge();
+  }, 120_000);
 });

@@ -10,6 +10,7 @@ import {
   type StoredMetrics,
 } from "../../../edge/src/eval/eval-run-store.ts";
 import { type ClassifiedText, runSlice } from "../../../edge/src/eval/eval-runner.ts";
+import { createEvalService } from "../../../edge/src/eval/eval-service.ts";
 import { startD1 } from "../../support/d1.ts";
 
 process.env.WRANGLER_SEND_METRICS = "false";
@@ -115,7 +116,13 @@ describe("importDataset", () => {
 describe("eval runs", () => {
   async function newRun(n: number) {
     const { dataset } = await importDataset(db, { name: `d${n}`, content: textLabelFile(n) });
-    return createRun(db, { datasetId: dataset.id, split: "test", model: "massive-scratch", total: n });
+    return (await createRun(db, {
+      datasetId: dataset.id,
+      split: "test",
+      model: "massive-scratch",
+      total: n,
+      keyId: null,
+    }))!;
   }
 
   it("classifies every row once, in chunks, and stores metrics", async () => {
@@ -256,5 +263,91 @@ describe("compareRuns", () => {
     expect(d.map((x) => x.intent)).toEqual(["alarm_set", "alarm_remove", "play_music"]);
     expect(d[0]!.delta).toBeCloseTo(0.3, 12);
     expect(d[1]!.delta).toBeCloseTo(-0.05, 12);
+  });
+});
+
+describe("what one API key can start", () => {
+  it("draws a run's texts from its key's quota, chunk by chunk, and pauses when it is spent", async () => {
+    const { dataset } = await importDataset(db, { name: "paced", content: textLabelFile(100) });
+    const run = (await createRun(db, {
+      datasetId: dataset.id,
+      split: "test",
+      model: "massive-scratch",
+      total: 100,
+      keyId: "key_a",
+    }))!;
+    const fake = fakeClassifier(goldOf);
+    let classified = 0;
+    const charged: [string, number][] = [];
+    let allowance = 50;
+    const deps = {
+      db,
+      classify: async (texts: string[]) => {
+        classified += texts.length;
+        return fake.classify(texts);
+      },
+      labelsOf: async () => LABELS,
+      async admit(keyId: string, texts: number) {
+        charged.push([keyId, texts]);
+        if (texts > allowance) return { ok: false, retryAfterSeconds: 3 };
+        allowance -= texts;
+        return { ok: true, retryAfterSeconds: 0 };
+      },
+    };
+    expect(await runSlice(deps, run.id, { chunkSize: 20, budgetMs: 60_000 })).toEqual({ pausedForMs: 3000 });
+    // two chunks of 20 admitted and classified; the third (20 > 10 left) asked for and not sent
+    expect(charged).toEqual([
+      ["key_a", 20],
+      ["key_a", 20],
+      ["key_a", 20],
+    ]);
+    expect(classified).toBe(40);
+    expect((await getRun(db, run.id))!).toMatchObject({ status: "running", done: 40 });
+    allowance = 1_000;
+    expect(await runSlice(deps, run.id, { chunkSize: 20, budgetMs: 60_000 })).toBe("finished");
+    expect(classified).toBe(100);
+    expect((await getRun(db, run.id))!).toMatchObject({ status: "succeeded", done: 100 });
+  });
+
+  it("refuses a key's fifth run while four are queued or running, even when all start at once", async () => {
+    const started: string[] = [];
+    const service = createEvalService({
+      db,
+      labelsOf: async () => LABELS.map((l) => l.name),
+      resolveModel: async (name) => name ?? "massive-scratch",
+      runner: { start: async (id) => void started.push(id) },
+    });
+    const { dataset } = await importDataset(db, { name: "many", content: textLabelFile(9) });
+    const start = (keyId: string) =>
+      service.startRun({ dataset: dataset.id, split: "test", model: null, keyId });
+    const outcomes = await Promise.allSettled(Array.from({ length: 6 }, () => start("key_a")));
+    const refused = outcomes.filter((o) => o.status === "rejected") as PromiseRejectedResult[];
+    expect(outcomes.length - refused.length).toBe(4);
+    for (const r of refused) expect(r.reason.extensions.code).toBe("RATE_LIMITED");
+    expect(started).toHaveLength(4);
+    // another key is not affected; a finished or cancelled run frees a place
+    await expect(start("key_b")).resolves.toMatchObject({ keyId: "key_b", status: "queued" });
+    await expect(start("key_a")).rejects.toMatchObject({ extensions: { code: "RATE_LIMITED" } });
+    const mine = outcomes.find((o) => o.status === "fulfilled") as PromiseFulfilledResult<{ id: string }>;
+    await service.cancelRun(mine.value.id);
+    await expect(start("key_a")).resolves.toMatchObject({ keyId: "key_a" });
+  });
+
+  it("treats a split named like an Object property as absent", async () => {
+    const service = createEvalService({
+      db,
+      labelsOf: async () => LABELS.map((l) => l.name),
+      resolveModel: async () => "massive-scratch",
+      runner: { start: async () => {} },
+    });
+    const { dataset } = await importDataset(db, { name: "proto", content: textLabelFile(3) });
+    for (const split of ["constructor", "__proto__", "toString", "hasOwnProperty"])
+      await expect(
+        service.startRun({ dataset: dataset.id, split, model: null, keyId: "k" }),
+      ).rejects.toMatchObject({
+        extensions: { code: "BAD_USER_INPUT" },
+      });
+    const { results } = await db.prepare("SELECT id FROM eval_runs").all();
+    expect(results).toHaveLength(0);
   });
 });

@@ -34,7 +34,7 @@ beforeAll(async () => {
     content:
       '{"text":"wake me up","label_text":"alarm_set"}\n{"text":"cancel it","label_text":"alarm_remove"}\n',
   });
-  runId = (await service.startRun({ dataset: dataset.id, split: "test", model: null })).id;
+  runId = (await service.startRun({ dataset: dataset.id, split: "test", model: null, keyId: null })).id;
 });
 afterAll(async () => {
   await dispose?.();
