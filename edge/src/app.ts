@@ -84,6 +84,8 @@ export interface EdgeOptions extends ClassifierOptions {
   apiKeyCacheTtlMs?: number;
   limits?: UseLimitsOptions;
   queryLimits?: UseQueryArmorOptions;
+  /** How long an isolate reuses the upstream's model list for `models`. Default 5,000 ms. */
+  modelListTtlMs?: number;
   /** The cost of the operation as it will run (its variables and argument defaults applied). */
   queryCost?: UseQueryCostOptions;
   textLimits?: TextLimits;
@@ -172,6 +174,7 @@ export function createEdge(options: EdgeOptions): Edge {
   };
   const { db } = options;
   const aliases = new ModelAliases(db, defaultModel);
+  const modelList = cachedModelList(() => listModels(client), options.modelListTtlMs ?? 5_000);
   const modelAdmin: ModelAdmin = {
     aliases: () => aliases.list(),
     async setAlias(alias, target) {
@@ -188,10 +191,12 @@ export function createEdge(options: EdgeOptions): Edge {
     async load(name) {
       await client.repository(name, "load");
       verifier.forget(name);
+      modelList.forget();
     },
     async unload(name) {
       await client.repository(name, "unload");
       verifier.forget(name);
+      modelList.forget();
     },
   };
   const evals = options.evalRunner
@@ -288,7 +293,7 @@ export function createEdge(options: EdgeOptions): Edge {
           byName: (name) => model.intentsByName.get(name),
           ofModel: classifier.intentsOf,
         },
-        models: () => listModels(client),
+        models: () => modelList.get(),
         latestIntentMetrics: latestIntentMetricsLoader(db),
         apiKeys: keys,
         modelAdmin,
@@ -322,6 +327,31 @@ export function createEdge(options: EdgeOptions): Edge {
   }
 
   return { fetch: fetchEdge, yoga, model, keys, classifier };
+}
+
+/**
+ * The `models` field's answer, fetched at most once per `ttlMs` per isolate, one fetch in flight
+ * shared by every request that asks meanwhile: listing costs 1 + 3 × (models served) upstream calls,
+ * and without this, each `models` alias of each request paid them again. Failures are not kept.
+ */
+function cachedModelList(fetchList: () => Promise<ModelInfo[]>, ttlMs: number) {
+  let entry: { at: number; list: Promise<ModelInfo[]> } | null = null;
+  return {
+    get(): Promise<ModelInfo[]> {
+      if (entry && Date.now() - entry.at < ttlMs) return entry.list;
+      const list = fetchList();
+      const current = { at: Date.now(), list };
+      entry = current;
+      list.catch(() => {
+        if (entry === current) entry = null;
+      });
+      return list;
+    },
+    /** After a model is loaded or unloaded here: the next request lists afresh. */
+    forget(): void {
+      entry = null;
+    },
+  };
 }
 
 /** The upstream's models, with what gpu-service's bundle extension tells (Triton: metadata only). */

@@ -131,6 +131,33 @@ describe("introspection of intents and models", () => {
     expect(body.data.missing).toBeNull();
   });
 
+  it("lists the upstream's models once for every models field of a request, and again after the cache time", async () => {
+    const edge = await startTestEdge(upstream.url, {
+      modelListTtlMs: 300,
+      limiters: { requestsPerKey: memoryRateLimiter(new TokenBuckets(1000, 1000)) },
+    });
+    try {
+      const modelCalls = () => upstream.requests.filter((r) => r.startsWith("GET /v2/models")).length;
+      const aliases = Array.from({ length: 20 }, (_, i) => `a${i}: models { name labels { name } }`).join(
+        " ",
+      );
+      const before = modelCalls();
+      const first = await edge.gql(`{ ${aliases} }`);
+      expect(first.body.errors).toBeUndefined();
+      expect(first.body.data.a19[0].name).toBe("massive-scratch");
+      const once = modelCalls() - before;
+      expect(once).toBeGreaterThan(0);
+      expect(once).toBeLessThanOrEqual(4); // the list, then metadata, bundle.json and labels.json of its one model
+      await edge.gql(`{ ${aliases} }`);
+      expect(modelCalls() - before).toBe(once);
+      await new Promise((r) => setTimeout(r, 350));
+      await edge.gql("{ models { name } }");
+      expect(modelCalls() - before).toBe(2 * once);
+    } finally {
+      await edge.dispose();
+    }
+  });
+
   it("lists the upstream's models with metrics from bundle.json", async () => {
     const { body } = await t.gql(
       "{ models { name version provider variant labels { name } validation { accuracy n note } test { f1Macro note } temperature outOfScopeThreshold } }",
