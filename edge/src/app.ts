@@ -209,29 +209,36 @@ export function createEdge(options: EdgeOptions): Edge {
       })
     : undefined;
 
+  const corsOptions = {
+    origin: options.corsOrigins ?? "*",
+    methods: ["GET", "POST", "OPTIONS"],
+    allowedHeaders: ["authorization", "content-type"],
+    credentials: false,
+    maxAge: 600,
+  };
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     graphqlEndpoint: "/graphql",
     landingPage: false,
-    // GraphiQL in development only; the page itself carries no data (its queries pass the key gate).
+    // GraphiQL in development only; its queries pass the key gate. The page carries the local key
+    // only when it is asked for by a loopback host name (not through a DNS name an attacker's page
+    // rebinds to 127.0.0.1), and it is never readable cross-origin (see `cors`).
     graphiql: development
-      ? {
+      ? (request: Request) => ({
           title: "IntentQL",
           defaultQuery:
             '{\n  classify(texts: ["please cancel my alarm"], topK: 3) {\n    intent { name }\n    score\n    outOfScope\n  }\n}\n',
           headers: JSON.stringify(
-            options.graphiqlApiKey ? { authorization: `Bearer ${options.graphiqlApiKey}` } : {},
+            options.graphiqlApiKey && isLoopbackHost(request)
+              ? { authorization: `Bearer ${options.graphiqlApiKey}` }
+              : {},
           ),
-        }
+        })
       : false,
     maskedErrors: { isDev: development },
-    cors: {
-      origin: options.corsOrigins ?? "*",
-      methods: ["GET", "POST", "OPTIONS"],
-      allowedHeaders: ["authorization", "content-type"],
-      credentials: false,
-      maxAge: 600,
-    },
+    // No CORS headers on a page (GET asking for HTML): with "*", any web page could read GraphiQL's
+    // HTML, and with it the local key. API calls keep CORS (bearer keys, no cookies).
+    cors: (request: Request) => (isPageRequest(request) ? false : corsOptions),
     plugins: [
       useErrorCodes(),
       useLimits(options.limits),
@@ -327,6 +334,16 @@ export function createEdge(options: EdgeOptions): Edge {
   }
 
   return { fetch: fetchEdge, yoga, model, keys, classifier };
+}
+
+/** A browser navigating to a page (GraphiQL), not an API call. */
+function isPageRequest(request: Request): boolean {
+  return request.method === "GET" && (request.headers.get("accept") ?? "").includes("text/html");
+}
+
+function isLoopbackHost(request: Request): boolean {
+  const host = new URL(request.url).hostname;
+  return host === "localhost" || host === "127.0.0.1" || host === "[::1]";
 }
 
 /**
