@@ -56,6 +56,16 @@ export interface ImportOptions {
   split?: string;
 }
 
+/** A dataset name as given (trimmed), or the coded refusal. */
+export function datasetName(given: string): string {
+  const name = given.trim();
+  if (name === "" || name.length > 200) throw new DatasetImportError("name must be 1-200 characters");
+  // Runs and lookups take an id or a name: a name shaped like an id could stand in for another dataset.
+  if (/^ds_[0-9a-f]{16}$/.test(name))
+    throw new DatasetImportError(`name "${name}" has the form of a dataset id (ds_ and 16 hex characters)`);
+  return name;
+}
+
 /**
  * Imports a JSONL dataset atomically: every row is checked first and any bad row refuses the whole
  * file with line numbers; the rows are then written in one D1 batch (a transaction), so a failure
@@ -65,8 +75,7 @@ export async function importDataset(
   db: Db,
   options: ImportOptions,
 ): Promise<{ dataset: Dataset; created: boolean }> {
-  const name = options.name.trim();
-  if (name === "" || name.length > 200) throw new DatasetImportError("name must be 1-200 characters");
+  const name = datasetName(options.name);
   const { rows, errors } = parseDatasetJsonl(options.content, options.split ? { split: options.split } : {});
   if (errors.length > 0) {
     const shown = errors
@@ -133,7 +142,10 @@ export async function importDataset(
 
 export async function getDataset(db: Db, idOrName: string): Promise<Dataset | null> {
   const row = await db
-    .prepare("SELECT * FROM datasets WHERE id = ?1 OR name = ?1 ORDER BY created_at DESC LIMIT 1")
+    // an id wins over a name (names shaped like ids are refused at import, but older rows may hold one)
+    .prepare(
+      "SELECT * FROM datasets WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC, created_at DESC LIMIT 1",
+    )
     .bind(idOrName)
     .first<DatasetRow>();
   return row ? toDataset(row) : null;

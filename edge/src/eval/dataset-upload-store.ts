@@ -1,15 +1,18 @@
 /**
  * Dataset uploads in parts (migration 0003): start → parts in any order, each idempotent → finish,
  * which checks the whole against its sha256 and hands it to the atomic, idempotent importDataset.
- * Bounded: at most MAX_UPLOAD_BYTES per upload and MAX_PART_BYTES per part (under the edge's 1 MiB
- * body limit); uploads left unfinished for a day are deleted when the next one starts.
+ * Bounded: at most MAX_UPLOAD_PARTS parts of at most MAX_PART_BYTES each (under the edge's 1 MiB
+ * body limit), which together may not exceed the bytes the upload announced (≤ MAX_UPLOAD_BYTES);
+ * uploads left unfinished for a day are deleted when the next one starts.
  */
 
 import { sha256Hex } from "@intentql/schema";
-import { DatasetImportError, type Db, importDataset } from "./dataset-store.ts";
+import { DatasetImportError, type Db, datasetName, importDataset } from "./dataset-store.ts";
 
 export const MAX_PART_BYTES = 512 * 1024;
 export const MAX_UPLOAD_BYTES = 16 * 1024 * 1024;
+/** intentql's client cuts 16 MiB into ~33 parts; the cap keeps `missing` and `received` small. */
+export const MAX_UPLOAD_PARTS = 1024;
 const STALE_AFTER_MS = 24 * 60 * 60 * 1000;
 
 export interface DatasetUpload {
@@ -46,16 +49,16 @@ async function describe(db: Db, id: string): Promise<DatasetUpload | null> {
 }
 
 export async function startUpload(db: Db, input: StartUpload): Promise<DatasetUpload> {
-  const name = input.name.trim();
-  if (name === "" || name.length > 200) throw new DatasetImportError("name must be 1-200 characters");
+  const name = datasetName(input.name);
   if (!/^[0-9a-f]{64}$/.test(input.sha256))
     throw new DatasetImportError("sha256 must be 64 lowercase hex characters (of the whole file)");
   if (!Number.isInteger(input.bytes) || input.bytes < 1 || input.bytes > MAX_UPLOAD_BYTES)
     throw new DatasetImportError(`bytes must be 1 to ${MAX_UPLOAD_BYTES} (16 MiB)`);
   const minParts = Math.ceil(input.bytes / MAX_PART_BYTES);
-  if (!Number.isInteger(input.parts) || input.parts < minParts || input.parts > input.bytes)
+  const maxParts = Math.min(input.bytes, MAX_UPLOAD_PARTS);
+  if (!Number.isInteger(input.parts) || input.parts < minParts || input.parts > maxParts)
     throw new DatasetImportError(
-      `parts must be ${minParts} to ${input.bytes}: each part is at most ${MAX_PART_BYTES} bytes`,
+      `parts must be ${minParts} to ${maxParts}: each part is at most ${MAX_PART_BYTES} bytes, and an upload has at most ${MAX_UPLOAD_PARTS} parts`,
     );
   const split = input.split ?? null;
   const id = `up_${(await sha256Hex(JSON.stringify([input.sha256, name, split]))).slice(0, 16)}`;
@@ -89,10 +92,21 @@ export async function uploadPart(db: Db, id: string, index: number, content: str
   const bytes = encoder.encode(content).byteLength;
   if (bytes === 0 || bytes > MAX_PART_BYTES)
     throw new DatasetImportError(`a part must have 1 to ${MAX_PART_BYTES} bytes, this one has ${bytes}`);
-  await db
-    .prepare("INSERT OR REPLACE INTO dataset_upload_parts (upload_id, idx, content) VALUES (?, ?, ?)")
-    .bind(id, index, content)
+  // Stored only while the parts (this one replacing any earlier copy of it) stay within the bytes
+  // the upload announced: checked and written in one statement.
+  const { meta } = await db
+    .prepare(
+      `INSERT OR REPLACE INTO dataset_upload_parts (upload_id, idx, content)
+       SELECT ?1, ?2, ?3
+       WHERE (SELECT COALESCE(SUM(length(CAST(content AS BLOB))), 0) FROM dataset_upload_parts
+              WHERE upload_id = ?1 AND idx <> ?2) + ?4 <= ?5`,
+    )
+    .bind(id, index, content, bytes, upload.bytes)
     .run();
+  if (meta.changes === 0)
+    throw new DatasetImportError(
+      `the parts would add up to more than the ${upload.bytes} bytes this upload announced: start it again with the file's real size`,
+    );
   return { ...upload, received: [...new Set([...upload.received, index])].sort((a, b) => a - b) };
 }
 
@@ -107,9 +121,8 @@ export async function finishUpload(db: Db, id: string): ReturnType<typeof import
     .prepare("SELECT idx, content FROM dataset_upload_parts WHERE upload_id = ? ORDER BY idx")
     .bind(id)
     .all<{ idx: number; content: string }>();
-  const missing = Array.from({ length: upload.parts }, (_, i) => i).filter(
-    (i) => !results.some((r) => r.idx === i),
-  );
+  const stored = new Set(results.map((r) => r.idx));
+  const missing = Array.from({ length: upload.parts }, (_, i) => i).filter((i) => !stored.has(i));
   if (missing.length > 0)
     throw new DatasetImportError(
       `parts ${missing.slice(0, 20).join(", ")} are missing; send them, then finish`,

@@ -17,7 +17,10 @@ const DatasetUploadRef = builder.objectRef<DatasetUpload>("DatasetUpload").imple
     received: t.exposeIntList("received", { description: "Part indices already stored." }),
     missing: t.intList({
       description: "Part indices still to send.",
-      resolve: (u) => Array.from({ length: u.parts }, (_, i) => i).filter((i) => !u.received.includes(i)),
+      resolve: (u) => {
+        const received = new Set(u.received);
+        return Array.from({ length: u.parts }, (_, i) => i).filter((i) => !received.has(i));
+      },
     }),
   }),
 });
@@ -27,7 +30,7 @@ const StartDatasetUploadInput = builder.inputType("StartDatasetUploadInput", {
     name: t.string({ required: true }),
     split: t.string({ description: "As importDataset's split." }),
     sha256: t.string({ required: true, description: "Hex sha256 of the whole file's UTF-8 bytes." }),
-    parts: t.int({ required: true, description: "Number of parts, each at most 512 KiB." }),
+    parts: t.int({ required: true, description: "Number of parts (at most 1,024), each at most 512 KiB." }),
     bytes: t.int({ required: true, description: "UTF-8 bytes of the whole file (at most 16 MiB)." }),
   }),
 });
