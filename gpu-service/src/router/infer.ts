@@ -36,11 +36,26 @@ export interface ParsedInfer {
   outputs: { name: string; binary: boolean }[];
 }
 
-function flattenJson(data: unknown[], out: unknown[]): void {
-  for (const v of data) {
-    if (Array.isArray(v)) flattenJson(v, out);
-    else out.push(v);
+/**
+ * Row-major values of a JSON tensor's `data`, flat or nested as deep as its shape has dimensions,
+ * no deeper. A loop, not recursion: a body of 200,000 nested `[` overflowed the stack (500).
+ */
+function flattenJson(data: unknown[], shape: readonly number[], name: string): unknown[] {
+  const out: unknown[] = [];
+  const stack: { items: unknown[]; next: number }[] = [{ items: data, next: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.next === top.items.length) {
+      stack.pop();
+      continue;
+    }
+    const v = top.items[top.next++];
+    if (!Array.isArray(v)) out.push(v);
+    else if (stack.length >= shape.length)
+      throw new ProtocolError(`input ${name}: data is nested deeper than its shape [${shape.join(",")}]`);
+    else stack.push({ items: v, next: 0 });
   }
+  return out;
 }
 
 function tensorValues(t: DecodedTensor, count: number): BigInt64Array {
@@ -54,8 +69,7 @@ function tensorValues(t: DecodedTensor, count: number): BigInt64Array {
   }
   if (!Array.isArray(t.header.data))
     throw new ProtocolError(`input ${name} has neither "data" nor parameters.binary_data_size`);
-  const flat: unknown[] = [];
-  flattenJson(t.header.data, flat);
+  const flat = flattenJson(t.header.data, t.header.shape, name);
   if (flat.length !== count)
     throw new ProtocolError(
       `input ${name}: data has ${flat.length} elements but shape [${t.header.shape.join(",")}] needs ${count}`,
@@ -183,6 +197,9 @@ export function parseInferRequest(
       const binary = o.parameters?.binary_data;
       return { name: o.name, binary: binary === undefined ? binaryDefault : binary === true };
     });
+    // each output once: a name repeated 2,000 times made a 123 MB answer out of a 44 KB request
+    if (outputs.length > 1)
+      throw new ProtocolError(`output "${model.outputName}" is requested more than once`);
   }
   return { id: header.id, rows, batch, outputs };
 }

@@ -250,6 +250,26 @@ describe.each(MODES)("$mode", ({ args }) => {
         /unknown input "token_type_ids"/,
       ],
       [
+        "an output requested twice",
+        jsonInfer(ids, undefined, { outputs: [{ name: "logits" }, { name: "logits" }] }),
+        /output "logits" is requested more than once/,
+      ],
+      [
+        "data nested deeper than the shape",
+        JSON.stringify({
+          inputs: [
+            { name: "input_ids", datatype: "INT64", shape: [1, 3], data: [[[2, 100, 3]]] },
+            { name: "attention_mask", datatype: "INT64", shape: [1, 3], data: [1, 1, 1] },
+          ],
+        }),
+        /input_ids: data is nested deeper than its shape \[1,3\]/,
+      ],
+      [
+        "data nested 30,000 deep (under the test body limit)",
+        `{"inputs":[{"name":"input_ids","datatype":"INT64","shape":[1,1],"data":${"[".repeat(30_000)}2${"]".repeat(30_000)}},{"name":"attention_mask","datatype":"INT64","shape":[1,1],"data":[1]}]}`,
+        /data is nested deeper than its shape \[1,1\]/,
+      ],
+      [
         "unknown output",
         jsonInfer(ids, undefined, { outputs: [{ name: "probs" }] }),
         /unknown output "probs"/,
