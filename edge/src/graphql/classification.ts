@@ -48,7 +48,7 @@ builder.queryField("classify", (t) =>
       texts: t.arg.stringList({
         required: true,
         description:
-          "At most 256 texts per request (all classify fields together), 2,000 characters each. An empty or whitespace-only text is refused with BAD_USER_INPUT, and the request with it; gibberish is classified and flagged `outOfScope`.",
+          "At most 256 texts per request (all classify fields together), 2,000 characters each. An empty text, or one of only whitespace, control, formatting or combining characters (nothing the tokenizer reads), is refused with BAD_USER_INPUT, and the request with it; gibberish is classified and flagged `outOfScope`.",
       }),
       topK: t.arg.int({ required: false, defaultValue: 1 }),
       model: t.arg.string({

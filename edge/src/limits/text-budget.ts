@@ -17,6 +17,10 @@ export interface TextLimits {
   maxModels?: number;
 }
 
+/** Whitespace, separators, other (control, format, surrogate, unassigned), combining marks and
+ * U+FFFD (BERT's cleaning drops it) only. */
+const NOTHING_TO_READ = /^[\s\p{Z}\p{C}\p{Mn}\uFFFD]*$/u;
+
 export const TEXT_LIMIT_DEFAULTS: Required<TextLimits> = { maxTexts: 256, maxTextChars: 2_000, maxModels: 4 };
 
 export class OperationTextBudget {
@@ -50,15 +54,20 @@ export class OperationTextBudget {
       refusal = refuse(ErrorCode.TOO_MANY_MODELS, `more than ${maxModels} distinct models in one request`);
     else {
       const long = texts.findIndex((t) => t.length > maxTextChars);
-      // An empty transcript is a caller's bug, not an utterance: refused rather than classified.
-      const empty = texts.findIndex((t) => t.trim() === "");
+      // An empty transcript is a caller's bug, not an utterance: refused rather than classified. So is
+      // one the tokenizer reads as nothing (it drops control and formatting characters, e.g. U+200B,
+      // and, lowercasing, combining marks): only [CLS] and [SEP] would go upstream.
+      const empty = texts.findIndex((t) => NOTHING_TO_READ.test(t));
       if (long !== -1)
         refusal = refuse(
           ErrorCode.TEXT_TOO_LONG,
           `text ${long} has ${texts[long]!.length} characters; the limit is ${maxTextChars}`,
         );
       else if (empty !== -1)
-        refusal = refuse(ErrorCode.BAD_USER_INPUT, `text ${empty} is empty or only whitespace`);
+        refusal = refuse(
+          ErrorCode.BAD_USER_INPUT,
+          `text ${empty} is empty or only whitespace, control, formatting or combining characters`,
+        );
     }
     if (refusal) {
       this.refusal ??= refusal;

@@ -88,11 +88,11 @@ describe("classify", () => {
 
   it("flags truncation and handles odd texts", async () => {
     const long = "alarm ".repeat(300);
-    const { body } = await t.gql(CLASSIFY, { texts: [long, "\u0000", "\u0000\ud800 🙂"] });
+    const { body } = await t.gql(CLASSIFY, { texts: [long, "\u0000\ud800 🙂"] });
     expect(body.errors).toBeUndefined();
     expect(body.data.classify[0]).toMatchObject({ truncated: true, tokens: 128 });
-    // A control character is not whitespace: the text is classified, as [CLS] [SEP] alone.
-    expect(body.data.classify[1]).toMatchObject({ truncated: false, tokens: 2 });
+    // NUL and a lone surrogate are dropped; the emoji is still read (as [UNK]): classified.
+    expect(body.data.classify[1]).toMatchObject({ truncated: false, tokens: 3 });
   });
 
   it("an empty texts list costs no upstream call", async () => {
@@ -268,15 +268,31 @@ describe("limits", () => {
     expect(body.errors![0]!.message).toMatch(/text 1 has 2001 characters/);
   });
 
-  it("BAD_USER_INPUT for an empty or whitespace-only text, as a literal or a variable; nothing goes upstream", async () => {
-    for (const text of ["", "   ", "\t\n", "\u3000\u00a0"]) {
+  it("BAD_USER_INPUT for a text with nothing the tokenizer reads, as a literal or a variable; nothing goes upstream", async () => {
+    const invisible = [
+      "\u200b",
+      "\u0000",
+      "\u00ad",
+      "\u0301",
+      "\u0085",
+      "\u180e",
+      "\ufffd",
+      " \u200b\u2060 ",
+    ];
+    for (const text of ["", "   ", "\t\n", "\u3000\u00a0", ...invisible]) {
+      if (text !== "") expect(tokenizer.encode(text, 128).ids, JSON.stringify(text)).toHaveLength(2); // [CLS] [SEP]
       const { body } = await t.gql(CLASSIFY, { texts: ["wake me up at seven", text] });
-      expect(codes(body)).toEqual(["BAD_USER_INPUT"]);
-      expect(body.errors![0]!.message).toBe("text 1 is empty or only whitespace");
+      expect(codes(body), JSON.stringify(text)).toEqual(["BAD_USER_INPUT"]);
+      expect(body.errors![0]!.message).toBe(
+        "text 1 is empty or only whitespace, control, formatting or combining characters",
+      );
     }
     const literal = await t.gql('{ classify(texts: ["ok", " "]) { score } }');
     expect(codes(literal.body)).toEqual(["BAD_USER_INPUT"]);
     expect(upstream.calls).toHaveLength(0);
+    // a text with something to read next to such characters is classified
+    const mixed = await t.gql(CLASSIFY, { texts: ["wake\u200b me up", "ok\u0301"] });
+    expect(mixed.body.errors).toBeUndefined();
   });
 
   it("QUERY_TOO_DEEP and QUERY_TOO_COSTLY", async () => {
