@@ -7,7 +7,8 @@
  * Local secrets live in edge/.dev.vars (git-ignored, mode 0600), created on first start: a random
  * API_KEY_PEPPER and UPSTREAM_TOKEN (gpu-service gets the same token) and LOCAL_API_KEY, the local
  * key, reused across restarts and stored hashed in D1 like any key. INTENTQL_API_KEY overrides it;
- * `--new-key` rotates it (the old one is revoked). The Worker reads LOCAL_API_KEY only in
+ * `--new-key` rotates it (the old one is revoked; refused while INTENTQL_API_KEY is set, which would
+ * win over the new key). The Worker reads LOCAL_API_KEY only in
  * development, to prefill GraphiQL's Authorization header.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -16,18 +17,11 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { generateApiKey, parseApiKey } from "@intentql/edge";
 import { applyLocalMigrations, EDGE_DIR, storeLocalKeys, WRANGLER_ENV } from "@intentql/edge/local-d1";
+import { UsageError } from "./args.ts";
+import { nextSteps, type StartOptions, startOptions } from "./start-options.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const DEV_VARS = resolve(EDGE_DIR, ".dev.vars");
-
-function port(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 65535)
-    throw new Error(`${name} must be a port number, got "${raw}"`);
-  return n;
-}
 
 function readDevVars(): Record<string, string> {
   const vars: Record<string, string> = {};
@@ -88,13 +82,8 @@ function waitFor(url: string, child: ChildProcess, what: string, timeoutMs = 120
   });
 }
 
-async function main(): Promise<number> {
-  const gpuPort = port("GPU_PORT", 8500);
-  const edgePort = port("EDGE_PORT", 8787);
-  const args = process.argv.slice(2);
-  for (const arg of args)
-    if (arg !== "--new-key") throw new Error(`unknown option ${arg} (npm start [-- --new-key])`);
-  const { vars, newKey } = devVars(args.includes("--new-key"));
+async function main({ gpuPort, edgePort, rotateKey }: StartOptions): Promise<number> {
+  const { vars, newKey } = devVars(rotateKey);
   const key = vars.LOCAL_API_KEY!;
 
   const children: ChildProcess[] = [];
@@ -205,8 +194,7 @@ async function main(): Promise<number> {
       `  Model      http://127.0.0.1:${gpuPort}/v2/models (gpu-service, CPU)`,
       `  API key    ${keyLine}`,
       "",
-      `  export INTENTQL_API_KEY=$(grep ^LOCAL_API_KEY= edge/.dev.vars | cut -d= -f2)`,
-      `  npx intentql classify "please cancel my alarm"`,
+      ...nextSteps(edgePort),
       "",
       "Ctrl-C stops both.",
       "",
@@ -215,7 +203,15 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().catch((error: unknown) => {
+let options: StartOptions;
+try {
+  options = startOptions(process.argv.slice(2), process.env);
+} catch (error) {
+  // Nothing started yet: a usage error exits 2, as the intentql command's do.
+  process.stderr.write(`npm start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(error instanceof UsageError ? 2 : 1);
+}
+main(options).catch((error: unknown) => {
   process.stderr.write(`npm start: ${error instanceof Error ? error.message : String(error)}\n`);
   process.kill(process.pid, "SIGTERM");
   process.exitCode = 1;

@@ -4,6 +4,8 @@
  * JSONL (the Hugging Face export). Pure: the CLI and the Worker parse with the same code.
  */
 
+import { sha256Hex } from "./digest.ts";
+
 export interface LabelledText {
   text: string;
   label: string;
@@ -77,4 +79,33 @@ export function parseDatasetJsonl(text: string, options: { split?: string } = {}
     );
   }
   return { rows, errors };
+}
+
+/** Rows grouped by split, in file order within each (a row without a partition goes under `split`). */
+export function rowsBySplit(rows: readonly LabelledText[], split: string): Map<string, LabelledText[]> {
+  const bySplit = new Map<string, LabelledText[]>();
+  for (const row of rows) {
+    const rowSplit = row.split ?? split;
+    const list = bySplit.get(rowSplit) ?? [];
+    list.push(row);
+    bySplit.set(rowSplit, list);
+  }
+  return bySplit;
+}
+
+/**
+ * The sha256 a dataset is identified by: of its rows grouped by split (rowsBySplit), the groups in
+ * split-name order, each row as the JSON array [split, text, label]. The Worker's importDataset
+ * files a dataset under it, and a client can find the dataset its rows already are (query
+ * `datasets`, eval scope) without uploading them (admin scope): the same rows give the same digest
+ * whatever the file's layout or extra fields.
+ */
+export async function datasetRowsSha256(
+  bySplit: ReadonlyMap<string, readonly LabelledText[]>,
+): Promise<string> {
+  const canonical = [...bySplit.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([rowSplit, list]) => list.map((r) => JSON.stringify([rowSplit, r.text, r.label])).join("\n"))
+    .join("\n");
+  return sha256Hex(canonical);
 }

@@ -1,14 +1,14 @@
 /**
- * `intentql classify [--endpoint URL] [--top-k N] [--json] TEXT…`: classifies through the running
- * API (one GraphQL request for all texts). The key comes from INTENTQL_API_KEY.
+ * `intentql classify [--endpoint URL] [--model NAME] [--top-k N] [--json] TEXT…`: classifies through
+ * the running API (one GraphQL request for all texts). The key comes from INTENTQL_API_KEY.
  * Prints one line per text: intent, calibrated score, and "(out of scope)" when flagged.
  */
 import { apiClient, ENDPOINT_FLAG } from "../api-client.ts";
 import { UsageError } from "../args.ts";
 import { defineCommand } from "../command.ts";
 
-const QUERY = `query Classify($texts: [String!]!, $topK: Int) {
-  classify(texts: $texts, topK: $topK) { text intent { name } score topK { intent { name } score } outOfScope model }
+const QUERY = `query Classify($texts: [String!]!, $topK: Int, $model: String) {
+  classify(texts: $texts, topK: $topK, model: $model) { text intent { name } score topK { intent { name } score } outOfScope model }
 }`;
 
 interface Row {
@@ -37,6 +37,12 @@ export const command = defineCommand(
     flags: [
       ENDPOINT_FLAG,
       {
+        name: "model",
+        value: "NAME",
+        description: "a served model or alias (intentql models list)",
+        defaultText: "the API's default model",
+      },
+      {
         name: "top-k",
         value: "N",
         description: "also show the next N-1 intents with their scores",
@@ -51,7 +57,11 @@ export const command = defineCommand(
     const key = process.env.INTENTQL_API_KEY;
     if (!key) throw new UsageError("set INTENTQL_API_KEY (npm start prints one)");
     const api = apiClient(args.required("endpoint"), key);
-    const { classify } = await api.request<{ classify: Row[] }>(QUERY, { texts: args.positionals, topK });
+    const { classify } = await api.request<{ classify: Row[] }>(QUERY, {
+      texts: args.positionals,
+      topK,
+      ...(args.has("model") ? { model: args.string("model") } : {}),
+    });
     for (const row of classify) {
       if (args.boolean("json")) {
         process.stdout.write(`${JSON.stringify(row)}\n`);

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
-import { sha256Hex } from "@intentql/schema";
+import { datasetRowsSha256, parseDatasetJsonl, rowsBySplit, sha256Hex } from "@intentql/schema";
 import { apiClient, ENDPOINT_FLAG } from "../api-client.ts";
 import { UsageError } from "../args.ts";
 import { type CommandGroup, defineCommand } from "../command.ts";
@@ -68,14 +68,9 @@ export async function importFile(
   file: string,
   name: string,
   split: string | undefined,
+  content?: string,
 ): Promise<{ created: boolean; dataset: ImportedDataset }> {
-  let content: string;
-  try {
-    content = await readFile(file, "utf8");
-  } catch (error) {
-    throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`);
-  }
-  if (content === "") throw new UsageError(`${file} is empty`);
+  content ??= await readDatasetFile(file);
   const api = apiClient(endpoint);
   const parts = splitIntoParts(content);
   const sha256 = await sha256Hex(content);
@@ -99,6 +94,41 @@ export async function importFile(
     },
   );
   return data.finishDatasetUpload;
+}
+
+const DATASETS = "query Datasets { datasets { id name rowCount sha256 splits { name count } } }";
+
+/**
+ * The dataset that already holds the rows importFile would import from `content` with `split` (the
+ * Worker files a dataset under the digest of its rows, datasetRowsSha256), found with the eval scope
+ * alone, so that a key without admin can run evals on what an admin imported. Undefined when none
+ * does, or when the rows do not parse (importFile then reports the bad rows).
+ */
+export async function findImportedDataset(
+  endpoint: string | undefined,
+  content: string,
+  split: string,
+): Promise<ImportedDataset | undefined> {
+  const { rows, errors } = parseDatasetJsonl(content, { split });
+  if (errors.length > 0 || rows.length === 0) return undefined;
+  const sha256 = await datasetRowsSha256(rowsBySplit(rows, split));
+  const { datasets } = await apiClient(endpoint).request<{
+    datasets: (ImportedDataset & { sha256: string })[];
+  }>(DATASETS);
+  const found = datasets.find((d) => d.sha256 === sha256);
+  return found && { id: found.id, name: found.name, rowCount: found.rowCount, splits: found.splits };
+}
+
+/** A dataset file's text; a missing, unreadable or empty file is a usage error. */
+export async function readDatasetFile(file: string): Promise<string> {
+  let content: string;
+  try {
+    content = await readFile(file, "utf8");
+  } catch (error) {
+    throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+  }
+  if (content === "") throw new UsageError(`${file} is empty`);
+  return content;
 }
 
 export function defaultName(file: string): string {

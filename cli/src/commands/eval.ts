@@ -1,9 +1,9 @@
-import { apiClient, ENDPOINT_FLAG } from "../api-client.ts";
+import { ApiError, apiClient, ENDPOINT_FLAG } from "../api-client.ts";
 import { UsageError } from "../args.ts";
 import { defineCommand } from "../command.ts";
 import { ProgressBar } from "../progress.ts";
 import { ALL_SPLITS, DEFAULT_SPLIT, splitFilter } from "../split.ts";
-import { defaultName, importFile } from "./dataset.ts";
+import { defaultName, findImportedDataset, importFile, readDatasetFile } from "./dataset.ts";
 
 interface RunState {
   id: string;
@@ -18,18 +18,21 @@ const RUN = "id status total done error metrics { n accuracy f1Macro }";
 
 /**
  * `intentql eval --data FILE [--split S] [--model M] [--name N] [--endpoint URL]`
- * Imports the file's split (if needed), starts an eval run through the API, shows progress on
- * stderr, and prints JSON {"id","n","accuracy","f1Macro"} as the last stdout line. Ctrl-C leaves the
- * run going; `--cancel-on-exit` cancels it instead. The split is chosen as `intentql predict` chooses
- * it (split.ts), so that both score the same rows.
+ * Finds the dataset holding the file's split, or imports it (admin scope), starts an eval run through
+ * the API, shows progress on stderr, and prints JSON {"id","n","accuracy","f1Macro"} as the last
+ * stdout line. Ctrl-C leaves the run going; `--cancel-on-exit` cancels it instead. The split is
+ * chosen as `intentql predict` chooses it (split.ts), so that both score the same rows.
  */
 export const command = defineCommand(
   {
     name: "eval",
-    summary: "an eval run through the running API, with progress (key: INTENTQL_API_KEY, eval and admin)",
+    summary: "an eval run through the running API, with progress (key: INTENTQL_API_KEY, eval scope)",
     description: [
-      "Imports --data's split as a dataset (once: the same rows give the same dataset), runs the served",
-      'model on it, and prints {"id","n","accuracy","f1Macro"} as the last stdout line.',
+      'Runs the served model on the split of --data and prints {"id","n","accuracy","f1Macro"} as the last',
+      "stdout line. The split is stored as a dataset: when one with the same rows exists (the same rows",
+      "give the same dataset, whatever their name) it is used, and the key needs only the eval scope;",
+      "otherwise the file is imported first, which needs the admin scope too (an admin can import it",
+      "once: intentql dataset import --file FILE --split S, or an eval with an admin key).",
     ],
     flags: [
       {
@@ -72,7 +75,24 @@ export const command = defineCommand(
         `--split ${ALL_SPLITS} is for predict and dataset import: an eval run scores one split (e.g. --split ${DEFAULT_SPLIT})`,
       );
     // Only this split's rows are imported (and filed under its name when the file has no partitions).
-    const { dataset } = await importFile(endpoint, file, args.string("name") ?? defaultName(file), split);
+    const content = await readDatasetFile(file);
+    let dataset = await findImportedDataset(endpoint, content, split);
+    if (dataset)
+      process.stderr.write(
+        `dataset ${dataset.name} (${dataset.id}) already holds these rows: not uploading\n`,
+      );
+    else {
+      try {
+        dataset = (await importFile(endpoint, file, args.string("name") ?? defaultName(file), split, content))
+          .dataset;
+      } catch (error) {
+        if (error instanceof ApiError && error.code === "FORBIDDEN")
+          throw new ApiError(
+            `${error.message}: no dataset holds these rows yet, and importing them needs the admin scope; an admin can import them once with intentql dataset import --file ${file} --split ${split}`,
+          );
+        throw error;
+      }
+    }
     const started = await api.request<{ startEvalRun: RunState }>(
       `mutation Start($input: StartEvalRunInput!) { startEvalRun(input: $input) { ${RUN} } }`,
       {

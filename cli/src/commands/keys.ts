@@ -177,7 +177,8 @@ const revoke = defineCommand(
 /**
  * A new deployment has no key to call createApiKey with: this makes the first admin key offline,
  * hashed with the Worker's pepper (API_KEY_PEPPER in the environment, the same secret the Worker
- * holds), and writes the SQL that stores it for `wrangler d1 execute intentql --remote --file FILE`.
+ * holds), and writes the SQL that stores it, for `wrangler d1 execute` on the production D1 through
+ * `npm run deploy:edge` (which takes its database ID from Terraform).
  * The key is printed once; the file holds only its hash.
  */
 const bootstrap = defineCommand(
@@ -185,8 +186,10 @@ const bootstrap = defineCommand(
     name: "keys bootstrap",
     summary: "make the first admin key of a new deployment, offline (API_KEY_PEPPER in the environment)",
     description: [
-      "Prints the key alone on stdout and writes the SQL that stores its hash to --sql FILE; then run",
-      "`npx wrangler d1 execute intentql --remote --file FILE --config edge/wrangler.toml` (docs/DEPLOY.md).",
+      "Prints the key alone on stdout and writes the SQL that stores its hash to --sql FILE; then store it",
+      "in the production D1 (its ID comes from Terraform; edge/wrangler.toml holds a placeholder):",
+      "`npm run deploy:edge -- --terraform-dir infra/terraform/envs/prod -- d1 execute intentql --remote --file FILE`",
+      "(docs/DEPLOY.md, 7.6).",
     ],
     flags: [
       {
@@ -210,7 +213,7 @@ const bootstrap = defineCommand(
     ]);
     writeFileSync(args.required("sql"), `${statements.join("\n")}\n`, { mode: 0o600 });
     process.stderr.write(
-      `wrote ${args.required("sql")}: store it with wrangler d1 execute (docs/DEPLOY.md); the key is shown this once\n`,
+      `wrote ${args.required("sql")}: store it with npm run deploy:edge -- --terraform-dir DIR -- d1 execute intentql --remote --file ${args.required("sql")} (docs/DEPLOY.md); the key is shown this once\n`,
     );
     process.stdout.write(`${key}\n`);
     return 0;

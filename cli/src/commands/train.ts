@@ -15,7 +15,7 @@ export const command = defineCommand(
       'Data: {"text","label_text"} JSONL (any label names, at least 2 labels and 3 texts per label)',
       "or MASSIVE's official layout. Without a dev partition, 20% of each label is held out for",
       "validation. Writes bundle.json, labels.json, vocab.txt, fp32/fp16/int8 ONNX and parity.json;",
-      'the last stdout line is JSON {"bundle","name","validation":{"accuracy","f1Macro"},"seconds"}.',
+      'the last stdout line is JSON {"bundle","name","validation":{"n","accuracy","f1Macro"},"seconds"}.',
     ],
     flags: [
       { name: "data", value: "FILE", description: "labelled JSONL", required: "a labelled JSONL file" },

@@ -1,5 +1,5 @@
 import type { D1Database, D1PreparedStatement } from "@cloudflare/workers-types";
-import { type LabelledText, parseDatasetJsonl, type RowError, sha256Hex } from "@intentql/schema";
+import { datasetRowsSha256, parseDatasetJsonl, type RowError, rowsBySplit } from "@intentql/schema";
 
 /** What the Worker needs from D1 (the binding type, narrowed so that tests can see what is used). */
 export type Db = D1Database;
@@ -86,18 +86,8 @@ export async function importDataset(
   }
   if (rows.length === 0) throw new DatasetImportError("the file has no rows (after the split filter)");
 
-  const bySplit = new Map<string, LabelledText[]>();
-  for (const r of rows) {
-    const split = r.split ?? options.split ?? DEFAULT_SPLIT;
-    const list = bySplit.get(split) ?? [];
-    list.push(r);
-    bySplit.set(split, list);
-  }
-  const canonical = [...bySplit.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([split, list]) => list.map((r) => JSON.stringify([split, r.text, r.label])).join("\n"))
-    .join("\n");
-  const sha256 = await sha256Hex(canonical);
+  const bySplit = rowsBySplit(rows, options.split ?? DEFAULT_SPLIT);
+  const sha256 = await datasetRowsSha256(bySplit);
   const existing = await db
     .prepare("SELECT * FROM datasets WHERE sha256 = ?")
     .bind(sha256)

@@ -95,7 +95,7 @@ interface Request {
   variables: { input: Record<string, string> } & Record<string, unknown>;
 }
 
-/** A stand-in for the API: answers the dataset upload and startEvalRun, filtering with the real parser. */
+/** A stand-in for the API: answers the dataset lookup and upload and startEvalRun, filtering with the real parser. */
 let api: { url: string; requests: Request[]; close(): Promise<void> };
 
 beforeAll(async () => {
@@ -114,7 +114,10 @@ beforeAll(async () => {
       requests.push(request);
       const input = request.variables.input ?? {};
       let data: unknown;
-      if (request.query.includes("startDatasetUpload")) {
+      if (request.query.includes("datasets {")) {
+        // eval looks for a dataset holding the rows first; none is stored here, so it uploads.
+        data = { datasets: [] };
+      } else if (request.query.includes("startDatasetUpload")) {
         // The upload protocol (start → parts → finish), as the edge speaks it.
         upload = { split: input.split, name: input.name!, parts: [] };
         const parts = Number(input.parts);
