@@ -19,6 +19,7 @@ log="$work/runs.log"
 for i in $(seq "$runs"); do
   for side in base head; do
     dir=$([[ $side == base ]] && echo "$work/base" || echo "$PWD")
+    # --no-write: revisions before bench:edge's --write wrote docs/BENCHMARKS.md by default.
     (cd "$dir" && npm run -s bench:edge -- "${flags[@]}" --no-write 2>&1) |
       grep -E '^(e2e|edge cpu) ' | sed "s/^/$side /" | tee -a "$log"
   done

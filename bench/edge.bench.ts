@@ -1,5 +1,5 @@
 /**
- * Edge benchmark. Usage: npm run bench:edge [-- --duration S] [--connections N] [--no-write]
+ * Edge benchmark. Usage: npm run bench:edge [-- --duration S] [--connections N] [--write]
  *
  * 1. End to end: autocannon against the Worker under workerd (wrangler's unstable_startWorker, the
  *    engine of `wrangler dev`, local D1) in front of gpu-service on CPU (default bundle, int8):
@@ -9,12 +9,12 @@
  *    DataLoader, V2 encode/decode, calibration) with a zero-latency upstream (a fetch function that
  *    answers precomputed logits) and an in-memory key row, so only the edge's own work is timed
  *    (process.cpuUsage over sequential requests).
- * Writes the `## Edge` section of docs/BENCHMARKS.md unless --no-write. All traffic on 127.0.0.1.
+ * Prints the `## Edge` section; --write also puts it in docs/BENCHMARKS.md (`--no-write`, the
+ * default, is accepted because bench/edge-ab.sh passes it to revisions that wrote by default). All
+ * traffic on 127.0.0.1.
  */
 
-import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import { fileURLToPath } from "node:url";
 import {
   createEdge,
   type D1Database,
@@ -28,6 +28,7 @@ import autocannon from "autocannon";
 import { readBundleAssets } from "../test/support/edge-app.ts";
 import { startEdgeWorker } from "../test/support/edge-worker.ts";
 import { startGpuService } from "../test/support/gpu-service.ts";
+import { describeMachine, writeSectionIfAsked } from "./benchmarks-doc.ts";
 
 const argv = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -212,14 +213,14 @@ const e2e = await endToEnd();
 
 const section = `## Edge
 
-Command: \`npm run bench:edge\` (\`node --import tsx bench/edge.bench.ts --duration ${duration} --connections ${connections}\`).
-Machine: ${os.cpus().length}-core dev box (${os.cpus()[0]?.model.trim()}), Node ${process.version}, measured ${new Date().toISOString().slice(0, 10)}.
+Command: \`npm run bench:edge -- --write\` (\`node --import tsx bench/edge.bench.ts --duration ${duration} --connections ${connections} --write\`).
+Machine: ${describeMachine()}, Node ${process.version}, measured ${new Date().toISOString().slice(0, 10)}.
 
 **End to end** — autocannon (${connections} connections, ${duration} s after a 2 s warm-up, same machine) → the Worker
 under workerd (wrangler \`unstable_startWorker\`, the engine of \`wrangler dev\`; local D1; API key verified in
 D1 once, then from the isolate's key cache; rate limits raised out of the way) → gpu-service on CPU (models/massive-scratch,
-int8 variant, default dynamic batching). Everything shares the 2 cores, so these are figures for this
-box, not for Cloudflare + a GPU.
+int8 variant, default dynamic batching). Everything shares the ${os.cpus().length} logical CPUs, so these are figures for this
+machine, not for Cloudflare + a GPU.
 
 | texts / request | p50 ms | p99 ms | requests/s | texts/s | errors | non-2xx | model ms / run | rows / run |
 | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
@@ -246,14 +247,5 @@ edge adds on top of the model.
 `;
 
 process.stdout.write(`${section}\n`);
-if (!argv.includes("--no-write")) {
-  const path = fileURLToPath(new URL("../docs/BENCHMARKS.md", import.meta.url));
-  const doc = readFileSync(path, "utf8");
-  const start = doc.indexOf("## Edge\n");
-  let next = start === -1 ? -1 : doc.indexOf("\n## ", start + 1);
-  if (next === -1) next = doc.length;
-  const updated =
-    start === -1 ? `${doc.trimEnd()}\n\n${section}` : `${doc.slice(0, start)}${section}${doc.slice(next)}`;
-  writeFileSync(path, updated);
-}
+writeSectionIfAsked(argv, "## Edge", section);
 process.exit(0);

@@ -1,14 +1,13 @@
 /**
  * Edge tokenizer throughput vs @huggingface/tokenizers, side by side in one process, single thread.
- * Usage: npm run bench:tokenizer [-- --data PATH] [--rounds N] [--no-write]
- * Writes the `## Edge tokenizer` section of docs/BENCHMARKS.md unless --no-write.
+ * Usage: npm run bench:tokenizer [-- --data PATH] [--rounds N] [--write]
+ * Prints the results; --write also replaces the `## Edge tokenizer` section of docs/BENCHMARKS.md.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import os from "node:os";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
 import { BertWordPieceTokenizer, parseVocabTxt } from "@intentql/tokenizer";
 import { loadBertBaseUncasedVocabTxt } from "@intentql/tokenizer/bert-base-uncased";
 import { makeHfJsTokenizer, readMassive } from "../test/unit/tokenizer/hf-js-oracle.ts";
+import { describeMachine, writeSectionIfAsked } from "./benchmarks-doc.ts";
 
 const argv = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -73,7 +72,6 @@ const median = (values: number[]) => {
 const medians = samples.map(median);
 const ratio = medians[0]! / medians[1]!;
 
-const cpu = os.cpus()[0]?.model ?? "unknown CPU";
 const table = [
   "| implementation | texts/s (median) | min | max |",
   "| --- | ---: | ---: | ---: |",
@@ -85,29 +83,21 @@ const table = [
   "",
   `**Ratio: ${ratio.toFixed(2)}×** (edge / @huggingface/tokenizers, medians).`,
 ].join("\n");
-console.log(table);
 console.log(
   `(${texts.length} texts, ${rounds} interleaved rounds, ids identical on all texts; sink ${sink})`,
 );
 
-if (!argv.includes("--no-write")) {
-  const docPath = fileURLToPath(new URL("../docs/BENCHMARKS.md", import.meta.url));
-  const section = [
-    "## Edge tokenizer",
-    "",
-    "Command: `npm run bench:tokenizer` (`node --import tsx bench/tokenizer.bench.ts`; `--data FILE` for other JSONL).",
-    "",
-    `Setup: ${texts.length} MASSIVE en-US test texts (\`data/massive-en/test.jsonl\`), bert-base-uncased vocab,`,
-    `maxLength ${MAX_LENGTH}, one process, single thread, both tokenizers warmed up, then ${rounds} interleaved rounds;`,
-    "ids were checked equal on every text before timing.",
-    `Machine: 2-core dev box (${cpu}), Node ${process.version}, measured ${new Date().toISOString().slice(0, 10)}.`,
-    "",
-    table,
-    "",
-  ].join("\n");
-  const doc = existsSync(docPath) ? readFileSync(docPath, "utf8") : "# Benchmarks\n";
-  const pattern = /## Edge tokenizer\n[\s\S]*?(?=\n## |$)/;
-  const next = pattern.test(doc) ? doc.replace(pattern, section) : `${doc.trimEnd()}\n\n${section}`;
-  writeFileSync(docPath, `${next.trimEnd()}\n`);
-  console.log(`wrote ${docPath}`);
-}
+const section = [
+  "## Edge tokenizer",
+  "",
+  "Command: `npm run bench:tokenizer -- --write` (`node --import tsx bench/tokenizer.bench.ts --write`; `--data FILE` for other JSONL).",
+  "",
+  `Setup: ${texts.length} MASSIVE en-US test texts (\`data/massive-en/test.jsonl\`), bert-base-uncased vocab,`,
+  `maxLength ${MAX_LENGTH}, one process, single thread, both tokenizers warmed up, then ${rounds} interleaved rounds;`,
+  "ids were checked equal on every text before timing.",
+  `Machine: ${describeMachine()}, Node ${process.version}, measured ${new Date().toISOString().slice(0, 10)}.`,
+  "",
+  table,
+].join("\n");
+console.log(section);
+writeSectionIfAsked(argv, "## Edge tokenizer", section);
