@@ -9,7 +9,7 @@ output "dashboard_url" {
 }
 
 output "d1_database_id" {
-  description = "D1 database ID (put it in edge/wrangler.toml before `wrangler d1 migrations apply --remote`)."
+  description = "D1 database ID (npm run deploy:edge reads it from edge_deploy; edge/wrangler.toml keeps a placeholder)."
   value       = module.edge.d1_database_id
 }
 
