@@ -17,7 +17,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const HERE = import.meta.dirname;
@@ -80,7 +80,9 @@ function check(dir) {
       if (!FROM_DRIVER.has(m[1])) missing.push(`${file}: ${m[1]}`);
   }
   const { cudnnMajor } = JSON.parse(readFileSync(MANIFEST, "utf8"));
-  const cache = execFileSync("ldconfig", ["-p"], { encoding: "utf8" });
+  // by path where it is: /sbin is not on a non-root user's PATH on Debian (where npm test runs this)
+  const ldconfig = existsSync("/sbin/ldconfig") ? "/sbin/ldconfig" : "ldconfig";
+  const cache = execFileSync(ldconfig, ["-p"], { encoding: "utf8" });
   if (!cache.includes(`libcudnn.so.${cudnnMajor} `))
     missing.push(`libcudnn.so.${cudnnMajor} (dlopen) is not on the loader path`);
   if (missing.length > 0) fail(`libraries missing from the image:\n  ${missing.join("\n  ")}`);
