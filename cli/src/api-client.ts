@@ -1,7 +1,8 @@
 /** The CLI's GraphQL client: the running API at --endpoint, with the key from INTENTQL_API_KEY. */
 import type { FlagSpec } from "./args.ts";
+import { DEFAULT_EDGE_PORT } from "./start-options.ts";
 
-export const DEFAULT_ENDPOINT = `http://127.0.0.1:${process.env.EDGE_PORT || "8787"}/graphql`;
+export const DEFAULT_ENDPOINT = `http://127.0.0.1:${process.env.EDGE_PORT || DEFAULT_EDGE_PORT}/graphql`;
 
 /** `--endpoint URL`, taken by every command that talks to the API. */
 export const ENDPOINT_FLAG = {
