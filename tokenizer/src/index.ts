@@ -1,6 +1,8 @@
 export {
+  type BertCharacterClass,
   type BertWordPieceOptions,
   BertWordPieceTokenizer,
+  bertCharacterClass,
   DEFAULT_MAX_LENGTH,
   type EncodedBatch,
   type EncodedText,

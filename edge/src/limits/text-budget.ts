@@ -5,6 +5,7 @@
  * synchronous pass before the DataLoader dispatches, so a refusal in any field is known before
  * anything goes upstream, and then nothing does: the whole operation is refused, not half of it.
  */
+import { bertCharacterClass } from "@intentql/tokenizer";
 import { GraphQLError } from "graphql";
 import { ErrorCode } from "../graphql/errors.ts";
 
@@ -17,9 +18,19 @@ export interface TextLimits {
   maxModels?: number;
 }
 
-/** Whitespace, separators, other (control, format, surrogate, unassigned), combining marks and
- * U+FFFD (BERT's cleaning drops it) only. */
-const NOTHING_TO_READ = /^[\s\p{Z}\p{C}\p{Mn}\uFFFD]*$/u;
+/**
+ * Whether the (uncased) BERT tokenizer reads nothing in `text`: every code point is one it drops,
+ * whitespace, or a nonspacing mark (stripped with the accents), by the tokenizer's own character
+ * tables, not the JS engine's Unicode version. Stops at the first readable character. (A character
+ * whose canonical decomposition is only marks is itself a mark, so no NFD pass is needed.)
+ */
+function nothingToRead(text: string): boolean {
+  for (const ch of text) {
+    const c = bertCharacterClass(ch.codePointAt(0)!);
+    if (!c.dropped && !c.whitespace && !c.nonspacingMark) return false;
+  }
+  return true;
+}
 
 export const TEXT_LIMIT_DEFAULTS: Required<TextLimits> = { maxTexts: 256, maxTextChars: 2_000, maxModels: 4 };
 
@@ -57,7 +68,7 @@ export class OperationTextBudget {
       // An empty transcript is a caller's bug, not an utterance: refused rather than classified. So is
       // one the tokenizer reads as nothing (it drops control and formatting characters, e.g. U+200B,
       // and, lowercasing, combining marks): only [CLS] and [SEP] would go upstream.
-      const empty = texts.findIndex((t) => NOTHING_TO_READ.test(t));
+      const empty = texts.findIndex(nothingToRead);
       if (long !== -1)
         refusal = refuse(
           ErrorCode.TEXT_TOO_LONG,
