@@ -147,9 +147,17 @@ export interface GraphQLContext {
  */
 export const INTENT_ROWS = 60;
 
-/** A field that returns `rows` rows (clamped to 1..max, as its resolver clamps it). */
-export function rowsOf(rows: number | null | undefined, max: number): { field: number; multiplier: number } {
-  return { field: 1, multiplier: Math.max(1, Math.min(Math.trunc(rows ?? 1), max)) };
+/**
+ * A field that returns `rows` rows: `fallback` when the argument is null (an explicit null skips
+ * the argument's default, and the resolver then uses `fallback`), clamped to 1..max as the resolver
+ * clamps it.
+ */
+export function rowsOf(
+  rows: number | null | undefined,
+  fallback: number,
+  max: number,
+): { field: number; multiplier: number } {
+  return { field: 1, multiplier: Math.max(1, Math.min(Math.trunc(rows ?? fallback), max)) };
 }
 
 /** A refusal names the scopes the field needs; UNAUTHENTICATED without a key, FORBIDDEN with one. */

@@ -56,7 +56,7 @@ builder.queryField("classify", (t) =>
         description: "Upstream model name; the edge's default when omitted.",
       }),
     },
-    complexity: (args) => rowsOf(args.texts.length, Number.MAX_SAFE_INTEGER),
+    complexity: (args) => rowsOf(args.texts.length, 1, Number.MAX_SAFE_INTEGER),
     authScopes: { classify: true },
     resolve: (_root, { texts, topK, model }, ctx) => {
       const k = topK ?? 1;

@@ -11,8 +11,11 @@ import { evals } from "./eval-context.ts";
 import { EvalMetricsRef } from "./eval-metrics.ts";
 import { MisclassifiedConnectionRef } from "./misclassified.ts";
 
-/** evalRuns(first:) returns at most this many runs. */
+/** evalRuns(first:) returns this many runs when `first` is left out or null, and at most the max. */
+const EVAL_RUNS_PAGE = 50;
 const MAX_EVAL_RUNS_PAGE = 500;
+/** misclassified(first:) likewise. */
+const MISCLASSIFIED_PAGE = 20;
 
 const EvalRunStatusEnum = builder.enumType("EvalRunStatus", {
   values: ["queued", "running", "succeeded", "failed", "cancelled"] as const,
@@ -57,15 +60,15 @@ export const EvalRunRef = builder.objectRef<EvalRun>("EvalRun").implement({
     misclassified: t.field({
       type: MisclassifiedConnectionRef,
       // its edges list counts 1: the page size is counted here
-      complexity: (args) => rowsOf(args.first, MAX_MISCLASSIFIED_PAGE),
+      complexity: (args) => rowsOf(args.first, MISCLASSIFIED_PAGE, MAX_MISCLASSIFIED_PAGE),
       args: {
-        first: t.arg.int({ defaultValue: 20 }),
+        first: t.arg.int({ defaultValue: MISCLASSIFIED_PAGE }),
         after: t.arg.string(),
         intent: t.arg.string({ description: "Only errors where this intent is the gold or the prediction." }),
       },
       resolve: (r, args, ctx) =>
         evals(ctx).misclassified(r, {
-          first: args.first ?? 20,
+          first: args.first ?? MISCLASSIFIED_PAGE,
           after: args.after ?? null,
           intent: args.intent ?? null,
         }),
@@ -91,11 +94,11 @@ builder.queryFields((t) => ({
   evalRuns: t.field({
     type: [EvalRunRef],
     description: "Newest first.",
-    args: { first: t.arg.int({ defaultValue: 50 }) },
-    complexity: (args) => rowsOf(args.first, MAX_EVAL_RUNS_PAGE),
+    args: { first: t.arg.int({ defaultValue: EVAL_RUNS_PAGE }) },
+    complexity: (args) => rowsOf(args.first, EVAL_RUNS_PAGE, MAX_EVAL_RUNS_PAGE),
     authScopes: { eval: true },
     resolve: (_r, args, ctx) => {
-      return evals(ctx).runs(Math.max(1, Math.min(args.first ?? 50, MAX_EVAL_RUNS_PAGE)));
+      return evals(ctx).runs(Math.max(1, Math.min(args.first ?? EVAL_RUNS_PAGE, MAX_EVAL_RUNS_PAGE)));
     },
   }),
   evalRun: t.field({

@@ -54,6 +54,13 @@ describe("query cost", () => {
     expect(cost("query ($n: Int) { evalRuns(first: $n) { id } }")).toBe(
       cost("{ evalRuns(first: 50) { id } }"),
     );
+    // an explicit null skips the default, and the resolvers then use it: priced the same
+    expect(cost("{ evalRuns(first: null) { misclassified(first: null) { edges { node { text } } } } }")).toBe(
+      cost("{ evalRuns(first: 50) { misclassified(first: 20) { edges { node { text } } } } }"),
+    );
+    expect(cost("query ($n: Int) { evalRuns(first: $n) { id } }", { n: null })).toBe(
+      cost("{ evalRuns(first: 50) { id } }"),
+    );
     expect(cost("{ evalRuns(first: 100000) { id } }")).toBe(cost("{ evalRuns(first: 500) { id } }"));
     expect(cost("{ evalRuns(first: -5) { id } }")).toBe(cost("{ evalRuns(first: 1) { id } }"));
     // a fragment costs what its text would cost inline, once per use
@@ -110,6 +117,10 @@ describe("query cost", () => {
       // defaults: 50 runs × 20 texts, in 20 aliases
       [
         `{ ${Array.from({ length: 20 }, (_, i) => `a${i}: evalRuns { misclassified { edges { node { text gold { name description examples } } } } }`).join(" ")} }`,
+      ],
+      // explicit nulls, which skip the defaults (the resolvers then use them)
+      [
+        `{ ${Array.from({ length: 20 }, (_, i) => `a${i}: evalRuns(first: null) { misclassified(first: null) { edges { node { text } } } }`).join(" ")} }`,
       ],
     ];
     for (const [query, variables] of forms) {
