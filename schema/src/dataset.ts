@@ -30,7 +30,14 @@ export function normaliseSplit(split: string): string {
   return split === "validation" ? "dev" : split;
 }
 
-export function parseDatasetJsonl(text: string, options: { split?: string } = {}): ParsedDataset {
+/**
+ * `split`: keep only this partition of official files. `maxTextChars`: a longer text (UTF-16 code
+ * units) is a row error, as the API refuses it in classify.
+ */
+export function parseDatasetJsonl(
+  text: string,
+  options: { split?: string; maxTextChars?: number } = {},
+): ParsedDataset {
   const wanted = options.split === undefined ? undefined : normaliseSplit(options.split);
   const rows: LabelledText[] = [];
   const errors: RowError[] = [];
@@ -71,6 +78,13 @@ export function parseDatasetJsonl(text: string, options: { split?: string } = {}
     }
     if (typeof label !== "string" || label === "") {
       errors.push({ line, message: "the label is missing or empty" });
+      continue;
+    }
+    if (options.maxTextChars !== undefined && textValue.length > options.maxTextChars) {
+      errors.push({
+        line,
+        message: `the text has ${textValue.length} characters; the limit is ${options.maxTextChars}`,
+      });
       continue;
     }
     if (wanted !== undefined && split !== undefined && split !== wanted) continue;

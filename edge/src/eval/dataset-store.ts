@@ -1,5 +1,6 @@
 import type { D1Database, D1PreparedStatement } from "@cloudflare/workers-types";
 import { datasetRowsSha256, parseDatasetJsonl, type RowError, rowsBySplit } from "@intentql/schema";
+import { TEXT_LIMIT_DEFAULTS } from "../limits/text-budget.ts";
 
 /** What the Worker needs from D1 (the binding type, narrowed so that tests can see what is used). */
 export type Db = D1Database;
@@ -76,7 +77,11 @@ export async function importDataset(
   options: ImportOptions,
 ): Promise<{ dataset: Dataset; created: boolean }> {
   const name = datasetName(options.name);
-  const { rows, errors } = parseDatasetJsonl(options.content, options.split ? { split: options.split } : {});
+  // texts as long as classify takes, so that eval runs and their pages stay as bounded as the API
+  const { rows, errors } = parseDatasetJsonl(options.content, {
+    ...(options.split ? { split: options.split } : {}),
+    maxTextChars: TEXT_LIMIT_DEFAULTS.maxTextChars,
+  });
   if (errors.length > 0) {
     const shown = errors
       .slice(0, 20)

@@ -84,3 +84,19 @@ describe("dataset names", () => {
     expect((await getDataset(db, real.dataset.id))!.name).toBe("real");
   });
 });
+
+describe("dataset texts", () => {
+  it("refuses a text longer than classify takes, with its line number, and imports nothing", async () => {
+    const ok = JSON.stringify({ text: "wake me up", label_text: "alarm_set" });
+    const long = JSON.stringify({ text: "x".repeat(2001), label_text: "alarm_set" });
+    await expect(importDataset(db, { name: "long", content: `${ok}\n${long}\n` })).rejects.toThrow(
+      /line 2: the text has 2001 characters; the limit is 2000/,
+    );
+    const { results } = await db.prepare("SELECT id FROM datasets WHERE name = 'long'").all();
+    expect(results).toHaveLength(0);
+    const edge = JSON.stringify({ text: "x".repeat(2000), label_text: "alarm_set" });
+    await expect(importDataset(db, { name: "at-limit", content: `${edge}\n` })).resolves.toMatchObject({
+      created: true,
+    });
+  });
+});
