@@ -20,9 +20,11 @@ import { KeyStore } from "./auth/api-keys.ts";
 import { type EdgeBundleAssets, EdgeModel, toIntentInfo } from "./classifier/edge-model.ts";
 import { ALIAS_NAME, DEFAULT_ALIAS, ModelAliases } from "./classifier/model-aliases.ts";
 import { DASHBOARD_HEADERS } from "./dashboard-headers.ts";
+import { cancelRunsOfKey } from "./eval/eval-run-store.ts";
 import type { ClassifiedText } from "./eval/eval-runner.ts";
 import { createEvalService, latestIntentMetricsLoader, type RunnerLauncher } from "./eval/eval-service.ts";
 import type {
+  ApiKeyAdmin,
   ClassificationInfo,
   GraphQLContext,
   IntentInfo,
@@ -174,6 +176,16 @@ export function createEdge(options: EdgeOptions): Edge {
   };
   const { db } = options;
   const aliases = new ModelAliases(db, defaultModel);
+  // A revoked key stops spending: its eval runs are cancelled with it (a runner sees it at its next chunk).
+  const keyAdmin: ApiKeyAdmin = {
+    list: (includeRevoked) => keys.list(includeRevoked),
+    create: (name, scopes) => keys.create(name, scopes),
+    async revoke(id) {
+      const revoked = await keys.revoke(id);
+      if (revoked) await cancelRunsOfKey(db, id);
+      return revoked;
+    },
+  };
   const modelList = cachedModelList(() => listModels(client), options.modelListTtlMs ?? 5_000);
   const modelAdmin: ModelAdmin = {
     aliases: () => aliases.list(),
@@ -302,7 +314,7 @@ export function createEdge(options: EdgeOptions): Edge {
         },
         models: () => modelList.get(),
         latestIntentMetrics: latestIntentMetricsLoader(db),
-        apiKeys: keys,
+        apiKeys: keyAdmin,
         modelAdmin,
         ...(evals ? { evals } : {}),
       };

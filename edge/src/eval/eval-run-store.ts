@@ -87,26 +87,65 @@ function toRun(r: RunRow): EvalRun {
 
 const now = () => new Date().toISOString();
 
+export interface NewRun {
+  datasetId: string;
+  split: string;
+  model: string;
+  total: number;
+  /** The API key starting it (null: none, e.g. in tests). */
+  keyId: string | null;
+}
+
+/** What one key may start: runs queued or running at once, and runs started in the last hour. */
+export interface RunLimits {
+  maxActive: number;
+  maxPerHour: number;
+}
+
 /**
- * A queued run, or null when `input.keyId` already has `maxActive` runs queued or running. Count and
- * insert are one statement, so runs started at once (aliases of one request, parallel requests)
- * cannot all slip under the limit.
+ * A queued run, or the limit `input.keyId` is at. Counts and insert are one statement, so runs
+ * started at once (aliases of one request, parallel requests) cannot all slip under a limit.
  */
+export async function createRun(db: Db, input: NewRun): Promise<EvalRun>;
 export async function createRun(
   db: Db,
-  input: { datasetId: string; split: string; model: string; total: number; keyId: string | null },
-  maxActive = Number.MAX_SAFE_INTEGER,
-): Promise<EvalRun | null> {
+  input: NewRun,
+  limits: RunLimits,
+): Promise<EvalRun | { refused: keyof RunLimits }>;
+export async function createRun(
+  db: Db,
+  input: NewRun,
+  limits: RunLimits = { maxActive: Number.MAX_SAFE_INTEGER, maxPerHour: Number.MAX_SAFE_INTEGER },
+): Promise<EvalRun | { refused: keyof RunLimits }> {
   const id = `run_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
+  const created = now();
+  const hourAgo = new Date(Date.parse(created) - 3_600_000).toISOString();
   const { meta } = await db
     .prepare(
       `INSERT INTO eval_runs (id, dataset_id, split, model, status, total, created_at, key_id)
        SELECT ?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7
-       WHERE (SELECT COUNT(*) FROM eval_runs WHERE key_id IS ?7 AND status IN ('queued', 'running')) < ?8`,
+       WHERE (SELECT COUNT(*) FROM eval_runs WHERE key_id IS ?7 AND status IN ('queued', 'running')) < ?8
+         AND (SELECT COUNT(*) FROM eval_runs WHERE key_id IS ?7 AND created_at > ?9) < ?10`,
     )
-    .bind(id, input.datasetId, input.split, input.model, input.total, now(), input.keyId, maxActive)
+    .bind(
+      id,
+      input.datasetId,
+      input.split,
+      input.model,
+      input.total,
+      created,
+      input.keyId,
+      limits.maxActive,
+      hourAgo,
+      limits.maxPerHour,
+    )
     .run();
-  return meta.changes === 1 ? getRun(db, id) : null;
+  if (meta.changes === 1) return (await getRun(db, id))!;
+  const active = await db
+    .prepare("SELECT COUNT(*) AS n FROM eval_runs WHERE key_id IS ? AND status IN ('queued', 'running')")
+    .bind(input.keyId)
+    .first<{ n: number }>();
+  return { refused: active!.n >= limits.maxActive ? "maxActive" : "maxPerHour" };
 }
 
 export async function getRun(db: Db, id: string): Promise<EvalRun | null> {
@@ -232,6 +271,17 @@ export async function cancelRun(db: Db, id: string): Promise<boolean> {
     .bind(now(), id)
     .run();
   return (r.meta.changes ?? 0) > 0;
+}
+
+/** Cancels every queued or running run a key started (the key was revoked); returns how many. */
+export async function cancelRunsOfKey(db: Db, keyId: string): Promise<number> {
+  const r = await db
+    .prepare(
+      "UPDATE eval_runs SET status = 'cancelled', finished_at = ?, error = 'its API key was revoked' WHERE key_id = ? AND status IN ('queued', 'running')",
+    )
+    .bind(now(), keyId)
+    .run();
+  return r.meta.changes ?? 0;
 }
 
 export interface MisclassifiedPrediction {

@@ -49,6 +49,8 @@ export interface EvalServiceOptions {
   pollMs?: number;
   /** Runs one API key may have queued or running at once; more are refused (RATE_LIMITED). Default 4. */
   maxActiveRunsPerKey?: number;
+  /** Runs one API key may start in an hour, cancelled ones included (RATE_LIMITED). Default 120. */
+  maxRunsPerKeyPerHour?: number;
 }
 
 /** A refused import (bad rows, bad parts) is the caller's to fix: BAD_USER_INPUT with the row errors. */
@@ -71,7 +73,10 @@ export function createEvalService(options: EvalServiceOptions): EvalService {
   const { db, runner } = options;
   const staleAfterMs = options.staleAfterMs ?? 30_000;
   const pollMs = options.pollMs ?? 1000;
-  const maxActiveRunsPerKey = options.maxActiveRunsPerKey ?? 4;
+  const runLimits = {
+    maxActive: options.maxActiveRunsPerKey ?? 4,
+    maxPerHour: options.maxRunsPerKeyPerHour ?? 120,
+  };
 
   /** The watchdog: a crash or restart can drop a runner's alarm; looking at the run re-arms it. */
   async function kickIfStale(run: EvalRun): Promise<void> {
@@ -119,11 +124,13 @@ export function createEvalService(options: EvalServiceOptions): EvalService {
       const run = await createRun(
         db,
         { datasetId: dataset.id, split: input.split, model, total, keyId: input.keyId },
-        maxActiveRunsPerKey,
+        runLimits,
       );
-      if (!run)
+      if ("refused" in run)
         throw new GraphQLError(
-          `this API key has ${maxActiveRunsPerKey} eval runs queued or running; wait for one to finish, or cancel one`,
+          run.refused === "maxActive"
+            ? `this API key has ${runLimits.maxActive} eval runs queued or running; wait for one to finish, or cancel one`
+            : `this API key started ${runLimits.maxPerHour} eval runs in the last hour; wait before starting another`,
           { extensions: { code: ErrorCode.RATE_LIMITED, http: { status: 429 } } },
         );
       await runner.start(run.id);

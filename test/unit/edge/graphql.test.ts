@@ -6,6 +6,8 @@
 
 import { BertWordPieceTokenizer, parseVocabTxt } from "@intentql/tokenizer";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { importDataset } from "../../../edge/src/eval/dataset-store.ts";
+import { createRun, getRun } from "../../../edge/src/eval/eval-run-store.ts";
 import { memoryRateLimiter, TokenBuckets } from "../../../edge/src/limits/rate-limiter.ts";
 import { createKey, readBundleAssets, startTestEdge, type TestEdge } from "../../support/edge-app.ts";
 import { type FakeUpstream, fakeLabelFor, startFakeUpstream } from "../../support/edge-fake-upstream.ts";
@@ -206,6 +208,32 @@ describe("auth", () => {
     const { status, body } = await t.gql(q, undefined, { key });
     expect(status).toBe(401);
     expect(body.errors![0]!.message).toMatch(/revoked/);
+  });
+
+  it("revoking a key through the admin API cancels the eval runs it has going, and no other key's", async () => {
+    const key = await createKey(t.db, ["eval"]);
+    const keyId = key.split("_")[1]!;
+    const { dataset } = await importDataset(t.db, {
+      name: "revoked-runs",
+      content: JSON.stringify({ text: "stop", label_text: "audio_volume_mute" }),
+    });
+    const run = (extra: string | null) =>
+      createRun(t.db, {
+        datasetId: dataset.id,
+        split: "test",
+        model: "massive-scratch",
+        total: 1,
+        keyId: extra,
+      });
+    const mine = [(await run(keyId))!, (await run(keyId))!];
+    const other = (await run("someone-else"))!;
+    await t.gql("mutation ($id: ID!) { revokeApiKey(id: $id) { id } }", { id: keyId });
+    for (const r of mine)
+      expect(await getRun(t.db, r.id)).toMatchObject({
+        status: "cancelled",
+        error: "its API key was revoked",
+      });
+    expect(await getRun(t.db, other.id)).toMatchObject({ status: "queued" });
   });
 
   it("a revocation made elsewhere (another isolate, SQL) takes effect within the key cache TTL", async () => {

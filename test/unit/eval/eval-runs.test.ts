@@ -333,6 +333,30 @@ describe("what one API key can start", () => {
     await expect(start("key_a")).resolves.toMatchObject({ keyId: "key_a" });
   });
 
+  it("refuses a key's runs beyond so many an hour, cancelled ones included", async () => {
+    const service = createEvalService({
+      db,
+      labelsOf: async () => LABELS.map((l) => l.name),
+      resolveModel: async () => "massive-scratch",
+      runner: { start: async () => {} },
+      maxRunsPerKeyPerHour: 3,
+    });
+    const { dataset } = await importDataset(db, { name: "hourly", content: textLabelFile(3) });
+    const start = (keyId: string) =>
+      service.startRun({ dataset: dataset.id, split: "test", model: null, keyId });
+    for (let i = 0; i < 3; i++) await service.cancelRun((await start("key_h")).id);
+    await expect(start("key_h")).rejects.toMatchObject({
+      message: expect.stringMatching(/started 3 eval runs in the last hour/),
+      extensions: { code: "RATE_LIMITED" },
+    });
+    await expect(start("key_i")).resolves.toMatchObject({ keyId: "key_i" });
+    // an hour later the key may start again
+    await db
+      .prepare("UPDATE eval_runs SET created_at = '2000-01-01T00:00:00.000Z' WHERE key_id = 'key_h'")
+      .run();
+    await expect(start("key_h")).resolves.toMatchObject({ keyId: "key_h" });
+  });
+
   it("treats a split named like an Object property as absent", async () => {
     const service = createEvalService({
       db,
