@@ -3,7 +3,7 @@
  * which checks the whole against its sha256 and hands it to the atomic, idempotent importDataset.
  * Bounded: at most MAX_UPLOAD_PARTS parts of at most MAX_PART_BYTES each (under the edge's 1 MiB
  * body limit), which together may not exceed the bytes the upload announced (≤ MAX_UPLOAD_BYTES);
- * uploads left unfinished for a day are deleted when the next one starts.
+ * at most MAX_OPEN_UPLOADS unfinished at once; those left for a day are deleted when the next starts.
  */
 
 import { sha256Hex } from "@intentql/schema";
@@ -13,6 +13,8 @@ export const MAX_PART_BYTES = 512 * 1024;
 export const MAX_UPLOAD_BYTES = 16 * 1024 * 1024;
 /** intentql's client cuts 16 MiB into ~33 parts; the cap keeps `missing` and `received` small. */
 export const MAX_UPLOAD_PARTS = 1024;
+/** Unfinished uploads kept at once (all keys together): at most 16 × 16 MiB of parts in D1. */
+export const MAX_OPEN_UPLOADS = 16;
 const STALE_AFTER_MS = 24 * 60 * 60 * 1000;
 
 export interface DatasetUpload {
@@ -72,11 +74,26 @@ export async function startUpload(db: Db, input: StartUpload): Promise<DatasetUp
     db.prepare("DELETE FROM dataset_uploads WHERE created_at < ?").bind(staleBefore),
     db
       .prepare(
-        "INSERT INTO dataset_uploads (id, name, split, content_sha256, parts, bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
+        `INSERT INTO dataset_uploads (id, name, split, content_sha256, parts, bytes, created_at)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE (SELECT COUNT(*) FROM dataset_uploads) < ?8
+         ON CONFLICT(id) DO NOTHING`,
       )
-      .bind(id, name, split, input.sha256, input.parts, input.bytes, new Date().toISOString()),
+      .bind(
+        id,
+        name,
+        split,
+        input.sha256,
+        input.parts,
+        input.bytes,
+        new Date().toISOString(),
+        MAX_OPEN_UPLOADS,
+      ),
   ]);
-  const upload = (await describe(db, id))!;
+  const upload = await describe(db, id);
+  if (!upload)
+    throw new DatasetImportError(
+      `${MAX_OPEN_UPLOADS} uploads are unfinished: finish one (or let a day pass) before starting another`,
+    );
   if (upload.parts !== input.parts || upload.bytes !== input.bytes)
     throw new DatasetImportError(
       `upload ${id} was started with ${upload.parts} parts of ${upload.bytes} bytes; resume with the same split`,

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DatasetImportError, getDataset, importDataset } from "../../../edge/src/eval/dataset-store.ts";
 import {
   finishUpload,
+  MAX_OPEN_UPLOADS,
   MAX_PART_BYTES,
   MAX_UPLOAD_PARTS,
   startUpload,
@@ -98,5 +99,17 @@ describe("dataset texts", () => {
     await expect(importDataset(db, { name: "at-limit", content: `${edge}\n` })).resolves.toMatchObject({
       created: true,
     });
+  });
+});
+
+describe("unfinished uploads", () => {
+  it("keeps at most MAX_OPEN_UPLOADS at once; resuming one still works at the limit", async () => {
+    await db.prepare("DELETE FROM dataset_upload_parts").run();
+    await db.prepare("DELETE FROM dataset_uploads").run();
+    const start = (i: number) =>
+      startUpload(db, { name: `open-${i}`, sha256: i.toString(16).padStart(64, "0"), parts: 1, bytes: 10 });
+    for (let i = 0; i < MAX_OPEN_UPLOADS; i++) await start(i);
+    await expect(start(MAX_OPEN_UPLOADS)).rejects.toThrow(/16 uploads are unfinished/);
+    await expect(start(0)).resolves.toMatchObject({ name: "open-0" }); // a resume, not a new one
   });
 });
