@@ -10,7 +10,7 @@ import {
   type StoredMetrics,
 } from "../../../edge/src/eval/eval-run-store.ts";
 import { type ClassifiedText, runSlice } from "../../../edge/src/eval/eval-runner.ts";
-import { createEvalService } from "../../../edge/src/eval/eval-service.ts";
+import { createEvalService, type EvalServiceOptions } from "../../../edge/src/eval/eval-service.ts";
 import { startD1 } from "../../support/d1.ts";
 
 process.env.WRANGLER_SEND_METRICS = "false";
@@ -266,6 +266,16 @@ describe("compareRuns", () => {
   });
 });
 
+/** The eval service on this file's D1, for models that know LABELS; runs stay queued unless `runner` says. */
+const evalService = (options: Partial<EvalServiceOptions> = {}) =>
+  createEvalService({
+    db,
+    labelsOf: async () => LABELS.map((l) => l.name),
+    resolveModel: async (name) => name ?? "massive-scratch",
+    runner: { start: async () => {} },
+    ...options,
+  });
+
 describe("what one API key can start", () => {
   it("draws a run's texts from its key's quota, chunk by chunk, and pauses when it is spent", async () => {
     const { dataset } = await importDataset(db, { name: "paced", content: textLabelFile(100) });
@@ -311,12 +321,7 @@ describe("what one API key can start", () => {
 
   it("refuses a key's fifth run while four are queued or running, even when all start at once", async () => {
     const started: string[] = [];
-    const service = createEvalService({
-      db,
-      labelsOf: async () => LABELS.map((l) => l.name),
-      resolveModel: async (name) => name ?? "massive-scratch",
-      runner: { start: async (id) => void started.push(id) },
-    });
+    const service = evalService({ runner: { start: async (id) => void started.push(id) } });
     const { dataset } = await importDataset(db, { name: "many", content: textLabelFile(9) });
     const start = (keyId: string) =>
       service.startRun({ dataset: dataset.id, split: "test", model: null, keyId });
@@ -334,13 +339,7 @@ describe("what one API key can start", () => {
   });
 
   it("refuses a key's runs beyond so many an hour, cancelled ones included", async () => {
-    const service = createEvalService({
-      db,
-      labelsOf: async () => LABELS.map((l) => l.name),
-      resolveModel: async () => "massive-scratch",
-      runner: { start: async () => {} },
-      maxRunsPerKeyPerHour: 3,
-    });
+    const service = evalService({ maxRunsPerKeyPerHour: 3 });
     const { dataset } = await importDataset(db, { name: "hourly", content: textLabelFile(3) });
     const start = (keyId: string) =>
       service.startRun({ dataset: dataset.id, split: "test", model: null, keyId });
@@ -358,12 +357,7 @@ describe("what one API key can start", () => {
   });
 
   it("treats a split named like an Object property as absent", async () => {
-    const service = createEvalService({
-      db,
-      labelsOf: async () => LABELS.map((l) => l.name),
-      resolveModel: async () => "massive-scratch",
-      runner: { start: async () => {} },
-    });
+    const service = evalService();
     const { dataset } = await importDataset(db, { name: "proto", content: textLabelFile(3) });
     for (const split of ["constructor", "__proto__", "toString", "hasOwnProperty"])
       await expect(
