@@ -46,8 +46,9 @@ export type SliceOutcome = "more" | "finished" | "ended" | { pausedForMs: number
 
 /**
  * Works on a run for at most `budgetMs`, or until its key's quota is spent: takes the rows without a
- * prediction, classifies them a chunk at a time and commits each chunk with the run's progress. Everything it needs to continue lives in
- * D1, so a crash anywhere loses at most the chunk in flight, which the next slice redoes.
+ * prediction, classifies them a chunk at a time and commits each chunk with the run's progress.
+ * Everything it needs to continue lives in D1, so a crash anywhere loses at most the chunk in
+ * flight, which the next slice redoes.
  */
 export async function runSlice(
   deps: EvalRunnerDeps,
