@@ -253,35 +253,38 @@ export async function finishRun(db: Db, run: EvalRun, labels: readonly LabelInfo
   return (await getRun(db, run.id))!;
 }
 
-export async function failRun(db: Db, id: string, error: string): Promise<void> {
-  await db
+/**
+ * Ends the queued or running runs whose `column` is `value` with `status` (and `error`, where one
+ * is given); returns how many. Runs that had already ended keep their state.
+ */
+async function endActiveRuns(
+  db: Db,
+  where: { column: "id" | "key_id"; value: string },
+  status: "failed" | "cancelled",
+  error: string | null,
+): Promise<number> {
+  const r = await db
     .prepare(
-      "UPDATE eval_runs SET status = 'failed', finished_at = ?, error = ? WHERE id = ? AND status IN ('queued', 'running')",
+      `UPDATE eval_runs SET status = ?, finished_at = ?, error = COALESCE(?, error)
+       WHERE ${where.column} = ? AND status IN ('queued', 'running')`,
     )
-    .bind(now(), error.slice(0, 2000), id)
+    .bind(status, now(), error, where.value)
     .run();
+  return r.meta.changes ?? 0;
+}
+
+export async function failRun(db: Db, id: string, error: string): Promise<void> {
+  await endActiveRuns(db, { column: "id", value: id }, "failed", error.slice(0, 2000));
 }
 
 /** Cancels a queued or running run; returns false when it had already ended. */
 export async function cancelRun(db: Db, id: string): Promise<boolean> {
-  const r = await db
-    .prepare(
-      "UPDATE eval_runs SET status = 'cancelled', finished_at = ? WHERE id = ? AND status IN ('queued', 'running')",
-    )
-    .bind(now(), id)
-    .run();
-  return (r.meta.changes ?? 0) > 0;
+  return (await endActiveRuns(db, { column: "id", value: id }, "cancelled", null)) > 0;
 }
 
 /** Cancels every queued or running run a key started (the key was revoked); returns how many. */
-export async function cancelRunsOfKey(db: Db, keyId: string): Promise<number> {
-  const r = await db
-    .prepare(
-      "UPDATE eval_runs SET status = 'cancelled', finished_at = ?, error = 'its API key was revoked' WHERE key_id = ? AND status IN ('queued', 'running')",
-    )
-    .bind(now(), keyId)
-    .run();
-  return r.meta.changes ?? 0;
+export function cancelRunsOfKey(db: Db, keyId: string): Promise<number> {
+  return endActiveRuns(db, { column: "key_id", value: keyId }, "cancelled", "its API key was revoked");
 }
 
 export interface MisclassifiedPrediction {
