@@ -43,6 +43,8 @@ fi
 # that beat its baseline on validation), the final stage of that mix in the same call (the fits get
 # what is left of ~575 s), then export, evaluation, and tokenizer fixtures for VOCAB (all in results.tgz).
 # e.g. VOCAB=…/vocab.txt bash training/device_run.sh study --change 'fh={"factored_head": true}' --change …
+# STUDY_ONLY=1: no final stage in this call (its fits then get a call of their own: `final` with
+# SELECTION=the returned selection.json), for studies whose fits leave it too little time.
 if [[ $step == study ]]; then
   start=$(date +%s)
   python training/setting_study.py "${@:2}" --data "$DATA" --vocab "${VOCAB:?}" --word-vectors "$DATA/word_vectors.txt" \
@@ -50,8 +52,11 @@ if [[ $step == study ]]; then
   mkdir -p "$WORK/study-results/members"
   cp "$WORK/study/study.json" "$WORK/study/selection.json" "$WORK/study-results/" 2>/dev/null
   for d in "$WORK"/study/members/*/; do cp "$d/log.jsonl" "$WORK/study-results/members/$(basename "$d").log.jsonl"; done
+  # every member's validation probabilities (float16), for reading the study again without a GPU
+  python -c "import numpy as np, pathlib, sys; np.savez_compressed(sys.argv[2], **{p.parent.name: np.load(p)['validation'].astype(np.float16) for p in pathlib.Path(sys.argv[1]).glob('members/*/outputs.npz')})" \
+    "$WORK/study" "$WORK/study-results/validation-probs.npz" || echo "no validation-probs.npz"
   tar czf "$OUT/study.tgz" -C "$WORK/study-results" .
-  if [[ -f $WORK/study/selection.json ]]; then
+  if [[ -f $WORK/study/selection.json && -z ${STUDY_ONLY:-} ]]; then
     left=$(( 575 - ($(date +%s) - start) - 75 ))
     echo "final stage: $left s for its fits"
     INTENTQL_TRAIN_PARALLEL=16 SELECTION="$WORK/study/selection.json" MEMBER_TIMEOUT=$left VERSION="${VERSION:-1.5.0}" \

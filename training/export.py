@@ -77,17 +77,20 @@ def load_module(work: Path, final: dict) -> tuple[nn.Module, dict]:
         keep = ("dim", "layers", "heads", "ffn", "emb_dim", "hidden", "ngram_buckets", "char_buckets", "filters", "widths")
         described.append({"name": m["name"], "kind": ckpt["kind"], "weight": m["weight"], "seed": ckpt["seed"],
                           "params": count_params(model), **{k: v for k, v in ckpt["config"].items() if k in keep}})
-    # n-gram members over the same vocab and bucket count hold the same char-n-gram table: one
-    # tensor shared between them is one initializer in the ONNX files (export dedups shared tensors)
+    # Members over the same vocab hold the same integer tables (the n-gram members' char-n-gram
+    # table at one bucket count, the open-vocabulary word tables): one tensor shared between them
+    # is one initializer in the ONNX files (export dedups shared tensors)
     tables: dict = {}
     for member in members:
-        table = getattr(member, "char_table", None)
-        if table is not None:
-            key = (tuple(table.shape), table.dtype, hash(table.numpy().tobytes()))
-            if key in tables and torch.equal(tables[key], table):
-                member.char_table = tables[key]
-            else:
-                tables[key] = table
+        for owner in member.modules():
+            for name, table in list(owner.named_buffers(recurse=False)):
+                if table.is_floating_point():
+                    continue
+                key = (tuple(table.shape), table.dtype, hash(table.numpy().tobytes()))
+                if key in tables and torch.equal(tables[key], table):
+                    setattr(owner, name, tables[key])
+                else:
+                    tables[key] = table
     module = Ensemble(members, weights, torch.tensor(final["logPrior"]), final["tau"]).eval()
     arch = {"type": "ensemble", "combine": "log Σ w·softmax(member) − τ·log prior", "tau": final["tau"],
             "members": described, "params": count_params(module), "vocabSize": len(vocab)}

@@ -21,6 +21,9 @@ from torch import nn
 
 from .metrics import summary
 from .models import ConvClassifier, FactoredHead, NgramClassifier, TransformerClassifier, count_params
+from .open_vectors import OpenWordVectors
+from .open_vectors import load as load_open_vectors
+from .tokenization import BertWordPiece
 
 DEFAULTS = {
     "transformer": {
@@ -55,8 +58,11 @@ DEFAULTS = {
 # (setting_study.mix_tau) to decide with the same prior as the rest. `drop`: a JSON list of
 # train+validation row indices (train first) that the fit leaves out, path relative to the repo
 # root (find_label_noise.py writes one); "" = none.
+# `open_vectors`: a file of open_vectors.py `reduce` (word → reduced vector), path relative to the
+# repo root, "" = none: the member adds each word's frozen vector to its input (OpenWordVectors);
+# `open_shape` is filled in when the tables are built, so that export can make the member again.
 COMMON = {"typed_aug": 0.3, "noise_rows": 8, "noise_weight": 0.5, "ema": 0.0, "max_len": 64, "eval_every": 5,
-          "distill": 0.0, "factored_head": False, "balance": 0.0, "drop": ""}
+          "distill": 0.0, "factored_head": False, "balance": 0.0, "drop": "", "open_vectors": "", "open_shape": None}
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -102,23 +108,37 @@ def init_from_word_vectors(model, vocab: list[str], word_vectors: dict) -> None:
     model.glove_hits = hits
 
 
+def open_word_vectors(cfg: dict, vocab: list[str]) -> OpenWordVectors | None:
+    """The member's open-vocabulary tables: empty ones of `open_shape` (export loads member.pt's
+    state into them), else built from the `open_vectors` file, recording their shape in cfg."""
+    if not cfg.get("open_vectors"):
+        return None
+    if cfg.get("open_shape"):
+        return OpenWordVectors.from_shape(len(vocab), cfg["open_shape"])
+    pieces = BertWordPiece({t: i for i, t in enumerate(vocab)}, cfg["max_len"]).wordpiece
+    module = OpenWordVectors.build(vocab, load_open_vectors(REPO_ROOT / cfg["open_vectors"]), pieces)
+    cfg["open_shape"] = module.shape_config()
+    return module
+
+
 def build_model(kind: str, cfg: dict, vocab: list[str], num_labels: int, word_vectors: dict | None = None):
+    open_vectors = open_word_vectors(cfg, vocab)
     if kind in ("transformer", "conv"):
         if kind == "transformer":
             model = TransformerClassifier(
                 len(vocab), num_labels, dim=cfg["dim"], layers=cfg["layers"], heads=cfg["heads"],
-                ffn=cfg["ffn"], emb_dim=cfg["emb_dim"], dropout=cfg["dropout"],
+                ffn=cfg["ffn"], emb_dim=cfg["emb_dim"], dropout=cfg["dropout"], open_vectors=open_vectors,
             )
         else:
             model = ConvClassifier(len(vocab), num_labels, emb_dim=cfg["emb_dim"], filters=cfg["filters"],
-                                   widths=tuple(cfg["widths"]), dropout=cfg["dropout"])
+                                   widths=tuple(cfg["widths"]), dropout=cfg["dropout"], open_vectors=open_vectors)
         if word_vectors and cfg.get("glove"):
             init_from_word_vectors(model, vocab, word_vectors)
         return model
     if kind == "ngram":
         return NgramClassifier(
             vocab, num_labels, hidden=cfg["hidden"], ngram_buckets=cfg["ngram_buckets"],
-            char_buckets=cfg["char_buckets"], dropout=cfg["dropout"],
+            char_buckets=cfg["char_buckets"], dropout=cfg["dropout"], open_vectors=open_vectors,
         )
     raise ValueError(f"unknown member kind {kind}")
 
@@ -403,6 +423,7 @@ def main() -> None:
     (out_dir / "done.json").write_text(json.dumps({
         "key": args.key,
         "params": count_params(model), "glove_hits": getattr(model, "glove_hits", None),
+        "open_words": getattr(model.open_vectors, "words", None),
         "final": row, "seconds": round(time.time() - started, 1)}))
 
 

@@ -12,6 +12,8 @@ import zlib
 import torch
 from torch import nn
 
+from .open_vectors import OpenWordVectors
+
 
 class SelfAttentionBlock(nn.Module):
     """Post-LN encoder block laid out like DistilBERT's (q/k/v/out, additive -1e4 mask), a pattern
@@ -44,6 +46,23 @@ class SelfAttentionBlock(nn.Module):
         return self.output_layer_norm(x + self.dropout(h))
 
 
+def open_member_parts(open_vectors: OpenWordVectors | None, width: int) -> tuple[OpenWordVectors | None, nn.Module | None]:
+    """A member's open-vocabulary word vectors (frozen) and the trained map from them to its own
+    input width; (None, None) without them."""
+    if open_vectors is None:
+        return None, None
+    return open_vectors, nn.Linear(open_vectors.vectors.shape[1], width, bias=False)
+
+
+def embed_pieces(model: nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
+    """The piece embeddings, plus the mapped vector of each piece's word when the member has
+    open-vocabulary vectors: a word train never had still carries its meaning."""
+    x = model.word_embeddings(input_ids)
+    if model.open_vectors is not None:
+        x = x + model.open_proj(model.open_vectors(input_ids)[0].to(x.dtype))
+    return x
+
+
 class TransformerClassifier(nn.Module):
     """A small DistilBERT-shaped encoder. Word embeddings live at `emb_dim` (100, the GloVe size)
     and are projected to `dim`: GloVe initialises them and the factorisation keeps the bundle small.
@@ -60,9 +79,11 @@ class TransformerClassifier(nn.Module):
         emb_dim: int = 100,
         max_length: int = 128,
         dropout: float = 0.1,
+        open_vectors: OpenWordVectors | None = None,
     ):
         super().__init__()
         self.word_embeddings = nn.Embedding(vocab_size, emb_dim)
+        self.open_vectors, self.open_proj = open_member_parts(open_vectors, emb_dim)
         self.emb_proj = nn.Linear(emb_dim, dim) if emb_dim != dim else nn.Identity()
         self.position_embeddings = nn.Embedding(max_length, dim)
         self.emb_norm = nn.LayerNorm(dim, eps=1e-12)
@@ -81,7 +102,7 @@ class TransformerClassifier(nn.Module):
         member.py `mlm_pretrain`, predicts masked tokens from them)."""
         s = input_ids.shape[1]
         pos = torch.arange(s, device=input_ids.device).unsqueeze(0)
-        x = self.emb_proj(self.word_embeddings(input_ids)) + self.position_embeddings(pos)
+        x = self.emb_proj(embed_pieces(self, input_ids)) + self.position_embeddings(pos)
         x = self.dropout(self.emb_norm(x))
         # Unsqueeze → Cast → Sub → Mul: the mask pattern onnxruntime's optimizer fuses into Attention.
         additive = (1.0 - attention_mask.unsqueeze(1).unsqueeze(2).to(x.dtype)) * -10000.0
@@ -123,8 +144,10 @@ class NgramClassifier(nn.Module):
         ngram_buckets: int = 16384,
         char_buckets: int = 16384,
         dropout: float = 0.2,
+        open_vectors: OpenWordVectors | None = None,
     ):
         super().__init__()
+        self.open_vectors, self.open_proj = open_member_parts(open_vectors, hidden)
         self.ngram_buckets = ngram_buckets
         self.unigram = nn.Embedding(len(vocab), hidden)
         self.bigram = nn.Embedding(ngram_buckets, hidden)
@@ -135,6 +158,8 @@ class NgramClassifier(nn.Module):
         self.out = nn.Linear(hidden, num_labels)
         for emb in (self.unigram, self.bigram, self.trigram, self.chargram):
             nn.init.normal_(emb.weight, std=0.02)
+        if self.open_proj is not None:  # at the scale of the other features
+            nn.init.normal_(self.open_proj.weight, std=0.02)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         m = attention_mask.to(torch.float32)
@@ -151,6 +176,11 @@ class NgramClassifier(nn.Module):
         chars = self.chargram(char_ids).sum(2)  # [B, S, hidden]
         feats = feats + (chars * m.unsqueeze(-1)).sum(1)
         count = count + m2.sum(1) + m3.sum(1) + ((char_ids > 0).to(torch.float32).sum(2) * m).sum(1)
+        if self.open_vectors is not None:  # one more feature per word that the table has
+            vectors, starts = self.open_vectors(ids)
+            found = (vectors.abs().sum(-1) > 0).to(torch.float32) * starts.to(torch.float32) * m
+            feats = feats + self.open_proj((vectors * found.unsqueeze(-1)).sum(1))
+            count = count + found.sum(1)
         h = feats / count.clamp(min=1.0).sqrt().unsqueeze(-1)
         return self.out(self.dropout(h))
 
@@ -161,11 +191,12 @@ class ConvClassifier(nn.Module):
     positions → linear. Local order, as neither the bag of n-grams nor attention sees it."""
 
     def __init__(self, vocab_size: int, num_labels: int, emb_dim: int = 100, filters: int = 128,
-                 widths: tuple[int, ...] = (1, 3, 5), dropout: float = 0.3):
+                 widths: tuple[int, ...] = (1, 3, 5), dropout: float = 0.3, open_vectors: OpenWordVectors | None = None):
         super().__init__()
         if any(w % 2 == 0 for w in widths):
             raise ValueError("conv widths must be odd (the output keeps the input's length)")
         self.word_embeddings = nn.Embedding(vocab_size, emb_dim)
+        self.open_vectors, self.open_proj = open_member_parts(open_vectors, emb_dim)
         self.convs = nn.ModuleList(nn.Conv1d(emb_dim, filters, w, padding=w // 2) for w in widths)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(filters * len(widths), num_labels)
@@ -175,7 +206,7 @@ class ConvClassifier(nn.Module):
         # padded positions read as zeros, as Conv1d's own padding at the ends does: a text's windows
         # then see the same thing whether the batch pads it or not (until 2026-11-27 they saw the
         # [PAD] embedding, so a conv member's output depended on the longest text in its batch)
-        x = self.dropout(self.word_embeddings(input_ids)).transpose(1, 2) * keep  # [B, emb, S]
+        x = self.dropout(embed_pieces(self, input_ids)).transpose(1, 2) * keep  # [B, emb, S]
         masked = (1.0 - keep) * -10000.0
         pooled = [(torch.relu(conv(x)) + masked).max(dim=2).values for conv in self.convs]
         return self.classifier(self.dropout(torch.cat(pooled, dim=-1)))
