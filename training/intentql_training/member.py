@@ -58,11 +58,15 @@ DEFAULTS = {
 # (setting_study.mix_tau) to decide with the same prior as the rest. `drop`: a JSON list of
 # train+validation row indices (train first) that the fit leaves out, path relative to the repo
 # root (find_label_noise.py writes one); "" = none.
+# `rdrop`: R-Drop (Liang et al., 2021), the weight of the symmetric KL divergence between two
+# forward passes of each batch, which differ only in their dropout masks (0 = off, one pass); both
+# passes' cross-entropy is averaged, so a member pays a second forward and backward per step.
 # `open_vectors`: a file of open_vectors.py `reduce` (word → reduced vector), path relative to the
 # repo root, "" = none: the member adds each word's frozen vector to its input (OpenWordVectors);
 # `open_shape` is filled in when the tables are built, so that export can make the member again.
 COMMON = {"typed_aug": 0.3, "noise_rows": 8, "noise_weight": 0.5, "ema": 0.0, "max_len": 64, "eval_every": 5,
-          "distill": 0.0, "factored_head": False, "balance": 0.0, "drop": "", "open_vectors": "", "open_shape": None}
+          "distill": 0.0, "factored_head": False, "balance": 0.0, "drop": "", "open_vectors": "", "open_shape": None,
+          "rdrop": 0.0}
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -235,6 +239,12 @@ def mlm_pretrain(model, X, V, cfg, special, pad_id: int, mask_id: int, device, g
             log.flush()
 
 
+def symmetric_kl(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """½ (KL(p_a ‖ p_b) + KL(p_b ‖ p_a)) per text, averaged: R-Drop's consistency term."""
+    la, lb = torch.log_softmax(a, -1), torch.log_softmax(b, -1)
+    return 0.5 * ((la.exp() * (la - lb)).sum(-1) + (lb.exp() * (lb - la)).sum(-1)).mean()
+
+
 def fit_rows(data: dict, fit: str) -> tuple[list[int], list[int] | None]:
     """Indices into train+validation (train first) that a fit trains on, and the held-out ones
     (fold fits: `fold:k/K` over train+validation, `trainfold:k/K` over train alone, the validation
@@ -368,7 +378,10 @@ def main() -> None:
             ids, mask = ids[:, :width], mask[:, :width]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 logits = model(ids, mask).float()
+                again = model(ids, mask).float() if cfg["rdrop"] > 0 else None
             loss = loss_fn(logits[:b], Y[idx])
+            if again is not None:
+                loss = 0.5 * (loss + loss_fn(again[:b], Y[idx])) + cfg["rdrop"] * symmetric_kl(logits[:b], again[:b])
             if soft is not None:
                 distill_loss = -(soft * torch.log_softmax(logits[:b], -1)).sum(-1).mean()
                 loss = (1 - cfg["distill"]) * loss + cfg["distill"] * distill_loss
