@@ -17,6 +17,8 @@ The vectors are reduced to `dims` by PCA once, when the file is made (`reduce`, 
 every member builds the same tables bit for bit; they are stored as int8 with one scale.
 
     python -m intentql_training.open_vectors reduce --in top.txt --out open_word_vectors.txt --dims 32
+    python -m intentql_training.open_vectors check --vectors open_word_vectors.txt --vocab vocab.txt \
+        --data test.jsonl   # the graph's lookup against a dictionary lookup, for every word of the texts
 """
 
 from __future__ import annotations
@@ -172,6 +174,34 @@ def reduce(src: Path, dst: Path, dims: int) -> None:
     print(f"{len(words)} words, {dims} dims → {dst}")
 
 
+def check(vectors: Path, vocab_path: Path, data: list[Path]) -> dict:
+    """Builds the tables and runs OpenWordVectors on every text of `data`: each piece must read its
+    word's vector (to within the int8 step) when the file has the word, and zeros when it has not."""
+    import json
+
+    from .tokenization import BertWordPiece, read_vocab
+
+    vocab = read_vocab(vocab_path)
+    tokenizer = BertWordPiece({t: i for i, t in enumerate(vocab)}, MAX_PIECES)
+    words = load(vectors)
+    module = OpenWordVectors.build(vocab, words, tokenizer.wordpiece)
+    texts = [json.loads(line)["text"] for f in data for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    zero = np.zeros(module.vectors.shape[1], dtype=np.float32)
+    wrong, seen, found = 0, 0, 0
+    for text in texts:
+        expected = [zero]
+        for w in tokenizer.words(tokenizer.normalize(text)):
+            pieces = tokenizer.wordpiece(w)
+            v = words.get(w) if tokenizer.unk not in pieces else None
+            expected += [zero if v is None else v] * len(pieces)
+            seen, found = seen + 1, found + (v is not None)
+        expected = np.stack([*expected, zero])
+        got = module(torch.tensor([tokenizer.encode(text)]))[0][0].numpy()
+        wrong += int(got.shape != expected.shape or np.abs(got - expected).max() > module.scale)
+    return {"texts": len(texts), "wrong": wrong, "words": seen, "wordsWithVectors": found,
+            "tableWords": module.words, **module.shape_config()}
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -179,5 +209,14 @@ if __name__ == "__main__":
     r.add_argument("--in", dest="src", required=True)
     r.add_argument("--out", required=True)
     r.add_argument("--dims", type=int, default=32)
+    c = sub.add_parser("check", help="the in-graph lookup against a dictionary lookup (exit 1 on a mismatch)")
+    c.add_argument("--vectors", required=True)
+    c.add_argument("--vocab", required=True)
+    c.add_argument("--data", nargs="+", required=True, help="JSONL files with a text field")
     args = ap.parse_args()
-    reduce(Path(args.src), Path(args.out), args.dims)
+    if args.cmd == "reduce":
+        reduce(Path(args.src), Path(args.out), args.dims)
+    else:
+        report = check(Path(args.vectors), Path(args.vocab), [Path(p) for p in args.data])
+        print(report)
+        raise SystemExit(1 if report["wrong"] else 0)
