@@ -8,9 +8,9 @@ its pieces, whose embeddings were learnt from other words. Vectors learnt on a l
 The bundle's signature stays input_ids/attention_mask over word pieces, so the word is recovered
 inside the graph: a piece that does not start with "##" starts a word, the word's pieces are
 hashed (two polynomial keys mod 2³¹−1), and a hash-and-displace table gives the word's slot (CHD,
-Belazzougui et al., 2009: each bucket of the first key holds a stride and a shift, chosen so that
-slot = (key_b + stride·(1 + key_a mod (slots−1)) + shift) mod slots sends its words to free slots). The slot stores the first key
-for a check, so a word that is not in the table reads zeros. Everything is integer Gather, CumSum,
+Belazzougui et al., 2009): each bucket of the first key holds a stride and a shift, chosen so that
+slot = (key_b + stride·(1 + key_a mod (slots−1)) + shift) mod slots sends its words to free slots.
+The slot stores the first key for a check, so a word that is not in the table reads zeros. Everything is integer Gather, CumSum,
 Mul, ReduceSum and Mod on tensors of [batch, pieces, pieces], small for texts of ≤ 128 pieces.
 
 The vectors are reduced to `dims` by PCA once, when the file is made (`reduce`, below), so that
