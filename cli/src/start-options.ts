@@ -3,6 +3,7 @@
  * prints. Pure, apart from the values passed in, so that tests can check them without starting the
  * stack.
  */
+import { parseApiKey } from "@intentql/edge";
 import { UsageError } from "./args.ts";
 
 /** The Worker's port when EDGE_PORT is unset; the CLI's default endpoint (api-client.ts) uses it too. */
@@ -14,6 +15,12 @@ export interface StartOptions {
   edgePort: number;
   /** `--new-key`: replace the local key in edge/.dev.vars (the old one is revoked). */
   rotateKey: boolean;
+  /**
+   * INTENTQL_API_KEY, when set: accepted by the local stack for this run too, beside the local key.
+   * It may be a production key (docs/DEPLOY.md has operators export one), so npm start never writes
+   * it to disk, never prints it, and never hands it to GraphiQL or the dashboard link.
+   */
+  envKey?: string;
 }
 
 function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -29,17 +36,45 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
 export function startOptions(argv: readonly string[], env: NodeJS.ProcessEnv): StartOptions {
   for (const arg of argv)
     if (arg !== "--new-key") throw new UsageError(`unknown option ${arg} (npm start [-- --new-key])`);
-  const rotateKey = argv.includes("--new-key");
-  // INTENTQL_API_KEY wins over the local key, so a rotation would make a key nobody uses.
-  if (rotateKey && env.INTENTQL_API_KEY)
-    throw new UsageError(
-      "--new-key rotates the local key in edge/.dev.vars, but INTENTQL_API_KEY is set and npm start would use it instead: unset INTENTQL_API_KEY first (env -u INTENTQL_API_KEY npm start -- --new-key)",
-    );
+  const envKey = env.INTENTQL_API_KEY || undefined;
+  // The message never repeats the value: it may be a production key.
+  if (envKey !== undefined && !parseApiKey(envKey))
+    throw new UsageError("INTENTQL_API_KEY is set but is not an IntentQL key (iql_<12 hex>_<43 chars>)");
   return {
     gpuPort: port(env, "GPU_PORT", DEFAULT_GPU_PORT),
     edgePort: port(env, "EDGE_PORT", DEFAULT_EDGE_PORT),
-    rotateKey,
+    rotateKey: argv.includes("--new-key"),
+    ...(envKey === undefined ? {} : { envKey }),
   };
+}
+
+/** A key as npm start may print it when it is not new: its public id (`iql_<12 hex>_`) and no secret. */
+export function keyId(key: string): string {
+  return `${key.slice(0, 17)}…`;
+}
+
+/**
+ * The banner's dashboard and key lines. The local key (edge/.dev.vars) opens the dashboard and is
+ * printed whole only when it is new; INTENTQL_API_KEY is named by its id alone.
+ */
+export function keyLines(
+  base: string,
+  keys: { local: string; localIsNew: boolean; envKey?: string | undefined },
+): string[] {
+  const local = keys.localIsNew
+    ? `${keys.local} (new; kept in edge/.dev.vars and reused by the next npm start; npm start -- --new-key rotates it)`
+    : `${keyId(keys.local)} (the local key in edge/.dev.vars; npm start -- --new-key rotates it)`;
+  return [
+    keys.localIsNew
+      ? `  Dashboard  ${base}/dashboard#key=${keys.local}   (opens logged in)`
+      : `  Dashboard  ${base}/dashboard   (log in with the local key: grep ^LOCAL_API_KEY= edge/.dev.vars)`,
+    `  API key    ${local}`,
+    ...(keys.envKey !== undefined && keys.envKey !== keys.local
+      ? [
+          `             ${keyId(keys.envKey)} (INTENTQL_API_KEY) works too; kept only hashed, in the local D1, until a start without it`,
+        ]
+      : []),
+  ];
 }
 
 /**

@@ -1,24 +1,26 @@
 /**
  * `npm start [-- --new-key]`: the local stack. gpu-service on CPU serving the model repository
  * `models/` (the default bundle, and any bundle `intentql train` wrote there; GPU_PORT, default 8500) and the edge under `wrangler dev` (EDGE_PORT, default 8787) in development mode
- * (GraphiQL at /graphql, error details) with its local D1 migrated. Prints the URLs (the dashboard's
- * opens logged in) and the local API key; Ctrl-C or SIGTERM stops both.
+ * (GraphiQL at /graphql, error details) with its local D1 migrated. Prints the URLs and the local
+ * API key (start-options.ts `keyLines`: whole, with a logged-in dashboard link, only when it is new);
+ * Ctrl-C or SIGTERM stops both.
  *
  * Local secrets live in edge/.dev.vars (git-ignored, mode 0600), created on first start: a random
  * API_KEY_PEPPER and UPSTREAM_TOKEN (gpu-service gets the same token) and LOCAL_API_KEY, the local
- * key, reused across restarts and stored hashed in D1 like any key. INTENTQL_API_KEY overrides it;
- * `--new-key` rotates it (the old one is revoked; refused while INTENTQL_API_KEY is set, which would
- * win over the new key). The Worker reads LOCAL_API_KEY only in
- * development, to prefill GraphiQL's Authorization header.
+ * key, reused across restarts and stored hashed in D1 like any key; `--new-key` rotates it (the old
+ * one is revoked). The Worker reads LOCAL_API_KEY only in development, to prefill GraphiQL's
+ * Authorization header. A key in INTENTQL_API_KEY is stored hashed in D1 for this run as well (and
+ * revoked by the next start without it), so the CLI in the same shell works; it may be a production
+ * key, so it never reaches edge/.dev.vars, the terminal, GraphiQL or the dashboard link.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { generateApiKey, parseApiKey } from "@intentql/edge";
 import { applyLocalMigrations, EDGE_DIR, storeLocalKeys, WRANGLER_ENV } from "@intentql/edge/local-d1";
 import { UsageError } from "./args.ts";
-import { nextSteps, type StartOptions, startOptions } from "./start-options.ts";
+import { keyLines, nextSteps, type StartOptions, startOptions } from "./start-options.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const DEV_VARS = resolve(EDGE_DIR, ".dev.vars");
@@ -41,26 +43,19 @@ function writeDevVars(vars: Record<string, string>): void {
       .join("\n")}\n`,
     { mode: 0o600 },
   );
+  chmodSync(DEV_VARS, 0o600); // `mode` applies only when the file is created
 }
 
-/** The local secrets, created where missing; `key` says whether the local key is new. */
+/** The local secrets, created where missing; `newKey` says whether the local key is new. */
 function devVars(rotateKey: boolean): { vars: Record<string, string>; newKey: boolean } {
   const vars = readDevVars();
   const before = JSON.stringify(vars);
   for (const name of ["API_KEY_PEPPER", "UPSTREAM_TOKEN"])
     if (!vars[name]) vars[name] = randomBytes(24).toString("base64url");
-  const fromEnv = process.env.INTENTQL_API_KEY;
-  let newKey = false;
-  if (fromEnv) {
-    if (!parseApiKey(fromEnv))
-      throw new Error("INTENTQL_API_KEY is not an IntentQL key (iql_<12 hex>_<43 chars>)");
-    newKey = vars.LOCAL_API_KEY !== fromEnv;
-    vars.LOCAL_API_KEY = fromEnv;
-  } else if (rotateKey || !vars.LOCAL_API_KEY || !parseApiKey(vars.LOCAL_API_KEY)) {
-    vars.LOCAL_API_KEY = generateApiKey();
-    newKey = true;
-  }
+  const newKey = rotateKey || !vars.LOCAL_API_KEY || !parseApiKey(vars.LOCAL_API_KEY);
+  if (newKey) vars.LOCAL_API_KEY = generateApiKey();
   if (JSON.stringify(vars) !== before) writeDevVars(vars);
+  else chmodSync(DEV_VARS, 0o600); // a file made by hand or an older npm start may be readable by others
   return { vars, newKey };
 }
 
@@ -82,7 +77,7 @@ function waitFor(url: string, child: ChildProcess, what: string, timeoutMs = 120
   });
 }
 
-async function main({ gpuPort, edgePort, rotateKey }: StartOptions): Promise<number> {
+async function main({ gpuPort, edgePort, rotateKey, envKey }: StartOptions): Promise<number> {
   const { vars, newKey } = devVars(rotateKey);
   const key = vars.LOCAL_API_KEY!;
 
@@ -142,10 +137,16 @@ async function main({ gpuPort, edgePort, rotateKey }: StartOptions): Promise<num
 
   process.stderr.write("applying local D1 migrations…\n");
   await applyLocalMigrations();
-  // The local key, stored hashed; a rotation revokes the previous one.
+  // The local key and INTENTQL_API_KEY's, stored hashed; any other key npm start stored before (a
+  // rotated local key, a key of an earlier run's INTENTQL_API_KEY) is revoked.
+  const scopes = ["classify", "eval", "admin"] as const;
   await storeLocalKeys(
     vars.API_KEY_PEPPER!,
-    [{ key, scopes: ["classify", "eval", "admin"], name: "npm start" }],
+    [key, ...(envKey !== undefined && envKey !== key ? [envKey] : [])].map((k) => ({
+      key: k,
+      scopes: [...scopes],
+      name: "npm start",
+    })),
     undefined,
     "npm start",
   );
@@ -180,19 +181,13 @@ async function main({ gpuPort, edgePort, rotateKey }: StartOptions): Promise<num
     waitFor(`http://127.0.0.1:${edgePort}/health`, edge, "wrangler dev"),
   ]);
   const base = `http://127.0.0.1:${edgePort}`;
-  const keyLine = process.env.INTENTQL_API_KEY
-    ? `${key} (from INTENTQL_API_KEY)`
-    : newKey
-      ? `${key} (new; kept in edge/.dev.vars and reused by the next npm start; npm start -- --new-key rotates it)`
-      : `${key.slice(0, 17)}… (the local key in edge/.dev.vars; npm start -- --new-key rotates it)`;
   process.stdout.write(
     [
       "",
       "IntentQL is running (development mode).",
-      `  GraphQL    ${base}/graphql   (GraphiQL in a browser, the key already in its headers)`,
-      `  Dashboard  ${base}/dashboard#key=${key}`,
+      `  GraphQL    ${base}/graphql   (GraphiQL in a browser, the local key already in its headers)`,
       `  Model      http://127.0.0.1:${gpuPort}/v2/models (gpu-service, CPU)`,
-      `  API key    ${keyLine}`,
+      ...keyLines(base, { local: key, localIsNew: newKey, envKey }),
       "",
       ...nextSteps(edgePort),
       "",

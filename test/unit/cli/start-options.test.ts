@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../../../cli/src/args.ts";
-import { nextSteps, startOptions } from "../../../cli/src/start-options.ts";
+import { keyLines, nextSteps, startOptions } from "../../../cli/src/start-options.ts";
 
 const KEY = "iql_0123456789ab_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ";
 
@@ -15,12 +15,31 @@ describe("npm start's options", () => {
     });
   });
 
-  it("refuses --new-key while INTENTQL_API_KEY is set (that key would win over the new one)", () => {
-    expect(() => startOptions(["--new-key"], { INTENTQL_API_KEY: KEY })).toThrow(UsageError);
-    expect(() => startOptions(["--new-key"], { INTENTQL_API_KEY: KEY })).toThrow(/unset INTENTQL_API_KEY/);
-    expect(startOptions([], { INTENTQL_API_KEY: KEY }).rotateKey).toBe(false);
-    // An empty variable is no key: npm start makes or reuses the local one, so rotating it is fine.
-    expect(startOptions(["--new-key"], { INTENTQL_API_KEY: "" }).rotateKey).toBe(true);
+  it("takes INTENTQL_API_KEY as a second key for the run, with or without --new-key", () => {
+    expect(startOptions([], { INTENTQL_API_KEY: KEY })).toEqual({
+      gpuPort: 8500,
+      edgePort: 8787,
+      rotateKey: false,
+      envKey: KEY,
+    });
+    // The local key and the environment's are separate now: rotating the local one is fine.
+    expect(startOptions(["--new-key"], { INTENTQL_API_KEY: KEY })).toMatchObject({
+      rotateKey: true,
+      envKey: KEY,
+    });
+    // An empty variable is no key.
+    expect(startOptions([], { INTENTQL_API_KEY: "" })).not.toHaveProperty("envKey");
+  });
+
+  it("refuses a malformed INTENTQL_API_KEY without repeating it", () => {
+    const bad = "not-a-key-but-maybe-a-secret";
+    expect(() => startOptions([], { INTENTQL_API_KEY: bad })).toThrow(UsageError);
+    try {
+      startOptions([], { INTENTQL_API_KEY: bad });
+    } catch (error) {
+      expect((error as Error).message).toMatch(/INTENTQL_API_KEY is set but is not an IntentQL key/);
+      expect((error as Error).message).not.toContain(bad);
+    }
   });
 
   it("refuses unknown options and bad ports as usage errors", () => {
@@ -29,14 +48,42 @@ describe("npm start's options", () => {
     expect(() => startOptions([], { GPU_PORT: "70000" })).toThrow(/GPU_PORT must be a port number/);
   });
 
-  it("exits 2 with the message, starting nothing, for --new-key with INTENTQL_API_KEY set", () => {
-    const r = spawnSync(process.execPath, ["--import", "tsx", "cli/src/start.ts", "--new-key"], {
-      env: { ...process.env, INTENTQL_API_KEY: KEY },
+  it("exits 2 with the message, starting nothing, for a malformed INTENTQL_API_KEY", () => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", "cli/src/start.ts"], {
+      env: { ...process.env, INTENTQL_API_KEY: "iql_secret-looking-value" },
       encoding: "utf8",
       timeout: 20_000,
     });
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^npm start: --new-key rotates the local key.*INTENTQL_API_KEY is set/);
+    expect(r.stderr).toMatch(/^npm start: INTENTQL_API_KEY is set but is not an IntentQL key/);
+    expect(r.stderr + r.stdout).not.toContain("secret-looking-value");
+  });
+});
+
+describe("npm start's key lines", () => {
+  const LOCAL = "iql_fedcba987654_ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkj";
+  const base = "http://127.0.0.1:8787";
+
+  it("print the local key and the dashboard link with it only when the key is new", () => {
+    const fresh = keyLines(base, { local: LOCAL, localIsNew: true }).join("\n");
+    expect(fresh).toContain(`${base}/dashboard#key=${LOCAL}`);
+    expect(fresh).toMatch(new RegExp(`API key +${LOCAL} \\(new;`));
+    const again = keyLines(base, { local: LOCAL, localIsNew: false }).join("\n");
+    expect(again).not.toContain(LOCAL);
+    expect(again).toContain("iql_fedcba987654_…");
+    expect(again).toMatch(/dashboard +\(log in with the local key/);
+  });
+
+  it("never print INTENTQL_API_KEY's secret: its id only, and only when it is another key", () => {
+    for (const localIsNew of [true, false]) {
+      const lines = keyLines(base, { local: LOCAL, localIsNew, envKey: KEY }).join("\n");
+      expect(lines).not.toContain(KEY);
+      expect(lines).not.toContain(KEY.slice(17));
+      expect(lines).toContain("iql_0123456789ab_… (INTENTQL_API_KEY) works too; kept only hashed");
+    }
+    expect(keyLines(base, { local: LOCAL, localIsNew: false, envKey: LOCAL }).join("\n")).not.toMatch(
+      /INTENTQL_API_KEY/,
+    );
   });
 });
 
