@@ -35,8 +35,7 @@ function start(): void {
   // A `#key=` pasted into the address bar of an open dashboard changes only the fragment.
   window.addEventListener("hashchange", () => {
     if (!new URLSearchParams(location.hash.slice(1)).has("key")) return;
-    takeKeyFromFragment();
-    reload();
+    if (takeKeyFromFragment()) reload();
   });
   bindMisclassified({
     onIntent: (name) => act(selectIntent(name)),

@@ -40,24 +40,43 @@ export function setApiKey(key: string | null): void {
   }
 }
 
+/** A key as the page may show it: its public id (`iql_<12 hex>_`), never its secret. */
+function keyId(key: string): string {
+  return `${key.slice(0, 17)}…`;
+}
+
 /**
  * Takes a key passed as `#key=…` (a fragment never reaches the server) into storage, then removes
  * it from the address bar so it does not linger there, in history or in screenshots. Also drops a
- * key that earlier versions of the dashboard left in localStorage.
+ * key that earlier versions of the dashboard left in localStorage. A link must not swap the key in
+ * use behind the user's back (it would show someone else's runs as theirs), so replacing a stored
+ * key needs a yes to `confirmSwitch`. Returns whether the key in use changed.
  */
-export function takeKeyFromFragment(): void {
+export function takeKeyFromFragment(
+  confirmSwitch: (message: string) => boolean = (message) => window.confirm(message),
+): boolean {
   try {
     localStorage.removeItem(STORAGE_KEY);
   } catch {
     // storage disabled: nothing was kept there
   }
   const params = new URLSearchParams(location.hash.slice(1));
-  if (!params.has("key")) return;
+  if (!params.has("key")) return false;
   const key = params.get("key")?.trim();
-  if (key) setApiKey(key);
   params.delete("key");
   const rest = params.toString();
   history.replaceState(history.state, "", `${location.pathname}${location.search}${rest ? `#${rest}` : ""}`);
+  const current = apiKey();
+  if (!key || key === current) return false;
+  if (
+    current !== null &&
+    !confirmSwitch(
+      `Switch this dashboard to the key in the link (${keyId(key)})? It replaces the key in use (${keyId(current)}).`,
+    )
+  )
+    return false;
+  setApiKey(key);
+  return true;
 }
 
 export async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {

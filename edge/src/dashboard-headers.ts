@@ -35,4 +35,7 @@ export const DASHBOARD_HEADERS: Readonly<Record<string, string>> = {
   "content-type": "text/html; charset=utf-8",
   "content-security-policy": dashboardCsp(hashes),
   "x-content-type-options": "nosniff",
+  // A page that opened the dashboard (window.open) keeps no handle to it, so it cannot later point
+  // the dashboard at a `#key=` of its choosing (graphql.ts takeKeyFromFragment asks first, too).
+  "cross-origin-opener-policy": "same-origin",
 };

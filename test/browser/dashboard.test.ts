@@ -195,6 +195,7 @@ async function openDashboard(
   });
   await opts.before?.(page);
   const response = await page.goto(`${edge.url}/dashboard${hash}`);
+  expect(response!.headers()["cross-origin-opener-policy"]).toBe("same-origin");
   const csp = response!.headers()["content-security-policy"] ?? "";
   expect(csp).toMatch(/script-src 'sha256-/);
   expect(csp).not.toContain("unsafe-inline");
@@ -258,6 +259,50 @@ describe.skipIf(!haveBrowser)("dashboard", () => {
     expect(page.url()).not.toContain(key);
     expect(await storedKeys(page)).toEqual({ session: key, local: 0 });
     expect(consoleErrors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it("asks before a link swaps the key in use, and keeps the key when told no", async () => {
+    const { page } = await openDashboard(`#key=${key}`);
+    await page.waitForSelector("[data-testid=run-row]");
+    const asked: string[] = [];
+    let yes = false;
+    page.on("dialog", (d) => {
+      asked.push(d.message());
+      void (yes ? d.accept() : d.dismiss());
+    });
+    // A link, or a page holding a handle to this tab, points it at another key: "no" keeps ours.
+    await page.evaluate((k) => {
+      location.hash = `key=${k}`;
+    }, classifyOnlyKey);
+    await page.waitForFunction(() => !location.hash.includes("key="));
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toContain(classifyOnlyKey.slice(0, 17));
+    expect(asked[0]).not.toContain(classifyOnlyKey.slice(17)); // ids only: no secret in the dialog
+    expect(asked[0]).not.toContain(key.slice(17));
+    expect(await storedKeys(page)).toEqual({ session: key, local: 0 });
+    expect(await page.locator("[data-testid=run-row]").count()).toBe(4);
+
+    // The same when the link loads the page afresh in this tab (the stored key survives a load).
+    await page.goto(`${edge.url}/dashboard?again=1#key=${classifyOnlyKey}`);
+    await page.waitForSelector("body[data-ready=true]");
+    await page.waitForSelector("[data-testid=run-row]");
+    expect(asked).toHaveLength(2);
+    expect(page.url()).not.toContain(classifyOnlyKey);
+    expect(await storedKeys(page)).toEqual({ session: key, local: 0 });
+
+    // "Yes" switches: the page now asks with that key, which lacks the eval scope, and says so (and,
+    // as with a key typed into the form, does not keep it).
+    yes = true;
+    await page.evaluate((k) => {
+      location.hash = `key=${k}`;
+    }, classifyOnlyKey);
+    await page.waitForFunction(() =>
+      document.querySelector("[data-testid=key-message]")?.textContent?.includes("eval scope"),
+    );
+    expect(asked).toHaveLength(3);
+    expect(await page.isVisible("[data-testid=run-row]")).toBe(false);
+    expect(await storedKeys(page)).toEqual({ session: null, local: 0 });
     await page.close();
   }, 60_000);
 

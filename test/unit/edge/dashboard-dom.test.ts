@@ -110,6 +110,7 @@ describe("dashboard CSP", () => {
     expect(directive(csp, "require-trusted-types-for")).toEqual(["'script'"]);
     expect(DASHBOARD_HEADERS["content-type"]).toBe("text/html; charset=utf-8");
     expect(DASHBOARD_HEADERS["x-content-type-options"]).toBe("nosniff");
+    expect(DASHBOARD_HEADERS["cross-origin-opener-policy"]).toBe("same-origin");
     // No hashes (a page without inline styles): 'none', never an empty directive (which allows nothing
     // too, but reads like an omission).
     expect(directive(dashboardCsp({ "script-src": ["'sha256-x'"], "style-src": [] }), "style-src")).toEqual([
