@@ -294,6 +294,9 @@ if [ "$1" = s3 ]; then for a in "$@"; do dest="$a"; done; mkdir -p "$dest"; cp "
       expect(statSync(r.envFile).mode & 0o777).toBe(0o600);
       expect(r.calls.some((c) => c.startsWith("docker run") && c.includes("--env-file"))).toBe(true);
       expect(r.calls.join("\n")).not.toContain(TOKEN);
+      // the container gets no capabilities and cannot gain privileges
+      const started = r.calls.find((c) => c.startsWith("docker run") && c.includes("gpu-service"))!;
+      expect(started).toMatch(/--cap-drop ALL --security-opt no-new-privileges/);
     });
 
     it("gives up, and starts nothing, when the secret stays empty or unreadable", () => {

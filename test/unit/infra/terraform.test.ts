@@ -90,6 +90,53 @@ describe("infra/terraform", () => {
     expect(instanceRules).toHaveLength(1);
   });
 
+  it("the GPU instance role is scoped: no AWS managed policy, and '*' only for actions that take no resource", async () => {
+    const iam = await parseFile(join(TF_ROOT, "modules/gpu/iam.tf"));
+    const res = iam.resource as Record<string, Record<string, any[]>>;
+    expect(
+      res.aws_iam_role_policy_attachment,
+      "managed policies grant ssm:GetParameter etc. on *",
+    ).toBeUndefined();
+    const doc = (iam.data as any).aws_iam_policy_document.instance[0];
+    const statements = [
+      ...(doc.statement ?? []),
+      ...(doc.dynamic?.statement ?? []).flatMap((d: any) => d.content),
+    ];
+    const sids = statements.map((st: any) => st.sid);
+    expect(sids).toEqual(
+      expect.arrayContaining([
+        "ReadUpstreamToken",
+        "WriteLogs",
+        "PutFleetMetrics",
+        "SsmAgent",
+        "EcrLogin",
+        "PullImage",
+      ]),
+    );
+    const mayUseStar = new Set(["ecr:GetAuthorizationToken", "ec2:DescribeTags", "cloudwatch:PutMetricData"]);
+    for (const st of statements) {
+      if (!st.resources.includes("*")) continue;
+      for (const action of st.actions)
+        expect(
+          mayUseStar.has(action) || /^(ssm:UpdateInstanceInformation|ec2messages:|ssmmessages:)/.test(action),
+          action,
+        ).toBe(true);
+      expect(st.actions.join(" ")).not.toMatch(
+        /ssm:GetParameter|ssm:GetDocument|s3:|logs:|ecr:BatchGetImage/,
+      );
+    }
+    const metrics = statements.find((st: any) => st.sid === "PutFleetMetrics");
+    expect(metrics.condition[0]).toMatchObject({ test: "StringEquals", variable: "cloudwatch:namespace" });
+    const pull = statements.find((st: any) => st.sid === "PullImage");
+    expect(pull.resources).toEqual(["${local.ecr_repository_arn}"]);
+    const logs = statements.find((st: any) => st.sid === "WriteLogs");
+    expect(logs.resources.every((r: string) => r.includes("aws_cloudwatch_log_group."))).toBe(true);
+    const main = await parseFile(join(TF_ROOT, "modules/gpu/main.tf"));
+    expect((main.resource as any).aws_cloudwatch_log_group.prometheus[0].name).toBe(
+      "${local.log_group}/prometheus",
+    );
+  });
+
   it("contains no secret literals (including templates and example tfvars)", () => {
     const scanned = files.filter((f) => /\.(tf|tftpl|example|tfvars)$/.test(f));
     expect(scanned.length).toBeGreaterThan(tfFiles.length);

@@ -21,7 +21,8 @@ data "aws_secretsmanager_secret_version" "upstream_tokens" {
   secret_id = each.value
 }
 
-# Only Cloudflare's egress ranges (where Workers' subrequests come from) may reach the ALB.
+# Only Cloudflare's egress ranges (where Workers' subrequests come from) may reach the ALB. Any
+# Cloudflare customer's Worker comes from them too: the upstream token, not this rule, keeps those out.
 data "cloudflare_ip_ranges" "cloudflare" {}
 
 module "gpu" {

@@ -2,6 +2,9 @@
 # needs the zone on Cloudflare), so its records are made there: the ACM certificate's validation
 # records, and a DNS-only CNAME to the ALB. DNS-only: the Worker's subrequests reach the ALB directly
 # from Cloudflare's egress ranges (the only sources its security group admits), not through the proxy.
+# Those ranges carry every Cloudflare customer's Workers, not only ours: the network rule keeps the
+# rest of the internet out, and the upstream bearer token is what keeps other Workers out
+# (docs/SECURITY.md, "The GPU service's network").
 
 resource "aws_acm_certificate" "gpu" {
   domain_name       = var.hostname

@@ -9,8 +9,13 @@ locals {
   bundle_prefix = var.bundle_s3_uri == "" ? "" : regex("^s3://[^/]+/(.*)$", var.bundle_s3_uri)[0]
   registry      = split("/", var.image)[0]
   is_ecr        = can(regex("\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com$", local.registry))
-  bundle_path   = var.bundle_s3_uri == "" ? "/app/models/${var.bundle_name}" : "/models/${var.bundle_name}"
-  is_triton     = var.runtime == "triton"
+  # arn:aws:ecr:<region>:<account>:repository/<name> of an ECR image (<account>.dkr.ecr.<region>.amazonaws.com/<name>[:tag|@digest])
+  ecr_repository_arn = local.is_ecr ? format("arn:aws:ecr:%s:%s:repository/%s",
+    regex("\\.dkr\\.ecr\\.([a-z0-9-]+)\\.amazonaws\\.com$", local.registry)[0],
+    split(".", local.registry)[0],
+  regex("^[^/]+/([^:@]+)", var.image)[0]) : ""
+  bundle_path = var.bundle_s3_uri == "" ? "/app/models/${var.bundle_name}" : "/models/${var.bundle_name}"
+  is_triton   = var.runtime == "triton"
 
   # The port the ALB forwards to, and where the CloudWatch agent scrapes Prometheus metrics.
   port         = local.is_triton ? var.triton_http_port : var.container_port
@@ -58,6 +63,14 @@ locals {
 resource "aws_cloudwatch_log_group" "gpu" {
   name              = local.log_group
   retention_in_days = 30
+  tags              = local.tags
+}
+
+# Where the CloudWatch agent writes the scraped Prometheus gauges as EMF (user_data.sh.tftpl): made
+# here, so the instance role needs no logs:CreateLogGroup.
+resource "aws_cloudwatch_log_group" "prometheus" {
+  name              = "${local.log_group}/prometheus"
+  retention_in_days = 7
   tags              = local.tags
 }
 
