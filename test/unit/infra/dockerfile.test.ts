@@ -148,7 +148,8 @@ describe("gpu-service/Dockerfile", () => {
 
   it("the build context excludes node_modules, .git, local secrets and build output", () => {
     const ignore = readFileSync(join(ROOT, ".dockerignore"), "utf8").split("\n");
-    for (const p of ["**/node_modules", ".git", "dist", "**/.dev.vars", "**/.env", "**/.env.*"]) expect(ignore).toContain(p);
+    for (const p of ["**/node_modules", ".git", "dist", "**/.dev.vars", "**/.env", "**/.env.*"])
+      expect(ignore).toContain(p);
     for (const p of [
       "**/.terraform",
       "**/*.tfstate",
