@@ -50,11 +50,9 @@ function keyId(key: string): string {
  * it from the address bar so it does not linger there, in history or in screenshots. Also drops a
  * key that earlier versions of the dashboard left in localStorage. A link must not swap the key in
  * use behind the user's back (it would show someone else's runs as theirs), so replacing a stored
- * key needs a yes to `confirmSwitch`. Returns whether the key in use changed.
+ * key needs a yes to a confirm dialog. Returns whether the key in use changed.
  */
-export function takeKeyFromFragment(
-  confirmSwitch: (message: string) => boolean = (message) => window.confirm(message),
-): boolean {
+export function takeKeyFromFragment(): boolean {
   try {
     localStorage.removeItem(STORAGE_KEY);
   } catch {
@@ -70,7 +68,7 @@ export function takeKeyFromFragment(
   if (!key || key === current) return false;
   if (
     current !== null &&
-    !confirmSwitch(
+    !window.confirm(
       `Switch this dashboard to the key in the link (${keyId(key)})? It replaces the key in use (${keyId(current)}).`,
     )
   )
