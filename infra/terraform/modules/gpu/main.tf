@@ -9,7 +9,8 @@ locals {
   bundle_prefix = var.bundle_s3_uri == "" ? "" : regex("^s3://[^/]+/(.*)$", var.bundle_s3_uri)[0]
   registry      = split("/", var.image)[0]
   is_ecr        = can(regex("\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com$", local.registry))
-  # arn:aws:ecr:<region>:<account>:repository/<name> of an ECR image (<account>.dkr.ecr.<region>.amazonaws.com/<name>[:tag|@digest])
+  # The repository of an ECR image <account>.dkr.ecr.<region>.amazonaws.com/<name>[:tag|@digest]:
+  # arn:aws:ecr:<region>:<account>:repository/<name> (the one repository the role may pull from).
   ecr_repository_arn = local.is_ecr ? format("arn:aws:ecr:%s:%s:repository/%s",
     regex("\\.dkr\\.ecr\\.([a-z0-9-]+)\\.amazonaws\\.com$", local.registry)[0],
     split(".", local.registry)[0],
