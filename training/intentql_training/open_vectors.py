@@ -142,14 +142,18 @@ def place_bucket(keys_a: list[int], keys_b: list[int], taken: np.ndarray, slots:
     """(stride, shift, slots) for one bucket's words: the first pair, stride-major, that sends them to
     distinct free slots; None when none of `strides` × `slots` does."""
     steps = [1 + a % (slots - 1) for a in keys_a]
+    free = ~taken
     for stride in range(strides):
         base = [(b + stride * s) % slots for b, s in zip(keys_b, steps)]
         if len(set(base)) < len(base):
             continue
-        for shift in range(slots):
-            wanted = [(x + shift) % slots for x in base]
-            if not taken[wanted].any():
-                return stride, shift, wanted
+        # fits[shift]: every word's slot (x + shift) mod slots is free; all shifts in one pass per word
+        fits = np.ones(slots, dtype=bool)
+        for x in base:
+            fits &= np.roll(free, -x)
+        if fits.any():
+            shift = int(np.argmax(fits))
+            return stride, shift, [(x + shift) % slots for x in base]
     return None
 
 
