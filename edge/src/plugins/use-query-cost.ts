@@ -4,7 +4,8 @@
  * `first` left to its default, as one row. This plugin prices the operation that will actually run:
  * the Pothos complexity plugin's rule (fields priced in graphql/builder.ts: `rowsOf`, INTENT_ROWS)
  * with the variables coerced and argument defaults applied (and an explicit null priced as the
- * default the resolver then uses), so a variable, a literal, a default and a null cost the same. It runs before execution and refuses the whole operation with QUERY_TOO_COSTLY.
+ * default the resolver then uses), so a variable, a literal, a default and a null cost the same.
+ * It runs before execution and refuses the whole operation with QUERY_TOO_COSTLY.
  *
  * It is a separate pass, not a validation rule: yoga caches validation by document text, and this
  * result depends on the variables. The pass walks each selection set once per type (fragments
