@@ -13,6 +13,9 @@ python -c "import torch, tokenizers, onnxruntime; print('torch', torch.__version
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 
 step=${1:-all}
+# the neighbour-word table (training/README.md, "Neighbour words"), where the data folder has one
+neighbours=()
+if [[ -f $DATA/neighbours.tsv ]]; then neighbours=(--neighbours "$DATA/neighbours.tsv"); fi
 # Issue 14: the scratch recipe in two calls that fit the 10-minute limit. `sweep`: phase 1 (train
 # only: 15 members, their mean as the teacher, 10 distilled members) → selection within 24,000,000
 # bundle bytes (estimated, then measured by exporting the chosen mix) → selection.json, vocab.txt,
@@ -26,7 +29,7 @@ step=${1:-all}
 # models/massive-scratch (typed-digits gap, out-of-scope set, CPU latency).
 if [[ $step == sweep ]]; then
   python training/train.py --recipe scratch --stage sweep --data "$DATA" --out "$WORK/scratch" \
-    --word-vectors "$DATA/word_vectors.txt" --member-timeout "${MEMBER_TIMEOUT:-480}" ${EXTRA_TRAIN_ARGS:-} || echo "SWEEP FAILED"
+    --word-vectors "$DATA/word_vectors.txt" "${neighbours[@]}" --member-timeout "${MEMBER_TIMEOUT:-480}" ${EXTRA_TRAIN_ARGS:-} || echo "SWEEP FAILED"
   mkdir -p "$WORK/results/sweep"
   cp "$WORK/scratch/selection.json" "$WORK/scratch/vocab.txt" "$WORK/scratch/teacher.npz" \
     "$WORK/scratch/validation-probs.npz" "$WORK/results/sweep/" 2>/dev/null
@@ -47,7 +50,7 @@ fi
 # SELECTION=the returned selection.json), for studies whose fits leave it too little time.
 if [[ $step == study ]]; then
   start=$(date +%s)
-  python training/setting_study.py "${@:2}" --data "$DATA" --vocab "${VOCAB:?}" --word-vectors "$DATA/word_vectors.txt" \
+  python training/setting_study.py "${@:2}" --data "$DATA" --vocab "${VOCAB:?}" --word-vectors "$DATA/word_vectors.txt" "${neighbours[@]}" \
     --out "$WORK/study" --parallel "${INTENTQL_TRAIN_PARALLEL:-18}" --member-timeout "${MEMBER_TIMEOUT:-290}" || echo "STUDY FAILED"
   mkdir -p "$WORK/study-results/members"
   cp "$WORK/study/study.json" "$WORK/study/selection.json" "$WORK/study-results/" 2>/dev/null
@@ -72,7 +75,7 @@ fi
 if [[ $step == spread ]]; then
   dir="$WORK/spread-${TAG:?}"
   python training/seed_spread.py --selection "${SELECTION:?}" --vocab "${VOCAB:?}" --sets "${SETS:-4}" --data "$DATA" \
-    --word-vectors "$DATA/word_vectors.txt" --out "$dir" --parallel "${PARALLEL:-8}" --member-timeout "${MEMBER_TIMEOUT:-480}" \
+    --word-vectors "$DATA/word_vectors.txt" "${neighbours[@]}" --out "$dir" --parallel "${PARALLEL:-8}" --member-timeout "${MEMBER_TIMEOUT:-480}" \
     || echo "SPREAD $TAG FAILED"
   mkdir -p "$dir/results/members"
   cp "$dir/seed-spread.json" "$dir/results/" 2>/dev/null
@@ -82,7 +85,7 @@ if [[ $step == spread ]]; then
 fi
 if [[ $step == final ]]; then
   python training/train.py --recipe scratch --stage final --selection "${SELECTION:?}" --vocab "${VOCAB:?}" \
-    --data "$DATA" --out "$WORK/scratch" --word-vectors "$DATA/word_vectors.txt" ${TEACHER:+--teacher "$TEACHER"} ${FOLDS:+--folds "$FOLDS"} \
+    --data "$DATA" --out "$WORK/scratch" --word-vectors "$DATA/word_vectors.txt" "${neighbours[@]}" ${TEACHER:+--teacher "$TEACHER"} ${FOLDS:+--folds "$FOLDS"} \
     --member-timeout "${MEMBER_TIMEOUT:-400}" ${EXTRA_TRAIN_ARGS:-} || echo "FINAL FAILED"
   python training/export.py --work "$WORK/scratch" --data "$DATA" --out "$WORK/results/massive-scratch" \
     --name massive-scratch --version "${VERSION:-1.2.0}" || echo "EXPORT FAILED"
@@ -109,7 +112,7 @@ if [[ $step == export ]]; then
 fi
 if [[ $step == all || $step == scratch ]]; then
   python training/train.py --recipe scratch --data "$DATA" --out "$WORK/scratch" \
-    --word-vectors "$DATA/word_vectors.txt" --member-timeout "${MEMBER_TIMEOUT:-490}" ${EXTRA_TRAIN_ARGS:-} || echo "SCRATCH FAILED"
+    --word-vectors "$DATA/word_vectors.txt" "${neighbours[@]}" --member-timeout "${MEMBER_TIMEOUT:-490}" ${EXTRA_TRAIN_ARGS:-} || echo "SCRATCH FAILED"
   python training/export.py --work "$WORK/scratch" --data "$DATA" --out "$WORK/results/massive-scratch" \
     --name massive-scratch --version 1.0.0 || echo "EXPORT FAILED"
   mkdir -p "$WORK/results/sweep" && cp "$WORK/scratch/final.json" "$WORK/results/sweep/" 2>/dev/null

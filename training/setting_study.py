@@ -167,6 +167,7 @@ def add_common_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--vocab", required=True, help="the vocab the members use (a sweep's vocab.txt)")
     ap.add_argument("--vocab-size", type=int, default=6000)
     ap.add_argument("--word-vectors", help="the word vectors (train.py --word-vectors)")
+    ap.add_argument("--neighbours", help="the neighbour table (train.py --neighbours)")
     ap.add_argument("--parallel", type=int, default=12)
     ap.add_argument("--member-timeout", type=int, default=540, help="seconds for all the fits together")
     ap.add_argument("--tiny", action="store_true", help="smoke tests: toy sizes for every member")

@@ -41,6 +41,8 @@ from intentql_training.metrics import summary  # noqa: E402
 from intentql_training.tokenization import Encoder, train_wordpiece  # noqa: E402
 from export import BUNDLE_BUDGET_BYTES, text_files_bytes  # noqa: E402
 from intentql_training.augment import has_number_words, noise_texts, typed_canonical, typed_variant  # noqa: E402
+from intentql_training.neighbours import read_table as read_neighbours  # noqa: E402
+from intentql_training.neighbours import variants as neighbour_variants  # noqa: E402
 import random  # noqa: E402
 
 TYPED_VARIANTS = 2  # typed variants per training text (member.COMMON["typed_aug"] picks one at random)
@@ -249,7 +251,9 @@ def typed_variants(texts: list[str], seed: int) -> list[list[str]]:
     return [[typed_variant(t, rng) for t in texts] for _ in range(TYPED_VARIANTS)]
 
 
-def encode_all(work: Path, splits, encoder: Encoder, labels: list[dict]) -> None:
+def encode_all(work: Path, splits, encoder: Encoder, labels: list[dict], neighbours: dict | None = None) -> None:
+    """encoded.pt: every split's ids and labels; train's and validation's typed variants and, with a
+    `neighbours` table, their neighbour-word variants (`swaps`, member setting `swap_aug`)."""
     index = {l["name"]: l["id"] for l in labels}
     data = {"labels": labels}
     for split in ("train", "validation", "test"):
@@ -261,6 +265,9 @@ def encode_all(work: Path, splits, encoder: Encoder, labels: list[dict]) -> None
         if split != "test":
             data[split]["variants"] = [encoder.encode(v) for v in
                                        typed_variants([r.text for r in rows], 14 if split == "train" else 15)]
+            if neighbours:
+                data[split]["swaps"] = [encoder.encode(v) for v in
+                                        neighbour_variants([r.text for r in rows], neighbours, 16 if split == "train" else 17)]
     # validation utterances with number words, typed with digits: the typed-digits gap on validation
     typed = [r for r in splits.validation if has_number_words(r.text)]
     data["validation_typed"] = {"ids": encoder.encode([typed_canonical(r.text) for r in typed]),
@@ -297,7 +304,11 @@ def prepare(args):
     if args.word_vectors:
         (work / "word_vectors.txt").write_bytes(Path(args.word_vectors).read_bytes())
     encoder = Encoder(vocab_path)
-    encode_all(work, splits, encoder, labels)
+    neighbours = read_neighbours(args.neighbours) if getattr(args, "neighbours", None) else None
+    if neighbours:
+        (work / "neighbours.tsv").write_bytes(Path(args.neighbours).read_bytes())
+        log(f"neighbour table: {len(neighbours)} words")
+    encode_all(work, splits, encoder, labels, neighbours)
     data = torch.load(work / "encoded.pt")
     counts = np.bincount(np.asarray(data["train"]["y"]), minlength=len(labels)).astype(np.float64)
     log_prior = np.log((counts + 1) / (counts + 1).sum())
@@ -750,6 +761,7 @@ def main() -> None:
     ap.add_argument("--data", required=True, help="folder with train/validation/test.jsonl")
     ap.add_argument("--out", required=True, help="work folder")
     ap.add_argument("--word-vectors", help="word2vec-style text file (word v1 … v100), e.g. from extract-word-vectors")
+    ap.add_argument("--neighbours", help="a neighbours.py build table: neighbour-word variants for members with swap_aug")
     ap.add_argument("--vocab-size", type=int, default=6000)
     ap.add_argument("--parallel", type=int, default=int(os.environ.get("INTENTQL_TRAIN_PARALLEL", "12")))
     ap.add_argument("--member-timeout", type=int, default=420)

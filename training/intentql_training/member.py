@@ -64,9 +64,13 @@ DEFAULTS = {
 # `open_vectors`: a file of open_vectors.py `reduce` (word → reduced vector), path relative to the
 # repo root, "" = none: the member adds each word's frozen vector to its input (OpenWordVectors);
 # `open_shape` is filled in when the tables are built, so that export can make the member again.
+# `swap_aug`: chance that a training text is swapped for one of its neighbour-word variants
+# (neighbours.py: rare words replaced by words general text uses alike; encoded.pt `swaps`, made
+# when train.py has --neighbours), drawn before the typed variant, which then takes the text's place
+# with its own chance; 0 = off.
 COMMON = {"typed_aug": 0.3, "noise_rows": 8, "noise_weight": 0.5, "ema": 0.0, "max_len": 64, "eval_every": 5,
           "distill": 0.0, "factored_head": False, "balance": 0.0, "drop": "", "open_vectors": "", "open_shape": None,
-          "rdrop": 0.0}
+          "rdrop": 0.0, "swap_aug": 0.0}
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -263,6 +267,15 @@ def fit_rows(data: dict, fit: str) -> tuple[list[int], list[int] | None]:
     return [i for i in range(pool) if i not in held_set], held
 
 
+def row_variants(data: dict, key: str) -> list[list]:
+    """Every train+validation row's (train first) variants under `key` of encoded.pt ("variants":
+    typed, "swaps": neighbour words): row i → its k variants; [] when encoded.pt has none."""
+    if key not in data["train"]:
+        return []
+    per_variant = [list(data["train"][key][k]) + list(data["validation"][key][k]) for k in range(len(data["train"][key]))]
+    return [list(v) for v in zip(*per_variant)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workdir", required=True, help="holds encoded.pt and vocab.txt from the orchestrator")
@@ -291,8 +304,7 @@ def main() -> None:
     # over tokens (the 1.0.0 loop spent most of its time there).
     all_ids = list(data["train"]["ids"]) + list(data["validation"]["ids"])
     all_y = list(data["train"]["y"]) + list(data["validation"]["y"])
-    all_var = [list(v) for v in zip(*(list(data["train"]["variants"][k]) + list(data["validation"]["variants"][k])
-                                      for k in range(len(data["train"]["variants"]))))] if "variants" in data["train"] else []
+    all_var = row_variants(data, "variants")
     rows, held = fit_rows(data, args.fit)
     if cfg["drop"]:
         dropped = set(json.loads((REPO_ROOT / cfg["drop"]).read_text()))
@@ -303,6 +315,13 @@ def main() -> None:
     n_var = len(data["train"].get("variants", []))
     V = torch.stack([pad_matrix([all_var[i][k] for i in rows], pad_id, max_len) for k in range(n_var)]).to(device) \
         if n_var and cfg["typed_aug"] > 0 else None
+    swaps = row_variants(data, "swaps")
+    if cfg["swap_aug"] > 0 and not swaps:
+        raise SystemExit("swap_aug needs neighbour-word variants: train.py --neighbours")
+    if cfg["swap_aug"] > 0 and cfg["distill"] > 0:
+        raise SystemExit("swap_aug with distill: the teacher has no view of the swapped texts")
+    S = torch.stack([pad_matrix([swaps[i][k] for i in rows], pad_id, max_len) for k in range(len(swaps[0]))]).to(device) \
+        if cfg["swap_aug"] > 0 else None
     noise = pad_matrix(list(data["noise"]["train"]), pad_id, max_len).to(device) \
         if cfg["noise_rows"] > 0 and "noise" in data else None
     special = special.to(device)
@@ -361,6 +380,10 @@ def main() -> None:
             idx = perm[start : start + bs]
             ids = X[idx]
             soft = T[0, idx] if T is not None else None
+            if S is not None:
+                use = torch.rand(len(idx), device=device, generator=gen) < cfg["swap_aug"]
+                k = torch.randint(0, S.shape[0], (len(idx),), device=device, generator=gen)
+                ids = torch.where(use.unsqueeze(1), S[k, idx], ids)
             if V is not None:
                 use = torch.rand(len(idx), device=device, generator=gen) < cfg["typed_aug"]
                 k = torch.randint(0, V.shape[0], (len(idx),), device=device, generator=gen)
