@@ -39,11 +39,13 @@ def main() -> None:
     ap.add_argument("--data", required=True)
     ap.add_argument("--vocab", required=True, help="the vocab the members use (a sweep's vocab.txt)")
     ap.add_argument("--word-vectors")
+    ap.add_argument("--neighbours", help="the neighbour table (train.py --neighbours), for members with swap_aug")
     ap.add_argument("--out", required=True, help="work folder")
     ap.add_argument("--member", action="append", required=True, help="NAME:KIND:JSON[:SEED]")
     ap.add_argument("--folds", type=int, default=4)
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--member-timeout", type=int, default=3600)
+    ap.add_argument("--save", help="write every member's out-of-fold probabilities here (.npz, float16), with the labels")
     args = ap.parse_args()
     args.vocab_size = 0  # unused with --vocab
 
@@ -62,6 +64,8 @@ def main() -> None:
         print(json.dumps({"member": name, "kind": kind, "config": cfg, "seed": seed,
                           "outOfFold": summary(gold, probs.argmax(1), num_labels),
                           "validationPart": summary(gold[n_train:], probs[n_train:].argmax(1), num_labels)}))
+    if args.save:
+        np.savez_compressed(args.save, gold=gold, nTrain=n_train, **{n: p.astype(np.float16) for n, p in found.items()})
     if len(found) > 1:
         mean = np.mean(list(found.values()), 0)
         print(json.dumps({"member": "mean of all", "members": list(found),
