@@ -158,8 +158,13 @@ def main() -> None:
     write_table(table, args.out)
     train_words = collections.Counter(w for r in splits.train for w in words_of(r.text))
     texts_with = sum(any(w in table for w in words_of(r.text)) for r in splits.train)
+    # what the swaps can teach: validation's words that train lacks, and how many of them a swap brings
+    offered = {n for w in train_words if w in table for n in table[w]}
+    unseen = [w for r in splits.validation for w in words_of(r.text) if w not in train_words]
     print(f"{len(table)} words with neighbours ({sum(w in table for w in train_words)} of train's "
-          f"{len(train_words)} words); {texts_with} of {len(splits.train)} train texts have one → {args.out}")
+          f"{len(train_words)} words); {texts_with} of {len(splits.train)} train texts have one; "
+          f"{sum(w in offered for w in unseen)} of validation's {len(unseen)} words that train lacks are among "
+          f"the neighbours of train's words → {args.out}")
 
 
 if __name__ == "__main__":
