@@ -181,7 +181,12 @@ describe("GPU user data fails closed", () => {
 
   describe.skipIf(!terraformBin)("rendered by Terraform and run against fake aws, docker and curl", () => {
     let work: string;
-    const render = (nextArn: string, bundleS3Uri = "", bundleSha256 = ""): string => {
+    const render = (
+      nextArn: string,
+      bundleS3Uri = "",
+      bundleSha256 = "",
+      runtime = "gpu-service",
+    ): string => {
       const dir = mkdtempSync(join(work, "render-"));
       writeFileSync(join(dir, "user_data.sh.tftpl"), template);
       writeFileSync(
@@ -189,11 +194,12 @@ describe("GPU user data fails closed", () => {
         `output "user_data" {
   value = templatefile("user_data.sh.tftpl", {
     region = "us-east-1", image = "registry.example/intentql-gpu:1", registry = "registry.example", is_ecr = false,
-    runtime = "gpu-service", bundle_s3_uri = "${bundleS3Uri}", bundle_sha256 = "${bundleSha256}",
+    runtime = "${runtime}", bundle_s3_uri = "${bundleS3Uri}", bundle_sha256 = "${bundleSha256}",
     bundle_name = "massive-scratch", container_port = 8500,
     gpu_env = { GPU_PORT = "8500", NODE_ENV = "production" },
     token_secret_arn = "arn:aws:secretsmanager:us-east-1:1:secret:current", next_token_secret_arn = "${nextArn}",
-    triton_command = [], triton_env = {}, triton_http_port = 8000, triton_metrics_port = 8002,
+    triton_command = ["tritonserver", "--model-repository=/models"], triton_env = { TRITON_LOG = "1" },
+    triton_http_port = 8000, triton_metrics_port = 8002,
     metrics_port = 8500, scraped_metrics = ["intentql_queue_rows", "intentql_inflight_requests"],
     asg_name = "intentql-gpu-asg", metrics_namespace = "IntentQL/GPU", log_group = "/intentql/gpu"
   })
@@ -237,6 +243,7 @@ if [ "$1" = s3 ]; then for a in "$@"; do dest="$a"; done; mkdir -p "$dest"; cp "
         `case "$*" in *api/token*) echo imds-token;; *instance-id*) echo i-0123;; esac`,
       );
       fake(join(bin, "sleep"), "true");
+      fake(join(bin, "chown"), `echo "chown $*" >> "${box}/calls"`);
       fake(join(agent, "amazon-cloudwatch-agent-ctl"), `echo "agent $*" >> "${box}/calls"`);
       const sandboxed = script.replaceAll("/opt/", `${box}/opt/`).replaceAll("/var/log/", `${box}/`);
       writeFileSync(join(box, "user_data.sh"), sandboxed);
@@ -270,12 +277,14 @@ if [ "$1" = s3 ]; then for a in "$@"; do dest="$a"; done; mkdir -p "$dest"; cp "
     let rotating: string;
     let fromS3: string;
     let fromS3Stale: string;
+    let triton: string;
     beforeAll(() => {
       work = mkdtempSync(join(tmpdir(), "tf-user-data-"));
       plain = render("");
       rotating = render("arn:aws:secretsmanager:us-east-1:1:secret:next");
       fromS3 = render("", "s3://models/massive-scratch/1.0.0/", BUNDLE_SHA256);
       fromS3Stale = render("", "s3://models/massive-scratch/1.0.0/", "0".repeat(64));
+      triton = render("", "", "", "triton");
     });
     afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -297,6 +306,18 @@ if [ "$1" = s3 ]; then for a in "$@"; do dest="$a"; done; mkdir -p "$dest"; cp "
       // the container gets no capabilities and cannot gain privileges
       const started = r.calls.find((c) => c.startsWith("docker run") && c.includes("gpu-service"))!;
       expect(started).toMatch(/--cap-drop ALL --security-opt no-new-privileges/);
+    });
+
+    it("starts Triton as its image's non-root user, without capabilities, its engine cache that user's alone", () => {
+      const r = run(triton, {});
+      expect(r.status, r.stderr).toBe(0);
+      const started = r.calls.find((c) => c.startsWith("docker run") && c.includes("--name triton"))!;
+      expect(started).toMatch(/--user 1000:1000 --cap-drop ALL --security-opt no-new-privileges/);
+      expect(started).toMatch(/-v \S*\/opt\/intentql\/models:\/models:ro /);
+      const cache = r.calls.find((c) => c.startsWith("chown"))!;
+      expect(cache).toMatch(/^chown 1000:1000 \S*\/opt\/intentql\/trt-cache$/);
+      expect(statSync(cache.split(" ")[2]!).mode & 0o777).toBe(0o700);
+      expect(r.env).toBe("TRITON_LOG=1\n");
     });
 
     it("gives up, and starts nothing, when the secret stays empty or unreadable", () => {
