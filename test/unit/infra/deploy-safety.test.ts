@@ -4,7 +4,8 @@
  * missing token and fails the apply when it cannot turn healthy, the listener's Host check, DNS and
  * certificate in code, scaling on requests in flight, alarms, and production-only Worker settings.
  * Where a terraform binary exists, the migration selection is evaluated by Terraform itself and the
- * user data is rendered and run against fake aws/docker/curl commands.
+ * user data is rendered and run against fake aws/docker/curl commands (and the real gpg, which checks
+ * the CloudWatch agent's signature).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -25,6 +26,10 @@ const ref = (expression: string) => `\${${expression}}`;
 const terraformBin = spawnSync("terraform", ["version"], { encoding: "utf8" }).status === 0;
 if (!terraformBin)
   console.log("Terraform evaluation checks skipped (migrations, user data run): no terraform binary on PATH");
+const gpgBin = spawnSync("gpg", ["--version"], { encoding: "utf8" }).status === 0;
+if (terraformBin && !gpgBin) console.log("CloudWatch agent signature checks skipped: no gpg on PATH");
+/** The key AWS signs the CloudWatch agent with (the gpu module's default). */
+const AWS_AGENT_KEY = "937616F3450B7D806CBD9725D58167303B789C72";
 
 /** `terraform apply` of a root module that only has outputs: evaluates HCL without any provider. */
 function evaluate(dir: string, vars: string[] = []): Record<string, unknown> {
@@ -186,6 +191,7 @@ describe("GPU user data fails closed", () => {
       bundleS3Uri = "",
       bundleSha256 = "",
       runtime = "gpu-service",
+      agentKey = AWS_AGENT_KEY,
     ): string => {
       const dir = mkdtempSync(join(work, "render-"));
       writeFileSync(join(dir, "user_data.sh.tftpl"), template);
@@ -201,7 +207,8 @@ describe("GPU user data fails closed", () => {
     triton_command = ["tritonserver", "--model-repository=/models"], triton_env = { TRITON_LOG = "1" },
     triton_http_port = 8000, triton_metrics_port = 8002,
     metrics_port = 8500, scraped_metrics = ["intentql_queue_rows", "intentql_inflight_requests"],
-    asg_name = "intentql-gpu-asg", metrics_namespace = "IntentQL/GPU", log_group = "/intentql/gpu"
+    asg_name = "intentql-gpu-asg", metrics_namespace = "IntentQL/GPU", log_group = "/intentql/gpu",
+    cloudwatch_agent_key_fingerprint = "${agentKey}"
   })
 }
 `,
@@ -209,8 +216,12 @@ describe("GPU user data fails closed", () => {
       return evaluate(dir).user_data as string;
     };
 
-    /** Runs the rendered script with /opt and /var/log moved under a sandbox and fakes first on PATH. */
-    const run = (script: string, secrets: Record<string, string[]>) => {
+    /**
+     * Runs the rendered script with /opt and /var/log moved under a sandbox and fakes first on PATH.
+     * `agentFrom`: no CloudWatch agent on the "AMI"; curl serves its download from that folder, and
+     * dpkg -i installs a fake one.
+     */
+    const run = (script: string, secrets: Record<string, string[]>, agentFrom?: string) => {
       const box = mkdtempSync(join(work, "box-"));
       writeFileSync(join(box, "s3-bundle.json"), BUNDLE_JSON);
       const bin = join(box, "bin");
@@ -221,6 +232,7 @@ describe("GPU user data fails closed", () => {
         writeFileSync(path, `#!/bin/bash\n${body}\n`);
         chmodSync(path, 0o755);
       };
+      const agentCtl = `echo "agent $*" >> "${box}/calls"`;
       // aws: each secretsmanager call for an ARN takes the next scripted answer ("!fail" = exit 255).
       for (const [arn, answers] of Object.entries(secrets))
         writeFileSync(join(box, `answers-${arn.split(":").at(-1)}`), `${answers.join("\n")}\n`);
@@ -240,11 +252,23 @@ if [ "$1" = s3 ]; then for a in "$@"; do dest="$a"; done; mkdir -p "$dest"; cp "
       fake(join(bin, "docker"), `echo "docker $*" >> "${box}/calls"`);
       fake(
         join(bin, "curl"),
-        `case "$*" in *api/token*) echo imds-token;; *instance-id*) echo i-0123;; esac`,
+        `out=""; url=""
+while [ $# -gt 0 ]; do case "$1" in -o) out="$2"; shift;; http*) url="$1";; esac; shift; done
+case "$url" in
+  *api/token*) echo imds-token;;
+  *instance-id*) echo i-0123;;
+  *amazoncloudwatch-agent*) echo "curl $url" >> "${box}/calls"; cp "${agentFrom ?? "/nonexistent"}/\${url##*/}" "$out";;
+esac`,
       );
       fake(join(bin, "sleep"), "true");
       fake(join(bin, "chown"), `echo "chown $*" >> "${box}/calls"`);
-      fake(join(agent, "amazon-cloudwatch-agent-ctl"), `echo "agent $*" >> "${box}/calls"`);
+      fake(
+        join(bin, "dpkg"),
+        `echo "dpkg $*" >> "${box}/calls"
+printf '#!/bin/bash\\n%s\\n' '${agentCtl}' > "${agent}/amazon-cloudwatch-agent-ctl"
+chmod 755 "${agent}/amazon-cloudwatch-agent-ctl"`,
+      );
+      if (!agentFrom) fake(join(agent, "amazon-cloudwatch-agent-ctl"), agentCtl);
       const sandboxed = script.replaceAll("/opt/", `${box}/opt/`).replaceAll("/var/log/", `${box}/`);
       writeFileSync(join(box, "user_data.sh"), sandboxed);
       const r = spawnSync("bash", [join(box, "user_data.sh")], {
@@ -357,5 +381,100 @@ if [ "$1" = s3 ]; then for a in "$@"; do dest="$a"; done; mkdir -p "$dest"; cp "
       expect(stale.stderr).toMatch(/does not have the pinned sha256/);
       expect(stale.calls.some((c) => c.startsWith("docker run"))).toBe(false);
     });
+
+    describe.skipIf(!gpgBin)(
+      "installs the CloudWatch agent only with AWS's pinned key and a good signature",
+      () => {
+        let keys: string;
+        const gpg = (args: string[]) =>
+          execFileSync("gpg", [
+            "--batch",
+            "--homedir",
+            keys,
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+            ...args,
+          ]);
+        /** A throwaway signing key: its fingerprint. */
+        const newKey = (uid: string): string => {
+          gpg(["--quick-gen-key", uid, "ed25519", "sign", "never"]);
+          const listing = gpg(["--with-colons", "--list-keys", uid]).toString().split("\n");
+          return listing[listing.findIndex((l) => l.startsWith("pub:")) + 1]!.split(":")[9]!;
+        };
+        /** A download folder as AWS's bucket would serve it: package, detached signature, key file (armored as AWS's is, or binary). */
+        const bucket = (signer: string, keyFile: string[], tamper = false, armor = true): string => {
+          const dir = mkdtempSync(join(work, "cw-"));
+          const deb = join(dir, "amazon-cloudwatch-agent.deb");
+          writeFileSync(deb, "a package\n");
+          gpg(["--local-user", signer, "--detach-sign", "--output", `${deb}.sig`, deb]);
+          if (tamper) writeFileSync(deb, "a package, changed after signing\n");
+          writeFileSync(
+            join(dir, "amazon-cloudwatch-agent.gpg"),
+            gpg(["--export", ...(armor ? ["--armor"] : []), ...keyFile]),
+          );
+          return dir;
+        };
+        let signer: string;
+        let impostor: string;
+        let pinned: string;
+        beforeAll(() => {
+          keys = mkdtempSync(join(work, "gnupg-"));
+          chmodSync(keys, 0o700);
+          signer = newKey("CloudWatch agent signer <signer@test.invalid>");
+          impostor = newKey("Impostor <impostor@test.invalid>");
+          pinned = render("", "", "", "gpu-service", signer);
+        });
+        afterAll(() => spawnSync("gpgconf", ["--homedir", keys, "--kill", "all"]));
+
+        it("a package signed by the pinned key, from the region's bucket, is installed", () => {
+          const binaryKey = run(pinned, { current: [TOKEN] }, bucket(signer, [signer], false, false));
+          expect(binaryKey.status, binaryKey.stderr).toBe(0);
+          expect(binaryKey.calls.filter((c) => c.startsWith("dpkg -i"))).toHaveLength(1);
+          const r = run(pinned, { current: [TOKEN] }, bucket(signer, [signer]));
+          expect(r.status, r.stderr).toBe(0);
+          const fetched = r.calls.filter((c) => c.startsWith("curl "));
+          expect(fetched).toHaveLength(3);
+          for (const c of fetched)
+            expect(c).toMatch(
+              /^curl https:\/\/amazoncloudwatch-agent-us-east-1\.s3\.us-east-1\.amazonaws\.com\//,
+            );
+          expect(r.calls.filter((c) => c.startsWith("dpkg -i"))).toHaveLength(1);
+          expect(r.calls.some((c) => c.startsWith("agent -a fetch-config"))).toBe(true);
+        });
+
+        it("a package changed after signing is refused", () => {
+          const r = run(pinned, { current: [TOKEN] }, bucket(signer, [signer], true));
+          expect(r.status).not.toBe(0);
+          expect(r.stderr).toMatch(/signature does not verify/);
+          expect(r.calls.some((c) => c.startsWith("dpkg"))).toBe(false);
+        });
+
+        it("another key, alone or beside the pinned one, is refused whatever it signed", () => {
+          for (const keyFile of [[impostor], [signer, impostor]]) {
+            const r = run(pinned, { current: [TOKEN] }, bucket(impostor, keyFile));
+            expect(r.status).not.toBe(0);
+            expect(r.stderr).toMatch(/is not the one key/);
+            expect(r.calls.some((c) => c.startsWith("dpkg"))).toBe(false);
+          }
+        });
+
+        it("the module pins AWS's key by default and refuses a fingerprint that is not 40 hex digits", () => {
+          const variables = readFileSync(join(TF, "modules/gpu/variables.tf"), "utf8");
+          const block = variables.match(/^variable "cloudwatch_agent_key_fingerprint" \{[\s\S]*?^\}$/m)![0];
+          const dir = mkdtempSync(join(work, "fingerprint-"));
+          writeFileSync(
+            join(dir, "root.tf"),
+            `${block}\noutput "fingerprint" { value = var.cloudwatch_agent_key_fingerprint }\n`,
+          );
+          expect(evaluate(dir).fingerprint).toBe(AWS_AGENT_KEY);
+          expect(() => evaluate(dir, ["-var", "cloudwatch_agent_key_fingerprint=9376 16F3 450B"])).toThrow();
+          expect(() =>
+            evaluate(dir, ["-var", `cloudwatch_agent_key_fingerprint=${AWS_AGENT_KEY.toLowerCase()}`]),
+          ).toThrow();
+        });
+      },
+    );
   });
 });

@@ -56,6 +56,8 @@ locals {
     asg_name              = local.asg_name
     metrics_namespace     = var.metrics_namespace
     log_group             = local.log_group
+
+    cloudwatch_agent_key_fingerprint = var.cloudwatch_agent_key_fingerprint
   })
 
   tags = merge({ Project = "intentql", Component = "gpu-service" }, var.tags)

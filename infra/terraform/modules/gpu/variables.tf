@@ -279,3 +279,14 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "cloudwatch_agent_key_fingerprint" {
+  description = "Fingerprint of the key that signs the CloudWatch agent package (AWS's CloudWatch guide, \"Verify the signature of the CloudWatch agent package\"). Only for an AMI without the agent: the boot script then downloads the package, its signature and the key, and installs the agent only when the key has this fingerprint and the signature verifies. Should AWS change its key, take the new fingerprint from that page."
+  type        = string
+  default     = "937616F3450B7D806CBD9725D58167303B789C72"
+
+  validation {
+    condition     = can(regex("^[0-9A-F]{40}$", var.cloudwatch_agent_key_fingerprint))
+    error_message = "cloudwatch_agent_key_fingerprint: 40 upper-case hex digits, no spaces."
+  }
+}
