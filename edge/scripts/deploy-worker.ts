@@ -14,8 +14,9 @@
  *   (--outputs-file FILE instead of --terraform-dir: the `terraform output -json edge_deploy` JSON)
  *
  * edge/wrangler.toml stays the one description of the Worker (name, bindings, Durable Object
- * migrations, rate limits): the deploy config is that file with only the D1 database_id replaced,
- * written next to it (so its relative paths hold) and removed afterwards. Production vars are passed
+ * migrations, rate limits): the deploy config is that file with only the D1 database_id replaced
+ * (and, with mutual TLS, the client certificate's binding added), written next to it (so its
+ * relative paths hold) and removed afterwards. Production vars are passed
  * with --var; secrets go in a 0600 file given to --secrets-file, uploaded with the version itself and
  * deleted afterwards.
  */
@@ -30,6 +31,9 @@ export const WRANGLER_TOML = join(EDGE, "wrangler.toml");
 /** Git-ignored; exists only while a deploy runs. */
 export const DEPLOY_CONFIG = join(EDGE, ".wrangler.deploy.toml");
 const MIN_SECRET_LENGTH = 32;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** The binding the edge's upstream client presents the client certificate through (edge/src/env.ts). */
+const MTLS_BINDING = "UPSTREAM_MTLS";
 
 /** Terraform's `edge_deploy` output. */
 export interface EdgeDeploy {
@@ -44,6 +48,8 @@ export interface EdgeDeploy {
   aws_region: string;
   upstream_token_secret: string;
   api_key_pepper_secret: string;
+  /** `wrangler mtls-certificate upload`'s ID for the Worker's client certificate; "" = no mTLS. */
+  upstream_mtls_certificate_id: string;
 }
 
 export class DeployError extends Error {
@@ -77,10 +83,20 @@ export function parseEdgeDeploy(raw: unknown): EdgeDeploy {
     throw new DeployError("edge_deploy.cors_origins must be a list of origins, never *");
   if (typeof o.introspection !== "boolean")
     throw new DeployError("edge_deploy.introspection must be a boolean");
+  if (
+    typeof o.upstream_mtls_certificate_id !== "string" ||
+    (o.upstream_mtls_certificate_id !== "" && !UUID.test(o.upstream_mtls_certificate_id))
+  )
+    throw new DeployError(
+      'edge_deploy.upstream_mtls_certificate_id must be "" or a certificate ID (a UUID; run terraform apply first?)',
+    );
   return o as unknown as EdgeDeploy;
 }
 
-/** wrangler.toml with its one `database_id` replaced: everything else deploys as written. */
+/**
+ * wrangler.toml with its one `database_id` replaced, and with mutual TLS the client certificate's
+ * `[[mtls_certificates]]` binding appended: everything else deploys as written.
+ */
 export function deployConfig(wranglerToml: string, deploy: EdgeDeploy): string {
   const name = /^name\s*=\s*"([^"]+)"/m.exec(wranglerToml)?.[1];
   if (name !== deploy.worker_name)
@@ -95,7 +111,16 @@ export function deployConfig(wranglerToml: string, deploy: EdgeDeploy): string {
     throw new DeployError(`edge/wrangler.toml must have one database_id, has ${ids.length}`);
   if (!/^[0-9a-f-]{32,36}$/.test(deploy.d1_database_id))
     throw new DeployError(`edge_deploy.d1_database_id is not a D1 ID: ${deploy.d1_database_id}`);
-  return wranglerToml.replace(/^database_id\s*=\s*"[^"]*"/m, `database_id = "${deploy.d1_database_id}"`);
+  if (/^\[\[mtls_certificates\]\]/m.test(wranglerToml))
+    throw new DeployError(
+      "edge/wrangler.toml must not bind mTLS certificates: the deploy adds the upstream's",
+    );
+  const config = wranglerToml.replace(
+    /^database_id\s*=\s*"[^"]*"/m,
+    `database_id = "${deploy.d1_database_id}"`,
+  );
+  if (deploy.upstream_mtls_certificate_id === "") return config;
+  return `${config.trimEnd()}\n\n# Added by edge/scripts/deploy-worker.ts: the client certificate the GPU fleet requires.\n[[mtls_certificates]]\nbinding = "${MTLS_BINDING}"\ncertificate_id = "${deploy.upstream_mtls_certificate_id}"\n`;
 }
 
 /** The production [vars] that differ from wrangler.toml's development defaults. */
@@ -106,6 +131,7 @@ export function productionVars(deploy: EdgeDeploy): Record<string, string> {
     CORS_ORIGINS: deploy.cors_origins.join(","),
     INTROSPECTION: deploy.introspection ? "on" : "off",
     ENVIRONMENT: "production",
+    UPSTREAM_MTLS_REQUIRED: deploy.upstream_mtls_certificate_id === "" ? "off" : "on",
   };
 }
 

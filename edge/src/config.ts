@@ -23,6 +23,13 @@ const assets = { vocabText, labels: labels as Label[], manifest: manifest as unk
 
 export function classifierOptionsFromEnv(env: Env): ClassifierOptions {
   if (!env.UPSTREAM_URL) throw new ConfigError("UPSTREAM_URL is not set");
+  const mtls = env.UPSTREAM_MTLS;
+  // Fail closed: a deploy that meant mTLS but lost its binding would otherwise call the fleet without
+  // a certificate and fail every request at the handshake, with a less clear error.
+  if (env.UPSTREAM_MTLS_REQUIRED === "on" && !mtls)
+    throw new ConfigError(
+      "UPSTREAM_MTLS_REQUIRED is on but the UPSTREAM_MTLS binding is missing (wrangler.toml)",
+    );
   return {
     assets,
     upstream: {
@@ -31,6 +38,7 @@ export function classifierOptionsFromEnv(env: Env): ClassifierOptions {
       model: env.MODEL,
       timeoutMs: positiveNumber(env.UPSTREAM_TIMEOUT_MS, 10_000),
       maxBatch: positiveNumber(env.UPSTREAM_MAX_BATCH, 256),
+      ...(mtls ? { fetch: (input: RequestInfo | URL, init?: RequestInit) => mtls.fetch(input, init) } : {}),
     },
   };
 }

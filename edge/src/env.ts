@@ -26,6 +26,14 @@ export interface Env {
   API_KEY_PEPPER?: string;
   /** Secret: bearer token the upstream expects (gpu-service --auth-token / INTENTQL_UPSTREAM_TOKEN). */
   UPSTREAM_TOKEN?: string;
+  /**
+   * mTLS certificate binding (`[[mtls_certificates]]`, written by npm run deploy:edge): its fetch
+   * presents the Worker's client certificate, which the GPU fleet's load balancer requires when it
+   * has a trust store (docs/DEPLOY.md, "Mutual TLS"). Absent: the global fetch.
+   */
+  UPSTREAM_MTLS?: { fetch: typeof fetch };
+  /** "on" (the deploy sets it with the binding): without UPSTREAM_MTLS the edge refuses to start. */
+  UPSTREAM_MTLS_REQUIRED?: string;
   /** "development": error details, GraphiQL, key-less catalog reads; anything else is production. */
   ENVIRONMENT?: string;
   /** Local only (edge/.dev.vars, written by npm start): prefills GraphiQL's key in development. */

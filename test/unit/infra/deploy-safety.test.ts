@@ -124,6 +124,25 @@ describe("GPU fleet: healthy or the apply fails, Host checked, DNS and certifica
     expect(main.resource.aws_lb_listener.https[0].default_action[0].type).toBe("fixed-response");
   });
 
+  it("with a client CA, the listener verifies client certificates against a trust store of it (mutual TLS)", async () => {
+    const mtls = main.resource.aws_lb_listener.https[0].dynamic.mutual_authentication[0];
+    expect(mtls.for_each).toMatch(/local\.mtls/);
+    expect(mtls.content[0]).toMatchObject({
+      mode: "verify",
+      trust_store_arn: ref("aws_lb_trust_store.clients[0].arn"),
+    });
+    const store = main.resource.aws_lb_trust_store.clients[0];
+    expect(store.count).toMatch(/local\.mtls \? 1 : 0/);
+    expect(store.ca_certificates_bundle_s3_key).toMatch(/var\.client_ca_bundle_s3_uri/);
+    expect(main.locals[0].mtls).toBe(ref('var.client_ca_bundle_s3_uri != ""'));
+    const prod = await hcl(join(TF, "envs/prod/main.tf"));
+    expect(prod.module.gpu[0].client_ca_bundle_s3_uri).toBe(ref("var.upstream_client_ca_bundle_s3_uri"));
+    const outputs = await hcl(join(TF, "envs/prod/outputs.tf"));
+    expect(outputs.output.edge_deploy[0].value.upstream_mtls_certificate_id).toBe(
+      ref("var.upstream_mtls_certificate_id"),
+    );
+  });
+
   it("the certificate is validated through Cloudflare records, the hostname is a DNS-only CNAME to the ALB", () => {
     const validation = dns.resource.cloudflare_dns_record.acm_validation[0];
     expect(validation.proxied).toBe(false);
@@ -171,6 +190,55 @@ describe("GPU fleet: healthy or the apply fails, Host checked, DNS and certifica
     const userData = readFileSync(join(TF, "modules/gpu/user_data.sh.tftpl"), "utf8");
     expect(userData).toMatch(/"nvidia_gpu": \{/);
     expect(userData).toMatch(/"utilization_gpu"/);
+  });
+});
+
+describe.skipIf(!terraformBin)("mutual TLS settings, evaluated by Terraform", () => {
+  const block = (file: string, name: string) =>
+    readFileSync(join(TF, file), "utf8").match(new RegExp(`^variable "${name}" \\{[\\s\\S]*?^\\}$`, "m"))![0];
+  let work: string;
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), "tf-mtls-"));
+  });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  const root = (blocks: string[], outputs: string[]) => {
+    const dir = mkdtempSync(join(work, "root-"));
+    writeFileSync(
+      join(dir, "root.tf"),
+      [...blocks, ...outputs.map((v) => `output "${v}" { value = var.${v} }`)].join("\n"),
+    );
+    return dir;
+  };
+  const CA = "s3://my-intentql-models/mtls/clients-ca.pem";
+  const CERT = "a1b2c3d4-e5f6-4a1b-8c2d-0123456789ab";
+
+  it("prod: the CA bundle and the Worker's certificate go together, the certificate ID is a UUID", () => {
+    const names = ["upstream_client_ca_bundle_s3_uri", "upstream_mtls_certificate_id"];
+    const dir = root(
+      names.map((n) => block("envs/prod/variables.tf", n)),
+      names,
+    );
+    const set = (ca: string, cert: string) => [
+      "-var",
+      `upstream_client_ca_bundle_s3_uri=${ca}`,
+      "-var",
+      `upstream_mtls_certificate_id=${cert}`,
+    ];
+    expect(evaluate(dir)).toEqual({ upstream_client_ca_bundle_s3_uri: "", upstream_mtls_certificate_id: "" });
+    expect(evaluate(dir, set(CA, CERT)).upstream_mtls_certificate_id).toBe(CERT);
+    expect(() => evaluate(dir, set(CA, ""))).toThrow();
+    expect(() => evaluate(dir, set("", CERT))).toThrow();
+    expect(() => evaluate(dir, set(CA, "not-a-certificate-id"))).toThrow();
+  });
+
+  it("gpu module: the CA bundle is an s3://bucket/key", () => {
+    const dir = root(
+      [block("modules/gpu/variables.tf", "client_ca_bundle_s3_uri")],
+      ["client_ca_bundle_s3_uri"],
+    );
+    expect(evaluate(dir, ["-var", `client_ca_bundle_s3_uri=${CA}`]).client_ca_bundle_s3_uri).toBe(CA);
+    for (const bad of ["https://example.com/ca.pem", "s3://bucket-only/", "s3://Bad_Bucket/ca.pem"])
+      expect(() => evaluate(dir, ["-var", `client_ca_bundle_s3_uri=${bad}`])).toThrow();
   });
 });
 

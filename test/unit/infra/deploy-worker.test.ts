@@ -32,7 +32,10 @@ const DEPLOY: EdgeDeploy = {
   aws_region: "us-east-1",
   upstream_token_secret: "intentql/upstream-token",
   api_key_pepper_secret: "intentql/api-key-pepper",
+  upstream_mtls_certificate_id: "",
 };
+/** The same deploy with mutual TLS to the GPU fleet: the Worker's client certificate. */
+const MTLS: EdgeDeploy = { ...DEPLOY, upstream_mtls_certificate_id: "a1b2c3d4-e5f6-4a1b-8c2d-0123456789ab" };
 const work = mkdtempSync(join(tmpdir(), "deploy-worker-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 const outputs = (deploy: object) => {
@@ -49,6 +52,21 @@ describe("deploy config", () => {
     expect(config).toContain(`database_id = "${DEPLOY.d1_database_id}"`);
     const diff = toml.split("\n").filter((line, i) => config.split("\n")[i] !== line);
     expect(diff).toEqual([expect.stringMatching(/^database_id = /)]);
+  });
+
+  it("with mutual TLS, also binds the client certificate as UPSTREAM_MTLS, and nothing else changes", () => {
+    const config = deployConfig(toml, MTLS);
+    const plain = deployConfig(toml, DEPLOY);
+    expect(config.startsWith(plain.trimEnd())).toBe(true);
+    expect(config.slice(plain.trimEnd().length)).toMatch(
+      /^\n\n# [^\n]*\n\[\[mtls_certificates\]\]\nbinding = "UPSTREAM_MTLS"\ncertificate_id = "a1b2c3d4-e5f6-4a1b-8c2d-0123456789ab"\n$/,
+    );
+    expect(productionVars(MTLS).UPSTREAM_MTLS_REQUIRED).toBe("on");
+    expect(productionVars(DEPLOY).UPSTREAM_MTLS_REQUIRED).toBe("off");
+    // wrangler.toml binding certificates of its own would be a second, unreviewed path to the fleet
+    expect(() =>
+      deployConfig(`${toml}\n[[mtls_certificates]]\nbinding = "X"\ncertificate_id = "y"\n`, MTLS),
+    ).toThrow(/must not bind mTLS certificates/);
   });
 
   it("refuses a Worker or database name that differs from wrangler.toml, and a bad ID", () => {
@@ -68,6 +86,7 @@ describe("deploy config", () => {
       CORS_ORIGINS: "https://app.example.com,https://admin.example.com",
       INTROSPECTION: "off",
       ENVIRONMENT: "production",
+      UPSTREAM_MTLS_REQUIRED: "off",
     });
   });
 
@@ -77,15 +96,19 @@ describe("deploy config", () => {
     expect(() => parseEdgeDeploy({ ...DEPLOY, upstream_url: "http://gpu.example.com" })).toThrow(/https/);
     expect(() => parseEdgeDeploy({ ...DEPLOY, cors_origins: ["*"] })).toThrow(/never \*/);
     expect(parseEdgeDeploy(DEPLOY)).toEqual(DEPLOY);
+    expect(parseEdgeDeploy(MTLS)).toEqual(MTLS);
+    const { upstream_mtls_certificate_id: _, ...stale } = DEPLOY; // a state from before mTLS existed
+    for (const bad of [stale, { ...DEPLOY, upstream_mtls_certificate_id: 'x"\nmain = "evil.js' }])
+      expect(() => parseEdgeDeploy(bad)).toThrow(/upstream_mtls_certificate_id/);
   });
 });
 
 describe("deploy-worker.ts", () => {
-  it("dry run: real wrangler builds the Worker with D1, Durable Objects and rate limits, and cleans up", () => {
+  it("dry run: real wrangler builds the Worker with D1, Durable Objects, rate limits and the mTLS certificate, and cleans up", () => {
     const out = join(work, "dry");
     const r = spawnSync(
       process.execPath,
-      ["--import", "tsx", SCRIPT, "--outputs-file", outputs(DEPLOY), "--dry-run", "--outdir", out],
+      ["--import", "tsx", SCRIPT, "--outputs-file", outputs(MTLS), "--dry-run", "--outdir", out],
       {
         cwd: ROOT,
         encoding: "utf8",
@@ -100,8 +123,10 @@ describe("deploy-worker.ts", () => {
       "env.ANON_REQUESTS",
       "env.EVAL_RUNNER",
       "env.TEXT_QUOTA",
+      "env.UPSTREAM_MTLS",
     ])
       expect(r.stdout).toContain(binding);
+    expect(r.stdout).toContain(MTLS.upstream_mtls_certificate_id);
     expect(existsSync(join(out, "worker.js"))).toBe(true);
     expect(existsSync(DEPLOY_CONFIG)).toBe(false);
   });

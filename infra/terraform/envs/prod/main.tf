@@ -49,6 +49,7 @@ module "gpu" {
   ingress_cidrs                  = data.cloudflare_ip_ranges.cloudflare.ipv4_cidrs
   ingress_ipv6_cidrs             = data.cloudflare_ip_ranges.cloudflare.ipv6_cidrs
   alarm_actions                  = var.alarm_actions
+  client_ca_bundle_s3_uri        = var.upstream_client_ca_bundle_s3_uri
 
   gpu_env = {
     GPU_MAX_BATCH_SIZE     = "256"

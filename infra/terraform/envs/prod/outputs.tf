@@ -49,5 +49,7 @@ output "edge_deploy" {
     aws_region            = var.aws_region
     upstream_token_secret = var.worker_uses_next_token ? var.upstream_token_next_secret_name : var.upstream_token_secret_name
     api_key_pepper_secret = var.api_key_pepper_secret_name
+    # "" = no client certificate (then the fleet has no trust store either: variables.tf)
+    upstream_mtls_certificate_id = var.upstream_mtls_certificate_id
   }
 }

@@ -140,3 +140,27 @@ variable "rate_limit" {
   })
   default = null
 }
+
+variable "upstream_client_ca_bundle_s3_uri" {
+  description = "Mutual TLS between the Worker and the GPU fleet (docs/DEPLOY.md, \"Mutual TLS\"): s3://bucket/key of the PEM bundle of the CA that signed the Worker's client certificate. \"\" (default): off. Goes with upstream_mtls_certificate_id."
+  type        = string
+  default     = ""
+}
+
+variable "upstream_mtls_certificate_id" {
+  description = "Mutual TLS: the ID `wrangler mtls-certificate upload` printed for the Worker's client certificate; npm run deploy:edge binds it as UPSTREAM_MTLS. \"\" (default): off. Goes with upstream_client_ca_bundle_s3_uri."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.upstream_mtls_certificate_id == "" || can(regex("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", var.upstream_mtls_certificate_id))
+    error_message = "upstream_mtls_certificate_id: \"\" or the certificate's ID (a UUID, as wrangler mtls-certificate list shows it)."
+  }
+
+  # Both halves or neither: a trust store without the Worker's certificate shuts the Worker out, and
+  # a certificate without a trust store leaves the fleet on the token alone.
+  validation {
+    condition     = (var.upstream_mtls_certificate_id == "") == (var.upstream_client_ca_bundle_s3_uri == "")
+    error_message = "upstream_mtls_certificate_id and upstream_client_ca_bundle_s3_uri go together (docs/DEPLOY.md, \"Mutual TLS\"): set both, or neither."
+  }
+}

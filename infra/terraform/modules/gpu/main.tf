@@ -16,7 +16,9 @@ locals {
     split(".", local.registry)[0],
   regex("^[^/]+/([^:@]+)", var.image)[0]) : ""
   bundle_path = var.bundle_s3_uri == "" ? "/app/models/${var.bundle_name}" : "/models/${var.bundle_name}"
-  is_triton   = var.runtime == "triton"
+  # Mutual TLS at the ALB: on when a CA bundle for the Worker's client certificate is given.
+  mtls      = var.client_ca_bundle_s3_uri != ""
+  is_triton = var.runtime == "triton"
 
   # The port the ALB forwards to, and where the CloudWatch agent scrapes Prometheus metrics.
   port         = local.is_triton ? var.triton_http_port : var.container_port
@@ -183,6 +185,16 @@ resource "aws_lb_listener" "https" {
   # The validated certificate: the listener waits until ACM has issued it (dns.tf).
   certificate_arn = aws_acm_certificate_validation.gpu.certificate_arn
 
+  # With a client CA, the handshake itself refuses any caller without a certificate that CA signed:
+  # other Cloudflare Workers (which share Cloudflare's source ranges) no longer reach the token check.
+  dynamic "mutual_authentication" {
+    for_each = local.mtls ? [1] : []
+    content {
+      mode            = "verify"
+      trust_store_arn = aws_lb_trust_store.clients[0].arn
+    }
+  }
+
   # /metrics is unauthenticated on the instance; the ALB never forwards it. Nor anything not sent to
   # the GPU hostname (scanners that hit the ALB's own DNS name or IP).
   default_action {
@@ -193,6 +205,16 @@ resource "aws_lb_listener" "https" {
       status_code  = "404"
     }
   }
+}
+
+# The CAs whose client certificates the listener accepts (docs/DEPLOY.md, "Mutual TLS"): read from S3
+# by Terraform's credentials when the trust store is made; a new bundle needs a new object key.
+resource "aws_lb_trust_store" "clients" {
+  count                            = local.mtls ? 1 : 0
+  name                             = "${var.name}-clients"
+  ca_certificates_bundle_s3_bucket = regex("^s3://([^/]+)/", var.client_ca_bundle_s3_uri)[0]
+  ca_certificates_bundle_s3_key    = regex("^s3://[^/]+/(.+)$", var.client_ca_bundle_s3_uri)[0]
+  tags                             = local.tags
 }
 
 resource "aws_lb_listener_rule" "v2" {

@@ -47,3 +47,8 @@ output "log_group_name" {
   description = "CloudWatch log group receiving gpu-service's structured logs."
   value       = aws_cloudwatch_log_group.gpu.name
 }
+
+output "mtls" {
+  description = "Whether the ALB requires a client certificate signed by client_ca_bundle_s3_uri's CA."
+  value       = local.mtls
+}

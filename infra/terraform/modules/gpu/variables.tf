@@ -133,6 +133,17 @@ variable "upstream_token_next_secret_arn" {
   default     = null
 }
 
+variable "client_ca_bundle_s3_uri" {
+  description = "Mutual TLS: s3://bucket/key of a PEM bundle of the CA(s) that sign the edge Worker's client certificate (docs/DEPLOY.md, \"Mutual TLS\"). The ALB then completes no TLS handshake without such a certificate. \"\" (default): off, the bearer token alone guards the upstream."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.client_ca_bundle_s3_uri == "" || can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$", var.client_ca_bundle_s3_uri))
+    error_message = "client_ca_bundle_s3_uri: \"\" or s3://bucket/key of the CA bundle."
+  }
+}
+
 variable "alb_bearer_tokens" {
   description = "runtime = \"triton\" only: the tokens (current, and next during a rotation) the ALB requires as `Authorization: Bearer <token>` before it forwards to Triton, which checks none. Ignored for gpu-service."
   type        = list(string)
