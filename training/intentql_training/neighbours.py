@@ -163,8 +163,8 @@ def main() -> None:
     unseen = [w for r in splits.validation for w in words_of(r.text) if w not in train_words]
     print(f"{len(table)} words with neighbours ({sum(w in table for w in train_words)} of train's "
           f"{len(train_words)} words); {texts_with} of {len(splits.train)} train texts have one; "
-          f"{sum(w in offered for w in unseen)} of validation's {len(unseen)} words that train lacks are among "
-          f"the neighbours of train's words → {args.out}")
+          f"{sum(w in offered for w in unseen)} of validation's {len(unseen)} occurrences of words that train lacks "
+          f"are of neighbours of train's words → {args.out}")
 
 
 if __name__ == "__main__":
