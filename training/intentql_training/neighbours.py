@@ -2,9 +2,9 @@
 that general English text uses alike.
 
 Where 1.1.0 loses (training/unseen_words.py): MASSIVE test texts that hold a word train and
-validation never had score 74.56 %, the rest 90.39 %. Most such words are names, places, titles and
-things (the slot values of MASSIVE), and half of them are, in GloVe space, among the nearest
-neighbours of some word that train has only a few times. So a training text is varied by swapping
+validation never had score 74.56 %, the rest 90.39 %. Many such words are names, places, titles and
+things (the slot values of MASSIVE), and about half of their occurrences in validation are of words
+that are, in GloVe space, among the nearest neighbours of a word train has only a few times. So a training text is varied by swapping
 those rare words for their neighbours: "what's the weather in michigan" also trains as "… in ohio"
 and "… in wisconsin". The model then has seen the words a user may bring, in the places where they
 come, without a byte more at inference.
