@@ -325,7 +325,9 @@ while [ $# -gt 0 ]; do case "$1" in -o) out="$2"; shift;; http*) url="$1";; esac
 case "$url" in
   *api/token*) echo imds-token;;
   *instance-id*) echo i-0123;;
-  *amazoncloudwatch-agent*) echo "curl $url" >> "${box}/calls"; cp "${agentFrom ?? "/nonexistent"}/\${url##*/}" "$out";;
+  *amazoncloudwatch-agent*) echo "curl $url" >> "${box}/calls"
+    case "$url" in *amazoncloudwatch-agent-*) [ -e "${agentFrom}/regional-lacks-\${url##*/}" ] && exit 22;; esac
+    cp "${agentFrom ?? "/nonexistent"}/\${url##*/}" "$out";;
 esac`,
       );
       fake(join(bin, "sleep"), "true");
@@ -465,11 +467,20 @@ chmod 755 "${agent}/amazon-cloudwatch-agent-ctl"`,
             "",
             ...args,
           ]);
-        /** A throwaway signing key: its fingerprint. */
-        const newKey = (uid: string): string => {
-          gpg(["--quick-gen-key", uid, "ed25519", "sign", "never"]);
+        /** A throwaway signing key (with a designated revoker: an rvk record between pub and fpr): its fingerprint. */
+        const newKey = (uid: string, revoker?: string): string => {
+          if (revoker) {
+            const params = join(keys, `${uid.split(" ")[0]}.params`);
+            const [name, email] = [uid.split(" <")[0]!, uid.split(" <")[1]!.replace(">", "")];
+            writeFileSync(
+              params,
+              `%no-protection\nKey-Type: eddsa\nKey-Curve: ed25519\nKey-Usage: sign\nName-Real: ${name}\nName-Email: ${email}\nRevoker: 22:${revoker}\nExpire-Date: 0\n%commit\n`,
+            );
+            gpg(["--gen-key", params]);
+          } else gpg(["--quick-gen-key", uid, "ed25519", "sign", "never"]);
           const listing = gpg(["--with-colons", "--list-keys", uid]).toString().split("\n");
-          return listing[listing.findIndex((l) => l.startsWith("pub:")) + 1]!.split(":")[9]!;
+          const pub = listing.findIndex((l) => l.startsWith("pub:"));
+          return listing.find((l, i) => i > pub && l.startsWith("fpr:"))!.split(":")[9]!;
         };
         /** A download folder as AWS's bucket would serve it: package, detached signature, key file (armored as AWS's is, or binary). */
         const bucket = (signer: string, keyFile: string[], tamper = false, armor = true): string => {
@@ -486,12 +497,14 @@ chmod 755 "${agent}/amazon-cloudwatch-agent-ctl"`,
         };
         let signer: string;
         let impostor: string;
+        let revocable: string;
         let pinned: string;
         beforeAll(() => {
           keys = mkdtempSync(join(work, "gnupg-"));
           chmodSync(keys, 0o700);
           signer = newKey("CloudWatch agent signer <signer@test.invalid>");
           impostor = newKey("Impostor <impostor@test.invalid>");
+          revocable = newKey("Revocable <revocable@test.invalid>", signer);
           pinned = render("", "", "", "gpu-service", signer);
         });
         afterAll(() => spawnSync("gpgconf", ["--homedir", keys, "--kill", "all"]));
@@ -520,12 +533,38 @@ chmod 755 "${agent}/amazon-cloudwatch-agent-ctl"`,
         });
 
         it("another key, alone or beside the pinned one, is refused whatever it signed", () => {
-          for (const keyFile of [[impostor], [signer, impostor]]) {
-            const r = run(pinned, { current: [TOKEN] }, bucket(impostor, keyFile));
+          // `revocable` names the pinned key as its designated revoker: its listing has an rvk record
+          // between pub and fpr, which a check reading only the fpr right after pub would miss.
+          for (const [other, keyFile] of [
+            [impostor, [impostor]],
+            [impostor, [signer, impostor]],
+            [revocable, [signer, revocable]],
+          ] as const) {
+            const r = run(pinned, { current: [TOKEN] }, bucket(other, [...keyFile]));
             expect(r.status).not.toBe(0);
             expect(r.stderr).toMatch(/is not the one key/);
             expect(r.calls.some((c) => c.startsWith("dpkg"))).toBe(false);
           }
+        });
+
+        it("a package signed by another key is refused even when the key file is the pinned key alone", () => {
+          const r = run(pinned, { current: [TOKEN] }, bucket(impostor, [signer]));
+          expect(r.status).not.toBe(0);
+          expect(r.stderr).toMatch(/does not verify as made by/);
+          expect(r.calls.some((c) => c.startsWith("dpkg"))).toBe(false);
+        });
+
+        it("takes a file the region's bucket lacks from AWS's global bucket", () => {
+          const from = bucket(signer, [signer]);
+          writeFileSync(join(from, "regional-lacks-amazon-cloudwatch-agent.gpg"), "");
+          const r = run(pinned, { current: [TOKEN] }, from);
+          expect(r.status, r.stderr).toBe(0);
+          const fetched = r.calls.filter((c) => c.startsWith("curl ") && c.endsWith(".gpg"));
+          expect(fetched).toEqual([
+            "curl https://amazoncloudwatch-agent-us-east-1.s3.us-east-1.amazonaws.com/assets/amazon-cloudwatch-agent.gpg",
+            "curl https://amazoncloudwatch-agent.s3.amazonaws.com/assets/amazon-cloudwatch-agent.gpg",
+          ]);
+          expect(r.calls.filter((c) => c.startsWith("dpkg -i"))).toHaveLength(1);
         });
 
         it("the module pins AWS's key by default and refuses a fingerprint that is not 40 hex digits", () => {
