@@ -83,14 +83,11 @@ export function parseEdgeDeploy(raw: unknown): EdgeDeploy {
     throw new DeployError("edge_deploy.cors_origins must be a list of origins, never *");
   if (typeof o.introspection !== "boolean")
     throw new DeployError("edge_deploy.introspection must be a boolean");
-  if (
-    typeof o.upstream_mtls_certificate_id !== "string" ||
-    (o.upstream_mtls_certificate_id !== "" && !UUID.test(o.upstream_mtls_certificate_id))
-  )
-    throw new DeployError(
-      'edge_deploy.upstream_mtls_certificate_id must be "" or a certificate ID (a UUID; run terraform apply first?)',
-    );
-  return o as unknown as EdgeDeploy;
+  // A state applied before mutual TLS existed has no such output: no mTLS, as then.
+  const mtls = o.upstream_mtls_certificate_id ?? "";
+  if (typeof mtls !== "string" || (mtls !== "" && !UUID.test(mtls)))
+    throw new DeployError('edge_deploy.upstream_mtls_certificate_id must be "" or a certificate ID (a UUID)');
+  return { ...o, upstream_mtls_certificate_id: mtls } as unknown as EdgeDeploy;
 }
 
 /**

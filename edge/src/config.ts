@@ -24,8 +24,8 @@ const assets = { vocabText, labels: labels as Label[], manifest: manifest as unk
 export function classifierOptionsFromEnv(env: Env): ClassifierOptions {
   if (!env.UPSTREAM_URL) throw new ConfigError("UPSTREAM_URL is not set");
   const mtls = env.UPSTREAM_MTLS;
-  // Fail closed: a deploy that meant mTLS but lost its binding would otherwise call the fleet without
-  // a certificate and fail every request at the handshake, with a less clear error.
+  // A deploy that has the variable but lost its binding would otherwise call the fleet without a
+  // certificate, and every request would fail at the ALB's handshake with a less clear error.
   if (env.UPSTREAM_MTLS_REQUIRED === "on" && !mtls)
     throw new ConfigError(
       "UPSTREAM_MTLS_REQUIRED is on but the UPSTREAM_MTLS binding is missing (wrangler.toml)",

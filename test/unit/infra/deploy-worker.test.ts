@@ -98,8 +98,11 @@ describe("deploy config", () => {
     expect(parseEdgeDeploy(DEPLOY)).toEqual(DEPLOY);
     expect(parseEdgeDeploy(MTLS)).toEqual(MTLS);
     const { upstream_mtls_certificate_id: _, ...stale } = DEPLOY; // a state from before mTLS existed
-    for (const bad of [stale, { ...DEPLOY, upstream_mtls_certificate_id: 'x"\nmain = "evil.js' }])
-      expect(() => parseEdgeDeploy(bad)).toThrow(/upstream_mtls_certificate_id/);
+    expect(parseEdgeDeploy(stale)).toEqual(DEPLOY);
+    for (const bad of ['x"\nmain = "evil.js', 42, "A1B2C3D4-E5F6-4A1B-8C2D-0123456789AB "])
+      expect(() => parseEdgeDeploy({ ...DEPLOY, upstream_mtls_certificate_id: bad })).toThrow(
+        /upstream_mtls_certificate_id/,
+      );
   });
 });
 

@@ -187,6 +187,8 @@ resource "aws_lb_listener" "https" {
 
   # With a client CA, the handshake itself refuses any caller without a certificate that CA signed:
   # other Cloudflare Workers (which share Cloudflare's source ranges) no longer reach the token check.
+  # Dropping the block later leaves the listener's mode as it is (the attribute is computed): turning
+  # mTLS off starts with the CLI (docs/DEPLOY.md §9).
   dynamic "mutual_authentication" {
     for_each = local.mtls ? [1] : []
     content {
