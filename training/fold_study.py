@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from intentql_training.ensemble import combine  # noqa: E402
+from intentql_training.ensemble import combine, log_prior_of  # noqa: E402
 from intentql_training.data import label_table, load_splits  # noqa: E402
 from intentql_training.metrics import f1_per_label, summary  # noqa: E402
 from train import fold_fits, out_of_fold, prepare, run_members_fits, train_val_labels  # noqa: E402
@@ -40,12 +40,6 @@ def parse_member(spec: str) -> tuple:
         rest, seed_text = rest.rsplit(":", 1)
         seed = int(seed_text)
     return name, kind, json.loads(rest), seed
-
-
-def log_prior_of(gold: np.ndarray, n_train: int, num_labels: int) -> np.ndarray:
-    """train.prepare's log prior (train's label counts, +1 each), from the labels alone."""
-    counts = np.bincount(gold[:n_train], minlength=num_labels).astype(np.float64)
-    return np.log((counts + 1) / (counts + 1).sum())
 
 
 # intents by their texts in train+validation: where a change in F1-macro comes from
@@ -69,7 +63,7 @@ def f1_change(gold: np.ndarray, before: np.ndarray, after: np.ndarray, num_label
 def print_mixes(found: dict, gold: np.ndarray, n_train: int, num_labels: int, mixes: list[str], tau: float,
                 names: list[str]) -> None:
     """Each mix out of fold; every mix after the first also with its F1 change against the first."""
-    log_prior = log_prior_of(gold, n_train, num_labels)
+    log_prior = log_prior_of(gold[:n_train], num_labels)
     first = None
     for mix in mixes:
         members = mix.split(",")

@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from intentql_training.data import label_table, load_splits  # noqa: E402
 from intentql_training.ensemble import (  # noqa: E402
-    choose_oos_threshold, combine, ensemble_bytes, exhaustive_select, fit_temperature, greedy_select, member_bytes,
-    tune_tau)
+    choose_oos_threshold, combine, ensemble_bytes, exhaustive_select, fit_temperature, greedy_select, log_prior_of,
+    member_bytes, tune_tau)
 from intentql_training.metrics import summary  # noqa: E402
 from intentql_training.tokenization import Encoder, train_wordpiece  # noqa: E402
 from export import BUNDLE_BUDGET_BYTES, text_files_bytes  # noqa: E402
@@ -310,9 +310,7 @@ def prepare(args):
         log(f"neighbour table: {len(neighbours)} words")
     encode_all(work, splits, encoder, labels, neighbours)
     data = torch.load(work / "encoded.pt")
-    counts = np.bincount(np.asarray(data["train"]["y"]), minlength=len(labels)).astype(np.float64)
-    log_prior = np.log((counts + 1) / (counts + 1).sum())
-    return work, splits, labels, data, log_prior
+    return work, splits, labels, data, log_prior_of(data["train"]["y"], len(labels))
 
 
 def smoke(args, sweep):

@@ -11,6 +11,12 @@ import numpy as np
 from .metrics import accuracy, f1_macro
 
 
+def log_prior_of(train_labels, num_labels: int) -> np.ndarray:
+    """The log prior every mix is corrected by (τ × it): train's label counts, +1 each, normalised."""
+    counts = np.bincount(np.asarray(train_labels), minlength=num_labels).astype(np.float64)
+    return np.log((counts + 1) / (counts + 1).sum())
+
+
 def combine(probs: list[np.ndarray], weights: list[float], log_prior: np.ndarray, tau: float) -> np.ndarray:
     """The same arithmetic as models.Ensemble.forward, on saved member probabilities."""
     w = np.asarray(weights, dtype=np.float64)
