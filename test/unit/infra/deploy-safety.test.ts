@@ -51,6 +51,24 @@ function evaluate(dir: string, vars: string[] = []): Record<string, unknown> {
   return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, (v as { value: unknown }).value]));
 }
 
+/**
+ * A root module, in a new folder under `parent`, holding the given `variable` blocks as the repo
+ * declares them (type, default, validations) and an output of each, so that Terraform evaluates
+ * their validations against -var values.
+ */
+function variablesRoot(parent: string, variables: { file: string; name: string }[]): string {
+  const dir = mkdtempSync(join(parent, "variables-"));
+  const blocks = variables.map(
+    ({ file, name }) =>
+      readFileSync(join(TF, file), "utf8").match(
+        new RegExp(`^variable "${name}" \\{[\\s\\S]*?^\\}$`, "m"),
+      )![0],
+  );
+  const outputs = variables.map(({ name }) => `output "${name}" { value = var.${name} }`);
+  writeFileSync(join(dir, "root.tf"), [...blocks, ...outputs].join("\n"));
+  return dir;
+}
+
 describe("providers and Terraform are pinned", () => {
   it("every versions.tf pins providers exactly and needs Terraform >= 1.10 (use_lockfile)", async () => {
     for (const dir of ["envs/prod", "modules/edge", "modules/gpu"]) {
@@ -201,29 +219,21 @@ describe("GPU fleet: healthy or the apply fails, Host checked, DNS and certifica
 });
 
 describe.skipIf(!terraformBin)("mutual TLS settings, evaluated by Terraform", () => {
-  const block = (file: string, name: string) =>
-    readFileSync(join(TF, file), "utf8").match(new RegExp(`^variable "${name}" \\{[\\s\\S]*?^\\}$`, "m"))![0];
   let work: string;
   beforeAll(() => {
     work = mkdtempSync(join(tmpdir(), "tf-mtls-"));
   });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
-  const root = (blocks: string[], outputs: string[]) => {
-    const dir = mkdtempSync(join(work, "root-"));
-    writeFileSync(
-      join(dir, "root.tf"),
-      [...blocks, ...outputs.map((v) => `output "${v}" { value = var.${v} }`)].join("\n"),
-    );
-    return dir;
-  };
   const CA = "s3://my-intentql-models/mtls/clients-ca.pem";
   const CERT = "a1b2c3d4-e5f6-4a1b-8c2d-0123456789ab";
 
   it("prod: the CA bundle and the Worker's certificate go together, the certificate ID is a UUID", () => {
-    const names = ["upstream_client_ca_bundle_s3_uri", "upstream_mtls_certificate_id"];
-    const dir = root(
-      names.map((n) => block("envs/prod/variables.tf", n)),
-      names,
+    const dir = variablesRoot(
+      work,
+      ["upstream_client_ca_bundle_s3_uri", "upstream_mtls_certificate_id"].map((name) => ({
+        file: "envs/prod/variables.tf",
+        name,
+      })),
     );
     const set = (ca: string, cert: string) => [
       "-var",
@@ -239,10 +249,7 @@ describe.skipIf(!terraformBin)("mutual TLS settings, evaluated by Terraform", ()
   });
 
   it("gpu module: the CA bundle is an s3://bucket/key", () => {
-    const dir = root(
-      [block("modules/gpu/variables.tf", "client_ca_bundle_s3_uri")],
-      ["client_ca_bundle_s3_uri"],
-    );
+    const dir = variablesRoot(work, [{ file: "modules/gpu/variables.tf", name: "client_ca_bundle_s3_uri" }]);
     expect(evaluate(dir, ["-var", `client_ca_bundle_s3_uri=${CA}`]).client_ca_bundle_s3_uri).toBe(CA);
     for (const bad of ["https://example.com/ca.pem", "s3://bucket-only/", "s3://Bad_Bucket/ca.pem"])
       expect(() => evaluate(dir, ["-var", `client_ca_bundle_s3_uri=${bad}`])).toThrow();
@@ -575,14 +582,10 @@ chmod 755 "${agent}/amazon-cloudwatch-agent-ctl"`,
         });
 
         it("the module pins AWS's key by default and refuses a fingerprint that is not 40 hex digits", () => {
-          const variables = readFileSync(join(TF, "modules/gpu/variables.tf"), "utf8");
-          const block = variables.match(/^variable "cloudwatch_agent_key_fingerprint" \{[\s\S]*?^\}$/m)![0];
-          const dir = mkdtempSync(join(work, "fingerprint-"));
-          writeFileSync(
-            join(dir, "root.tf"),
-            `${block}\noutput "fingerprint" { value = var.cloudwatch_agent_key_fingerprint }\n`,
-          );
-          expect(evaluate(dir).fingerprint).toBe(AWS_AGENT_KEY);
+          const dir = variablesRoot(work, [
+            { file: "modules/gpu/variables.tf", name: "cloudwatch_agent_key_fingerprint" },
+          ]);
+          expect(evaluate(dir).cloudwatch_agent_key_fingerprint).toBe(AWS_AGENT_KEY);
           expect(() => evaluate(dir, ["-var", "cloudwatch_agent_key_fingerprint=9376 16F3 450B"])).toThrow();
           expect(() =>
             evaluate(dir, ["-var", `cloudwatch_agent_key_fingerprint=${AWS_AGENT_KEY.toLowerCase()}`]),
