@@ -214,8 +214,7 @@ def mlm_pretrain(model, X, V, cfg, special, pad_id: int, mask_id: int, device, g
             idx = perm[start : start + bs]
             ids = X[idx]
             if V is not None:
-                use = torch.rand(len(idx), device=device, generator=gen) < 0.5
-                k = torch.randint(0, V.shape[0], (len(idx),), device=device, generator=gen)
+                use, k = draw_variants(V, len(idx), 0.5, gen)
                 ids = torch.where(use.unsqueeze(1), V[k, idx], ids)
             attention = (ids != pad_id).long()
             width = int(attention.sum(1).max())
@@ -267,6 +266,20 @@ def fit_rows(data: dict, fit: str) -> tuple[list[int], list[int] | None]:
     return [i for i in range(pool) if i not in held_set], held
 
 
+def draw_variants(variants: torch.Tensor, rows: int, chance: float, gen: torch.Generator):
+    """Which of a batch's `rows` texts take a variant (each with `chance`), and which of the K in
+    `variants` [K, …] each would take. Every augmentation draws these two, in this order, so a fit's
+    random stream is the same whichever code draws them."""
+    use = torch.rand(rows, device=variants.device, generator=gen) < chance
+    k = torch.randint(0, variants.shape[0], (rows,), device=variants.device, generator=gen)
+    return use, k
+
+
+def variant_matrix(per_row: list[list], rows: list[int], pad_id: int, max_len: int) -> torch.Tensor:
+    """[K, len(rows), max_len]: the K variants of each of `rows` (row_variants' lists), padded."""
+    return torch.stack([pad_matrix([per_row[i][k] for i in rows], pad_id, max_len) for k in range(len(per_row[0]))])
+
+
 def row_variants(data: dict, key: str) -> list[list]:
     """Every train+validation row's (train first) variants under `key` of encoded.pt ("variants":
     typed, "swaps": neighbour words): row i → its k variants; [] when encoded.pt has none."""
@@ -313,14 +326,14 @@ def main() -> None:
     X = pad_matrix([all_ids[i] for i in rows], pad_id, max_len).to(device)
     Y = torch.tensor([all_y[i] for i in rows], device=device)
     n_var = len(data["train"].get("variants", []))
-    V = torch.stack([pad_matrix([all_var[i][k] for i in rows], pad_id, max_len) for k in range(n_var)]).to(device) \
+    V = variant_matrix(all_var, rows, pad_id, max_len).to(device) \
         if n_var and cfg["typed_aug"] > 0 else None
     swaps = row_variants(data, "swaps")
     if cfg["swap_aug"] > 0 and not swaps:
         raise SystemExit("swap_aug needs neighbour-word variants: train.py --neighbours")
     if cfg["swap_aug"] > 0 and cfg["distill"] > 0:
         raise SystemExit("swap_aug with distill: the teacher has no view of the swapped texts")
-    S = torch.stack([pad_matrix([swaps[i][k] for i in rows], pad_id, max_len) for k in range(len(swaps[0]))]).to(device) \
+    S = variant_matrix(swaps, rows, pad_id, max_len).to(device) \
         if cfg["swap_aug"] > 0 else None
     noise = pad_matrix(list(data["noise"]["train"]), pad_id, max_len).to(device) \
         if cfg["noise_rows"] > 0 and "noise" in data else None
@@ -381,12 +394,10 @@ def main() -> None:
             ids = X[idx]
             soft = T[0, idx] if T is not None else None
             if S is not None:
-                use = torch.rand(len(idx), device=device, generator=gen) < cfg["swap_aug"]
-                k = torch.randint(0, S.shape[0], (len(idx),), device=device, generator=gen)
+                use, k = draw_variants(S, len(idx), cfg["swap_aug"], gen)
                 ids = torch.where(use.unsqueeze(1), S[k, idx], ids)
             if V is not None:
-                use = torch.rand(len(idx), device=device, generator=gen) < cfg["typed_aug"]
-                k = torch.randint(0, V.shape[0], (len(idx),), device=device, generator=gen)
+                use, k = draw_variants(V, len(idx), cfg["typed_aug"], gen)
                 ids = torch.where(use.unsqueeze(1), V[k, idx], ids)
                 if soft is not None:  # the teacher's view of the same typed variant
                     soft = torch.where(use.unsqueeze(1), T[1 + k, idx], soft)
