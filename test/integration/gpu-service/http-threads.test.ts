@@ -138,15 +138,27 @@ describe("gpu-service with 2 HTTP threads (real model)", () => {
           await (await fetch(`${threaded.url}/metrics`)).text(),
         )?.[1] ?? 0,
       );
+    /** Direct runs since `before` once they reach `n`, or after 5 s what they are. */
+    const directRunsReach = async (n: number) => {
+      const deadline = Date.now() + 5_000;
+      let runs = (await direct()) - before;
+      while (runs < n && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+        runs = (await direct()) - before;
+      }
+      return runs;
+    };
     const before = await direct();
     const expected = await postBinary(single.url, TEXTS, BINARY);
-    // One request at a time: the model is idle for each, so each runs directly.
+    // One request at a time, each sent once the pool has heard that the last direct run is done (the
+    // reply leaves the HTTP thread before that message reaches the main thread, which then reopens
+    // the gate and counts the run): the model is idle for each, so each runs directly.
     for (let i = 0; i < 5; i++) {
       const r = await postBinary(threaded.url, TEXTS, BINARY);
       expect(r.status).toBe(200);
       expect(Array.from(r.logits!)).toEqual(Array.from(expected.logits!));
+      expect(await directRunsReach(i + 1)).toBe(i + 1);
     }
-    expect((await direct()) - before).toBe(5);
   });
 
   it("each request gets its own answer back when many share one thread's message", async () => {
