@@ -1,5 +1,8 @@
 """Word polarity (issue 14): what a sentiment lexicon knows about words, for members and swaps.
 
+Measured out of fold (docs/MODEL.md, "Word polarity"): neither use passed its bar, and the members
+did not learn to tell the two intents apart with it. Kept so that the study can be run again.
+
 Why: out of fold (1.1.0's three shapes, 4 folds over train+validation), music_dislikeness has the
 lowest F1 of all 60 intents, 0.42 on 16 texts, and 6 of them go to music_likeness: "i do not enjoy
 this song", "that background song is terrible", "this song is not very good". A pretrained encoder
@@ -11,9 +14,10 @@ sign is negative for 14 of the 16 music_dislikeness texts and for 1 of the 129 m
 Two uses, each a member setting or a table option, so that both can be measured alone:
 - `vectors` writes a file in open_vectors.py's format (word → three numbers: positive valence,
   negative valence, each ÷ 4, and 1 for a negator). A member with `open_vectors` set to it adds each
-  word's mapped vector to its input (models.OpenWordVectors, found in the graph from word pieces;
-  the bundle grows by the tables, ~60 KB a member). The transformer can learn negation from it; the
-  n-gram members only get the polarity words summed.
+  word's mapped vector to its input (models.OpenWordVectors, found in the graph from word pieces).
+  The tables of the full lexicon take 78,881 bytes, once per ONNX file (export keeps one copy for
+  all members). The transformer can learn negation from it; the n-gram members only get the
+  polarity words summed.
 - neighbours.py `build --polarity`: a neighbour-word swap keeps a word's polarity. GloVe puts
   antonyms close: 3,193 of the first table's 28,472 neighbours have another VADER sign than their word
   ("accept" → "reject", "refuse"), which turns a training text into another one with the same label.
