@@ -26,15 +26,20 @@ const ref = (expression: string) => `\${${expression}}`;
 const terraformBin = spawnSync("terraform", ["version"], { encoding: "utf8" }).status === 0;
 if (!terraformBin)
   console.log("Terraform evaluation checks skipped (migrations, user data run): no terraform binary on PATH");
-const gpgBin = ["gpg", "gpgv", "gpg-agent"].every(
+const gpgBin = ["gpg", "gpgv", "gpg-agent", "dpkg", "dpkg-deb"].every(
   (bin) => spawnSync(bin, ["--version"], { encoding: "utf8" }).status === 0,
 );
-// Like the browser test: skipped without gnupg on a developer's machine, failing without it in CI.
+// Like the browser test: skipped without gnupg (or dpkg, on a machine that is not Debian's) on a
+// developer's machine, failing without them in CI.
 const gpgSkip = !gpgBin && !process.env.CI;
 if (terraformBin && gpgSkip)
   console.log(
-    "CloudWatch agent signature checks skipped: gpg, gpgv or gpg-agent is not on PATH (.ci/run installs them)",
+    "CloudWatch agent signature checks skipped: gpg, gpgv, gpg-agent, dpkg or dpkg-deb is not on PATH (.ci/run installs gnupg)",
   );
+/** The real dpkg, for the fake one to hand version comparisons to. */
+const REAL_DPKG = spawnSync("sh", ["-c", "command -v dpkg"], { encoding: "utf8" }).stdout.trim();
+/** The gpu module's default floor for the CloudWatch agent's version. */
+const AGENT_FLOOR = "1.300064.0";
 /** The key AWS signs the CloudWatch agent with (the gpu module's default). */
 const AWS_AGENT_KEY = "937616F3450B7D806CBD9725D58167303B789C72";
 
@@ -274,6 +279,7 @@ describe("GPU user data fails closed", () => {
       bundleSha256 = "",
       runtime = "gpu-service",
       agentKey = AWS_AGENT_KEY,
+      agentFloor = AGENT_FLOOR,
     ): string => {
       const dir = mkdtempSync(join(work, "render-"));
       writeFileSync(join(dir, "user_data.sh.tftpl"), template);
@@ -290,7 +296,7 @@ describe("GPU user data fails closed", () => {
     triton_http_port = 8000, triton_metrics_port = 8002,
     metrics_port = 8500, scraped_metrics = ["intentql_queue_rows", "intentql_inflight_requests"],
     asg_name = "intentql-gpu-asg", metrics_namespace = "IntentQL/GPU", log_group = "/intentql/gpu",
-    cloudwatch_agent_key_fingerprint = "${agentKey}"
+    cloudwatch_agent_key_fingerprint = "${agentKey}", cloudwatch_agent_min_version = "${agentFloor}"
   })
 }
 `,
@@ -301,7 +307,7 @@ describe("GPU user data fails closed", () => {
     /**
      * Runs the rendered script with /opt and /var/log moved under a sandbox and fakes first on PATH.
      * `agentFrom`: no CloudWatch agent on the "AMI"; curl serves its download from that folder, and
-     * dpkg -i installs a fake one.
+     * dpkg -i installs a fake one (dpkg --compare-versions and dpkg-deb are the real ones).
      */
     const run = (script: string, secrets: Record<string, string[]>, agentFrom?: string) => {
       const box = mkdtempSync(join(work, "box-"));
@@ -348,7 +354,8 @@ esac`,
       fake(join(bin, "chown"), `echo "chown $*" >> "${box}/calls"`);
       fake(
         join(bin, "dpkg"),
-        `echo "dpkg $*" >> "${box}/calls"
+        `[ "$1" = --compare-versions ] && exec "${REAL_DPKG}" "$@"
+echo "dpkg $*" >> "${box}/calls"
 printf '#!/bin/bash\\n%s\\n' '${agentCtl}' > "${agent}/amazon-cloudwatch-agent-ctl"
 chmod 755 "${agent}/amazon-cloudwatch-agent-ctl"`,
       );
@@ -496,11 +503,30 @@ chmod 755 "${agent}/amazon-cloudwatch-agent-ctl"`,
           const pub = listing.findIndex((l) => l.startsWith("pub:"));
           return listing.find((l, i) => i > pub && l.startsWith("fpr:"))!.split(":")[9]!;
         };
-        /** A download folder as AWS's bucket would serve it: package, detached signature, key file (armored as AWS's is, or binary). */
-        const bucket = (signer: string, keyFile: string[], tamper = false, armor = true): string => {
+        /**
+         * A download folder as AWS's bucket would serve it: package (a real .deb of `version`, or
+         * bytes that are no package when `version` is null), detached signature, key file (armored
+         * as AWS's is, or binary).
+         */
+        const bucket = (
+          signer: string,
+          keyFile: string[],
+          tamper = false,
+          armor = true,
+          version: string | null = "1.300064.1b1234-1",
+        ): string => {
           const dir = mkdtempSync(join(work, "cw-"));
           const deb = join(dir, "amazon-cloudwatch-agent.deb");
-          writeFileSync(deb, "a package\n");
+          if (version === null) writeFileSync(deb, "a package\n");
+          else {
+            const root = join(dir, "package");
+            mkdirSync(join(root, "DEBIAN"), { recursive: true });
+            writeFileSync(
+              join(root, "DEBIAN/control"),
+              `Package: amazon-cloudwatch-agent\nVersion: ${version}\nArchitecture: amd64\nMaintainer: Test <test@test.invalid>\nDescription: a package\n`,
+            );
+            execFileSync("dpkg-deb", ["--build", "--root-owner-group", root, deb], { stdio: "ignore" });
+          }
           gpg(["--local-user", signer, "--detach-sign", "--output", `${deb}.sig`, deb]);
           if (tamper) writeFileSync(deb, "a package, changed after signing\n");
           writeFileSync(
@@ -568,6 +594,31 @@ chmod 755 "${agent}/amazon-cloudwatch-agent-ctl"`,
           expect(r.calls.some((c) => c.startsWith("dpkg"))).toBe(false);
         });
 
+        it("a package older than the floor is refused though AWS's key signed it, one at the floor installs", () => {
+          for (const old of ["1.300063.0b999-1", "1.300063.9", "1.300064.0~rc1-1"]) {
+            const r = run(pinned, { current: [TOKEN] }, bucket(signer, [signer], false, true, old));
+            expect(r.status).not.toBe(0);
+            expect(r.stderr).toContain(`version ('${old}') is unreadable or older than ${AGENT_FLOOR}`);
+            expect(r.calls.some((c) => c.startsWith("dpkg"))).toBe(false);
+          }
+          for (const ok of [AGENT_FLOOR, "1.300064.0b1337-1", "1.300100.0b1-1"]) {
+            const r = run(pinned, { current: [TOKEN] }, bucket(signer, [signer], false, true, ok));
+            expect(r.status, `${ok}: ${r.stderr}`).toBe(0);
+            expect(r.calls.filter((c) => c.startsWith("dpkg -i"))).toHaveLength(1);
+          }
+          const raised = render("", "", "", "gpu-service", signer, "1.300100.0");
+          const below = run(raised, { current: [TOKEN] }, bucket(signer, [signer]));
+          expect(below.status).not.toBe(0);
+          expect(below.stderr).toContain("older than 1.300100.0");
+        });
+
+        it("a signed file that is no package (no version to read) is refused", () => {
+          const r = run(pinned, { current: [TOKEN] }, bucket(signer, [signer], false, true, null));
+          expect(r.status).not.toBe(0);
+          expect(r.stderr).toContain("version ('') is unreadable");
+          expect(r.calls.some((c) => c.startsWith("dpkg"))).toBe(false);
+        });
+
         it("takes a file the region's bucket lacks from AWS's global bucket", () => {
           const from = bucket(signer, [signer]);
           writeFileSync(join(from, "regional-lacks-amazon-cloudwatch-agent.gpg"), "");
@@ -581,11 +632,16 @@ chmod 755 "${agent}/amazon-cloudwatch-agent-ctl"`,
           expect(r.calls.filter((c) => c.startsWith("dpkg -i"))).toHaveLength(1);
         });
 
-        it("the module pins AWS's key by default and refuses a fingerprint that is not 40 hex digits", () => {
+        it("the module pins AWS's key and a version floor by default, and refuses malformed ones", () => {
           const dir = variablesRoot(work, [
             { file: "modules/gpu/variables.tf", name: "cloudwatch_agent_key_fingerprint" },
+            { file: "modules/gpu/variables.tf", name: "cloudwatch_agent_min_version" },
           ]);
-          expect(evaluate(dir).cloudwatch_agent_key_fingerprint).toBe(AWS_AGENT_KEY);
+          const defaults = evaluate(dir);
+          expect(defaults.cloudwatch_agent_key_fingerprint).toBe(AWS_AGENT_KEY);
+          expect(defaults.cloudwatch_agent_min_version).toBe(AGENT_FLOOR);
+          for (const bad of ["", "latest", "v1.300064.0", "1.300064.0; reboot", "1.300064.0'"])
+            expect(() => evaluate(dir, ["-var", `cloudwatch_agent_min_version=${bad}`])).toThrow();
           expect(() => evaluate(dir, ["-var", "cloudwatch_agent_key_fingerprint=9376 16F3 450B"])).toThrow();
           expect(() =>
             evaluate(dir, ["-var", `cloudwatch_agent_key_fingerprint=${AWS_AGENT_KEY.toLowerCase()}`]),

@@ -60,6 +60,7 @@ locals {
     log_group             = local.log_group
 
     cloudwatch_agent_key_fingerprint = var.cloudwatch_agent_key_fingerprint
+    cloudwatch_agent_min_version     = var.cloudwatch_agent_min_version
   })
 
   tags = merge({ Project = "intentql", Component = "gpu-service" }, var.tags)

@@ -301,3 +301,14 @@ variable "cloudwatch_agent_key_fingerprint" {
     error_message = "cloudwatch_agent_key_fingerprint: 40 upper-case hex digits, no spaces."
   }
 }
+
+variable "cloudwatch_agent_min_version" {
+  description = "The oldest CloudWatch agent package the boot script installs (a Debian version, compared with dpkg --compare-versions against the package's own Version field). Only for an AMI without the agent. AWS's signature does not expire, so without a floor an older release it signed would install as well as the latest. Raise it when AWS fixes a flaw in the agent (its release notes on GitHub, aws/amazon-cloudwatch-agent)."
+  type        = string
+  default     = "1.300064.0"
+
+  validation {
+    condition     = can(regex("^[0-9][0-9A-Za-z.+~-]*$", var.cloudwatch_agent_min_version))
+    error_message = "cloudwatch_agent_min_version: a Debian version such as 1.300064.0 (digits first; letters, digits and . + ~ - after)."
+  }
+}
