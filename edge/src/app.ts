@@ -23,6 +23,7 @@ import { DASHBOARD_HEADERS } from "./dashboard-headers.ts";
 import { cancelRunsOfKey } from "./eval/eval-run-store.ts";
 import type { ClassifiedText } from "./eval/eval-runner.ts";
 import { createEvalService, latestIntentMetricsLoader, type RunnerLauncher } from "./eval/eval-service.ts";
+import { renderGraphiQLPage } from "./graphiql-page.ts";
 import type {
   ApiKeyAdmin,
   ClassificationInfo,
@@ -247,6 +248,8 @@ export function createEdge(options: EdgeOptions): Edge {
           ),
         })
       : false,
+    // yoga's page with every file from unpkg pinned by its hash (graphiql-page.ts): it holds the key.
+    renderGraphiQL: renderGraphiQLPage,
     maskedErrors: { isDev: development },
     // No CORS headers on a page (GET asking for HTML): with "*", any web page could read GraphiQL's
     // HTML, and with it the local key. API calls keep CORS (bearer keys, no cookies).
