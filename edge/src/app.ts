@@ -22,7 +22,12 @@ import { ALIAS_NAME, DEFAULT_ALIAS, ModelAliases } from "./classifier/model-alia
 import { DASHBOARD_HEADERS } from "./dashboard-headers.ts";
 import { cancelRunsOfKey } from "./eval/eval-run-store.ts";
 import type { ClassifiedText } from "./eval/eval-runner.ts";
-import { createEvalService, latestIntentMetricsLoader, type RunnerLauncher } from "./eval/eval-service.ts";
+import {
+  createEvalService,
+  datasetByIdLoader,
+  latestIntentMetricsLoader,
+  type RunnerLauncher,
+} from "./eval/eval-service.ts";
 import { renderGraphiQLPage } from "./graphiql-page.ts";
 import type {
   ApiKeyAdmin,
@@ -317,6 +322,7 @@ export function createEdge(options: EdgeOptions): Edge {
         },
         models: () => modelList.get(),
         latestIntentMetrics: latestIntentMetricsLoader(db),
+        datasetById: datasetByIdLoader(db),
         apiKeys: keyAdmin,
         modelAdmin,
         ...(evals ? { evals } : {}),

@@ -135,6 +135,20 @@ export async function importDataset(
   return { dataset: { id, name, sha256, rowCount: rows.length, splits, createdAt }, created: true };
 }
 
+/** D1 binds at most 100 parameters per statement. */
+export const MAX_IDS_PER_QUERY = 100;
+
+/** The datasets with these ids, in the same order (null where none); at most MAX_IDS_PER_QUERY ids. */
+export async function datasetsById(db: Db, ids: readonly string[]): Promise<(Dataset | null)[]> {
+  if (ids.length > MAX_IDS_PER_QUERY) throw new RangeError(`at most ${MAX_IDS_PER_QUERY} ids per query`);
+  const { results } = await db
+    .prepare(`SELECT * FROM datasets WHERE id IN (${ids.map(() => "?").join(", ")})`)
+    .bind(...ids)
+    .all<DatasetRow>();
+  const byId = new Map(results.map((r) => [r.id, toDataset(r)]));
+  return ids.map((id) => byId.get(id) ?? null);
+}
+
 export async function getDataset(db: Db, idOrName: string): Promise<Dataset | null> {
   const row = await db
     // an id wins over a name (names shaped like ids are refused at import, but older rows may hold one)

@@ -66,6 +66,8 @@ interface RunRow {
 }
 
 function toRun(r: RunRow): EvalRun {
+  // The metrics text is parsed when first read: a run list that selects only ids parses none.
+  let metrics: StoredMetrics | null | undefined;
   return {
     id: r.id,
     datasetId: r.dataset_id,
@@ -80,7 +82,10 @@ function toRun(r: RunRow): EvalRun {
     heartbeatAt: r.heartbeat_at,
     error: r.error,
     busyMs: r.busy_ms,
-    metrics: r.metrics ? JSON.parse(r.metrics) : null,
+    get metrics() {
+      metrics ??= r.metrics ? (JSON.parse(r.metrics) as StoredMetrics) : null;
+      return metrics;
+    },
     keyId: r.key_id ?? null,
   };
 }

@@ -3,16 +3,20 @@
  * a runner (the EvalRunner Durable Object in the Worker). Resolvers call this; it calls the stores.
  */
 import type { D1Database } from "@cloudflare/workers-types";
+import DataLoader from "dataloader";
 import { GraphQLError } from "graphql";
 import type { IntentMetricsInfo } from "../graphql/builder.ts";
 import { ErrorCode } from "../graphql/errors.ts";
 import type { EvalService } from "../graphql/eval-context.ts";
 import {
+  type Dataset,
   DatasetImportError,
   datasetLabels,
+  datasetsById,
   getDataset,
   importDataset,
   listDatasets,
+  MAX_IDS_PER_QUERY,
 } from "./dataset-store.ts";
 import { finishUpload, startUpload, uploadPart } from "./dataset-upload-store.ts";
 import {
@@ -196,6 +200,17 @@ export function createEvalService(options: EvalServiceOptions): EvalService {
  * Per-intent metrics of the newest succeeded run, for `Intent.latestMetrics`. One D1 read per
  * GraphQL request however many intents it asks about.
  */
+/**
+ * One request's dataset reads by id (EvalRun.dataset): the runs of a page, however many and however
+ * aliased, cost one D1 query per 100 distinct datasets instead of one per run.
+ */
+export function datasetByIdLoader(db: D1Database): (id: string) => Promise<Dataset | null> {
+  const loader = new DataLoader<string, Dataset | null>((ids) => datasetsById(db, ids), {
+    maxBatchSize: MAX_IDS_PER_QUERY,
+  });
+  return (id) => loader.load(id);
+}
+
 export function latestIntentMetricsLoader(
   db: D1Database,
 ): (intent: string) => Promise<IntentMetricsInfo | null> {

@@ -9,6 +9,7 @@ import SchemaBuilder from "@pothos/core";
 import ComplexityPlugin from "@pothos/plugin-complexity";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import { GraphQLError } from "graphql";
+import type { Dataset } from "../eval/dataset-store.ts";
 import { ErrorCode } from "./errors.ts";
 
 /** Scopes an API key can hold (stored with the key). */
@@ -137,6 +138,8 @@ export interface GraphQLContext {
   modelAdmin?: ModelAdmin;
   /** Null until eval runs exist (issue 6). */
   latestIntentMetrics(intent: string): Promise<IntentMetricsInfo | null>;
+  /** A dataset by id, batched over the operation (EvalRun.dataset); null when it is gone. */
+  datasetById(id: string): Promise<Dataset | null>;
 }
 
 /**

@@ -34,8 +34,14 @@ const ConfusionRef = builder
     description:
       "counts[gold][predicted], rows and columns in `labels` order (sorted by name, so grouped by scenario).",
     fields: (t) => ({
-      labels: t.exposeStringList("labels"),
-      counts: t.field({ type: t.listRef(t.listRef("Int")), resolve: (c) => c.counts }),
+      // Scalar lists cost their values (a list of scalars has no selection to multiply): a run's
+      // matrix is INTENT_ROWS² numbers, so twenty aliases of 500 runs cannot ask for 57 MB at the price of one field each.
+      labels: t.exposeStringList("labels", { complexity: INTENT_ROWS }),
+      counts: t.field({
+        type: t.listRef(t.listRef("Int")),
+        complexity: INTENT_ROWS * INTENT_ROWS,
+        resolve: (c) => c.counts,
+      }),
     }),
   });
 

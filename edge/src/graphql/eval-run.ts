@@ -14,6 +14,12 @@ import { MisclassifiedConnectionRef } from "./misclassified.ts";
 /** evalRuns(first:) returns this many runs when `first` is left out or null, and at most the max. */
 const EVAL_RUNS_PAGE = 50;
 const MAX_EVAL_RUNS_PAGE = 500;
+/**
+ * What one listed run costs besides its selection: listRuns reads the whole row, the stored metrics
+ * text included (~20 KB for 60 intents), whatever is selected, so `evalRuns { id }` in twenty aliases is
+ * not twenty-thousandths of a Worker's CPU limit.
+ */
+const RUN_ROW_COST = 10;
 /** misclassified(first:) likewise. */
 const MISCLASSIFIED_PAGE = 20;
 
@@ -29,7 +35,7 @@ export const EvalRunRef = builder.objectRef<EvalRun>("EvalRun").implement({
     dataset: t.field({
       type: DatasetRef,
       resolve: async (r, _a, ctx) => {
-        const d = await evals(ctx).dataset(r.datasetId);
+        const d = await ctx.datasetById(r.datasetId);
         if (!d) throw new GraphQLError(`dataset ${r.datasetId} is gone`);
         return d;
       },
@@ -95,7 +101,10 @@ builder.queryFields((t) => ({
     type: [EvalRunRef],
     description: "Newest first.",
     args: { first: t.arg.int({ defaultValue: EVAL_RUNS_PAGE }) },
-    complexity: (args) => rowsOf(args.first, EVAL_RUNS_PAGE, MAX_EVAL_RUNS_PAGE),
+    complexity: (args) => {
+      const rows = rowsOf(args.first, EVAL_RUNS_PAGE, MAX_EVAL_RUNS_PAGE);
+      return { field: rows.field + rows.multiplier * RUN_ROW_COST, multiplier: rows.multiplier };
+    },
     authScopes: { eval: true },
     resolve: (_r, args, ctx) => {
       return evals(ctx).runs(Math.max(1, Math.min(args.first ?? EVAL_RUNS_PAGE, MAX_EVAL_RUNS_PAGE)));

@@ -1,7 +1,9 @@
 import { builder, INTENT_ROWS, type IntentInfo, type IntentMetricsInfo } from "./builder.ts";
 
+// Eval results, so the eval scope (as EvalRun's), though Intent itself is catalog: a classify-only
+// key, the kind handed to apps, reads the intents but not how the model measured on them.
 export const IntentMetricsRef = builder.objectRef<IntentMetricsInfo>("IntentMetrics").implement({
-  authScopes: { catalog: true },
+  authScopes: { eval: true },
   description: "How the served model did on this intent in the latest finished eval run.",
   fields: (t) => ({
     evalRunId: t.exposeID("evalRunId"),
@@ -25,7 +27,8 @@ export const IntentRef = builder.objectRef<IntentInfo>("Intent").implement({
     latestMetrics: t.field({
       type: IntentMetricsRef,
       nullable: true,
-      description: "From the latest finished eval run; null until one exists.",
+      authScopes: { eval: true },
+      description: "From the latest finished eval run; null until one exists. Needs the eval scope.",
       resolve: (intent, _args, ctx) => ctx.latestIntentMetrics(intent.name),
     }),
   }),

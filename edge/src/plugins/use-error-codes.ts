@@ -49,6 +49,7 @@ function withCode(error: unknown): unknown {
 }
 
 const STATUS_MESSAGES: Record<number, string> = {
+  401: "an API key is required: send Authorization: Bearer <key>",
   404: "not found: the API is at /graphql",
   405: "method not allowed: use GET or POST",
   406: "not acceptable: ask for application/json or application/graphql-response+json",
@@ -67,7 +68,13 @@ export function useErrorCodes(): Plugin {
       headers.delete("content-type");
       headers.delete("content-length");
       const message = STATUS_MESSAGES[response.status] ?? `request refused (HTTP ${response.status})`;
-      const code = response.status === 404 ? ErrorCode.NOT_FOUND : ErrorCode.BAD_REQUEST;
+      // A 401 comes from a refused key (a subscription refused before its stream starts, say).
+      const code =
+        response.status === 404
+          ? ErrorCode.NOT_FOUND
+          : response.status === 401
+            ? ErrorCode.UNAUTHENTICATED
+            : ErrorCode.BAD_REQUEST;
       setResponse(errorResponse(response.status, code, message, Object.fromEntries(headers)));
     },
     onResultProcess({ result, setResult }) {

@@ -17,11 +17,13 @@ import type { Plugin } from "graphql-yoga";
 import { ErrorCode } from "../graphql/errors.ts";
 
 export interface UseQueryCostOptions {
-  /** Cost per operation: 1 per field, a list's selection × its rows. Default 25,000 (measured by
-   * test/unit/edge/query-cost.test.ts: the dashboard's largest query, its run list, costs 1,801; one
-   * run's misclassified page of 500 full rows 6,002, so four such pages fit in one request and twenty
-   * do not; `evalRuns(first: 500) { misclassified(first: 500) { edges { node { text } } } } }` costs
-   * 750,501). */
+  /** Cost per operation: 1 per field, a list's selection × its rows, a list of scalars its values
+   * (a confusion matrix 60², graphql/eval-metrics.ts), and 10 more per listed eval run (its row is
+   * read whole). Default 25,000 (measured by test/unit/edge/query-cost.test.ts: the dashboard's
+   * largest query, one run's detail with its confusion matrix, costs 4,135, and its list of 100 runs
+   * 2,801; one run's misclassified page of 500 full rows 6,002, so four such pages fit in one request
+   * and twenty do not; `evalRuns(first: 500) { misclassified(first: 500) { edges { node { text } } } } }`
+   * costs 755,501). */
   maxCost?: number;
 }
 

@@ -104,7 +104,22 @@ function digest(s: string): Buffer {
   return createHash("sha256").update(s).digest();
 }
 
-/** Reads the body up to the limit; a bigger body is refused with 413 without buffering it all. */
+/**
+ * The URL's path without its query and trailing slashes ("/" when nothing is left). A loop, not
+ * `replace(/\/+$/, "")`: that regex retries from every slash of a run, so "/v2/" + 16,000 slashes +
+ * "a" cost 0.2 s of the main thread before the token was even checked.
+ */
+export function routePath(url: string): string {
+  const query = url.indexOf("?");
+  let end = query === -1 ? url.length : query;
+  while (end > 0 && url.charCodeAt(end - 1) === 0x2f) end--;
+  return end === 0 ? "/" : url.slice(0, end);
+}
+
+/**
+ * Reads the body up to the limit; a bigger body is refused with 413 without buffering it all. A
+ * client that goes away before the body ends is an abort (499, `aborted`), not a server error.
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? "0");
   if (declared > limit)
@@ -125,7 +140,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       chunks.push(chunk);
     });
     req.on("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
-    req.on("error", reject);
+    req.on("error", (error) => reject(req.complete ? error : new AbortedError()));
   });
 }
 
@@ -265,7 +280,7 @@ export function createHandler(opts: RouterOptions) {
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<string> {
-    const path = (req.url ?? "/").split("?")[0]!.replace(/\/+$/, "") || "/";
+    const path = routePath(req.url ?? "/");
     const method = req.method ?? "GET";
     const get = (routeName: string): void => {
       if (method !== "GET" && method !== "HEAD")

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { connect } from "node:net";
 import { resolve } from "node:path";
 import { HEADER_LENGTH } from "@intentql/schema";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -121,6 +122,32 @@ describe.each(MODES)("$mode", ({ args }) => {
       // and it did reach the server: its request was cut short as "aborted", not never sent
       const text = await (await fetch(`${service.url}/metrics`)).text();
       expect(text).toMatch(/^intentql_errors_total\{kind="aborted"\} 1$/m);
+    });
+
+    it("a client that goes away in the middle of its body is an abort, not a server error", async () => {
+      const errors = async () => {
+        const text = await (await fetch(`${service.url}/metrics`)).text();
+        const count = (kind: string) =>
+          Number(new RegExp(`^intentql_errors_total\\{kind="${kind}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
+        return { aborted: count("aborted"), internal: count("internal") };
+      };
+      const before = await errors();
+      const logged = service.logs.length;
+      const { hostname, port } = new URL(service.url);
+      for (let i = 0; i < 3; i++) {
+        const socket = connect(Number(port), hostname);
+        await new Promise((r) => socket.once("connect", r));
+        socket.write(
+          `POST /v2/models/${MODEL}/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"inputs":`,
+        );
+        await new Promise((r) => setTimeout(r, 50));
+        socket.destroy();
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      const after = await errors();
+      expect(after.aborted - before.aborted).toBe(3);
+      expect(after.internal).toBe(before.internal);
+      expect(service.logs.slice(logged).join("\n")).not.toMatch(/request_failed/);
     });
   });
 });

@@ -45,7 +45,7 @@ describe("query cost", () => {
       { a: 500, b: 500 },
     );
     expect(variables).toBe(literal);
-    expect(literal).toBe(750_501); // the figure use-query-cost.ts quotes
+    expect(literal).toBe(755_501); // the figure use-query-cost.ts quotes
     // defaults: evalRuns 50, misclassified 20
     expect(cost("{ evalRuns { misclassified { edges { node { text } } } } }")).toBe(
       cost("{ evalRuns(first: 50) { misclassified(first: 20) { edges { node { text } } } } }"),
@@ -84,7 +84,8 @@ describe("query cost", () => {
       `query Errors($id: ID!) { evalRun(id: $id) { misclassified(first: 25) { edges { node { index text score gold { name } predicted { name } } } pageInfo { hasNextPage endCursor } } } }`,
       "query Compare($a: ID!, $b: ID!) { compareEvalRuns(a: $a, b: $b) { accuracyDelta f1MacroDelta intents { intent { name } f1A f1B delta support } } }",
     ].map((q) => cost(q, { id: "r", a: "r", b: "s" }));
-    expect(Math.max(...dashboard)).toBe(1_801); // the figure use-query-cost.ts quotes
+    expect(dashboard.slice(0, 2)).toEqual([2_801, 4_135]); // the figures use-query-cost.ts quotes
+    expect(Math.max(...dashboard)).toBe(4_135);
     const fullPage = cost(`query ($n: Int) { evalRun(id: "r") { ${PAGE} } }`, { n: 500 });
     expect(fullPage).toBe(6_002); // the figure use-query-cost.ts quotes
     expect(4 * fullPage).toBeLessThanOrEqual(maxCost);
@@ -118,6 +119,22 @@ describe("query cost", () => {
       [
         `{ ${Array.from({ length: 20 }, (_, i) => `a${i}: evalRuns { misclassified { edges { node { text gold { name description examples } } } } }`).join(" ")} }`,
       ],
+      // scalar lists are priced by their values: 16 aliases of 500 runs' confusion matrices (57 MB
+      // of JSON when each cost one field), and one alias of them
+      [
+        `query ($n: Int) { ${Array.from({ length: 16 }, (_, i) => `a${i}: evalRuns(first: $n) { metrics { confusion { counts } } }`).join(" ")} }`,
+        { n: 500 },
+      ],
+      ["{ evalRuns(first: 500) { metrics { confusion { labels counts } } } }"],
+      // each listed run is read whole, whatever is selected: 20 aliases of 500 ids, and of their datasets
+      [
+        `query ($n: Int) { ${Array.from({ length: 20 }, (_, i) => `a${i}: evalRuns(first: $n) { id }`).join(" ")} }`,
+        { n: 500 },
+      ],
+      [
+        `query ($n: Int) { ${Array.from({ length: 20 }, (_, i) => `a${i}: evalRuns(first: $n) { dataset { id } }`).join(" ")} }`,
+        { n: 500 },
+      ],
       // explicit nulls, which skip the defaults (the resolvers then use them)
       [
         `{ ${Array.from({ length: 20 }, (_, i) => `a${i}: evalRuns(first: null) { misclassified(first: null) { edges { node { text } } } }`).join(" ")} }`,
@@ -132,6 +149,9 @@ describe("query cost", () => {
     // the same page alone passes the check (and reaches the resolver, which has no eval runner here)
     const one = await t.gql(`query ($n: Int) { evalRun(id: "r") { ${PAGE} } }`, { n: 500 });
     expect(codes(one.body)).not.toContain("QUERY_TOO_COSTLY");
+    // as do one run's confusion matrix and a full page of run ids
+    expect(cost('{ evalRun(id: "r") { metrics { confusion { labels counts } } } }')).toBe(3_663);
+    expect(cost("{ evalRuns(first: 500) { id dataset { name } } }")).toBe(6_501);
   });
 
   it("checks subscriptions too", async () => {

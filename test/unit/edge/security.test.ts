@@ -86,6 +86,13 @@ describe("key-less callers", () => {
       }
       const models = await t.gql("{ models { name test { accuracy } } }", undefined, { key: null });
       expect(models.body.errors).toBeUndefined();
+      // a subscription over SSE is refused the same way (the 401 keeps its code as its body turns JSON)
+      const query = encodeURIComponent('subscription { evalRunProgress(id: "x") { id } }');
+      const sse = await t.edge.fetch(
+        new Request(`http://127.0.0.1/graphql?query=${query}`, { headers: { accept: "text/event-stream" } }),
+      );
+      expect(sse.status).toBe(401);
+      expect(codes((await sse.json()) as Parameters<typeof codes>[0])).toEqual(["UNAUTHENTICATED"]);
     } finally {
       await t.dispose();
     }
@@ -135,6 +142,26 @@ describe("API key admin surface", () => {
     expect(active.body.data.apiKeys.map((k: { id: string }) => k.id)).not.toContain(apiKey.id);
     const all = await t.gql("{ apiKeys(includeRevoked: true) { id } }");
     expect(all.body.data.apiKeys.map((k: { id: string }) => k.id)).toContain(apiKey.id);
+  });
+
+  it("eval results on intents need the eval scope: a classify key reads the catalog, not latestMetrics, in any form", async () => {
+    const classifyKey = await createKey(t.db, ["classify"]);
+    const evalKey = await createKey(t.db, ["eval"]);
+    for (const query of [
+      '{ intent(name: "alarm_set") { name latestMetrics { f1 } } }',
+      '{ intent(name: "alarm_set") { name m: latestMetrics { support } } }',
+      '{ intent(name: "alarm_set") { name ...M } } fragment M on Intent { latestMetrics { evalRunId } }',
+      '{ intent(name: "alarm_set") { name ... on Intent { latestMetrics { recall } } } }',
+      '{ intents(scenario: "alarm") { name latestMetrics { precision } } }',
+      "{ models { labels { name latestMetrics { f1 } } } }",
+    ]) {
+      const denied = await t.gql(query, undefined, { key: classifyKey });
+      expect(denied.status, query).toBe(200);
+      expect(new Set(codes(denied.body)), query).toEqual(new Set(["FORBIDDEN"]));
+      expect(JSON.stringify(denied.body.data), query).toContain("alarm_");
+      const allowed = await t.gql(query, undefined, { key: evalKey });
+      expect(allowed.body.errors, query).toBeUndefined();
+    }
   });
 
   it("needs the admin scope; refuses bad names, no scopes, unknown scopes and unknown ids with coded errors", async () => {

@@ -10,7 +10,11 @@ import {
   type StoredMetrics,
 } from "../../../edge/src/eval/eval-run-store.ts";
 import { type ClassifiedText, runSlice } from "../../../edge/src/eval/eval-runner.ts";
-import { createEvalService, type EvalServiceOptions } from "../../../edge/src/eval/eval-service.ts";
+import {
+  createEvalService,
+  datasetByIdLoader,
+  type EvalServiceOptions,
+} from "../../../edge/src/eval/eval-service.ts";
 import { startD1 } from "../../support/d1.ts";
 
 process.env.WRANGLER_SEND_METRICS = "false";
@@ -250,6 +254,37 @@ describe("eval runs", () => {
     expect(filtered.edges.length).toBe(expected.filter((i) => i % 3 === 1).length);
     expect(filtered.edges[0]!.node.text).toBe("text 4");
     await expect(misclassified(db, fresh, { first: 5, after: btoa("x") })).rejects.toThrow(/invalid cursor/);
+  });
+});
+
+describe("a request's dataset reads (EvalRun.dataset)", () => {
+  it("take one D1 query per 100 distinct ids, however many runs and aliases ask", async () => {
+    const ids: string[] = [];
+    for (const name of ["a", "b", "c"])
+      ids.push((await importDataset(db, { name, content: textLabelFile(3 + ids.length) })).dataset.id);
+    const statements: string[] = [];
+    // counts calls; everything else is the real D1
+    const counting = new Proxy(db, {
+      get(target, prop) {
+        if (prop === "prepare")
+          return (query: string) => {
+            statements.push(query);
+            return target.prepare(query);
+          };
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const load = datasetByIdLoader(counting);
+    const gone = Array.from({ length: 150 }, (_, i) => `ds_gone${i}`);
+    // 1,000 reads (a page of runs in many aliases) of 153 distinct ids
+    const asked = Array.from({ length: 1_000 }, (_, i) => (i % 2 ? ids[i % 3]! : gone[(i / 2) % 150]!));
+    const found = await Promise.all(asked.map(load));
+    expect(statements).toHaveLength(2);
+    found.forEach((d, i) => {
+      if (asked[i]!.startsWith("ds_gone")) expect(d).toBeNull();
+      else expect(d).toMatchObject({ id: asked[i], name: ["a", "b", "c"][ids.indexOf(asked[i]!)] });
+    });
   });
 });
 
