@@ -8,21 +8,17 @@
  * test/artifacts/ (git-ignored) for people to look at.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateApiKey } from "@intentql/edge";
 import { seedFreshLocalD1 } from "@intentql/edge/local-d1";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { haveBrowser, launchChromium } from "../support/chromium.ts";
 import { trainExampleModel } from "../support/custom-model.ts";
 import { type EdgeWorker, startEdgeWorker } from "../support/edge-worker.ts";
 import { type GpuServiceHandle, startGpuService } from "../support/gpu-service.ts";
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const haveBrowser = existsSync(CHROMIUM);
-if (!haveBrowser && process.env.CI)
-  throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
 
 const PEPPER = "browser-pepper";
 const key = generateApiKey();
@@ -123,17 +119,7 @@ beforeAll(async () => {
   await finishedRun(mini, "dev");
   await finishedRun(mini, "train");
   await finishedRun(first);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {
@@ -345,7 +331,7 @@ describe.skipIf(!haveBrowser)("dashboard", () => {
   }, 60_000);
 
   it("shows the API's numbers, drills into an intent, and draws the confusion matrix and the trends", async () => {
-    const { evalRuns } = await gql(`{ evalRuns { id split dataset { name } metrics { accuracy f1Macro
+    const { evalRuns } = await gql(`{ evalRuns(first: 5) { id split dataset { name } metrics { accuracy f1Macro
       perIntent { intent { name scenario } precision recall f1 support } confusion { labels counts } } } }`);
     expect(evalRuns).toHaveLength(4);
     const newest = evalRuns[0];

@@ -5,19 +5,15 @@
  * when the CDN serves a changed script, stylesheet or worker, the browser refuses it, so the
  * changed code never runs beside the key.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateApiKey } from "@intentql/edge";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GRAPHIQL_INTEGRITY } from "../../edge/src/graphiql-page.ts";
+import { haveBrowser, launchChromium } from "../support/chromium.ts";
 import { type EdgeWorker, startEdgeWorker } from "../support/edge-worker.ts";
 import { graphiqlPackageDir } from "../support/graphiql-package.ts";
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const haveBrowser = existsSync(CHROMIUM);
-if (!haveBrowser && process.env.CI)
-  throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
 
 const key = generateApiKey();
 /** What a changed file on the CDN appends: it would mark the page if it ran. */
@@ -35,17 +31,7 @@ beforeAll(async () => {
     keys: [{ key, scopes: ["classify", "eval", "admin"] }],
     vars: { ENVIRONMENT: "development", LOCAL_API_KEY: key },
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {
