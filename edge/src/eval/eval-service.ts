@@ -197,10 +197,6 @@ export function createEvalService(options: EvalServiceOptions): EvalService {
 }
 
 /**
- * Per-intent metrics of the newest succeeded run, for `Intent.latestMetrics`. One D1 read per
- * GraphQL request however many intents it asks about.
- */
-/**
  * One request's dataset reads by id (EvalRun.dataset): the runs of a page, however many and however
  * aliased, cost one D1 query per 100 distinct datasets instead of one per run.
  */
@@ -211,6 +207,10 @@ export function datasetByIdLoader(db: D1Database): (id: string) => Promise<Datas
   return (id) => loader.load(id);
 }
 
+/**
+ * Per-intent metrics of the newest succeeded run, for `Intent.latestMetrics`. One D1 read per
+ * GraphQL request however many intents it asks about.
+ */
 export function latestIntentMetricsLoader(
   db: D1Database,
 ): (intent: string) => Promise<IntentMetricsInfo | null> {

@@ -34,8 +34,8 @@ const ConfusionRef = builder
     description:
       "counts[gold][predicted], rows and columns in `labels` order (sorted by name, so grouped by scenario).",
     fields: (t) => ({
-      // Scalar lists cost their values (a list of scalars has no selection to multiply): a run's
-      // matrix is INTENT_ROWS² numbers, so twenty aliases of 500 runs cannot ask for 57 MB at the price of one field each.
+      // A list of scalars has no selection for the multiplier, so it is priced by its values: at
+      // one field each, 16 aliases of 500 runs' matrices (57 MB) once passed.
       labels: t.exposeStringList("labels", { complexity: INTENT_ROWS }),
       counts: t.field({
         type: t.listRef(t.listRef("Int")),

@@ -15,9 +15,9 @@ import { MisclassifiedConnectionRef } from "./misclassified.ts";
 const EVAL_RUNS_PAGE = 50;
 const MAX_EVAL_RUNS_PAGE = 500;
 /**
- * What one listed run costs besides its selection: listRuns reads the whole row, the stored metrics
- * text included (~20 KB for 60 intents), whatever is selected, so `evalRuns { id }` in twenty aliases is
- * not twenty-thousandths of a Worker's CPU limit.
+ * What one listed run costs besides its selection: listRuns reads the whole row, its stored metrics
+ * text included (~20 KB for 60 intents), whatever is selected. Without it, twenty aliases of
+ * `evalRuns(first: 500) { id }` (10,000 rows, ~2 s on the dev box) cost 10,020 and passed.
  */
 const RUN_ROW_COST = 10;
 /** misclassified(first:) likewise. */
