@@ -331,7 +331,8 @@ describe.skipIf(!haveBrowser)("dashboard", () => {
   }, 60_000);
 
   it("shows the API's numbers, drills into an intent, and draws the confusion matrix and the trends", async () => {
-    const { evalRuns } = await gql(`{ evalRuns(first: 5) { id split dataset { name } metrics { accuracy f1Macro
+    const { evalRuns } =
+      await gql(`{ evalRuns(first: 5) { id split dataset { name } metrics { accuracy f1Macro
       perIntent { intent { name scenario } precision recall f1 support } confusion { labels counts } } } }`);
     expect(evalRuns).toHaveLength(4);
     const newest = evalRuns[0];
