@@ -28,7 +28,8 @@ export const IntentRef = builder.objectRef<IntentInfo>("Intent").implement({
       type: IntentMetricsRef,
       nullable: true,
       authScopes: { eval: true },
-      description: "From the latest finished eval run; null until one exists. Needs the eval scope.",
+      description:
+        "From the latest finished eval run, whichever model and dataset it measured (the run id tells); null until one exists. Needs the eval scope.",
       resolve: (intent, _args, ctx) => ctx.latestIntentMetrics(intent.name),
     }),
   }),
