@@ -153,6 +153,27 @@ export async function createRun(
   return { refused: active!.n >= limits.maxActive ? "maxActive" : "maxPerHour" };
 }
 
+/**
+ * The limit a key's next run would break now, or null: two counts, for refusing before the costly
+ * checks of a start (its dataset split's labels). createRun checks again, atomically, as it inserts.
+ */
+export async function runLimitReached(
+  db: Db,
+  keyId: string | null,
+  limits: RunLimits,
+): Promise<keyof RunLimits | null> {
+  const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
+  const counts = await db
+    .prepare(
+      `SELECT (SELECT COUNT(*) FROM eval_runs WHERE key_id IS ?1 AND status IN ('queued', 'running')) AS active,
+              (SELECT COUNT(*) FROM eval_runs WHERE key_id IS ?1 AND created_at > ?2) AS lastHour`,
+    )
+    .bind(keyId, hourAgo)
+    .first<{ active: number; lastHour: number }>();
+  if (counts!.active >= limits.maxActive) return "maxActive";
+  return counts!.lastHour >= limits.maxPerHour ? "maxPerHour" : null;
+}
+
 export async function getRun(db: Db, id: string): Promise<EvalRun | null> {
   const row = await db.prepare("SELECT * FROM eval_runs WHERE id = ?").bind(id).first<RunRow>();
   return row ? toRun(row) : null;

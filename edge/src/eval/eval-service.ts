@@ -27,6 +27,8 @@ import {
   getRun,
   listRuns,
   misclassified,
+  type RunLimits,
+  runLimitReached,
   type StoredMetrics,
   TERMINAL,
 } from "./eval-run-store.ts";
@@ -82,6 +84,14 @@ export function createEvalService(options: EvalServiceOptions): EvalService {
     maxPerHour: options.maxRunsPerKeyPerHour ?? 120,
   };
 
+  const runLimitError = (limit: keyof RunLimits) =>
+    new GraphQLError(
+      limit === "maxActive"
+        ? `this API key has ${runLimits.maxActive} eval runs queued or running; wait for one to finish, or cancel one`
+        : `this API key started ${runLimits.maxPerHour} eval runs in the last hour; wait before starting another`,
+      { extensions: { code: ErrorCode.RATE_LIMITED, http: { status: 429 } } },
+    );
+
   /** The watchdog: a crash or restart can drop a runner's alarm; looking at the run re-arms it. */
   async function kickIfStale(run: EvalRun): Promise<void> {
     if (TERMINAL.has(run.status)) return;
@@ -110,6 +120,10 @@ export function createEvalService(options: EvalServiceOptions): EvalService {
       return run;
     },
     async startRun(input) {
+      // A key at its limit is refused before the dataset split's labels are read (a scan of the
+      // split): refusals stay as cheap as the two counts.
+      const reached = await runLimitReached(db, input.keyId, runLimits);
+      if (reached) throw runLimitError(reached);
       const dataset = await getDataset(db, input.dataset);
       if (!dataset) throw badInput(`no dataset "${input.dataset}"`);
       // own properties only: a split named "constructor" or "__proto__" is just not there
@@ -130,13 +144,7 @@ export function createEvalService(options: EvalServiceOptions): EvalService {
         { datasetId: dataset.id, split: input.split, model, total, keyId: input.keyId },
         runLimits,
       );
-      if ("refused" in run)
-        throw new GraphQLError(
-          run.refused === "maxActive"
-            ? `this API key has ${runLimits.maxActive} eval runs queued or running; wait for one to finish, or cancel one`
-            : `this API key started ${runLimits.maxPerHour} eval runs in the last hour; wait before starting another`,
-          { extensions: { code: ErrorCode.RATE_LIMITED, http: { status: 429 } } },
-        );
+      if ("refused" in run) throw runLimitError(run.refused);
       await runner.start(run.id);
       return run;
     },

@@ -257,24 +257,29 @@ describe("eval runs", () => {
   });
 });
 
+/** The real D1, with every statement it prepares recorded (a fake only to count calls). */
+function countingDb(): { counting: D1Database; statements: string[] } {
+  const statements: string[] = [];
+  const counting = new Proxy(db, {
+    get(target, prop) {
+      if (prop === "prepare")
+        return (query: string) => {
+          statements.push(query);
+          return target.prepare(query);
+        };
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { counting, statements };
+}
+
 describe("a request's dataset reads (EvalRun.dataset)", () => {
   it("take one D1 query per 100 distinct ids, however many runs and aliases ask", async () => {
     const ids: string[] = [];
     for (const name of ["a", "b", "c"])
       ids.push((await importDataset(db, { name, content: textLabelFile(3 + ids.length) })).dataset.id);
-    const statements: string[] = [];
-    // counts calls; everything else is the real D1
-    const counting = new Proxy(db, {
-      get(target, prop) {
-        if (prop === "prepare")
-          return (query: string) => {
-            statements.push(query);
-            return target.prepare(query);
-          };
-        const value = Reflect.get(target, prop);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+    const { counting, statements } = countingDb();
     const load = datasetByIdLoader(counting);
     const gone = Array.from({ length: 150 }, (_, i) => `ds_gone${i}`);
     // 1,000 reads (a page of runs in many aliases) of 153 distinct ids
@@ -389,6 +394,34 @@ describe("what one API key can start", () => {
       .prepare("UPDATE eval_runs SET created_at = '2000-01-01T00:00:00.000Z' WHERE key_id = 'key_h'")
       .run();
     await expect(start("key_h")).resolves.toMatchObject({ keyId: "key_h" });
+  });
+
+  it("refuses a key at its limit before anything else: one count, no scan of the split, no model lookup", async () => {
+    const { counting, statements } = countingDb();
+    let lookups = 0;
+    const service = createEvalService({
+      db: counting,
+      labelsOf: async () => {
+        lookups++;
+        return LABELS.map((l) => l.name);
+      },
+      resolveModel: async (name) => {
+        lookups++;
+        return name ?? "massive-scratch";
+      },
+      runner: { start: async () => {} },
+      maxRunsPerKeyPerHour: 2,
+    });
+    const { dataset } = await importDataset(db, { name: "scanned", content: textLabelFile(30) });
+    const start = () => service.startRun({ dataset: dataset.id, split: "test", model: null, keyId: "key_r" });
+    for (let i = 0; i < 2; i++) await service.cancelRun((await start()).id);
+    expect(statements.some((s) => s.includes("DISTINCT label"))).toBe(true); // the starts that passed read it
+    statements.length = 0;
+    lookups = 0;
+    await expect(start()).rejects.toMatchObject({ extensions: { code: "RATE_LIMITED" } });
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatch(/COUNT\(\*\)/);
+    expect(lookups).toBe(0);
   });
 
   it("treats a split named like an Object property as absent", async () => {
