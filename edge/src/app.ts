@@ -47,9 +47,10 @@ import {
   TEXT_QUOTA_DEFAULTS,
   TokenBuckets,
 } from "./limits/rate-limiter.ts";
+import { SubscriptionGate, type SubscriptionLimits } from "./limits/subscription-gate.ts";
 import { OperationTextBudget, type TextLimits } from "./limits/text-budget.ts";
 import { errorResponse, rateLimitedError } from "./plugins/error-response.ts";
-import { requestAuth, useApiKeys } from "./plugins/use-api-keys.ts";
+import { clientIp, keyStillValid, requestAuth, useApiKeys } from "./plugins/use-api-keys.ts";
 import { useErrorCodes } from "./plugins/use-error-codes.ts";
 import { useIntrospectionPolicy } from "./plugins/use-introspection-policy.ts";
 import { type UseLimitsOptions, useLimits } from "./plugins/use-limits.ts";
@@ -97,6 +98,8 @@ export interface EdgeOptions extends ClassifierOptions {
   /** The cost of the operation as it will run (its variables and argument defaults applied). */
   queryCost?: UseQueryCostOptions;
   textLimits?: TextLimits;
+  /** Subscriptions open at once per key and per isolate (limits/subscription-gate.ts). */
+  subscriptionLimits?: SubscriptionLimits;
   limiters?: EdgeLimiters;
   /** Development: error details, GraphiQL, field suggestions, key-less catalog reads. Default false. */
   development?: boolean;
@@ -173,6 +176,7 @@ export function createEdge(options: EdgeOptions): Edge {
   const { model, client, verifier, maxBatch, defaultModel } = classifier;
   const development = options.development ?? false;
   const keys = new KeyStore({ db: options.db, pepper: options.pepper, ttlMs: options.apiKeyCacheTtlMs });
+  const subscriptionGate = new SubscriptionGate(options.subscriptionLimits);
   const limiters = {
     requestsPerKey: options.limiters?.requestsPerKey ?? memoryRateLimiter(new TokenBuckets(50, 100)),
     requestsPerIp: options.limiters?.requestsPerIp ?? memoryRateLimiter(new TokenBuckets(5, 20)),
@@ -323,6 +327,10 @@ export function createEdge(options: EdgeOptions): Edge {
         models: () => modelList.get(),
         latestIntentMetrics: latestIntentMetricsLoader(db),
         datasetById: datasetByIdLoader(db),
+        subscriptions: {
+          enter: () => subscriptionGate.enter(auth?.keyId ?? `ip:${clientIp(request)}`),
+          keyStillValid: () => keyStillValid(keys, request),
+        },
         apiKeys: keyAdmin,
         modelAdmin,
         ...(evals ? { evals } : {}),

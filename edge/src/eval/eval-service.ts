@@ -162,17 +162,29 @@ export function createEvalService(options: EvalServiceOptions): EvalService {
       }
     },
     compare: (a, b) => compareRuns(a.metrics as StoredMetrics, b.metrics as StoredMetrics),
-    watch(id, signal) {
+    watch(id, { signal, stillAllowed, onEnd } = {}) {
       // A client that leaves (signal) or a server that stops reading (return()) ends the polling at
       // once: an async generator's return() would wait for its next yield, which may be minutes
       // away while the run makes no progress, polling D1 for nobody.
       const stop = new AbortController();
       const onAbort = () => stop.abort();
       signal?.addEventListener("abort", onAbort, { once: true });
+      let ended = false;
+      const end = () => {
+        if (ended) return;
+        ended = true;
+        signal?.removeEventListener("abort", onAbort);
+        onEnd?.();
+      };
       const poll = async function* () {
         try {
           let last = "";
           while (!stop.signal.aborted) {
+            // the key may have been revoked since the stream began: it reads nothing more then
+            if (stillAllowed && !(await stillAllowed()))
+              throw new GraphQLError("the API key of this subscription is no longer valid", {
+                extensions: { code: ErrorCode.UNAUTHENTICATED },
+              });
             const run = await getRun(db, id);
             if (!run) throw badInput(`no eval run ${id}`);
             const key = `${run.status}:${run.done}`;
@@ -185,7 +197,7 @@ export function createEvalService(options: EvalServiceOptions): EvalService {
             await sleep(pollMs, stop.signal);
           }
         } finally {
-          signal?.removeEventListener("abort", onAbort);
+          end();
         }
       };
       const iterator = poll();
@@ -196,6 +208,7 @@ export function createEvalService(options: EvalServiceOptions): EvalService {
         next: () => iterator.next(),
         return: (value?: unknown) => {
           stop.abort();
+          end(); // also when the generator never started (its finally would not run)
           return iterator.return(value as undefined);
         },
       };

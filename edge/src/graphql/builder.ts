@@ -140,6 +140,13 @@ export interface GraphQLContext {
   latestIntentMetrics(intent: string): Promise<IntentMetricsInfo | null>;
   /** A dataset by id, batched over the operation (EvalRun.dataset); null when it is gone. */
   datasetById(id: string): Promise<Dataset | null>;
+  /** For long-lived operations (limits/subscription-gate.ts). */
+  subscriptions: {
+    /** A place for the caller's key among the isolate's open subscriptions (or RATE_LIMITED); its release. */
+    enter(): () => void;
+    /** Whether the caller's key is still valid (not revoked since the request began). */
+    keyStillValid(): Promise<boolean>;
+  };
 }
 
 /**

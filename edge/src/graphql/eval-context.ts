@@ -45,7 +45,16 @@ export interface EvalService {
   ): Promise<MisclassifiedPage>;
   compare(a: EvalRun, b: EvalRun): IntentDelta[];
   /** Progress updates until the run ends (polls D1; ends with the final state). */
-  watch(id: string, signal?: AbortSignal): AsyncIterable<EvalRun>;
+  watch(id: string, options?: WatchOptions): AsyncIterable<EvalRun>;
+}
+
+export interface WatchOptions {
+  /** Ends the polling when the client goes away. */
+  signal?: AbortSignal;
+  /** Asked before each poll; false ends the stream with UNAUTHENTICATED (a key revoked meanwhile). */
+  stillAllowed?: () => Promise<boolean>;
+  /** Called once when the stream ends, however it ends (a subscription's place in its gate). */
+  onEnd?: () => void;
 }
 
 declare module "./builder.ts" {

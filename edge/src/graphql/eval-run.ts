@@ -154,7 +154,13 @@ builder.subscriptionFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     authScopes: { eval: true },
     subscribe: (_r, args, ctx) => {
-      return evals(ctx).watch(String(args.id), ctx.signal) as AsyncIterable<EvalRun>;
+      const service = evals(ctx);
+      const release = ctx.subscriptions.enter();
+      return service.watch(String(args.id), {
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+        stillAllowed: ctx.subscriptions.keyStillValid,
+        onEnd: release,
+      }) as AsyncIterable<EvalRun>;
     },
     resolve: (run) => run,
   }),

@@ -33,6 +33,30 @@ export function requestAuth(request: Request): AuthInfo | undefined {
   return authByRequest.get(request);
 }
 
+/** The bearer token of `Authorization: Bearer <token>`, or null. */
+function bearerToken(request: Request): string | null {
+  const header = request.headers.get("authorization");
+  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  return match ? match[1]! : null;
+}
+
+/**
+ * Whether the key that authenticated `request` still is valid, through the verified-key cache (a
+ * revoked key at once in the isolate that revoked it, in the others within the cache's TTL). For a
+ * request that lives on, a subscription: it asks before each poll. True without a key (there is
+ * none to revoke), and while the key store cannot be read: the key was valid when the request began.
+ */
+export async function keyStillValid(keys: KeyStore, request: Request): Promise<boolean> {
+  const token = bearerToken(request);
+  if (token === null) return true;
+  try {
+    return typeof (await keys.verify(token)) === "object";
+  } catch (error) {
+    if (error instanceof KeyStoreUnavailableError) return true;
+    throw error;
+  }
+}
+
 /** Cloudflare sets CF-Connecting-IP at its edge (a client cannot forge it there); elsewhere: "local". */
 export function clientIp(request: Request): string {
   return request.headers.get("cf-connecting-ip") ?? "local";
@@ -54,9 +78,7 @@ export function useApiKeys(options: UseApiKeysOptions): Plugin {
   return {
     async onRequest({ request, endResponse }) {
       if (request.method === "OPTIONS") return; // CORS preflight: yoga answers it, no data
-      const header = request.headers.get("authorization");
-      const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-      const token = match ? match[1]! : null;
+      const token = bearerToken(request);
       if (token === null && options.allowAnonymous) {
         const refused = await chargeIp(request);
         if (refused) endResponse(refused);

@@ -48,6 +48,20 @@ function withCode(error: unknown): unknown {
   return { ...e, extensions: { ...e.extensions, code } };
 }
 
+/** The errors of the first SSE event whose data is a GraphQL result with errors, or null. */
+function sseErrors(text: string): unknown[] | null {
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("data:")) continue;
+    try {
+      const result = JSON.parse(line.slice(5)) as { errors?: unknown };
+      if (Array.isArray(result.errors) && result.errors.length > 0) return result.errors.map(withCode);
+    } catch {
+      // not JSON: look further
+    }
+  }
+  return null;
+}
+
 const STATUS_MESSAGES: Record<number, string> = {
   401: "an API key is required: send Authorization: Bearer <key>",
   404: "not found: the API is at /graphql",
@@ -60,13 +74,24 @@ export function useErrorCodes(): Plugin {
   return {
     // yoga answers some HTTP refusals (404, 405, 406, 415, also on /graphql/) with an empty body:
     // give them the JSON error shape.
-    onResponse({ request, response, setResponse }) {
+    async onResponse({ request, response, setResponse }) {
       if (response.status < 400 || request.method === "HEAD") return;
-      if ((response.headers.get("content-type") ?? "").includes("json")) return;
+      const type = response.headers.get("content-type") ?? "";
+      if (type.includes("json")) return;
       // The original headers (CORS, security) stay; the body and its type become the GraphQL error.
       const headers = new Headers(response.headers);
       headers.delete("content-type");
       headers.delete("content-length");
+      // A subscription refused before its stream starts (a revoked key, a full gate) answers its
+      // status with the errors as one SSE event: those errors, their messages and codes, as JSON.
+      if (type.includes("text/event-stream")) {
+        const errors = sseErrors(await response.clone().text());
+        if (errors) {
+          headers.set("content-type", "application/json; charset=utf-8");
+          setResponse(new Response(JSON.stringify({ errors }), { status: response.status, headers }));
+          return;
+        }
+      }
       const message = STATUS_MESSAGES[response.status] ?? `request refused (HTTP ${response.status})`;
       // A 401 comes from a refused key (a subscription refused before its stream starts, say).
       const code =

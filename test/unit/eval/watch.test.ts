@@ -79,7 +79,7 @@ describe("evalRunProgress polling", () => {
 
   it("stops when the request's signal aborts", async () => {
     const controller = new AbortController();
-    const iterator = service.watch(runId, controller.signal)[Symbol.asyncIterator]();
+    const iterator = service.watch(runId, { signal: controller.signal })[Symbol.asyncIterator]();
     await iterator.next();
     const pending = iterator.next();
     await settle(30);
@@ -88,5 +88,42 @@ describe("evalRunProgress polling", () => {
     const after = reads.count;
     await settle(200);
     expect(reads.count).toBe(after);
+  });
+
+  it("ends with UNAUTHENTICATED once its key is no longer valid, and reads nothing after", async () => {
+    let allowed = true;
+    let ended = 0;
+    const iterator = service
+      .watch(runId, { stillAllowed: async () => allowed, onEnd: () => ended++ })
+      [Symbol.asyncIterator]();
+    await iterator.next();
+    allowed = false;
+    await expect(iterator.next()).rejects.toMatchObject({ extensions: { code: "UNAUTHENTICATED" } });
+    const after = reads.count;
+    await settle(200);
+    expect(reads.count).toBe(after);
+    expect(ended).toBe(1);
+  });
+
+  it("calls onEnd once however the stream ends: closed before it started, closed mid-sleep, aborted", async () => {
+    let ended = 0;
+    const onEnd = () => ended++;
+    const unstarted = service.watch(runId, { onEnd })[Symbol.asyncIterator]();
+    await unstarted.return?.();
+    expect(ended).toBe(1);
+    const closed = service.watch(runId, { onEnd })[Symbol.asyncIterator]();
+    await closed.next();
+    const pending = closed.next();
+    await settle(30);
+    await closed.return?.();
+    await pending;
+    expect(ended).toBe(2);
+    const controller = new AbortController();
+    const aborted = service.watch(runId, { signal: controller.signal, onEnd })[Symbol.asyncIterator]();
+    await aborted.next();
+    const waiting = aborted.next();
+    controller.abort();
+    await waiting;
+    expect(ended).toBe(3);
   });
 });
