@@ -12,6 +12,23 @@ export function upstreamUnavailable(detail: string): GraphQLError {
   });
 }
 
+/**
+ * The model server refused an admin's request with a 4xx and its reason (a bundle that does not
+ * load, say): retrying will not help, so the caller gets the reason, not "unavailable".
+ */
+export function upstreamRefused(status: number, body: string): GraphQLError {
+  let reason = body.slice(0, 500);
+  try {
+    const parsed = JSON.parse(body) as { error?: unknown };
+    if (typeof parsed.error === "string") reason = parsed.error.slice(0, 500);
+  } catch {
+    // not JSON: the text as it is
+  }
+  return new GraphQLError(`the model server refused (HTTP ${status}): ${reason}`, {
+    extensions: { code: ErrorCode.BAD_USER_INPUT },
+  });
+}
+
 export function upstreamTimeout(timeoutMs: number): GraphQLError {
   return new GraphQLError(`the model server did not answer within ${timeoutMs} ms`, {
     extensions: { code: ErrorCode.UPSTREAM_TIMEOUT },

@@ -15,7 +15,7 @@ import {
   typedBytes,
 } from "@intentql/schema";
 import { ErrorCode } from "../graphql/errors.ts";
-import { unknownModel, upstreamTimeout, upstreamUnavailable } from "./errors.ts";
+import { unknownModel, upstreamRefused, upstreamTimeout, upstreamUnavailable } from "./errors.ts";
 
 export interface V2ClientOptions {
   /** Base URL, e.g. http://127.0.0.1:8500 */
@@ -52,7 +52,8 @@ export class V2Client {
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
   }
 
-  async #call(path: string, init: RequestInit, model?: string): Promise<Response> {
+  /** `refusalsAreInput`: a 400, 409 or 422 is the caller's to fix (BAD_USER_INPUT with the reason); a 401 or 403 stays the edge's own misconfiguration (UPSTREAM_UNAVAILABLE). */
+  async #call(path: string, init: RequestInit, model?: string, refusalsAreInput = false): Promise<Response> {
     const signal = AbortSignal.timeout(this.options.timeoutMs);
     const headers = new Headers(init.headers);
     if (this.options.token) headers.set("authorization", `Bearer ${this.options.token}`);
@@ -69,6 +70,8 @@ export class V2Client {
     const text = await response.text().catch(() => "");
     if (response.status === 404 && model !== undefined) throw unknownModel(model);
     if (response.status === 504) throw upstreamTimeout(this.options.timeoutMs);
+    if (refusalsAreInput && [400, 409, 422].includes(response.status))
+      throw upstreamRefused(response.status, text);
     throw upstreamUnavailable(`${init.method ?? "GET"} ${path} → ${response.status} ${text.slice(0, 200)}`);
   }
 
@@ -134,7 +137,7 @@ export class V2Client {
   /** The model repository extension (gpu-service --model-repository): load (or reload) or unload. */
   async repository(model: string, action: "load" | "unload"): Promise<void> {
     const path = `/v2/repository/models/${encodeURIComponent(model)}/${action}`;
-    const response = await this.#call(path, { method: "POST" }, model);
+    const response = await this.#call(path, { method: "POST" }, model, true);
     await this.#read(response, (r) => r.text());
   }
 

@@ -5,7 +5,7 @@
  * labels, and evaluates it, while massive-scratch keeps answering.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, symlinkSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { generateApiKey } from "@intentql/edge";
@@ -116,6 +116,20 @@ describe("a custom model next to massive-scratch, through the Worker", () => {
     });
     expect(intentql("models", "default", "massive-scratch").status).toBe(0);
     expect((await classify(["book me a cab"])).data!.classify[0]!.model).toBe("massive-scratch");
+  });
+
+  it("refuses loading a bundle gpu-service will not load with BAD_USER_INPUT and gpu-service's reason", async () => {
+    // a copy of my-intents in a folder that is not its name: gpu-service answers 400 with why
+    const folder = join(repository, "misnamed");
+    cpSync(join(repository, "my-intents"), folder, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(folder, "bundle.json"), "utf8"));
+    writeFileSync(join(folder, "bundle.json"), JSON.stringify({ ...manifest, name: "another-name" }));
+    const body = await gql('mutation { loadModel(name: "misnamed") }');
+    expect(body.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+    expect(body.errors?.[0]?.message).toMatch(/^the model server refused \(HTTP 400\): .*another-name/);
+    // and a folder that does not exist is an unknown model, as before
+    const missing = await gql('mutation { loadModel(name: "no-such-folder") }');
+    expect(missing.errors?.[0]?.extensions?.code).toBe("UNKNOWN_MODEL");
   });
 
   it("refuses a model gpu-service does not serve with UNKNOWN_MODEL", async () => {
