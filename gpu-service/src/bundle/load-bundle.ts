@@ -1,4 +1,5 @@
-import { readFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import {
   BundleError,
@@ -21,12 +22,48 @@ export interface LoadedBundle {
   modelPath(variant: Variant): string;
 }
 
-async function readOrFail(where: string, path: string): Promise<Buffer<ArrayBuffer>> {
+/** An ONNX file may be this big (a model of ~500 M fp32 parameters); Buffer's own limit is 2 GiB. */
+export const MAX_MODEL_FILE_BYTES = 2 ** 31 - 1;
+/** bundle.json, labels.json and vocab.txt may be this big (200,000 labels take ~20 MB). */
+export const MAX_DATA_FILE_BYTES = 64 * 2 ** 20;
+
+/**
+ * A listed file's bytes: only a regular file (a bundle's file may be a symlink, to a shared model
+ * say, but one to /dev/zero or a FIFO would have read forever or blocked the load) of at most
+ * `maxBytes`, read up to the size its stat gave (a file that grows meanwhile is refused). The
+ * open does not block, so a FIFO is seen and refused instead of waiting for a writer.
+ */
+async function readOrFail(where: string, path: string, maxBytes: number): Promise<Buffer<ArrayBuffer>> {
+  const name = basename(path);
+  let handle: FileHandle;
   try {
-    return await readFile(path);
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new BundleError(where, `cannot read ${basename(path)} (${code ?? String(error)})`);
+    throw new BundleError(where, `cannot read ${name} (${code ?? String(error)})`);
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new BundleError(where, `${name} is not a regular file`);
+    if (info.size > maxBytes)
+      throw new BundleError(where, `${name} has ${info.size} bytes; the limit is ${maxBytes}`);
+    const bytes = Buffer.alloc(info.size);
+    let read = 0;
+    while (read < info.size) {
+      const { bytesRead } = await handle.read(bytes, read, info.size - read, read);
+      if (bytesRead === 0) break;
+      read += bytesRead;
+    }
+    const more = await handle.read(Buffer.alloc(1), 0, 1, read);
+    if (read !== info.size || more.bytesRead > 0)
+      throw new BundleError(where, `${name} changed while it was read`);
+    return bytes;
+  } catch (error) {
+    if (error instanceof BundleError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new BundleError(where, `cannot read ${name} (${code ?? String(error)})`);
+  } finally {
+    await handle.close();
   }
 }
 
@@ -38,7 +75,7 @@ async function readOrFail(where: string, path: string): Promise<Buffer<ArrayBuff
 export async function loadBundle(dirPath: string): Promise<LoadedBundle> {
   const dir = resolve(dirPath);
   const where = dirPath;
-  const manifestBytes = await readOrFail(where, join(dir, "bundle.json"));
+  const manifestBytes = await readOrFail(where, join(dir, "bundle.json"), MAX_DATA_FILE_BYTES);
   let parsed: unknown;
   try {
     parsed = JSON.parse(manifestBytes.toString("utf8"));
@@ -58,7 +95,11 @@ export async function loadBundle(dirPath: string): Promise<LoadedBundle> {
   }
   const contents = new Map<string, Buffer<ArrayBuffer>>();
   for (const [name, expected] of listed) {
-    const bytes = await readOrFail(where, join(dir, name));
+    const bytes = await readOrFail(
+      where,
+      join(dir, name),
+      name.endsWith(".onnx") ? MAX_MODEL_FILE_BYTES : MAX_DATA_FILE_BYTES,
+    );
     const actual = await sha256Hex(bytes);
     if (actual !== expected)
       throw new BundleError(where, `${name} sha256 is ${actual}, bundle.json says ${expected}`);

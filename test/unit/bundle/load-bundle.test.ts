@@ -1,8 +1,9 @@
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, open, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkSessionSignature, loadBundle } from "@intentql/gpu-service";
+import { checkSessionSignature, loadBundle, MAX_DATA_FILE_BYTES } from "@intentql/gpu-service";
 import { BundleError } from "@intentql/schema";
 import * as ort from "onnxruntime-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -54,6 +55,27 @@ describe("loadBundle", () => {
     await expect(loadBundle(dir)).rejects.toThrow(
       /model\.int8\.onnx sha256 is [0-9a-f]{64}, bundle\.json says/,
     );
+  });
+
+  it("refuses a listed file that is no regular file, or too big, at once and without reading it", async () => {
+    // Each once hung or grew the load without end: /dev/zero was read at ~250 MB/s (12 GB in 40 s)
+    // and a FIFO would wait for a writer.
+    const labels = join(dir, "labels.json");
+    const started = Date.now();
+    await rm(labels);
+    await symlink("/dev/zero", labels);
+    await expect(loadBundle(dir)).rejects.toThrow(/labels\.json is not a regular file/);
+    await rm(labels);
+    expect(spawnSync("mkfifo", [labels]).status).toBe(0);
+    await expect(loadBundle(dir)).rejects.toThrow(/labels\.json is not a regular file/);
+    await rm(labels);
+    const sparse = await open(labels, "w"); // sparse: no disk used, and nothing is read
+    await sparse.truncate(MAX_DATA_FILE_BYTES + 1);
+    await sparse.close();
+    await expect(loadBundle(dir)).rejects.toThrow(
+      new RegExp(`labels\\.json has ${MAX_DATA_FILE_BYTES + 1} bytes; the limit is ${MAX_DATA_FILE_BYTES}`),
+    );
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it("refuses a missing file with its name", async () => {
