@@ -70,11 +70,18 @@ export function toIntentInfo(label: Label, massiveCatalogue = true): IntentInfo 
  * that would make every score NaN or every answer out of scope (T ≤ 0, T not finite, a threshold
  * outside [0, 1]) are refused: the caller reports the bundle as not matching.
  */
+/** The smallest calibration temperature a bundle may have (logits / T must stay finite). */
+export const MIN_TEMPERATURE = 1e-3;
+
 export function calibrationOf(manifest: Partial<Pick<BundleManifest, "calibration">>): Calibration {
   const temperature: unknown = manifest.calibration?.temperature ?? 1;
   const threshold: unknown = manifest.calibration?.outOfScope?.threshold ?? 0;
-  if (typeof temperature !== "number" || !Number.isFinite(temperature) || temperature <= 0)
-    throw new RangeError(`calibration temperature ${String(temperature)} is not a positive number`);
+  // At least MIN_TEMPERATURE: a positive T as small as 1e-310 passed, and logits / T overflowed to
+  // ±Infinity, every probability NaN. Fitted temperatures are near 1 (1.1.0: 0.67).
+  if (typeof temperature !== "number" || !Number.isFinite(temperature) || temperature < MIN_TEMPERATURE)
+    throw new RangeError(
+      `calibration temperature ${String(temperature)} is not a number ≥ ${MIN_TEMPERATURE}`,
+    );
   if (typeof threshold !== "number" || !Number.isFinite(threshold) || threshold < 0 || threshold > 1)
     throw new RangeError(`out-of-scope threshold ${String(threshold)} is not in [0, 1]`);
   return { temperature, outOfScopeThreshold: threshold };

@@ -7,7 +7,7 @@ import {
   parseScopes,
   timingSafeEqualText,
 } from "../../../edge/src/auth/api-keys.ts";
-import { calibrationOf } from "../../../edge/src/classifier/edge-model.ts";
+import { calibrationOf, MIN_TEMPERATURE } from "../../../edge/src/classifier/edge-model.ts";
 import { TokenBuckets } from "../../../edge/src/limits/rate-limiter.ts";
 import { durableTextQuota } from "../../../edge/src/limits/text-quota-client.ts";
 import { describeMismatch } from "../../../edge/src/upstream/verify-model.ts";
@@ -119,12 +119,19 @@ describe("calibration read from an upstream bundle", () => {
       outOfScopeThreshold: 0.45,
     });
     expect(calibrationOf({})).toEqual({ temperature: 1, outOfScopeThreshold: 0 });
+    expect(
+      calibrationOf({ calibration: { temperature: MIN_TEMPERATURE, outOfScope: { threshold: 0 } } as any }),
+    ).toMatchObject({ temperature: MIN_TEMPERATURE });
   });
-  it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY, "1"])("refuses temperature %s", (temperature) => {
-    expect(() =>
-      calibrationOf({ calibration: { temperature, outOfScope: { threshold: 0.5 } } as any }),
-    ).toThrow(/temperature/);
-  });
+  // 1e-310 and 5e-324 are positive and finite, but logits / T overflow: every probability NaN
+  it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY, "1", 1e-310, 5e-324, MIN_TEMPERATURE / 2])(
+    "refuses temperature %s",
+    (temperature) => {
+      expect(() =>
+        calibrationOf({ calibration: { temperature, outOfScope: { threshold: 0.5 } } as any }),
+      ).toThrow(/temperature/);
+    },
+  );
   it.each([-0.1, 1.5, Number.NaN])("refuses threshold %s", (threshold) => {
     expect(() =>
       calibrationOf({ calibration: { temperature: 1, outOfScope: { threshold } } as any }),
