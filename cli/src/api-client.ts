@@ -12,12 +12,59 @@ export const ENDPOINT_FLAG = {
   default: DEFAULT_ENDPOINT,
 } as const satisfies FlagSpec;
 
+/** The most of one answer the client reads: the CLI's largest queries answer in kilobytes. */
+export const MAX_RESPONSE_BYTES = 32 * 2 ** 20;
+
+/**
+ * `text` safe to print to a terminal: control characters (C0 but tab and newline, DEL, C1) become
+ * U+FFFD. Everything the API answers is text a server chose, and ESC sequences in an intent name
+ * or an error message would otherwise write the clipboard (OSC 52), retitle or clear the terminal.
+ */
+export function terminalSafe(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing them is the point
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, "\ufffd");
+}
+
+/** `value` with terminalSafe applied to every string in it (keys included), for an answer's data. */
+function safeStrings<T>(value: T): T {
+  if (typeof value === "string") return terminalSafe(value) as T;
+  if (Array.isArray(value)) return value.map(safeStrings) as T;
+  if (value && typeof value === "object")
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [terminalSafe(k), safeStrings(v)])) as T;
+  return value;
+}
+
+/** The body as text, refused once it passes `maxBytes` (announced or streamed). */
+async function readCapped(res: Response, url: string, maxBytes: number): Promise<string> {
+  const declared = Number(res.headers.get("content-length") ?? "0");
+  const refuse = () => {
+    void res.body?.cancel().catch(() => {});
+    return new ApiError(`${url} answered more than ${maxBytes} bytes; refused`);
+  };
+  if (declared > maxBytes) throw refuse();
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw refuse();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 export class ApiError extends Error {
   constructor(
     message: string,
     readonly code?: string,
   ) {
-    super(code ? `${message} (${code})` : message);
+    super(terminalSafe(code ? `${message} (${code})` : message));
     this.name = "ApiError";
   }
 }
@@ -48,20 +95,28 @@ export function apiClient(endpoint: string | undefined, key = process.env.INTENT
         const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
         throw new ApiError(`cannot reach ${url} (${cause}); is the stack running (npm start)?`);
       }
-      const text = await res.text();
+      let text: string;
+      try {
+        text = await readCapped(res, url, MAX_RESPONSE_BYTES);
+      } catch (error) {
+        if (error instanceof ApiError) throw error;
+        throw new ApiError(`${url}: the answer broke off (${(error as Error).message})`);
+      }
       let body: { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };
       try {
         body = JSON.parse(text);
       } catch {
         throw new ApiError(`${url} answered HTTP ${res.status} with no GraphQL body: ${text.slice(0, 200)}`);
       }
+      if (!body || typeof body !== "object" || (body.errors !== undefined && !Array.isArray(body.errors)))
+        throw new ApiError(`${url} answered HTTP ${res.status} with no GraphQL body: ${text.slice(0, 200)}`);
       const first = body.errors?.[0];
       if (first) {
         const hint = first.extensions?.code === "UNAUTHENTICATED" && !key ? "; set INTENTQL_API_KEY" : "";
         throw new ApiError(`${first.message}${hint}`, first.extensions?.code);
       }
       if (!body.data) throw new ApiError(`${url} answered HTTP ${res.status} with no data`);
-      return body.data;
+      return safeStrings(body.data);
     },
   };
 }
