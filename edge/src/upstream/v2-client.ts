@@ -43,6 +43,19 @@ export interface Logits {
   version?: string;
 }
 
+/** The most of a metadata, labels or bundle.json answer the edge reads. */
+export const MAX_UPSTREAM_JSON_BYTES = 8 * 2 ** 20;
+/** The most of a vocab.txt it reads (a learnt model may have 4 Mi characters, up to 4 bytes each). */
+export const MAX_UPSTREAM_VOCAB_BYTES = 16 * 2 ** 20;
+
+/** An upstream answer bigger than the edge reads: refused while it streams. */
+export class UpstreamTooLargeError extends Error {
+  override name = "UpstreamTooLargeError";
+  constructor(path: string, maxBytes: number) {
+    super(`GET ${path} answered more than ${maxBytes} bytes`);
+  }
+}
+
 export class V2Client {
   readonly #base: string;
   readonly #fetch: typeof fetch;
@@ -84,15 +97,54 @@ export class V2Client {
     try {
       return await how(response);
     } catch (error) {
+      if (error instanceof UpstreamTooLargeError) throw error;
       if ((error as Error)?.name === "TimeoutError" || (error as Error)?.name === "AbortError")
         throw upstreamTimeout(this.options.timeoutMs);
       throw upstreamUnavailable(`reading the response: ${(error as Error)?.message ?? String(error)}`);
     }
   }
 
+  /**
+   * The body as text, refused once it passes `maxBytes` (announced or streamed): an isolate has 128 MB,
+   * and a learnt model's vocab.txt was read whole before its size was checked.
+   */
+  async #readText(response: Response, path: string, maxBytes: number): Promise<string> {
+    if (Number(response.headers.get("content-length") ?? "0") > maxBytes) {
+      await response.body?.cancel().catch(() => {});
+      throw new UpstreamTooLargeError(path, maxBytes);
+    }
+    return this.#read(response, async (r) => {
+      if (!r.body) return "";
+      const reader = r.body.getReader();
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.byteLength;
+        if (size > maxBytes) {
+          await reader.cancel().catch(() => {});
+          throw new UpstreamTooLargeError(path, maxBytes);
+        }
+        chunks.push(value);
+      }
+      const all = new Uint8Array(size);
+      let at = 0;
+      for (const c of chunks) {
+        all.set(c, at);
+        at += c.byteLength;
+      }
+      return new TextDecoder().decode(all);
+    });
+  }
+
   async getJson<T>(path: string, model?: string): Promise<T> {
     const response = await this.#call(path, { method: "GET" }, model);
-    const text = await this.#read(response, (r) => r.text());
+    const text = await this.#readText(response, path, MAX_UPSTREAM_JSON_BYTES).catch((error: unknown) => {
+      // metadata this big is a broken upstream, not a caller's mistake
+      if (error instanceof UpstreamTooLargeError) throw upstreamUnavailable(error.message);
+      throw error;
+    });
     try {
       return JSON.parse(text) as T;
     } catch {
@@ -143,12 +195,9 @@ export class V2Client {
 
   /** gpu-service's `intentql_bundle` extension: the bundle's vocab.txt, for a model the edge learns. */
   async vocabText(model: string): Promise<string> {
-    const response = await this.#call(
-      `/v2/models/${encodeURIComponent(model)}/vocab`,
-      { method: "GET" },
-      model,
-    );
-    return this.#read(response, (r) => r.text());
+    const path = `/v2/models/${encodeURIComponent(model)}/vocab`;
+    const response = await this.#call(path, { method: "GET" }, model);
+    return this.#readText(response, path, MAX_UPSTREAM_VOCAB_BYTES);
   }
 
   /** One binary V2 infer call: input_ids and attention_mask INT64 [B,S] → logits FP32 [B,L]. */
