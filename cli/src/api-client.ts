@@ -1,4 +1,5 @@
 /** The CLI's GraphQL client: the running API at --endpoint, with the key from INTENTQL_API_KEY. */
+import { readBodyCapped } from "@intentql/schema";
 import type { FlagSpec } from "./args.ts";
 import { DEFAULT_EDGE_PORT } from "./start-options.ts";
 
@@ -32,31 +33,6 @@ function safeStrings<T>(value: T): T {
   if (value && typeof value === "object")
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [terminalSafe(k), safeStrings(v)])) as T;
   return value;
-}
-
-/** The body as text, refused once it passes `maxBytes` (announced or streamed). */
-async function readCapped(res: Response, url: string, maxBytes: number): Promise<string> {
-  const declared = Number(res.headers.get("content-length") ?? "0");
-  const refuse = () => {
-    void res.body?.cancel().catch(() => {});
-    return new ApiError(`${url} answered more than ${maxBytes} bytes; refused`);
-  };
-  if (declared > maxBytes) throw refuse();
-  if (!res.body) return "";
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw refuse();
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 export class ApiError extends Error {
@@ -95,13 +71,15 @@ export function apiClient(endpoint: string | undefined, key = process.env.INTENT
         const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
         throw new ApiError(`cannot reach ${url} (${cause}); is the stack running (npm start)?`);
       }
-      let text: string;
+      let read: Awaited<ReturnType<typeof readBodyCapped>>;
       try {
-        text = await readCapped(res, url, MAX_RESPONSE_BYTES);
+        read = await readBodyCapped(res, MAX_RESPONSE_BYTES);
       } catch (error) {
-        if (error instanceof ApiError) throw error;
         throw new ApiError(`${url}: the answer broke off (${(error as Error).message})`);
       }
+      if ("tooLarge" in read)
+        throw new ApiError(`${url} answered more than ${MAX_RESPONSE_BYTES} bytes; refused`);
+      const text = read.text;
       let body: { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };
       try {
         body = JSON.parse(text);

@@ -12,6 +12,7 @@ import {
   type InferRequestHeader,
   type InferResponseHeader,
   type ModelMetadata,
+  readBodyCapped,
   typedBytes,
 } from "@intentql/schema";
 import { ErrorCode } from "../graphql/errors.ts";
@@ -97,45 +98,17 @@ export class V2Client {
     try {
       return await how(response);
     } catch (error) {
-      if (error instanceof UpstreamTooLargeError) throw error;
       if ((error as Error)?.name === "TimeoutError" || (error as Error)?.name === "AbortError")
         throw upstreamTimeout(this.options.timeoutMs);
       throw upstreamUnavailable(`reading the response: ${(error as Error)?.message ?? String(error)}`);
     }
   }
 
-  /**
-   * The body as text, refused once it passes `maxBytes` (announced or streamed): an isolate has 128 MB,
-   * and a learnt model's vocab.txt was read whole before its size was checked.
-   */
+  /** The body as text, refused once it passes `maxBytes` (schema's readBodyCapped). */
   async #readText(response: Response, path: string, maxBytes: number): Promise<string> {
-    if (Number(response.headers.get("content-length") ?? "0") > maxBytes) {
-      await response.body?.cancel().catch(() => {});
-      throw new UpstreamTooLargeError(path, maxBytes);
-    }
-    return this.#read(response, async (r) => {
-      if (!r.body) return "";
-      const reader = r.body.getReader();
-      const chunks: Uint8Array[] = [];
-      let size = 0;
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        size += value.byteLength;
-        if (size > maxBytes) {
-          await reader.cancel().catch(() => {});
-          throw new UpstreamTooLargeError(path, maxBytes);
-        }
-        chunks.push(value);
-      }
-      const all = new Uint8Array(size);
-      let at = 0;
-      for (const c of chunks) {
-        all.set(c, at);
-        at += c.byteLength;
-      }
-      return new TextDecoder().decode(all);
-    });
+    const read = await this.#read(response, (r) => readBodyCapped(r, maxBytes));
+    if ("tooLarge" in read) throw new UpstreamTooLargeError(path, maxBytes);
+    return read.text;
   }
 
   async getJson<T>(path: string, model?: string): Promise<T> {
