@@ -13,7 +13,7 @@ export const ENDPOINT_FLAG = {
   default: DEFAULT_ENDPOINT,
 } as const satisfies FlagSpec;
 
-/** The most of one answer the client reads: the CLI's largest queries answer in kilobytes. */
+/** The most of one answer the client reads: the CLI's largest answers (a page of 500 misclassified texts) take a few MB. */
 export const MAX_RESPONSE_BYTES = 32 * 2 ** 20;
 
 /**
