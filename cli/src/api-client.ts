@@ -80,12 +80,13 @@ export function apiClient(endpoint: string | undefined, key = process.env.INTENT
       if ("tooLarge" in read)
         throw new ApiError(`${url} answered more than ${MAX_RESPONSE_BYTES} bytes; refused`);
       const text = read.text;
-      let body: { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };
+      let body: { data?: T; errors?: { message: string; extensions?: { code?: string } }[] } | undefined;
       try {
         body = JSON.parse(text);
       } catch {
-        throw new ApiError(`${url} answered HTTP ${res.status} with no GraphQL body: ${text.slice(0, 200)}`);
+        body = undefined;
       }
+      // not JSON, or JSON that is no GraphQL result (null, or `errors` that is not a list)
       if (!body || typeof body !== "object" || (body.errors !== undefined && !Array.isArray(body.errors)))
         throw new ApiError(`${url} answered HTTP ${res.status} with no GraphQL body: ${text.slice(0, 200)}`);
       const first = body.errors?.[0];

@@ -65,14 +65,14 @@ export function toIntentInfo(label: Label, massiveCatalogue = true): IntentInfo 
   };
 }
 
-/**
- * A bundle without calibration gets temperature 1 and no out-of-scope flag (threshold 0). Values
- * that would make every score NaN or every answer out of scope (T ≤ 0, T not finite, a threshold
- * outside [0, 1]) are refused: the caller reports the bundle as not matching.
- */
 /** The smallest calibration temperature a bundle may have (logits / T must stay finite). */
 export const MIN_TEMPERATURE = 1e-3;
 
+/**
+ * A bundle without calibration gets temperature 1 and no out-of-scope flag (threshold 0). Values
+ * that would make every score NaN or every answer out of scope (T < MIN_TEMPERATURE, T not finite,
+ * a threshold outside [0, 1]) are refused: the caller reports the bundle as not matching.
+ */
 export function calibrationOf(manifest: Partial<Pick<BundleManifest, "calibration">>): Calibration {
   const temperature: unknown = manifest.calibration?.temperature ?? 1;
   const threshold: unknown = manifest.calibration?.outOfScope?.threshold ?? 0;

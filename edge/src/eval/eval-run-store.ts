@@ -146,11 +146,8 @@ export async function createRun(
     )
     .run();
   if (meta.changes === 1) return (await getRun(db, id))!;
-  const active = await db
-    .prepare("SELECT COUNT(*) AS n FROM eval_runs WHERE key_id IS ? AND status IN ('queued', 'running')")
-    .bind(input.keyId)
-    .first<{ n: number }>();
-  return { refused: active!.n >= limits.maxActive ? "maxActive" : "maxPerHour" };
+  // which limit refused it (a place freed since the insert reads as the hourly one, as before)
+  return { refused: (await runLimitReached(db, input.keyId, limits)) ?? "maxPerHour" };
 }
 
 /**

@@ -46,6 +46,8 @@ export interface Logits {
 
 /** The most of a metadata, labels or bundle.json answer the edge reads. */
 export const MAX_UPSTREAM_JSON_BYTES = 8 * 2 ** 20;
+/** The most of a refusal's body it reads, for the error it reports (which keeps 200-500 characters). */
+const MAX_UPSTREAM_ERROR_BYTES = 64 * 2 ** 10;
 /** The most of a vocab.txt it reads (a learnt model may have 4 Mi characters, up to 4 bytes each). */
 export const MAX_UPSTREAM_VOCAB_BYTES = 16 * 2 ** 20;
 
@@ -81,7 +83,8 @@ export class V2Client {
       // Body reads obey the same signal; callers read it through #read.
       return response;
     }
-    const text = await response.text().catch(() => "");
+    const read = await readBodyCapped(response, MAX_UPSTREAM_ERROR_BYTES).catch(() => ({ text: "" }));
+    const text = "text" in read ? read.text : "";
     if (response.status === 404 && model !== undefined) throw unknownModel(model);
     if (response.status === 504) throw upstreamTimeout(this.options.timeoutMs);
     if (refusalsAreInput && [400, 409, 422].includes(response.status))
@@ -163,7 +166,7 @@ export class V2Client {
   async repository(model: string, action: "load" | "unload"): Promise<void> {
     const path = `/v2/repository/models/${encodeURIComponent(model)}/${action}`;
     const response = await this.#call(path, { method: "POST" }, model, true);
-    await this.#read(response, (r) => r.text());
+    await response.body?.cancel().catch(() => {}); // its body ({}) says nothing the status did not
   }
 
   /** gpu-service's `intentql_bundle` extension: the bundle's vocab.txt, for a model the edge learns. */
