@@ -130,11 +130,22 @@ INT8_RECIPES = [
 ]
 
 
+def vector_gathers(path: Path) -> list[str]:
+    """Gather nodes that read a 1-D initializer (the linear member's idf and row scales): a table of
+    one number per feature, which int8 would blur for no bytes worth having (its weights are int8
+    already)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    vectors = {t.name for t in model.graph.initializer if len(t.dims) == 1}
+    return [n.name for n in model.graph.node if n.op_type == "Gather" and n.input[0] in vectors]
+
+
 def quantize_int8(src: Path, dst: Path, recipe: dict) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=recipe["per_channel"],
-                     op_types_to_quantize=recipe["op_types_to_quantize"])
+                     op_types_to_quantize=recipe["op_types_to_quantize"], nodes_to_exclude=vector_gathers(src))
 
 
 def make_int8(src: Path, dst: Path, ref_val: np.ndarray, val_rows: list[list[int]], pad_id: int,

@@ -177,6 +177,8 @@ def expected_seconds(spec: tuple) -> float:
     if kind == "transformer":
         per_epoch = 2.1 + 1.1 * cfg.get("layers", 4)
         epochs = cfg.get("epochs", 40) + 1.25 * cfg.get("mlm_epochs", 0)
+    elif kind == "linear":  # one convex fit (CPU, 2 cores: ~60 s a fold fit; seconds on a GPU)
+        return 20.0
     elif kind == "conv":  # CPU study, 2 at a time: conv128 ~6.7 s an epoch, conv256 ~10
         per_epoch, epochs = 6.7 * (0.5 + cfg.get("filters", 128) / 256), cfg.get("epochs", 30)
     else:
@@ -320,7 +322,8 @@ def smoke(args, sweep):
                  for n, k, c, s in sweep]
     if args.tiny:
         toy = {"transformer": {"dim": 32, "layers": 1, "ffn": 64, "heads": 2}, "conv": {"filters": 8},
-               "ngram": {"hidden": 8, "ngram_buckets": 1024, "char_buckets": 1024}}
+               "ngram": {"hidden": 8, "ngram_buckets": 1024, "char_buckets": 1024},
+               "linear": {"ngram_buckets": 1024, "char_buckets": 1024, "max_iter": 20}}
         sweep = [(n, k, {**c, **toy[k]}, s) for n, k, c, s in sweep]
     return sweep
 

@@ -106,7 +106,7 @@ ONNX_BASE_BYTES = 30_000
 # Conv members: dynamic quantisation leaves Conv weights fp32 (export.py quantises MatMul and Gather),
 # so a conv kernel element costs 4 + 2 + 4 = 10 bytes; their graph overhead is not measured yet and
 # takes the n-gram member's.
-ONNX_MEMBER_BYTES = {"transformer": 60_000, "ngram": 20_000, "conv": 20_000}
+ONNX_MEMBER_BYTES = {"transformer": 60_000, "ngram": 20_000, "conv": 20_000, "linear": 20_000}
 
 
 def member_bytes(state: dict, kind: str) -> tuple[int, dict]:

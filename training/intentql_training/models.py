@@ -185,6 +185,75 @@ class NgramClassifier(nn.Module):
         return self.out(self.dropout(h))
 
 
+class LinearClassifier(nn.Module):
+    """Multinomial logistic regression over the n-gram member's features, the classic TF-IDF text
+    classifier as one more kind of member: every other member is a network fit by stochastic
+    gradient descent, and a convex fit errs differently (issue 14: out of fold, it lifted the mix of
+    1.1.0's shapes where fifteen neural variations had not; docs/MODEL.md "A linear member").
+
+    Two blocks, each L2-normalised on its own, the way a union of two TF-IDF vectorisers is: words
+    (word pieces, hashed piece bigrams and trigrams) and characters (each piece's character n-grams,
+    the n-gram member's `char_table`). A feature's value is its inverse document frequency over the
+    fit's texts, summed over its occurrences; the norm is √Σ idf² over the occurrences (the exact
+    TF-IDF norm except where a feature repeats in one text: the graph computes it without a
+    scatter). The fit (member.fit_linear) is full-batch L-BFGS with an L2 penalty: one optimum for
+    the data, whatever the seed. The weights are kept as int8 with one scale per feature row, in
+    every variant's file (a quarter of fp32's bytes; the fit's figures are those of the rounded
+    weights, which are what the member is).
+    """
+
+    BIGRAM_PRIME = NgramClassifier.BIGRAM_PRIME
+    TRIGRAM_PRIME = NgramClassifier.TRIGRAM_PRIME
+
+    def __init__(self, vocab: list[str], num_labels: int, ngram_buckets: int = 4096, char_buckets: int = 4096):
+        super().__init__()
+        self.vocab_size, self.ngram_buckets, self.char_buckets = len(vocab), ngram_buckets, char_buckets
+        self.word_features = len(vocab) + 2 * ngram_buckets
+        features = self.word_features + char_buckets
+        self.register_buffer("char_table", char_ngram_table(vocab, char_buckets), persistent=True)
+        self.register_buffer("idf", torch.ones(features))
+        self.register_buffer("weight_q", torch.zeros(features, num_labels, dtype=torch.int8))
+        self.register_buffer("weight_scale", torch.zeros(features))
+        self.bias = nn.Parameter(torch.zeros(num_labels))
+
+    def features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        """(word ids [B, 3S−3], their mask), (char ids [B, S·grams], their mask): indices into the
+        feature rows (words first, then characters) and 1.0 where the feature is present."""
+        m = attention_mask.to(torch.float32)
+        ids = input_ids
+        m2 = m[:, :-1] * m[:, 1:]
+        m3 = m2[:, :-1] * m[:, 2:]
+        bi = self.vocab_size + (ids[:, :-1] * self.BIGRAM_PRIME + ids[:, 1:]) % self.ngram_buckets
+        tri = ((ids[:, :-2] * self.BIGRAM_PRIME + ids[:, 1:-1]) * self.TRIGRAM_PRIME + ids[:, 2:]) % self.ngram_buckets
+        words = torch.cat([ids, bi, self.vocab_size + self.ngram_buckets + tri], 1)
+        word_mask = torch.cat([m, m2, m3], 1)
+        char_ids = self.char_table[ids].long()  # [B, S, grams], 0 = none
+        char_mask = ((char_ids > 0).to(torch.float32) * m.unsqueeze(-1)).flatten(1)
+        chars = (self.word_features - 1 + char_ids.clamp(min=1)).flatten(1)  # bucket b ≥ 1 → row W + b − 1
+        return (words, word_mask), (chars, char_mask)
+
+    def feature_values(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        """Per block: (feature rows, normalised values), what the logits sum over."""
+        out = []
+        for rows, mask in self.features(input_ids, attention_mask):
+            v = self.idf[rows] * mask
+            out.append((rows, v / v.square().sum(1, keepdim=True).sqrt().clamp(min=1e-6)))
+        return out
+
+    def set_weights(self, weight: torch.Tensor) -> None:
+        """int8 rows with one scale each (symmetric, round to nearest)."""
+        scale = weight.abs().amax(1) / 127.0
+        self.weight_scale.copy_(scale)
+        self.weight_q.copy_(torch.round(weight / scale.clamp(min=1e-12).unsqueeze(1)).clamp(-127, 127).to(torch.int8))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        logits = self.bias.unsqueeze(0)
+        for rows, values in self.feature_values(input_ids, attention_mask):
+            w = self.weight_q[rows].to(torch.float32) * (self.weight_scale[rows] * values).unsqueeze(-1)
+            logits = logits + w.sum(1)
+        return logits
+
+
 class ConvClassifier(nn.Module):
     """Convolutions over word pieces (Kim, 2014): embeddings at `emb_dim` (GloVe-initialised, as the
     transformer's), one Conv1d per odd width (same length out), ReLU, max over the unmasked
