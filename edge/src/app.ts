@@ -48,6 +48,7 @@ import {
   TokenBuckets,
 } from "./limits/rate-limiter.ts";
 import { SubscriptionGate, type SubscriptionLimits } from "./limits/subscription-gate.ts";
+import type { KeyLeases } from "./limits/subscription-leases.ts";
 import { OperationTextBudget, type TextLimits } from "./limits/text-budget.ts";
 import { errorResponse, rateLimitedError } from "./plugins/error-response.ts";
 import { clientIp, keyStillValid, requestAuth, useApiKeys } from "./plugins/use-api-keys.ts";
@@ -100,6 +101,8 @@ export interface EdgeOptions extends ClassifierOptions {
   textLimits?: TextLimits;
   /** Subscriptions open at once per key and per isolate (limits/subscription-gate.ts). */
   subscriptionLimits?: SubscriptionLimits;
+  /** A key's subscription places across isolates (the Worker: SUBSCRIPTION_LEASES). Absent: this isolate's count alone. */
+  subscriptionLeases?: KeyLeases;
   limiters?: EdgeLimiters;
   /** Development: error details, GraphiQL, field suggestions, key-less catalog reads. Default false. */
   development?: boolean;
@@ -171,12 +174,22 @@ export function createClassifier(options: ClassifierOptions): Classifier {
   };
 }
 
+/**
+ * The Worker's `ctx.waitUntil` (the fetch handler passes `{ env, ctx }` as yoga's server context),
+ * bound; absent in-process. A subscription's place is given back after its client has gone, which
+ * the request's own lifetime no longer covers.
+ */
+function keepAliveOf(server: Record<string, unknown>): ((work: Promise<unknown>) => void) | undefined {
+  const ctx = server.ctx as { waitUntil?: (work: Promise<unknown>) => void } | undefined;
+  return typeof ctx?.waitUntil === "function" ? ctx.waitUntil.bind(ctx) : undefined;
+}
+
 export function createEdge(options: EdgeOptions): Edge {
   const classifier = createClassifier(options);
   const { model, client, verifier, maxBatch, defaultModel } = classifier;
   const development = options.development ?? false;
   const keys = new KeyStore({ db: options.db, pepper: options.pepper, ttlMs: options.apiKeyCacheTtlMs });
-  const subscriptionGate = new SubscriptionGate(options.subscriptionLimits);
+  const subscriptionGate = new SubscriptionGate(options.subscriptionLimits, options.subscriptionLeases);
   const limiters = {
     requestsPerKey: options.limiters?.requestsPerKey ?? memoryRateLimiter(new TokenBuckets(50, 100)),
     requestsPerIp: options.limiters?.requestsPerIp ?? memoryRateLimiter(new TokenBuckets(5, 20)),
@@ -273,7 +286,7 @@ export function createEdge(options: EdgeOptions): Edge {
       useIntrospectionPolicy({ allow: options.introspection ?? true }),
       useSubscriptionRootRule(),
     ],
-    context: ({ request }): GraphQLContext => {
+    context: ({ request, ...server }): GraphQLContext => {
       const auth = requestAuth(request) ?? null;
       const budget = new OperationTextBudget(options.textLimits);
       const loader = createInferLoader({
@@ -328,7 +341,7 @@ export function createEdge(options: EdgeOptions): Edge {
         latestIntentMetrics: latestIntentMetricsLoader(db),
         datasetById: datasetByIdLoader(db),
         subscriptions: {
-          enter: () => subscriptionGate.enter(auth?.keyId ?? `ip:${clientIp(request)}`),
+          enter: () => subscriptionGate.enter(auth?.keyId ?? `ip:${clientIp(request)}`, keepAliveOf(server)),
           keyStillValid: () => keyStillValid(keys, request),
         },
         apiKeys: keyAdmin,

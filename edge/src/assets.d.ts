@@ -16,11 +16,13 @@ declare module "cloudflare:workers" {
   export interface DurableObjectStorage {
     get<T>(key: string): Promise<T | undefined>;
     put<T>(key: string, value: T): Promise<void>;
+    delete(key: string): Promise<boolean>;
     getAlarm(): Promise<number | null>;
     setAlarm(scheduledTime: number | Date): Promise<void>;
   }
   export interface DurableObjectState {
     storage: DurableObjectStorage;
+    blockConcurrencyWhile<T>(callback: () => Promise<T>): Promise<T>;
   }
   export abstract class DurableObject<Env = unknown> {
     protected ctx: DurableObjectState;

@@ -11,6 +11,8 @@ import vocabText from "../../models/massive-scratch/vocab.txt";
 import type { ClassifierOptions, EdgeOptions } from "./app.ts";
 import type { Env } from "./env.ts";
 import { bindingRateLimiter } from "./limits/rate-limiter.ts";
+import { SUBSCRIPTION_LIMIT_DEFAULTS } from "./limits/subscription-gate.ts";
+import { durableSubscriptionLeases, SUBSCRIPTION_LEASE_DEFAULTS } from "./limits/subscription-leases.ts";
 import { durableTextQuota } from "./limits/text-quota-client.ts";
 import { positiveNumber } from "./settings.ts";
 
@@ -46,10 +48,18 @@ export function classifierOptionsFromEnv(env: Env): ClassifierOptions {
 export function edgeOptionsFromEnv(env: Env): EdgeOptions {
   if (!env.API_KEY_PEPPER)
     throw new ConfigError("API_KEY_PEPPER is not set (wrangler secret, or .dev.vars locally)");
-  for (const binding of ["KEY_REQUESTS", "ANON_REQUESTS", "TEXT_QUOTA", "DB", "EVAL_RUNNER"] as const)
+  for (const binding of [
+    "KEY_REQUESTS",
+    "ANON_REQUESTS",
+    "TEXT_QUOTA",
+    "SUBSCRIPTION_LEASES",
+    "DB",
+    "EVAL_RUNNER",
+  ] as const)
     if (!env[binding]) throw new ConfigError(`the ${binding} binding is missing (wrangler.toml)`);
   const period = positiveNumber(env.RATE_LIMIT_PERIOD_S, 10);
   const development = env.ENVIRONMENT === "development";
+  const leaseTtlMs = positiveNumber(env.SUBSCRIPTION_LEASE_TTL_MS, SUBSCRIPTION_LEASE_DEFAULTS.ttlMs);
   return {
     ...classifierOptionsFromEnv(env),
     db: env.DB,
@@ -60,6 +70,14 @@ export function edgeOptionsFromEnv(env: Env): EdgeOptions {
       requestsPerIp: bindingRateLimiter(env.ANON_REQUESTS, period),
       textsPerKey: durableTextQuota(env.TEXT_QUOTA),
     },
+    subscriptionLimits: {
+      maxPerKey: positiveNumber(env.SUBSCRIPTION_MAX_PER_KEY, SUBSCRIPTION_LIMIT_DEFAULTS.maxPerKey),
+      maxTotal: positiveNumber(env.SUBSCRIPTION_MAX_PER_ISOLATE, SUBSCRIPTION_LIMIT_DEFAULTS.maxTotal),
+    },
+    subscriptionLeases: durableSubscriptionLeases(env.SUBSCRIPTION_LEASES, {
+      ttlMs: leaseTtlMs,
+      renewEveryMs: leaseTtlMs / 4,
+    }),
     development,
     ...(development && env.LOCAL_API_KEY ? { graphiqlApiKey: env.LOCAL_API_KEY } : {}),
     corsOrigins:

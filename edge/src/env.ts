@@ -1,5 +1,6 @@
 import type { D1Database } from "@cloudflare/workers-types";
 import type { RateLimitBinding } from "./limits/rate-limiter.ts";
+import type { SubscriptionLeaseNamespace } from "./limits/subscription-leases.ts";
 import type { TextQuotaNamespace } from "./limits/text-quota-client.ts";
 
 /** The Worker's bindings (wrangler.toml `[vars]`, `[[d1_databases]]`, secrets). Numbers arrive as strings. */
@@ -18,6 +19,8 @@ export interface Env {
   ANON_REQUESTS: RateLimitBinding;
   /** Durable Objects, one per key: texts per key. */
   TEXT_QUOTA: TextQuotaNamespace;
+  /** Durable Objects, one per key: its open subscriptions across isolates (SubscriptionLeaseObject). */
+  SUBSCRIPTION_LEASES: SubscriptionLeaseNamespace;
   /** Open Inference Protocol server (gpu-service or Triton). */
   UPSTREAM_URL: string;
   /** Upstream model used when a query names none. */
@@ -49,6 +52,12 @@ export interface Env {
   /** Texts per API key: sustained per second and burst (TextQuotaObject). Defaults 200 and 2,000. */
   TEXT_QUOTA_PER_SECOND?: string;
   TEXT_QUOTA_BURST?: string;
+  /** Subscriptions one API key holds open at once, every isolate together (SUBSCRIPTION_LEASES). Default 8. */
+  SUBSCRIPTION_MAX_PER_KEY?: string;
+  /** Subscriptions one isolate holds open at once, every key together. Default 256. */
+  SUBSCRIPTION_MAX_PER_ISOLATE?: string;
+  /** A subscription's place lapses this long after its last renewal (every quarter of it). Default 60000. */
+  SUBSCRIPTION_LEASE_TTL_MS?: string;
   /** How long an isolate trusts a verified API key; revocation reaches other isolates within it. Default 30000, max 60000. */
   API_KEY_CACHE_TTL_MS?: string;
   /** Eval runs: texts per upstream call, ms of work per alarm, and after how long a silent run is restarted. */

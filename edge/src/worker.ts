@@ -12,6 +12,7 @@ import { ErrorCode } from "./graphql/errors.ts";
 import { errorResponse } from "./plugins/error-response.ts";
 
 export { EvalRunnerObject } from "./eval/eval-runner-object.ts";
+export { SubscriptionLeaseObject } from "./limits/subscription-lease-object.ts";
 export { TextQuotaObject } from "./limits/text-quota-object.ts";
 
 let edge: Edge | undefined;

@@ -10,6 +10,7 @@ import ComplexityPlugin from "@pothos/plugin-complexity";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import { GraphQLError } from "graphql";
 import type { Dataset } from "../eval/dataset-store.ts";
+import type { SubscriptionPlace } from "../limits/subscription-gate.ts";
 import { ErrorCode } from "./errors.ts";
 
 /** Scopes an API key can hold (stored with the key). */
@@ -142,8 +143,8 @@ export interface GraphQLContext {
   datasetById(id: string): Promise<Dataset | null>;
   /** For long-lived operations (limits/subscription-gate.ts). */
   subscriptions: {
-    /** A place for the caller's key among the isolate's open subscriptions (or RATE_LIMITED); its release. */
-    enter(): () => void;
+    /** A place for the caller's key among its open subscriptions (or RATE_LIMITED). */
+    enter(): Promise<SubscriptionPlace>;
     /** Whether the caller's key is still valid (not revoked since the request began). */
     keyStillValid(): Promise<boolean>;
   };

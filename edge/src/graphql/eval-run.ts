@@ -153,13 +153,20 @@ builder.subscriptionFields((t) => ({
     description: "The run's state every second while it changes, then its final state (SSE).",
     args: { id: t.arg.id({ required: true }) },
     authScopes: { eval: true },
-    subscribe: (_r, args, ctx) => {
+    subscribe: async (_r, args, ctx) => {
       const service = evals(ctx);
-      const release = ctx.subscriptions.enter();
+      const place = await ctx.subscriptions.enter();
       return service.watch(String(args.id), {
         ...(ctx.signal ? { signal: ctx.signal } : {}),
-        stillAllowed: ctx.subscriptions.keyStillValid,
-        onEnd: release,
+        stillAllowed: async () => {
+          if (!(await ctx.subscriptions.keyStillValid())) return false;
+          if (!(await place.stillHeld()))
+            throw new GraphQLError("this subscription's place lapsed; subscribe again", {
+              extensions: { code: ErrorCode.RATE_LIMITED },
+            });
+          return true;
+        },
+        onEnd: place.release,
       }) as AsyncIterable<EvalRun>;
     },
     resolve: (run) => run,

@@ -1,16 +1,24 @@
 /**
  * Subscriptions (evalRunProgress over SSE), in-process: a key holds at most so many open at once in
- * an isolate (limits/subscription-gate.ts), a closed one frees its place, and a key revoked while
- * its stream is open ends the stream (it polled D1 until its run ended before).
+ * an isolate (limits/subscription-gate.ts) and, with leases, across isolates
+ * (limits/subscription-leases.ts); a closed one frees its place, and a key revoked while its stream
+ * is open ends the stream (it polled D1 until its run ended before).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SubscriptionGate } from "../../../edge/src/limits/subscription-gate.ts";
+import {
+  type LeaseStore,
+  LeaseTable,
+  memorySubscriptionLeases,
+  subscriptionLeases,
+} from "../../../edge/src/limits/subscription-leases.ts";
 import { createKey, startTestEdge, type TestEdge } from "../../support/edge-app.ts";
 import { type FakeUpstream, startFakeUpstream } from "../../support/edge-fake-upstream.ts";
 
 let upstream: FakeUpstream;
 let t: TestEdge;
 let runId: string;
+let clockSkew = 0;
 
 beforeAll(async () => {
   upstream = await startFakeUpstream();
@@ -18,6 +26,8 @@ beforeAll(async () => {
   t = await startTestEdge(upstream.url, {
     evalRunner: { start: async () => {} },
     subscriptionLimits: { maxPerKey: 2, maxTotal: 3 },
+    // the Worker's lease logic over in-memory tables, on a clock the lapse test moves
+    subscriptionLeases: memorySubscriptionLeases({ now: () => Date.now() + clockSkew }),
   });
   const imported = await t.gql(
     'mutation { importDataset(input: { name: "subs", content: "{\\"text\\":\\"wake me up\\",\\"label_text\\":\\"alarm_set\\"}" }) { dataset { id } } }',
@@ -64,19 +74,115 @@ async function subscribe(key: string) {
   };
 }
 
-describe("SubscriptionGate", () => {
-  it("gives a key at most maxPerKey places and the isolate maxTotal; a release (once) frees one", () => {
+describe("SubscriptionGate in one isolate", () => {
+  it("gives a key at most maxPerKey places and the isolate maxTotal; a release (once) frees one", async () => {
     const gate = new SubscriptionGate({ maxPerKey: 2, maxTotal: 3 });
-    const a1 = gate.enter("a");
-    gate.enter("a");
-    expect(() => gate.enter("a")).toThrow(/this API key has 2 subscriptions open/);
-    gate.enter("b");
-    expect(() => gate.enter("c")).toThrow(/too many subscriptions/);
-    a1();
-    a1(); // idempotent: frees one place, not two
+    const a1 = await gate.enter("a");
+    await gate.enter("a");
+    await expect(gate.enter("a")).rejects.toThrow(/this API key has 2 subscriptions open/);
+    await gate.enter("b");
+    await expect(gate.enter("c")).rejects.toThrow(/too many subscriptions/);
+    a1.release();
+    a1.release(); // idempotent: frees one place, not two
     expect(gate.open).toBe(2);
-    gate.enter("c");
-    expect(() => gate.enter("d")).toThrow(/too many subscriptions/);
+    await gate.enter("c");
+    await expect(gate.enter("d")).rejects.toThrow(/too many subscriptions/);
+  });
+});
+
+describe("SubscriptionGate with leases: a key's places across isolates", () => {
+  /** A clock the test moves. */
+  const clock = () => {
+    let t = 1_000_000;
+    return { now: () => t, advance: (ms: number) => (t += ms) };
+  };
+
+  it("counts one key's places over two isolates, and a release in one frees a place in the other", async () => {
+    const leases = memorySubscriptionLeases();
+    const east = new SubscriptionGate({ maxPerKey: 3, maxTotal: 100 }, leases);
+    const west = new SubscriptionGate({ maxPerKey: 3, maxTotal: 100 }, leases);
+    const e1 = await east.enter("k");
+    await east.enter("k");
+    await west.enter("k");
+    // each isolate alone holds fewer than 3; together they hold 3
+    await expect(west.enter("k")).rejects.toMatchObject({
+      message: "this API key has 3 subscriptions open; close one first",
+      extensions: { code: "RATE_LIMITED" },
+    });
+    await expect(east.enter("k")).rejects.toThrow(/3 subscriptions open/);
+    expect(west.open).toBe(1); // the refused one gave its isolate place back
+    await west.enter("other"); // another key is not affected
+    e1.release();
+    await new Promise((r) => setTimeout(r, 0)); // the release is not awaited by the stream
+    await west.enter("k");
+    await expect(east.enter("k")).rejects.toThrow(/3 subscriptions open/);
+  });
+
+  it("lets the places of an isolate that died lapse after the TTL; renews only when due", async () => {
+    const c = clock();
+    const table = new LeaseTable();
+    let renewals = 0;
+    const store: LeaseStore = {
+      acquire: async (id, max, ttl) => table.acquire(id, max, c.now(), ttl),
+      renew: async (id, ttl) => {
+        renewals++;
+        return table.renew(id, c.now(), ttl);
+      },
+      release: async (id) => table.release(id),
+    };
+    const leases = subscriptionLeases(() => store, { ttlMs: 60_000, renewEveryMs: 15_000, now: c.now });
+    const dead = new SubscriptionGate({ maxPerKey: 2 }, leases);
+    const alive = new SubscriptionGate({ maxPerKey: 2 }, leases);
+    await dead.enter("k");
+    await dead.enter("k"); // never released: its isolate is gone
+    const place = await alive.enter("k").catch((e: Error) => e);
+    expect(place).toBeInstanceOf(Error);
+    c.advance(59_999);
+    await expect(alive.enter("k")).rejects.toThrow(/2 subscriptions open/);
+    c.advance(1);
+    const kept = await alive.enter("k");
+    // a stream asks every second; the store is asked once per renewEveryMs
+    for (let s = 0; s < 40; s++) {
+      expect(await kept.stillHeld()).toBe(true);
+      c.advance(1_000);
+    }
+    expect(renewals).toBe(2);
+    // an isolate that stalls past the TTL finds its place gone, and its stream ends
+    c.advance(61_000);
+    expect(await kept.stillHeld()).toBe(false);
+    expect(table.held(c.now())).toBe(0);
+  });
+
+  it("refuses with RATE_LIMITED and keeps no place when the lease store cannot be reached", async () => {
+    const gate = new SubscriptionGate(
+      {},
+      subscriptionLeases(() => ({
+        acquire: async () => {
+          throw new Error("Durable Object unreachable");
+        },
+        renew: async () => true,
+        release: async () => {},
+      })),
+    );
+    await expect(gate.enter("k")).rejects.toMatchObject({
+      message: "subscription places could not be counted just now; retry shortly",
+      extensions: { code: "RATE_LIMITED" },
+    });
+    expect(gate.open).toBe(0);
+  });
+});
+
+describe("LeaseTable", () => {
+  it("renews a holder's own lease instead of taking a second place, and forgets lapsed ones", () => {
+    const t = new LeaseTable();
+    expect(t.acquire("a", 1, 0, 10)).toBe(true);
+    expect(t.acquire("a", 1, 5, 10)).toBe(true); // its own: renewed to 15
+    expect(t.acquire("b", 1, 14, 10)).toBe(false);
+    expect(t.acquire("b", 1, 15, 10)).toBe(true); // a lapsed at 15
+    expect(t.renew("a", 16, 10)).toBe(false);
+    t.release("b");
+    expect(t.held(16)).toBe(0);
+    expect(new LeaseTable(t.entries()).held(16)).toBe(0);
   });
 });
 
@@ -102,6 +208,20 @@ describe("evalRunProgress over SSE", () => {
     await again.close();
     await second.close();
   });
+
+  it("ends an open stream whose place lapsed (its isolate stalled past the TTL), with RATE_LIMITED", async () => {
+    const key = await createKey(t.db, ["eval"]);
+    const stream = await subscribe(key);
+    expect(await stream.until(/"status":"queued"/)).toContain(runId);
+    clockSkew = 120_000; // past the 60 s TTL: the next renewal finds the lease gone
+    try {
+      const text = await stream.until(/RATE_LIMITED/);
+      expect(text).toMatch(/place lapsed; subscribe again/);
+    } finally {
+      clockSkew = 0;
+      await stream.close();
+    }
+  }, 15_000);
 
   it("ends an open stream when its key is revoked, with UNAUTHENTICATED", async () => {
     const created = await t.gql(

@@ -126,6 +126,7 @@ describe("deploy-worker.ts", () => {
       "env.ANON_REQUESTS",
       "env.EVAL_RUNNER",
       "env.TEXT_QUOTA",
+      "env.SUBSCRIPTION_LEASES",
       "env.UPSTREAM_MTLS",
     ])
       expect(r.stdout).toContain(binding);
