@@ -338,7 +338,10 @@ export function createEdge(options: EdgeOptions): Edge {
           ofModel: classifier.intentsOf,
         },
         models: () => modelList.get(),
-        latestIntentMetrics: latestIntentMetricsLoader(db),
+        latestIntentMetrics: latestIntentMetricsLoader(
+          db,
+          async (name) => (await aliases.resolve(name)).model,
+        ),
         datasetById: datasetByIdLoader(db),
         subscriptions: {
           enter: () => subscriptionGate.enter(auth?.keyId ?? `ip:${clientIp(request)}`, keepAliveOf(server)),

@@ -228,27 +228,53 @@ export function datasetByIdLoader(db: D1Database): (id: string) => Promise<Datas
   return (id) => loader.load(id);
 }
 
+/** Distinct `model:` names one request may ask `Intent.latestMetrics` about (one D1 read each). */
+export const MAX_METRICS_MODELS = 4;
+
 /**
- * Per-intent metrics of the newest succeeded run, for `Intent.latestMetrics`. One D1 read per
- * GraphQL request however many intents it asks about.
+ * Per-intent metrics of the newest succeeded run, for `Intent.latestMetrics`: of `model` (a model
+ * name or an alias, resolved by `resolveModel`; runs store the model they measured by name) or of
+ * any model when it is null. One D1 read per distinct model per GraphQL request, however many
+ * intents ask; more than MAX_METRICS_MODELS distinct models → TOO_MANY_MODELS.
  */
 export function latestIntentMetricsLoader(
   db: D1Database,
-): (intent: string) => Promise<IntentMetricsInfo | null> {
-  let latest: Promise<{ id: string; metrics: StoredMetrics } | null> | undefined;
-  return async (intent) => {
-    latest ??= db
-      .prepare(
-        "SELECT id, metrics FROM eval_runs WHERE status = 'succeeded' ORDER BY finished_at DESC LIMIT 1",
-      )
-      .first<{ id: string; metrics: string }>()
-      .then((row) => (row ? { id: row.id, metrics: JSON.parse(row.metrics) as StoredMetrics } : null))
-      .catch(() => null);
-    const run = await latest;
-    const label = run?.metrics.perLabel.find((l) => l.label === intent);
-    return run && label
+  resolveModel: (name: string) => Promise<string>,
+): (intent: string, model?: string | null) => Promise<IntentMetricsInfo | null> {
+  const latest = new Map<string | null, Promise<{ id: string; metrics: StoredMetrics } | null>>();
+  const newest = async (model: string | null) => {
+    const query =
+      model === null
+        ? db.prepare(
+            "SELECT id, metrics FROM eval_runs WHERE status = 'succeeded' ORDER BY finished_at DESC LIMIT 1",
+          )
+        : db
+            .prepare(
+              "SELECT id, metrics FROM eval_runs WHERE status = 'succeeded' AND model = ? ORDER BY finished_at DESC LIMIT 1",
+            )
+            .bind(await resolveModel(model));
+    const row = await query.first<{ id: string; metrics: string }>().catch(() => null);
+    return row ? { id: row.id, metrics: JSON.parse(row.metrics) as StoredMetrics } : null;
+  };
+  return async (intent, model = null) => {
+    let run = latest.get(model);
+    if (!run) {
+      const named = [...latest.keys()].filter((k) => k !== null).length;
+      if (model !== null && named >= MAX_METRICS_MODELS)
+        throw new GraphQLError(
+          `latestMetrics: more than ${MAX_METRICS_MODELS} distinct models in one request`,
+          {
+            extensions: { code: ErrorCode.TOO_MANY_MODELS },
+          },
+        );
+      run = newest(model);
+      latest.set(model, run);
+    }
+    const found = await run;
+    const label = found?.metrics.perLabel.find((l) => l.label === intent);
+    return found && label
       ? {
-          evalRunId: run.id,
+          evalRunId: found.id,
           precision: label.precision,
           recall: label.recall,
           f1: label.f1,

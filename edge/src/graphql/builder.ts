@@ -138,7 +138,8 @@ export interface GraphQLContext {
   /** Absent where no D1 holds aliases. */
   modelAdmin?: ModelAdmin;
   /** Null until eval runs exist (issue 6). */
-  latestIntentMetrics(intent: string): Promise<IntentMetricsInfo | null>;
+  /** `model`: a model name or alias; null: the newest run of any model. */
+  latestIntentMetrics(intent: string, model?: string | null): Promise<IntentMetricsInfo | null>;
   /** A dataset by id, batched over the operation (EvalRun.dataset); null when it is gone. */
   datasetById(id: string): Promise<Dataset | null>;
   /** For long-lived operations (limits/subscription-gate.ts). */

@@ -4,7 +4,7 @@ import { builder, INTENT_ROWS, type IntentInfo, type IntentMetricsInfo } from ".
 // key, the kind handed to apps, reads the intents but not how the model measured on them.
 export const IntentMetricsRef = builder.objectRef<IntentMetricsInfo>("IntentMetrics").implement({
   authScopes: { eval: true },
-  description: "How the served model did on this intent in the latest finished eval run.",
+  description: "How a model did on this intent in the latest finished eval run (Intent.latestMetrics).",
   fields: (t) => ({
     evalRunId: t.exposeID("evalRunId"),
     precision: t.exposeFloat("precision"),
@@ -29,8 +29,14 @@ export const IntentRef = builder.objectRef<IntentInfo>("Intent").implement({
       nullable: true,
       authScopes: { eval: true },
       description:
-        "From the latest finished eval run, whichever model and dataset it measured (the run id tells); null until one exists. Needs the eval scope.",
-      resolve: (intent, _args, ctx) => ctx.latestIntentMetrics(intent.name),
+        "From the latest finished eval run of `model` (a served model's name or an alias), on whichever dataset it measured; of any model when `model` is omitted (the run id tells which). Null until one exists. Needs the eval scope.",
+      args: {
+        model: t.arg.string({
+          required: false,
+          description: "A model name or alias; at most 4 distinct ones per request (TOO_MANY_MODELS).",
+        }),
+      },
+      resolve: (intent, { model }, ctx) => ctx.latestIntentMetrics(intent.name, model ?? null),
     }),
   }),
 });

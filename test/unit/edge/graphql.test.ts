@@ -133,6 +133,66 @@ describe("introspection of intents and models", () => {
     expect(body.data.missing).toBeNull();
   });
 
+  it("latestMetrics of a model (name or alias) reads that model's newest run; of any model without one", async () => {
+    const edge = await startTestEdge(upstream.url);
+    try {
+      const metrics = (f1: number) =>
+        JSON.stringify({ perLabel: [{ label: "alarm_remove", precision: f1, recall: f1, f1, support: 7 }] });
+      await edge.db
+        .prepare(
+          "INSERT INTO datasets (id, name, sha256, row_count, splits, created_at) VALUES ('d1', 'd', 'x', 1, '{}', '2026-01-01T00:00:00Z')",
+        )
+        .run();
+      const run = (id: string, model: string, finished: string, f1: number, status = "succeeded") =>
+        edge.db
+          .prepare(
+            "INSERT INTO eval_runs (id, dataset_id, split, model, status, total, done, created_at, finished_at, metrics) VALUES (?, 'd1', 'test', ?, ?, 1, 1, ?, ?, ?)",
+          )
+          .bind(id, model, status, finished, finished, metrics(f1))
+          .run();
+      await run("old-a", "model-a", "2026-01-01T00:00:00Z", 0.1);
+      await run("new-a", "model-a", "2026-01-03T00:00:00Z", 0.3);
+      await run("new-b", "model-b", "2026-01-04T00:00:00Z", 0.4);
+      await run("newer-b-failed", "model-b", "2026-01-05T00:00:00Z", 0.9, "failed");
+      // an alias pinned to a model that is not served now: its runs are still found by its name
+      await edge.db
+        .prepare("INSERT INTO model_aliases (alias, model, version) VALUES ('prod', 'model-a', '1')")
+        .run();
+      const { body } = await edge.gql(`{ intent(name: "alarm_remove") {
+        any: latestMetrics { evalRunId f1 }
+        a: latestMetrics(model: "model-a") { evalRunId f1 support }
+        prod: latestMetrics(model: "prod") { evalRunId }
+        b: latestMetrics(model: "model-b") { evalRunId }
+        none: latestMetrics(model: "model-c") { evalRunId }
+      } }`);
+      expect(body.errors).toBeUndefined();
+      expect(body.data.intent).toEqual({
+        any: { evalRunId: "new-b", f1: 0.4 },
+        a: { evalRunId: "new-a", f1: 0.3, support: 7 },
+        prod: { evalRunId: "new-a" },
+        b: { evalRunId: "new-b" },
+        none: null,
+      });
+      // a request names at most 4 models here (one D1 read each)
+      const five = Array.from({ length: 5 }, (_, i) => `m${i}: latestMetrics(model: "m${i}") { f1 }`).join(
+        " ",
+      );
+      const refused = await edge.gql(`{ intent(name: "alarm_remove") { ${five} } }`);
+      expect(codes(refused.body)).toContain("TOO_MANY_MODELS");
+      const viaVariables = await edge.gql(
+        'query ($m: String) { intents(scenario: "alarm") { name latestMetrics(model: $m) { evalRunId } } }',
+        { m: "model-a" },
+      );
+      expect(
+        viaVariables.body.data.intents.find((i: any) => i.name === "alarm_remove").latestMetrics,
+      ).toEqual({
+        evalRunId: "new-a",
+      });
+    } finally {
+      await edge.dispose();
+    }
+  });
+
   it("lists the upstream's models once for every models field of a request, and again after the cache time", async () => {
     const edge = await startTestEdge(upstream.url, {
       modelListTtlMs: 300,
