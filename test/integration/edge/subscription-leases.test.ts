@@ -11,6 +11,7 @@ import { generateApiKey } from "@intentql/edge";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeUpstream, startFakeUpstream } from "../../support/edge-fake-upstream.ts";
 import { type EdgeWorker, startEdgeWorker } from "../../support/edge-worker.ts";
+import { openSse } from "../../support/sse-stream.ts";
 
 const key = generateApiKey();
 const other = generateApiKey();
@@ -59,32 +60,10 @@ afterAll(async () => {
   await upstream?.close();
 });
 
-/** An SSE subscription to the run: its text until a pattern shows up, and a way to close it. */
-async function subscribe(apiKey: string) {
-  const controller = new AbortController();
+/** An SSE subscription to the run over HTTP. */
+function subscribe(apiKey: string) {
   const query = encodeURIComponent(`subscription { evalRunProgress(id: "${runId}") { id status } }`);
-  const response = await fetch(`${edge.url}/graphql?query=${query}`, {
-    headers: { accept: "text/event-stream", authorization: `Bearer ${apiKey}` },
-    signal: controller.signal,
-  });
-  const reader = response.body!.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  return {
-    status: response.status,
-    async until(pattern: RegExp): Promise<string> {
-      while (!pattern.test(text)) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        text += decoder.decode(value, { stream: true });
-      }
-      return text;
-    },
-    async close() {
-      controller.abort();
-      await reader.cancel().catch(() => {});
-    },
-  };
+  return openSse(fetch, `${edge.url}/graphql?query=${query}`, apiKey);
 }
 
 const OPENED = /"status":"(queued|running)"/;

@@ -14,6 +14,7 @@ import {
 } from "../../../edge/src/limits/subscription-leases.ts";
 import { createKey, startTestEdge, type TestEdge } from "../../support/edge-app.ts";
 import { type FakeUpstream, startFakeUpstream } from "../../support/edge-fake-upstream.ts";
+import { openSse } from "../../support/sse-stream.ts";
 
 let upstream: FakeUpstream;
 let t: TestEdge;
@@ -42,36 +43,10 @@ afterAll(async () => {
   await upstream?.close();
 });
 
-/** An SSE subscription to the run: its first event, and a way to close it. */
-async function subscribe(key: string) {
-  const controller = new AbortController();
+/** An SSE subscription to the run, in-process. */
+function subscribe(key: string) {
   const query = encodeURIComponent(`subscription { evalRunProgress(id: "${runId}") { id status } }`);
-  const response = await t.edge.fetch(
-    new Request(`http://edge.test/graphql?query=${query}`, {
-      headers: { accept: "text/event-stream", authorization: `Bearer ${key}` },
-      signal: controller.signal,
-    }),
-  );
-  const reader = response.body!.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  /** The stream's text until `pattern` shows up (or it ends). */
-  const until = async (pattern: RegExp): Promise<string> => {
-    while (!pattern.test(text)) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
-    }
-    return text;
-  };
-  return {
-    status: response.status,
-    until,
-    close: async () => {
-      controller.abort();
-      await reader.cancel().catch(() => {});
-    },
-  };
+  return openSse((request) => t.edge.fetch(request), `http://edge.test/graphql?query=${query}`, key);
 }
 
 describe("SubscriptionGate in one isolate", () => {
