@@ -59,7 +59,11 @@ export function edgeOptionsFromEnv(env: Env): EdgeOptions {
     if (!env[binding]) throw new ConfigError(`the ${binding} binding is missing (wrangler.toml)`);
   const period = positiveNumber(env.RATE_LIMIT_PERIOD_S, 10);
   const development = env.ENVIRONMENT === "development";
-  const leaseTtlMs = positiveNumber(env.SUBSCRIPTION_LEASE_TTL_MS, SUBSCRIPTION_LEASE_DEFAULTS.ttlMs);
+  // at least 4 s: a stream polls (and may renew) once a second, and renews at a quarter of the TTL
+  const leaseTtlMs = Math.max(
+    4_000,
+    positiveNumber(env.SUBSCRIPTION_LEASE_TTL_MS, SUBSCRIPTION_LEASE_DEFAULTS.ttlMs),
+  );
   return {
     ...classifierOptionsFromEnv(env),
     db: env.DB,

@@ -56,7 +56,7 @@ export interface Env {
   SUBSCRIPTION_MAX_PER_KEY?: string;
   /** Subscriptions one isolate holds open at once, every key together. Default 256. */
   SUBSCRIPTION_MAX_PER_ISOLATE?: string;
-  /** A subscription's place lapses this long after its last renewal (every quarter of it). Default 60000. */
+  /** A subscription's place lapses this long after its last renewal (every quarter of it). Default 60000, at least 4000. */
   SUBSCRIPTION_LEASE_TTL_MS?: string;
   /** How long an isolate trusts a verified API key; revocation reaches other isolates within it. Default 30000, max 60000. */
   API_KEY_CACHE_TTL_MS?: string;

@@ -188,8 +188,9 @@ class NgramClassifier(nn.Module):
 class LinearClassifier(nn.Module):
     """Multinomial logistic regression over the n-gram member's features, the classic TF-IDF text
     classifier as one more kind of member: every other member is a network fit by stochastic
-    gradient descent, and a convex fit errs differently (issue 14: out of fold, it lifted the mix of
-    1.1.0's shapes where fifteen neural variations had not; docs/MODEL.md "A linear member").
+    gradient descent, and a convex fit errs differently (issue 14: out of fold it lifted the mix of
+    1.1.0's shapes, paired, on both figures; its one final stage then scored below 1.1.0 on test, so
+    no bundle has one; docs/MODEL.md "A linear member").
 
     Two blocks, each L2-normalised on its own, the way a union of two TF-IDF vectorisers is: words
     (word pieces, hashed piece bigrams and trigrams) and characters (each piece's character n-grams,
