@@ -58,6 +58,7 @@ import { type UseLimitsOptions, useLimits } from "./plugins/use-limits.ts";
 import { type UseQueryArmorOptions, useQueryArmor } from "./plugins/use-query-armor.ts";
 import { type UseQueryCostOptions, useQueryCost } from "./plugins/use-query-cost.ts";
 import { useRateLimit } from "./plugins/use-rate-limit.ts";
+import { RequestPlaces, useSubscriptionPlaces } from "./plugins/use-subscription-places.ts";
 import { useSubscriptionRootRule } from "./plugins/use-subscription-root-rule.ts";
 import { createInferLoader } from "./upstream/infer-loader.ts";
 import { V2Client } from "./upstream/v2-client.ts";
@@ -190,6 +191,7 @@ export function createEdge(options: EdgeOptions): Edge {
   const development = options.development ?? false;
   const keys = new KeyStore({ db: options.db, pepper: options.pepper, ttlMs: options.apiKeyCacheTtlMs });
   const subscriptionGate = new SubscriptionGate(options.subscriptionLimits, options.subscriptionLeases);
+  const subscriptionPlaces = new RequestPlaces();
   const limiters = {
     requestsPerKey: options.limiters?.requestsPerKey ?? memoryRateLimiter(new TokenBuckets(50, 100)),
     requestsPerIp: options.limiters?.requestsPerIp ?? memoryRateLimiter(new TokenBuckets(5, 20)),
@@ -285,6 +287,7 @@ export function createEdge(options: EdgeOptions): Edge {
       useQueryCost(options.queryCost),
       useIntrospectionPolicy({ allow: options.introspection ?? true }),
       useSubscriptionRootRule(),
+      useSubscriptionPlaces(subscriptionPlaces),
     ],
     context: ({ request, ...server }): GraphQLContext => {
       const auth = requestAuth(request) ?? null;
@@ -344,7 +347,14 @@ export function createEdge(options: EdgeOptions): Edge {
         ),
         datasetById: datasetByIdLoader(db),
         subscriptions: {
-          enter: () => subscriptionGate.enter(auth?.keyId ?? `ip:${clientIp(request)}`, keepAliveOf(server)),
+          enter: async () => {
+            const place = await subscriptionGate.enter(
+              auth?.keyId ?? `ip:${clientIp(request)}`,
+              keepAliveOf(server),
+            );
+            subscriptionPlaces.track(request, place);
+            return place;
+          },
           keyStillValid: () => keyStillValid(keys, request),
         },
         apiKeys: keyAdmin,

@@ -167,7 +167,11 @@ export function createEvalService(options: EvalServiceOptions): EvalService {
       // once: an async generator's return() would wait for its next yield, which may be minutes
       // away while the run makes no progress, polling D1 for nobody.
       const stop = new AbortController();
-      const onAbort = () => stop.abort();
+      // also when the stream never started (its generator's finally would not run)
+      const onAbort = () => {
+        stop.abort();
+        end();
+      };
       signal?.addEventListener("abort", onAbort, { once: true });
       let ended = false;
       const end = () => {

@@ -22,7 +22,8 @@ export const SUBSCRIPTION_LIMIT_DEFAULTS: Required<SubscriptionLimits> = { maxPe
 
 /** A subscription's place: give it back when the stream ends; ask whether it still holds it. */
 export interface SubscriptionPlace {
-  release(): void;
+  /** Gives the place back (idempotent); settles once the key's lease store has it back. */
+  release(): Promise<void>;
   /** False once the key's lease lapsed (the stream should end); renews it when due. */
   stillHeld(): Promise<boolean>;
 }
@@ -56,7 +57,11 @@ export class SubscriptionGate {
    */
   async enter(keyId: string, keepAlive?: (work: Promise<unknown>) => void): Promise<SubscriptionPlace> {
     const releaseHere = this.#enterHere(keyId, this.#leases === undefined);
-    if (!this.#leases) return { release: releaseHere, stillHeld: async () => true };
+    if (!this.#leases)
+      return {
+        release: async () => releaseHere(),
+        stillHeld: async () => true,
+      };
     let lease: Awaited<ReturnType<KeyLeases["acquire"]>>;
     try {
       lease = await this.#leases.acquire(keyId, this.#limits.maxPerKey);
@@ -79,6 +84,7 @@ export class SubscriptionGate {
       release: () => {
         releaseHere();
         end();
+        return returned;
       },
       stillHeld: () => held.stillHeld(),
     };

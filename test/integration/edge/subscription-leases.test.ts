@@ -4,7 +4,8 @@
  * isolates. Here the isolate counts only its total (256), so every per-key refusal below comes from
  * the object: a third stream is refused, another key is not, streams that stay open keep their
  * places past the lease TTL by renewing them, and a closed stream's place comes back at once (the
- * release runs in waitUntil, after the client has gone), not when its lease lapses.
+ * release runs in waitUntil, after the client has gone), not when its lease lapses, as does the
+ * place of a subscription answered 406 (it accepted JSON only, and no stream was ever read).
  */
 
 import { generateApiKey } from "@intentql/edge";
@@ -109,4 +110,20 @@ describe("open subscriptions per key, counted by its Durable Object", () => {
     await again.close();
     await second.close();
   }, 90_000);
+
+  it("gives the object's place back when the answer is not a stream (406 to a JSON-only Accept)", async () => {
+    const query = encodeURIComponent(`subscription { evalRunProgress(id: "${runId}") { id status } }`);
+    for (let i = 0; i < 4; i++) {
+      const response = await fetch(`${edge.url}/graphql?query=${query}`, {
+        headers: { accept: "application/json", authorization: `Bearer ${other}` },
+      });
+      expect(response.status).toBe(406);
+      await response.body?.cancel();
+    }
+    // twice the key's limit was refused after taking a place; the places came back, not by lapsing
+    // (the other key: the first test's last releases may still be on their way)
+    const stream = await subscribe(other);
+    expect(await stream.until(ANSWER)).toMatch(OPENED);
+    await stream.close();
+  }, 30_000);
 });

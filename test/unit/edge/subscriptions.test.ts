@@ -184,6 +184,30 @@ describe("evalRunProgress over SSE", () => {
     await second.close();
   });
 
+  it("gives the place back when the answer is not a stream (a subscription that accepts only JSON gets 406)", async () => {
+    const key = await createKey(t.db, ["eval"]);
+    const query = encodeURIComponent(`subscription { evalRunProgress(id: "${runId}") { id status } }`);
+    // more than the isolate's 3 places and the key's 2, in each media type that cannot carry a stream
+    for (const accept of [
+      "application/json",
+      "application/graphql-response+json",
+      "multipart/mixed",
+      "text/plain",
+      "application/json",
+    ]) {
+      const response = await t.edge.fetch(
+        new Request(`http://edge.test/graphql?query=${query}`, {
+          headers: { accept, authorization: `Bearer ${key}` },
+        }),
+      );
+      expect(response.status, accept).toBe(406);
+      await response.body?.cancel();
+    }
+    const stream = await subscribe(key);
+    expect(await stream.until(/RATE_LIMITED|"status"/)).toMatch(/"status":"queued"/);
+    await stream.close();
+  });
+
   it("ends an open stream whose place lapsed (its isolate stalled past the TTL), with RATE_LIMITED", async () => {
     const key = await createKey(t.db, ["eval"]);
     const stream = await subscribe(key);
