@@ -232,6 +232,12 @@ export function datasetByIdLoader(db: D1Database): (id: string) => Promise<Datas
   return (id) => loader.load(id);
 }
 
+/** The newest succeeded run, of any model and of one (migration 0006 indexes both). */
+export const LATEST_RUN_SQL =
+  "SELECT id, metrics FROM eval_runs WHERE status = 'succeeded' ORDER BY finished_at DESC LIMIT 1";
+export const LATEST_RUN_OF_MODEL_SQL =
+  "SELECT id, metrics FROM eval_runs WHERE status = 'succeeded' AND model = ? ORDER BY finished_at DESC LIMIT 1";
+
 /** Distinct `model:` names one request may ask `Intent.latestMetrics` about (one D1 read each). */
 export const MAX_METRICS_MODELS = 4;
 
@@ -249,15 +255,10 @@ export function latestIntentMetricsLoader(
   const newest = async (model: string | null) => {
     const query =
       model === null
-        ? db.prepare(
-            "SELECT id, metrics FROM eval_runs WHERE status = 'succeeded' ORDER BY finished_at DESC LIMIT 1",
-          )
-        : db
-            .prepare(
-              "SELECT id, metrics FROM eval_runs WHERE status = 'succeeded' AND model = ? ORDER BY finished_at DESC LIMIT 1",
-            )
-            .bind(await resolveModel(model));
-    const row = await query.first<{ id: string; metrics: string }>().catch(() => null);
+        ? db.prepare(LATEST_RUN_SQL)
+        : db.prepare(LATEST_RUN_OF_MODEL_SQL).bind(await resolveModel(model));
+    // a failed read is an error on the field, as for every other eval read, not "no run yet"
+    const row = await query.first<{ id: string; metrics: string }>();
     return row ? { id: row.id, metrics: JSON.parse(row.metrics) as StoredMetrics } : null;
   };
   return async (intent, model = null) => {

@@ -8,6 +8,7 @@ import { BertWordPieceTokenizer, parseVocabTxt } from "@intentql/tokenizer";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { importDataset } from "../../../edge/src/eval/dataset-store.ts";
 import { createRun, getRun } from "../../../edge/src/eval/eval-run-store.ts";
+import { LATEST_RUN_OF_MODEL_SQL, LATEST_RUN_SQL } from "../../../edge/src/eval/eval-service.ts";
 import { memoryRateLimiter, TokenBuckets } from "../../../edge/src/limits/rate-limiter.ts";
 import { createKey, readBundleAssets, startTestEdge, type TestEdge } from "../../support/edge-app.ts";
 import { type FakeUpstream, fakeLabelFor, startFakeUpstream } from "../../support/edge-fake-upstream.ts";
@@ -179,6 +180,14 @@ describe("introspection of intents and models", () => {
       );
       const refused = await edge.gql(`{ intent(name: "alarm_remove") { ${five} } }`);
       expect(codes(refused.body)).toContain("TOO_MANY_MODELS");
+      // both reads go through an index (migration 0006), not a scan and sort of every run
+      for (const sql of [LATEST_RUN_SQL, LATEST_RUN_OF_MODEL_SQL]) {
+        const plan = await edge.db
+          .prepare(`EXPLAIN QUERY PLAN ${sql}`)
+          .bind(...(sql.includes("?") ? ["model-a"] : []))
+          .all<{ detail: string }>();
+        expect(plan.results.map((r) => r.detail).join("; "), sql).toMatch(/USING INDEX eval_runs_succeeded/);
+      }
       const viaVariables = await edge.gql(
         'query ($m: String) { intents(scenario: "alarm") { name latestMetrics(model: $m) { evalRunId } } }',
         { m: "model-a" },
