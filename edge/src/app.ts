@@ -54,6 +54,7 @@ import { errorResponse, rateLimitedError } from "./plugins/error-response.ts";
 import { clientIp, keyStillValid, requestAuth, useApiKeys } from "./plugins/use-api-keys.ts";
 import { useErrorCodes } from "./plugins/use-error-codes.ts";
 import { useIntrospectionPolicy } from "./plugins/use-introspection-policy.ts";
+import { useJsonParams } from "./plugins/use-json-params.ts";
 import { type UseLimitsOptions, useLimits } from "./plugins/use-limits.ts";
 import { type UseQueryArmorOptions, useQueryArmor } from "./plugins/use-query-armor.ts";
 import { type UseQueryCostOptions, useQueryCost } from "./plugins/use-query-cost.ts";
@@ -281,6 +282,7 @@ export function createEdge(options: EdgeOptions): Edge {
     plugins: [
       useErrorCodes(),
       useLimits(options.limits),
+      useJsonParams(),
       useApiKeys({ keys, allowAnonymous: development, ipLimiter: limiters.requestsPerIp }),
       useRateLimit({ limiter: limiters.requestsPerKey }),
       useQueryArmor({ fieldSuggestions: development, ...options.queryLimits }),

@@ -1,7 +1,7 @@
 /**
  * Open subscriptions per API key across every isolate: one SubscriptionLeaseObject per key (named
  * by the key id) holds its leases (subscription-leases.ts). The table is written to the object's
- * storage on every change, so a restarted object still knows the places it gave out.
+ * storage after each change, so a restarted object still knows the places it gave out.
  */
 import { DurableObject, type DurableObjectState } from "cloudflare:workers";
 import type { Env } from "../env.ts";
@@ -36,7 +36,9 @@ export class SubscriptionLeaseObject extends DurableObject<Env> implements Lease
     await this.#save();
   }
 
+  /** Writes the table when it changed (a refused acquire of a full, live table writes nothing). */
   async #save(): Promise<void> {
+    if (!this.#table.takeChanged()) return;
     const entries = this.#table.entries();
     if (entries.length === 0) await this.ctx.storage.delete(KEY);
     else await this.ctx.storage.put(KEY, entries);

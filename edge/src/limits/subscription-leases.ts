@@ -10,6 +10,7 @@
 /** Leases by id with their expiry: the object's state, kept apart so that it is testable alone. */
 export class LeaseTable {
   readonly #expiry = new Map<string, number>();
+  #changed = false;
 
   constructor(entries: Iterable<readonly [string, number]> = []) {
     for (const [id, expires] of entries) this.#expiry.set(id, expires);
@@ -19,7 +20,7 @@ export class LeaseTable {
   acquire(id: string, max: number, now: number, ttlMs: number): boolean {
     this.#prune(now);
     if (!this.#expiry.has(id) && this.#expiry.size >= max) return false;
-    this.#expiry.set(id, now + ttlMs);
+    this.#set(id, now + ttlMs);
     return true;
   }
 
@@ -27,12 +28,19 @@ export class LeaseTable {
   renew(id: string, now: number, ttlMs: number): boolean {
     this.#prune(now);
     if (!this.#expiry.has(id)) return false;
-    this.#expiry.set(id, now + ttlMs);
+    this.#set(id, now + ttlMs);
     return true;
   }
 
   release(id: string): void {
-    this.#expiry.delete(id);
+    if (this.#expiry.delete(id)) this.#changed = true;
+  }
+
+  /** Whether anything changed since the last call (so that a refusal writes nothing to storage). */
+  takeChanged(): boolean {
+    const changed = this.#changed;
+    this.#changed = false;
+    return changed;
   }
 
   /** Live leases at `now`. */
@@ -45,8 +53,17 @@ export class LeaseTable {
     return [...this.#expiry];
   }
 
+  #set(id: string, expires: number): void {
+    this.#expiry.set(id, expires);
+    this.#changed = true;
+  }
+
   #prune(now: number): void {
-    for (const [id, expires] of this.#expiry) if (expires <= now) this.#expiry.delete(id);
+    for (const [id, expires] of this.#expiry)
+      if (expires <= now) {
+        this.#expiry.delete(id);
+        this.#changed = true;
+      }
   }
 }
 

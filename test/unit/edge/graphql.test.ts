@@ -428,6 +428,31 @@ describe("limits", () => {
     expect(body.data.__schema.queryType.name).toBe("Query");
   });
 
+  it("BAD_REQUEST (400) for variables or extensions that are not JSON, in a URL and in a form body", async () => {
+    const auth = { authorization: `Bearer ${t.key}` };
+    const requests = [
+      new Request("http://edge.test/graphql?query=%7B__typename%7D&variables=%7B", { headers: auth }),
+      new Request("http://edge.test/graphql?query=%7B__typename%7D&extensions=%7B", { headers: auth }),
+      new Request("http://edge.test/graphql", {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/x-www-form-urlencoded" },
+        body: "query=%7B__typename%7D&variables=%7B",
+      }),
+    ];
+    for (const request of requests) {
+      const response = await t.edge.fetch(request);
+      expect(response.status, request.url).toBe(400);
+      const body = (await response.json()) as any;
+      expect(codes(body)).toEqual(["BAD_REQUEST"]);
+      expect(body.errors[0].message).toMatch(/"variables" and "extensions" must be JSON/);
+    }
+    // well-formed ones still work in both shapes
+    const ok = await t.edge.fetch(
+      new Request("http://edge.test/graphql?query=%7B__typename%7D&variables=%7B%7D", { headers: auth }),
+    );
+    expect(((await ok.json()) as any).data).toEqual({ __typename: "Query" });
+  });
+
   it("BODY_TOO_LARGE (413) for a declared and for a chunked body", async () => {
     const big = JSON.stringify({ query: "{ scenarios }", variables: { pad: "x".repeat(1024 * 1024) } });
     const declared = await t.edge.yoga.fetch("http://edge.test/graphql", {

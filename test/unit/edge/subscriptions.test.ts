@@ -158,6 +158,16 @@ describe("LeaseTable", () => {
     t.release("b");
     expect(t.held(16)).toBe(0);
     expect(new LeaseTable(t.entries()).held(16)).toBe(0);
+    // what the object writes to storage: only after a change
+    t.takeChanged();
+    expect(t.acquire("c", 1, 20, 10)).toBe(true);
+    expect(t.takeChanged()).toBe(true);
+    expect(t.acquire("d", 1, 21, 10)).toBe(false); // refused, nothing lapsed
+    expect(t.renew("d", 21, 10)).toBe(false);
+    t.release("d");
+    expect(t.takeChanged()).toBe(false);
+    expect(t.acquire("d", 1, 31, 10)).toBe(true); // c lapsed at 30
+    expect(t.takeChanged()).toBe(true);
   });
 });
 
