@@ -66,7 +66,7 @@ const STATUS_MESSAGES: Record<number, string> = {
   401: "an API key is required: send Authorization: Bearer <key>",
   404: "not found: the API is at /graphql",
   405: "method not allowed: use GET or POST",
-  406: "not acceptable: ask for application/json or application/graphql-response+json",
+  406: "not acceptable: ask for application/json or application/graphql-response+json (a subscription: text/event-stream)",
   415: "unsupported content type: send application/json",
 };
 

@@ -211,7 +211,9 @@ describe("evalRunProgress over SSE", () => {
         }),
       );
       expect(response.status, accept).toBe(406);
-      await response.body?.cancel();
+      expect(((await response.json()) as any).errors[0].message).toMatch(
+        /a subscription: text\/event-stream/,
+      );
     }
     const stream = await subscribe(key);
     expect(await stream.until(/RATE_LIMITED|"status"/)).toMatch(/"status":"queued"/);
