@@ -137,8 +137,7 @@ export interface GraphQLContext {
   apiKeys?: ApiKeyAdmin;
   /** Absent where no D1 holds aliases. */
   modelAdmin?: ModelAdmin;
-  /** Null until eval runs exist (issue 6). */
-  /** `model`: a model name or alias; null: the newest run of any model. */
+  /** Null until eval runs exist (issue 6). `model`: a model name or alias; null: the newest run of any model. */
   latestIntentMetrics(intent: string, model?: string | null): Promise<IntentMetricsInfo | null>;
   /** A dataset by id, batched over the operation (EvalRun.dataset); null when it is gone. */
   datasetById(id: string): Promise<Dataset | null>;
