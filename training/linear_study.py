@@ -34,8 +34,9 @@ from train import assemble_out_of_fold, prepare  # noqa: E402
 FOLDS = 4
 
 
-def fold_fits(work: Path, name: str, config: dict) -> np.ndarray:
-    """The setting's out-of-fold probabilities; a fold whose done.json exists is not fit again."""
+def fold_fits(work: Path, name: str, config: dict) -> tuple[np.ndarray, float]:
+    """The setting's out-of-fold probabilities, and its mean top probability on held-out synthetic
+    gibberish (its folds' mean); a fold whose done.json exists is not fit again."""
     for k in range(FOLDS):
         if not (work / "members" / f"{name}-fold{k}" / "done.json").exists():
             subprocess.run([sys.executable, "-m", "intentql_training.member", "--workdir", str(work),
@@ -43,7 +44,8 @@ def fold_fits(work: Path, name: str, config: dict) -> np.ndarray:
                             "--fit", f"fold:{k}/{FOLDS}"], check=True, cwd=Path(__file__).resolve().parent)
     outs = [np.load(work / "members" / f"{name}-fold{k}" / "outputs.npz") for k in range(FOLDS)]
     rows = sum(len(o["heldout_index"]) for o in outs)
-    return assemble_out_of_fold(outs, rows, outs[0]["heldout"].shape[1])
+    noise_top = float(np.mean([o["noise_validation"].max(1).mean() for o in outs]))
+    return assemble_out_of_fold(outs, rows, outs[0]["heldout"].shape[1]), noise_top
 
 
 def paired_gain(gold: np.ndarray, base: np.ndarray, cand: np.ndarray, labels: int, resamples: int) -> dict:
@@ -101,8 +103,9 @@ def main() -> None:
               "settings": {}}
     for spec in args.setting:
         name, _, config = spec.partition("=")
-        lin = fold_fits(work, f"lin-{name}", json.loads(config))
-        row = {"config": json.loads(config), "alone": points(gold, lin.argmax(1), labels)}
+        lin, noise_top = fold_fits(work, f"lin-{name}", json.loads(config))
+        row = {"config": json.loads(config), "alone": points(gold, lin.argmax(1), labels),
+               "gibberishMeanTop": round(noise_top, 3)}
         for label, members in ((f"without {args.replace}", kept), ("added", names)):
             pred = mix([probs[n] for n in members] + [lin])
             row[label] = {**points(gold, pred, labels), "gain": paired_gain(gold, base, pred, labels, args.resamples)}
