@@ -2,9 +2,11 @@ import type { D1Database } from "@cloudflare/workers-types";
 import type { LabelInfo } from "@intentql/eval-metrics";
 import type { RateDecision } from "../limits/rate-limiter.ts";
 import {
+  cancelRunsOfKey,
   type EvalRun,
   finishRun,
   getRun,
+  keyRevoked,
   markRunning,
   type PredictionRecord,
   pendingRows,
@@ -58,6 +60,12 @@ export async function runSlice(
   const started = Date.now();
   let run: EvalRun | null = await getRun(deps.db, runId);
   if (!run || TERMINAL.has(run.status)) return "ended";
+  // A run started in an isolate that still trusted its key after the revocation (key cache TTL)
+  // exists past revokeApiKey's cancel: it ends here, at its next slice.
+  if (run.keyId && (await keyRevoked(deps.db, run.keyId))) {
+    await cancelRunsOfKey(deps.db, run.keyId);
+    return "ended";
+  }
   await markRunning(deps.db, runId);
   while (Date.now() - started < options.budgetMs) {
     const rows = await pendingRows(deps.db, run, options.chunkSize);

@@ -144,7 +144,12 @@ export function createEvalService(options: EvalServiceOptions): EvalService {
         { datasetId: dataset.id, split: input.split, model, total, keyId: input.keyId },
         runLimits,
       );
-      if ("refused" in run) throw runLimitError(run.refused);
+      if ("refused" in run)
+        throw run.refused === "keyRevoked"
+          ? new GraphQLError("the API key of this request was revoked", {
+              extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } },
+            })
+          : runLimitError(run.refused);
       await runner.start(run.id);
       return run;
     },

@@ -7,6 +7,7 @@ import {
   createRun,
   getRun,
   misclassified,
+  pendingRows,
   type StoredMetrics,
 } from "../../../edge/src/eval/eval-run-store.ts";
 import { type ClassifiedText, runSlice } from "../../../edge/src/eval/eval-runner.ts";
@@ -376,6 +377,103 @@ describe("what one API key can start", () => {
     const mine = outcomes.find((o) => o.status === "fulfilled") as PromiseFulfilledResult<{ id: string }>;
     await service.cancelRun(mine.value.id);
     await expect(start("key_a")).resolves.toMatchObject({ keyId: "key_a" });
+  });
+
+  it("starts nothing for a key revoked while its start was under way, and ends a run whose key was revoked", async () => {
+    await db.prepare("DELETE FROM api_keys WHERE id IN ('key_revoked', 'key_late')").run();
+    await db
+      .prepare(
+        "INSERT INTO api_keys (id, key_hash, scopes, revoked_at) VALUES ('key_revoked', 'h1', 'eval', '2026-01-01T00:00:00Z'), ('key_late', 'h2', 'eval', NULL)",
+      )
+      .run();
+    const service = evalService({});
+    const { dataset } = await importDataset(db, { name: "revoked", content: textLabelFile(40) });
+    // the request's key check passed before the revocation; the insert is where it is caught
+    await expect(
+      service.startRun({ dataset: dataset.id, split: "test", model: null, keyId: "key_revoked" }),
+    ).rejects.toMatchObject({
+      message: "the API key of this request was revoked",
+      extensions: { code: "UNAUTHENTICATED" },
+    });
+    const none = await db
+      .prepare("SELECT COUNT(*) AS n FROM eval_runs WHERE key_id = 'key_revoked'")
+      .first<{ n: number }>();
+    expect(none!.n).toBe(0);
+    // a run that exists (started in an isolate that still trusted the key) ends at its next slice
+    const run = (await createRun(db, {
+      datasetId: dataset.id,
+      split: "test",
+      model: "massive-scratch",
+      total: 40,
+      keyId: "key_late",
+    }))!;
+    await db.prepare("UPDATE api_keys SET revoked_at = '2026-01-02T00:00:00Z' WHERE id = 'key_late'").run();
+    const fake = fakeClassifier(goldOf);
+    let classified = 0;
+    const deps = {
+      db,
+      classify: async (texts: string[]) => {
+        classified += texts.length;
+        return fake.classify(texts);
+      },
+      labelsOf: async () => LABELS,
+    };
+    expect(await runSlice(deps, run.id, { chunkSize: 10, budgetMs: 60_000 })).toBe("ended");
+    expect(classified).toBe(0);
+    expect((await getRun(db, run.id))!).toMatchObject({
+      status: "cancelled",
+      error: "its API key was revoked",
+    });
+    await db.prepare("DELETE FROM api_keys WHERE id IN ('key_revoked', 'key_late')").run();
+  });
+
+  it("reads only the next chunk's rows however far a run has got (its done rows are a prefix)", async () => {
+    const { dataset } = await importDataset(db, { name: "long", content: textLabelFile(600) });
+    const run = (await createRun(db, {
+      datasetId: dataset.id,
+      split: "test",
+      model: "massive-scratch",
+      total: 600,
+      keyId: null,
+    }))!;
+    const deps = { db, classify: fakeClassifier(goldOf).classify, labelsOf: async () => LABELS };
+    // one chunk of 500, then a crash
+    await expect(
+      runSlice(deps, run.id, {
+        chunkSize: 500,
+        budgetMs: 60_000,
+        afterChunk: () => {
+          throw new Error("stop after one chunk");
+        },
+      }),
+    ).rejects.toThrow("stop after one chunk");
+    // D1 reports the rows a statement read: the next 50 must not cost the 500 done before them
+    let rowsRead = 0;
+    const measuring = new Proxy(db, {
+      get(target, prop) {
+        if (prop !== "prepare") {
+          const value = Reflect.get(target, prop);
+          return typeof value === "function" ? value.bind(target) : value;
+        }
+        return (query: string) => ({
+          bind: (...values: unknown[]) => ({
+            all: async () => {
+              const result = await target
+                .prepare(query)
+                .bind(...values)
+                .all();
+              rowsRead += result.meta.rows_read ?? 0;
+              return result;
+            },
+          }),
+        });
+      },
+    }) as D1Database;
+    const next = await pendingRows(measuring, (await getRun(db, run.id))!, 50);
+    expect(next.map((r) => r.idx)).toEqual(Array.from({ length: 50 }, (_, i) => 500 + i));
+    expect(rowsRead).toBeLessThan(200);
+    expect(await runSlice(deps, run.id, { chunkSize: 50, budgetMs: 60_000 })).toBe("finished");
+    expect((await getRun(db, run.id))!).toMatchObject({ status: "succeeded", done: 600 });
   });
 
   it("refuses a key's runs beyond so many an hour, cancelled ones included", async () => {
