@@ -348,6 +348,28 @@ export interface MisclassifiedPage {
   endCursor: string | null;
 }
 
+const MISCLASSIFIED_COLUMNS = `SELECT p.idx AS idx, r.text AS text, p.gold AS gold, p.predicted AS predicted, p.score AS score
+       FROM predictions p JOIN dataset_rows r ON r.dataset_id = ?2 AND r.split = ?3 AND r.idx = p.idx`;
+
+/** A page of a run's wrong predictions after idx ?4: a range of predictions_wrong_idx (migration 0007). */
+export const MISCLASSIFIED_SQL = `${MISCLASSIFIED_COLUMNS}
+       WHERE p.run_id = ?1 AND p.gold <> p.predicted AND p.idx > ?4
+       ORDER BY p.idx LIMIT ?5`;
+
+/**
+ * The same for intent ?6, wrong as gold or as prediction: a page from each of two index ranges
+ * (predictions_wrong by gold, predictions_wrong_predicted), merged. One `gold = ?6 OR predicted = ?6`
+ * filter would use neither index and scan the run.
+ */
+export const MISCLASSIFIED_OF_INTENT_SQL = `${MISCLASSIFIED_COLUMNS}
+       WHERE p.run_id = ?1 AND p.idx IN (
+         SELECT idx FROM (SELECT idx FROM predictions WHERE run_id = ?1 AND gold <> predicted AND gold = ?6
+                          AND idx > ?4 ORDER BY idx LIMIT ?5)
+         UNION
+         SELECT idx FROM (SELECT idx FROM predictions WHERE run_id = ?1 AND gold <> predicted AND predicted = ?6
+                          AND idx > ?4 ORDER BY idx LIMIT ?5))
+       ORDER BY p.idx LIMIT ?5`;
+
 /** Wrong predictions of a run in dataset order, keyset-paginated by idx (the cursor is the idx). */
 export async function misclassified(
   db: Db,
@@ -357,16 +379,13 @@ export async function misclassified(
   const first = Math.max(1, Math.min(opts.first, MAX_MISCLASSIFIED_PAGE));
   const after = opts.after == null || opts.after === "" ? -1 : Number.parseInt(atob(opts.after), 10);
   if (!Number.isFinite(after)) throw new Error("invalid cursor");
-  const { results } = await db
-    .prepare(
-      `SELECT p.idx AS idx, r.text AS text, p.gold AS gold, p.predicted AS predicted, p.score AS score
-       FROM predictions p JOIN dataset_rows r ON r.dataset_id = ?2 AND r.split = ?3 AND r.idx = p.idx
-       WHERE p.run_id = ?1 AND p.gold <> p.predicted AND p.idx > ?4
-         AND (?5 IS NULL OR p.gold = ?5 OR p.predicted = ?5)
-       ORDER BY p.idx LIMIT ?6`,
-    )
-    .bind(run.id, run.datasetId, run.split, after, opts.intent ?? null, first + 1)
-    .all<MisclassifiedPrediction>();
+  const statement =
+    opts.intent == null
+      ? db.prepare(MISCLASSIFIED_SQL).bind(run.id, run.datasetId, run.split, after, first + 1)
+      : db
+          .prepare(MISCLASSIFIED_OF_INTENT_SQL)
+          .bind(run.id, run.datasetId, run.split, after, first + 1, opts.intent);
+  const { results } = await statement.all<MisclassifiedPrediction>();
   const page = results.slice(0, first);
   const edges = page.map((node) => ({ cursor: btoa(String(node.idx)), node }));
   return { edges, hasNextPage: results.length > first, endCursor: edges.at(-1)?.cursor ?? null };

@@ -275,6 +275,32 @@ function countingDb(): { counting: D1Database; statements: string[] } {
   return { counting, statements };
 }
 
+/** `db`, adding up the rows D1 says each statement's `all()` read. */
+function measuringDb(): { measuring: D1Database; rowsRead: () => number } {
+  let read = 0;
+  const measuring = new Proxy(db, {
+    get(target, prop) {
+      if (prop !== "prepare") {
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      }
+      return (query: string) => ({
+        bind: (...values: unknown[]) => ({
+          all: async () => {
+            const result = await target
+              .prepare(query)
+              .bind(...values)
+              .all();
+            read += result.meta.rows_read ?? 0;
+            return result;
+          },
+        }),
+      });
+    },
+  }) as D1Database;
+  return { measuring, rowsRead: () => read };
+}
+
 describe("a request's dataset reads (EvalRun.dataset)", () => {
   it("take one D1 query per 100 distinct ids, however many runs and aliases ask", async () => {
     const ids: string[] = [];
@@ -448,32 +474,44 @@ describe("what one API key can start", () => {
       }),
     ).rejects.toThrow("stop after one chunk");
     // D1 reports the rows a statement read: the next 50 must not cost the 500 done before them
-    let rowsRead = 0;
-    const measuring = new Proxy(db, {
-      get(target, prop) {
-        if (prop !== "prepare") {
-          const value = Reflect.get(target, prop);
-          return typeof value === "function" ? value.bind(target) : value;
-        }
-        return (query: string) => ({
-          bind: (...values: unknown[]) => ({
-            all: async () => {
-              const result = await target
-                .prepare(query)
-                .bind(...values)
-                .all();
-              rowsRead += result.meta.rows_read ?? 0;
-              return result;
-            },
-          }),
-        });
-      },
-    }) as D1Database;
+    const { measuring, rowsRead } = measuringDb();
     const next = await pendingRows(measuring, (await getRun(db, run.id))!, 50);
     expect(next.map((r) => r.idx)).toEqual(Array.from({ length: 50 }, (_, i) => 500 + i));
-    expect(rowsRead).toBeLessThan(200);
+    expect(rowsRead()).toBeLessThan(200);
     expect(await runSlice(deps, run.id, { chunkSize: 50, budgetMs: 60_000 })).toBe("finished");
     expect((await getRun(db, run.id))!).toMatchObject({ status: "succeeded", done: 600 });
+  });
+
+  it("pages misclassified predictions by index: an accurate run or an intent nobody has costs no scan", async () => {
+    const { dataset } = await importDataset(db, { name: "accurate", content: textLabelFile(600) });
+    const run = (await createRun(db, {
+      datasetId: dataset.id,
+      split: "test",
+      model: "massive-scratch",
+      total: 600,
+      keyId: null,
+    }))!;
+    // right on every text but 597 and 598 (gold alarm_set and alarm_remove), taken for play_music
+    const classify = async (texts: string[]) =>
+      texts.map((t) => ({
+        label: [597, 598].includes(Number(t.split(" ")[1])) ? "play_music" : goldOf(t),
+        score: 0.9,
+        outOfScope: false,
+      }));
+    await runSlice({ db, classify, labelsOf: async () => LABELS }, run.id, {
+      chunkSize: 200,
+      budgetMs: 60_000,
+    });
+    const done = (await getRun(db, run.id))!;
+    const { measuring, rowsRead } = measuringDb();
+    const all = await misclassified(measuring, done, { first: 1 });
+    expect(all.edges.map((e) => e.node.idx)).toEqual([597]);
+    expect(all.hasNextPage).toBe(true);
+    const none = await misclassified(measuring, done, { first: 1, intent: "no_such_intent" });
+    expect(none.edges).toEqual([]);
+    const asPredicted = await misclassified(measuring, done, { first: 5, intent: "play_music" });
+    expect(asPredicted.edges.map((e) => e.node.idx)).toEqual([597, 598]);
+    expect(rowsRead()).toBeLessThan(50);
   });
 
   it("refuses a key's runs beyond so many an hour, cancelled ones included", async () => {
