@@ -5,7 +5,7 @@ import type { Logger } from "./log.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { type LocalModel, ModelRepository } from "./model-repository.ts";
 import { HttpThreads } from "./router/http-threads.ts";
-import { createHandler, type RouterState } from "./router/server.ts";
+import { applyServerTimeouts, createHandler, type RouterState } from "./router/server.ts";
 
 export interface RunningService {
   url: string;
@@ -52,7 +52,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
   } else {
     const httpServer = createServer(createHandler(routerOptions));
     server = httpServer;
-    httpServer.keepAliveTimeout = 65_000;
+    applyServerTimeouts(httpServer);
     httpServer.on("connection", () => metrics.connections.inc({ thread: "main" }));
     await new Promise<void>((resolve, reject) => {
       httpServer.once("error", reject);

@@ -31,7 +31,13 @@ import {
   type ResultsMessage,
   type ToHttpThread,
 } from "./http-thread-protocol.ts";
-import { createHandler, type RepositoryControl, type RouterState, type ServedModel } from "./server.ts";
+import {
+  applyServerTimeouts,
+  createHandler,
+  type RepositoryControl,
+  type RouterState,
+  type ServedModel,
+} from "./server.ts";
 
 interface Waiting {
   resolve: (out: { data: Float32Array; width: number }) => void;
@@ -224,7 +230,7 @@ async function main(port: MessagePort, data: HttpThreadData): Promise<void> {
     metricsText: () => call<string>("metrics"),
   });
   const server = createServer(handler);
-  server.keepAliveTimeout = 65_000;
+  applyServerTimeouts(server);
   server.on("connection", () => metrics.connections.inc({ thread }));
 
   port.on("message", (message: ToHttpThread) => {

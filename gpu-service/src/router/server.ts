@@ -379,10 +379,31 @@ export function createHandler(opts: RouterOptions) {
       if (e.status >= 500 && e.kind === "internal")
         log.error("request_failed", { url: req.url, error: (error as Error)?.stack ?? String(error) });
       else log.debug("request_refused", { url: req.url, status: e.status, error: e.message });
-      if (e.status === 413) res.setHeader("connection", "close");
+      // A body left unread (a 413, or a refusal before reading: 401, 404, 405) would otherwise be
+      // drained to keep the connection: a client announcing 8 MB and sending 100 B/s held it for
+      // minutes (session 14's second attack pass). Close instead.
+      if (e.status === 413 || !req.complete) res.setHeader("connection", "close");
       sendJson(res, "error", e.status, { error: e.message }, e.headers);
     });
   };
+}
+
+/**
+ * Timeouts of every HTTP server gpu-service starts (the main thread's and each HTTP thread's): a
+ * request must arrive whole, headers and body, within `requestTimeout` (Node's default is 300 s, so
+ * slow senders held connections that long), its headers within `headersTimeout`; an idle
+ * keep-alive connection is kept longer than the ALB's 60 s idle timeout, so that the ALB closes it.
+ */
+export const HTTP_SERVER_TIMEOUTS = {
+  requestTimeout: 30_000,
+  headersTimeout: 20_000,
+  keepAliveTimeout: 65_000,
+};
+
+export function applyServerTimeouts(server: import("node:http").Server): void {
+  server.requestTimeout = HTTP_SERVER_TIMEOUTS.requestTimeout;
+  server.headersTimeout = HTTP_SERVER_TIMEOUTS.headersTimeout;
+  server.keepAliveTimeout = HTTP_SERVER_TIMEOUTS.keepAliveTimeout;
 }
 
 function toHttpError(error: unknown): HttpError {

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { encodeBinaryMessage, HEADER_LENGTH, typedBytes } from "@intentql/schema";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -402,6 +403,34 @@ describe.each(MODES)("$mode", ({ args }) => {
       ).toBe(401);
       expect((await get("/v2/health/ready", {})).status).toBe(200);
       expect((await fetch(`${service.url}/metrics`)).status).toBe(200);
+    });
+
+    it("a refusal before the body is read closes the connection instead of draining a slow body", async () => {
+      const { hostname, port } = new URL(service.url);
+      const socket = connect(Number(port), hostname);
+      await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+      let answer = "";
+      socket.on("data", (d) => {
+        answer += d;
+      });
+      const closed = new Promise<number>((resolve) => {
+        const start = Date.now();
+        socket.once("close", () => resolve(Date.now() - start));
+      });
+      // 8 MB announced without a token, then a trickle that would take a day
+      socket.write(
+        `POST /v2/models/${MODEL}/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 8000000\r\n\r\n`,
+      );
+      const trickle = setInterval(() => socket.write("x".repeat(100)), 100);
+      try {
+        const took = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 5_000))]);
+        expect(answer).toMatch(/^HTTP\/1\.1 401/);
+        expect(answer.toLowerCase()).toContain("connection: close");
+        expect(took).toBeGreaterThanOrEqual(0); // closed by the server within 5 s
+      } finally {
+        clearInterval(trickle);
+        socket.destroy();
+      }
     });
 
     it("auth during a rotation: the current and the next token both work, nothing else does", async () => {
