@@ -77,9 +77,19 @@ export function takeKeyFromFragment(): boolean {
   return true;
 }
 
+/**
+ * The shape of an IntentQL API key (the edge's KEY_PATTERN; this bundle imports only its own
+ * modules). Anything else never reaches fetch: a character outside Latin-1 in the Authorization
+ * header made fetch itself throw, and a tab given such a key by a link showed only that error, with
+ * no way to enter another key (session 14's second attack pass).
+ */
+const KEY_SHAPE = /^iql_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/;
+
 export async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
   const key = apiKey();
   if (!key) throw new GraphQLRequestError("no API key", NO_KEY);
+  if (!KEY_SHAPE.test(key))
+    throw new GraphQLRequestError("that is not an IntentQL API key (iql_…)", "UNAUTHENTICATED");
   const res = await fetch("/graphql", {
     method: "POST",
     headers: {

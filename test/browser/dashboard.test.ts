@@ -306,6 +306,16 @@ describe.skipIf(!haveBrowser)("dashboard", () => {
       clip: { x: 0, y: 0, width: 1400, height: 260 },
     });
 
+    // Not a key at all (a character fetch cannot send in a header, a line break): refused the same
+    // way, before any request, and the form stays usable.
+    for (const notAKey of ["%E2%82%AC", "iql_%0Aabc"]) {
+      const bad = await openDashboard(`#key=${notAKey}`);
+      await bad.page.waitForSelector("[data-testid=key-form]");
+      expect(await bad.page.textContent("[data-testid=key-message]")).toContain("not an IntentQL API key");
+      expect(await storedKeys(bad.page)).toEqual({ session: null, local: 0 });
+      await bad.page.close();
+    }
+
     // A valid key without the eval scope: the scope it needs.
     await submitKey(page, classifyOnlyKey);
     await page.waitForFunction(() =>
