@@ -25,6 +25,13 @@ export interface ParsedDataset {
   errors: RowError[];
 }
 
+/**
+ * Characters a label or a partition name may have. Both are repeated in answers (every run lists
+ * its split, every wrong prediction its labels): a 900,000-character partition made one listing of
+ * 40 runs 36 MB (session 14's second attack pass). MASSIVE's longest intent has 24.
+ */
+export const MAX_NAME_CHARS = 100;
+
 /** MASSIVE calls its validation partition "dev"; users say either. */
 export function normaliseSplit(split: string): string {
   return split === "validation" ? "dev" : split;
@@ -78,6 +85,10 @@ export function parseDatasetJsonl(
     }
     if (typeof label !== "string" || label === "") {
       errors.push({ line, message: "the label is missing or empty" });
+      continue;
+    }
+    if (label.length > MAX_NAME_CHARS || (split !== undefined && split.length > MAX_NAME_CHARS)) {
+      errors.push({ line, message: `a label or partition longer than ${MAX_NAME_CHARS} characters` });
       continue;
     }
     if (options.maxTextChars !== undefined && textValue.length > options.maxTextChars) {

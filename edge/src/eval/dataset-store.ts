@@ -1,5 +1,11 @@
 import type { D1Database, D1PreparedStatement } from "@cloudflare/workers-types";
-import { datasetRowsSha256, parseDatasetJsonl, type RowError, rowsBySplit } from "@intentql/schema";
+import {
+  datasetRowsSha256,
+  MAX_NAME_CHARS,
+  parseDatasetJsonl,
+  type RowError,
+  rowsBySplit,
+} from "@intentql/schema";
 import { TEXT_LIMIT_DEFAULTS } from "../limits/text-budget.ts";
 
 /** What the Worker needs from D1 (the binding type, narrowed so that tests can see what is used). */
@@ -24,6 +30,9 @@ export class DatasetImportError extends Error {
     this.name = "DatasetImportError";
   }
 }
+
+/** Splits (partitions) one dataset may have: each is listed wherever the dataset is (MASSIVE has 3). */
+export const MAX_SPLITS = 16;
 
 /** Rows without a partition (the {"text","label_text"} layout) land in this split unless told. */
 export const DEFAULT_SPLIT = "test";
@@ -77,6 +86,8 @@ export async function importDataset(
   options: ImportOptions,
 ): Promise<{ dataset: Dataset; created: boolean }> {
   const name = datasetName(options.name);
+  if (options.split !== undefined && options.split.length > MAX_NAME_CHARS)
+    throw new DatasetImportError(`a split name has at most ${MAX_NAME_CHARS} characters`);
   // texts as long as classify takes, so that eval runs and their pages stay as bounded as the API
   const { rows, errors } = parseDatasetJsonl(options.content, {
     ...(options.split ? { split: options.split } : {}),
@@ -92,6 +103,8 @@ export async function importDataset(
   if (rows.length === 0) throw new DatasetImportError("the file has no rows (after the split filter)");
 
   const bySplit = rowsBySplit(rows, options.split ?? DEFAULT_SPLIT);
+  if (bySplit.size > MAX_SPLITS)
+    throw new DatasetImportError(`the file has ${bySplit.size} splits (partitions); at most ${MAX_SPLITS}`);
   const sha256 = await datasetRowsSha256(bySplit);
   const existing = await db
     .prepare("SELECT * FROM datasets WHERE sha256 = ?")

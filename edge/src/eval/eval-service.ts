@@ -3,6 +3,7 @@
  * a runner (the EvalRunner Durable Object in the Worker). Resolvers call this; it calls the stores.
  */
 import type { D1Database } from "@cloudflare/workers-types";
+import { MAX_NAME_CHARS } from "@intentql/schema";
 import DataLoader from "dataloader";
 import { GraphQLError } from "graphql";
 import type { IntentMetricsInfo } from "../graphql/builder.ts";
@@ -129,8 +130,11 @@ export function createEvalService(options: EvalServiceOptions): EvalService {
       // own properties only: a split named "constructor" or "__proto__" is just not there
       const total = Object.hasOwn(dataset.splits, input.split) ? dataset.splits[input.split] : undefined;
       if (!total) {
-        const have = Object.keys(dataset.splits).join(", ");
-        throw badInput(`dataset ${dataset.name} has no split "${input.split}" (it has ${have})`);
+        const splits = Object.keys(dataset.splits);
+        const have =
+          splits.slice(0, 10).join(", ") + (splits.length > 10 ? `, … (${splits.length} in all)` : "");
+        const asked = input.split.length > MAX_NAME_CHARS ? `${input.split.slice(0, 40)}…` : input.split;
+        throw badInput(`dataset ${dataset.name} has no split "${asked}" (it has ${have})`);
       }
       const model = await options.resolveModel(input.model ?? null);
       const known = new Set(await options.labelsOf(model));

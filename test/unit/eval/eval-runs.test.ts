@@ -108,6 +108,35 @@ describe("importDataset", () => {
     expect(n?.n).toBe(0);
   });
 
+  it("refuses labels and partitions over 100 characters and more than 16 partitions; names a missing split briefly", async () => {
+    const long = "x".repeat(101);
+    await expect(
+      importDataset(db, { name: "long-label", content: JSON.stringify({ text: "hi", label_text: long }) }),
+    ).rejects.toThrow(/line 1: a label or partition longer than 100 characters/);
+    await expect(
+      importDataset(db, {
+        name: "long-part",
+        content: official([["test", "alarm_set", "wake me up"]]).replace('"test"', `"${long}"`),
+      }),
+    ).rejects.toThrow(/longer than 100 characters/);
+    await expect(
+      importDataset(db, { name: "long-split", content: textLabelFile(1), split: long }),
+    ).rejects.toThrow(/at most 100 characters/);
+    const manyParts = (n: number) =>
+      Array.from({ length: n }, (_, i) =>
+        JSON.stringify({ id: String(i), partition: `p${i}`, utt: `t ${i}`, intent: "alarm_set" }),
+      ).join("\n");
+    await expect(importDataset(db, { name: "parts17", content: manyParts(17) })).rejects.toThrow(
+      /17 splits \(partitions\); at most 16/,
+    );
+    const { dataset } = await importDataset(db, { name: "parts12", content: manyParts(12) });
+    const refusal = await evalService({})
+      .startRun({ dataset: dataset.id, split: "y".repeat(500), model: null, keyId: "key_s" })
+      .catch((e: Error) => e.message);
+    expect(refusal).toMatch(/has no split "y{40}…" \(it has p0, p1, .*, … \(12 in all\)\)$/);
+    expect(String(refusal).length).toBeLessThan(200);
+  });
+
   it("imports a few thousand rows across several statements in one transaction", async () => {
     const { dataset } = await importDataset(db, { name: "big", content: textLabelFile(5000) });
     expect(dataset.splits).toEqual({ test: 5000 });
