@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { HEADER_LENGTH, ProtocolError, type ServerMetadata } from "@intentql/schema";
 import type { Row } from "../core/batch.ts";
 import type { SubmitOptions } from "../core/batcher.ts";
@@ -400,7 +400,7 @@ export const HTTP_SERVER_TIMEOUTS = {
   keepAliveTimeout: 65_000,
 };
 
-export function applyServerTimeouts(server: import("node:http").Server): void {
+export function applyServerTimeouts(server: Server): void {
   server.requestTimeout = HTTP_SERVER_TIMEOUTS.requestTimeout;
   server.headersTimeout = HTTP_SERVER_TIMEOUTS.headersTimeout;
   server.keepAliveTimeout = HTTP_SERVER_TIMEOUTS.keepAliveTimeout;
