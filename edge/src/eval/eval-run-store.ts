@@ -320,7 +320,6 @@ export async function cancelRun(db: Db, id: string): Promise<boolean> {
   return (await endActiveRuns(db, { column: "id", value: id }, "cancelled", null)) > 0;
 }
 
-/** Cancels every queued or running run a key started (the key was revoked); returns how many. */
 /** Whether `keyId` names a revoked API key (a run's key that was never stored reads as not revoked). */
 export async function keyRevoked(db: Db, keyId: string): Promise<boolean> {
   const row = await db
@@ -330,6 +329,7 @@ export async function keyRevoked(db: Db, keyId: string): Promise<boolean> {
   return row !== null;
 }
 
+/** Cancels every queued or running run a key started (the key was revoked); returns how many. */
 export function cancelRunsOfKey(db: Db, keyId: string): Promise<number> {
   return endActiveRuns(db, { column: "key_id", value: keyId }, "cancelled", "its API key was revoked");
 }
