@@ -56,7 +56,7 @@ export class SubscriptionGate {
    * it runs to the end even when the stream ends because its client left (the request is over then).
    */
   async enter(keyId: string, keepAlive?: (work: Promise<unknown>) => void): Promise<SubscriptionPlace> {
-    const releaseHere = this.#enterHere(keyId, this.#leases === undefined);
+    const releaseHere = this.#enterHere(keyId);
     if (!this.#leases)
       return {
         release: async () => releaseHere(),
@@ -90,23 +90,28 @@ export class SubscriptionGate {
     };
   }
 
-  /** The isolate's own count (per key too when `perKey`): returns its release (idempotent). */
-  #enterHere(keyId: string, perKey: boolean): () => void {
+  /**
+   * The isolate's own count: its total, and each key's places unless leases count those (across
+   * isolates). Returns its release (idempotent).
+   */
+  #enterHere(keyId: string): () => void {
     const { maxPerKey, maxTotal } = this.#limits;
-    const held = this.#perKey.get(keyId) ?? 0;
+    const perKey = this.#leases === undefined;
+    const held = perKey ? (this.#perKey.get(keyId) ?? 0) : 0;
     if ((perKey && held >= maxPerKey) || this.#total >= maxTotal)
       throw refused(
         perKey && held >= maxPerKey
           ? `this API key has ${maxPerKey} subscriptions open; close one first`
           : "too many subscriptions are open on this server; retry shortly",
       );
-    this.#perKey.set(keyId, held + 1);
+    if (perKey) this.#perKey.set(keyId, held + 1);
     this.#total++;
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.#total--;
+      if (!perKey) return;
       const left = (this.#perKey.get(keyId) ?? 1) - 1;
       if (left > 0) this.#perKey.set(keyId, left);
       else this.#perKey.delete(keyId);
