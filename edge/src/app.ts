@@ -202,6 +202,8 @@ export function createEdge(options: EdgeOptions): Edge {
   };
   const { db } = options;
   const aliases = new ModelAliases(db, defaultModel);
+  /** A requested name (or the default, for null) as the model name it resolves to. */
+  const modelNameOf = async (name: string | null) => (await aliases.resolve(name)).model;
   // A revoked key stops spending: its eval runs are cancelled with it (a runner sees it at its next chunk).
   const keyAdmin: ApiKeyAdmin = {
     list: (includeRevoked) => keys.list(includeRevoked),
@@ -241,7 +243,7 @@ export function createEdge(options: EdgeOptions): Edge {
     ? createEvalService({
         db,
         labelsOf: async (name) => (await classifier.intentsOf(name)).map((i) => i.name),
-        resolveModel: async (name) => (await aliases.resolve(name)).model,
+        resolveModel: modelNameOf,
         runner: options.evalRunner,
         ...(options.evalStaleAfterMs ? { staleAfterMs: options.evalStaleAfterMs } : {}),
       })
@@ -343,10 +345,7 @@ export function createEdge(options: EdgeOptions): Edge {
           ofModel: classifier.intentsOf,
         },
         models: () => modelList.get(),
-        latestIntentMetrics: latestIntentMetricsLoader(
-          db,
-          async (name) => (await aliases.resolve(name)).model,
-        ),
+        latestIntentMetrics: latestIntentMetricsLoader(db, modelNameOf),
         datasetById: datasetByIdLoader(db),
         subscriptions: {
           enter: async () => {
