@@ -129,12 +129,23 @@ def char_ngram_table(vocab: list[str], buckets: int, n_min: int = 2, n_max: int 
     return table
 
 
+BIGRAM_PRIME = 1_000_003
+TRIGRAM_PRIME = 998_244_353
+
+
+def piece_ngrams(ids: torch.Tensor, m: torch.Tensor, buckets: int):
+    """Hashed bigrams and trigrams of word pieces [B, S−1], [B, S−2] (bucket < `buckets`) and
+    their masks (1.0 where every piece is present): the n-gram and the linear members' features."""
+    m2 = m[:, :-1] * m[:, 1:]
+    m3 = m2[:, :-1] * m[:, 2:]
+    bi = (ids[:, :-1] * BIGRAM_PRIME + ids[:, 1:]) % buckets
+    tri = ((ids[:, :-2] * BIGRAM_PRIME + ids[:, 1:-1]) * TRIGRAM_PRIME + ids[:, 2:]) % buckets
+    return bi, m2, tri, m3
+
+
 class NgramClassifier(nn.Module):
     """fastText-style bag of features: word pieces, hashed piece bigrams and trigrams, and the
     character n-grams of every piece, averaged (÷√count) into a small hidden vector → linear."""
-
-    BIGRAM_PRIME = 1_000_003
-    TRIGRAM_PRIME = 998_244_353
 
     def __init__(
         self,
@@ -166,11 +177,8 @@ class NgramClassifier(nn.Module):
         ids = input_ids
         feats = (self.unigram(ids) * m.unsqueeze(-1)).sum(1)
         count = m.sum(1)
-        m2 = m[:, :-1] * m[:, 1:]
-        bi = (ids[:, :-1] * self.BIGRAM_PRIME + ids[:, 1:]) % self.ngram_buckets
+        bi, m2, tri, m3 = piece_ngrams(ids, m, self.ngram_buckets)
         feats = feats + (self.bigram(bi) * m2.unsqueeze(-1)).sum(1)
-        m3 = m2[:, :-1] * m[:, 2:]
-        tri = ((ids[:, :-2] * self.BIGRAM_PRIME + ids[:, 1:-1]) * self.TRIGRAM_PRIME + ids[:, 2:]) % self.ngram_buckets
         feats = feats + (self.trigram(tri) * m3.unsqueeze(-1)).sum(1)
         char_ids = self.char_table[ids].long()  # [B, S, grams]; stored int16/int32 to save bytes
         chars = self.chargram(char_ids).sum(2)  # [B, S, hidden]
@@ -203,9 +211,6 @@ class LinearClassifier(nn.Module):
     weights, which are what the member is).
     """
 
-    BIGRAM_PRIME = NgramClassifier.BIGRAM_PRIME
-    TRIGRAM_PRIME = NgramClassifier.TRIGRAM_PRIME
-
     def __init__(self, vocab: list[str], num_labels: int, ngram_buckets: int = 4096, char_buckets: int = 4096):
         super().__init__()
         self.vocab_size, self.ngram_buckets, self.char_buckets = len(vocab), ngram_buckets, char_buckets
@@ -222,11 +227,8 @@ class LinearClassifier(nn.Module):
         feature rows (words first, then characters) and 1.0 where the feature is present."""
         m = attention_mask.to(torch.float32)
         ids = input_ids
-        m2 = m[:, :-1] * m[:, 1:]
-        m3 = m2[:, :-1] * m[:, 2:]
-        bi = self.vocab_size + (ids[:, :-1] * self.BIGRAM_PRIME + ids[:, 1:]) % self.ngram_buckets
-        tri = ((ids[:, :-2] * self.BIGRAM_PRIME + ids[:, 1:-1]) * self.TRIGRAM_PRIME + ids[:, 2:]) % self.ngram_buckets
-        words = torch.cat([ids, bi, self.vocab_size + self.ngram_buckets + tri], 1)
+        bi, m2, tri, m3 = piece_ngrams(ids, m, self.ngram_buckets)
+        words = torch.cat([ids, self.vocab_size + bi, self.vocab_size + self.ngram_buckets + tri], 1)
         word_mask = torch.cat([m, m2, m3], 1)
         char_ids = self.char_table[ids].long()  # [B, S, grams], 0 = none
         char_mask = ((char_ids > 0).to(torch.float32) * m.unsqueeze(-1)).flatten(1)
