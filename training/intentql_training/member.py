@@ -71,13 +71,17 @@ DEFAULTS = {
 # `open_vectors`: a file of open_vectors.py `reduce` (word → reduced vector), path relative to the
 # repo root, "" = none: the member adds each word's frozen vector to its input (OpenWordVectors);
 # `open_shape` is filled in when the tables are built, so that export can make the member again.
+# `adv_eps`: adversarial training on the input tables (FGM, after Miyato et al., 2017): each step
+# pushes every row of the member's token tables (adversarial_tables) that the batch used along its
+# loss gradient, by `adv_eps` × the table's root-mean-square row norm, and adds the cross-entropy
+# of that pushed forward pass to the step's; 0 = off. A member pays a second forward and backward.
 # `swap_aug`: chance that a training text is swapped for one of its neighbour-word variants
 # (neighbours.py: rare words replaced by words general text uses alike; encoded.pt `swaps`, made
 # when train.py has --neighbours), drawn before the typed variant, which then takes the text's place
 # with its own chance; 0 = off.
 COMMON = {"typed_aug": 0.3, "noise_rows": 8, "noise_weight": 0.5, "ema": 0.0, "max_len": 64, "eval_every": 5,
           "distill": 0.0, "factored_head": False, "balance": 0.0, "drop": "", "open_vectors": "", "open_shape": None,
-          "rdrop": 0.0, "swap_aug": 0.0}
+          "rdrop": 0.0, "swap_aug": 0.0, "adv_eps": 0.0}
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -319,6 +323,29 @@ def symmetric_kl(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return 0.5 * ((la.exp() * (la - lb)).sum(-1) + (lb.exp() * (lb - la)).sum(-1)).mean()
 
 
+def adversarial_tables(model: nn.Module) -> list[nn.Embedding]:
+    """The tables a text's tokens index: every nn.Embedding but the transformer's positions."""
+    positions = getattr(model, "position_embeddings", None)
+    return [m for m in model.modules() if isinstance(m, nn.Embedding) and m is not positions]
+
+
+def push_rows(tables: list[nn.Embedding], eps: float) -> list[torch.Tensor]:
+    """FGM's perturbation, per row: eps × the table's RMS row norm along the row's gradient
+    (rows the batch did not use have none and stay). Returns what was added, to take it back."""
+    pushes = []
+    with torch.no_grad():
+        for t in tables:
+            g = t.weight.grad
+            if g is None:
+                pushes.append(torch.zeros_like(t.weight))
+                continue
+            scale = eps * t.weight.pow(2).sum(1).mean().sqrt()
+            r = scale * g / g.norm(dim=1, keepdim=True).clamp(min=1e-12)
+            t.weight.add_(r)
+            pushes.append(r)
+    return pushes
+
+
 def fit_rows(data: dict, fit: str) -> tuple[list[int], list[int] | None]:
     """Indices into train+validation (train first) that a fit trains on, and the held-out ones
     (fold fits: `fold:k/K` over train+validation, `trainfold:k/K` over train alone, the validation
@@ -500,6 +527,15 @@ def main() -> None:
                 loss = loss - cfg["noise_weight"] * torch.log_softmax(logits[b:], -1).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if cfg["adv_eps"] > 0:  # FGM: the same batch with its token rows pushed uphill
+                tables = adversarial_tables(model)
+                pushes = push_rows(tables, cfg["adv_eps"])
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                    pushed = model(ids[:b], mask[:b]).float()
+                loss_fn(pushed, Y[idx]).backward()
+                with torch.no_grad():
+                    for t, r in zip(tables, pushes):
+                        t.weight.sub_(r)
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
