@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from intentql_training.ensemble import combine  # noqa: E402
-from intentql_training.metrics import f1_macro, summary  # noqa: E402
+from intentql_training.metrics import paired_gain, summary  # noqa: E402
 from train import assemble_out_of_fold, prepare  # noqa: E402
 
 FOLDS = 4
@@ -46,23 +46,6 @@ def fold_fits(work: Path, name: str, config: dict) -> tuple[np.ndarray, float]:
     rows = sum(len(o["heldout_index"]) for o in outs)
     noise_top = float(np.mean([o["noise_validation"].max(1).mean() for o in outs]))
     return assemble_out_of_fold(outs, rows, outs[0]["heldout"].shape[1]), noise_top
-
-
-def paired_gain(gold: np.ndarray, base: np.ndarray, cand: np.ndarray, labels: int, resamples: int) -> dict:
-    """Gain of `cand` over `base` (predicted labels) in points, with the 95 % interval of a paired
-    bootstrap: both scored on the same resampled texts."""
-    rng = np.random.default_rng(14)
-    acc, f1 = [], []
-    for _ in range(resamples):
-        i = rng.integers(0, len(gold), len(gold))
-        acc.append(100 * ((cand[i] == gold[i]).mean() - (base[i] == gold[i]).mean()))
-        f1.append(100 * (f1_macro(gold[i], cand[i], labels) - f1_macro(gold[i], base[i], labels)))
-    return {
-        "accuracy": round(100 * ((cand == gold).mean() - (base == gold).mean()), 2),
-        "accuracy95": [round(float(x), 2) for x in np.percentile(acc, [2.5, 97.5])],
-        "f1Macro": round(100 * (f1_macro(gold, cand, labels) - f1_macro(gold, base, labels)), 2),
-        "f1Macro95": [round(float(x), 2) for x in np.percentile(f1, [2.5, 97.5])],
-    }
 
 
 def points(gold: np.ndarray, pred: np.ndarray, labels: int) -> dict:
