@@ -4,7 +4,16 @@
  * checks that the upstream's vocab and labels match its own). Pure: no I/O here.
  */
 
+import { MAX_NAME_CHARS } from "./dataset.ts";
+
 export const BUNDLE_FORMAT = "intentql-bundle/1";
+/**
+ * The most intents a bundle may classify. An eval run keeps a confusion matrix of labels² counts
+ * (one D1 row, read whole by the dashboard), the edge keeps each learnt model's label table per
+ * isolate, and `intentql train` fits one output per label: 256 bounds all three (65,536 counts)
+ * with room over the largest public intent sets (CLINC150: 150).
+ */
+export const MAX_LABELS = 256;
 
 export type Variant = "fp32" | "fp16" | "int8";
 export const VARIANTS: readonly Variant[] = ["fp32", "fp16", "int8"];
@@ -115,6 +124,8 @@ export function validateManifest(where: string, raw: unknown): BundleManifest {
     m.labels.count < 2
   )
     fail("labels must name a file, its sha256 and a count ≥ 2");
+  if ((m.labels?.count ?? 0) > MAX_LABELS)
+    fail(`it has ${m.labels?.count} labels; a bundle may have at most ${MAX_LABELS}`);
   if (output && output.shape[1] !== m.labels?.count)
     fail(`logits have ${output.shape[1]} columns but labels.count is ${m.labels?.count}`);
   const variants = Object.keys(m.variants ?? {});
@@ -146,6 +157,7 @@ export function validateLabels(where: string, raw: unknown, count: number): Labe
   labels.forEach((l, i) => {
     if (l?.id !== i) fail(`label at index ${i} has id ${l?.id}; ids must be 0…${count - 1} in logit order`);
     if (typeof l.name !== "string" || l.name === "") fail(`label ${i} has no name`);
+    if (l.name.length > MAX_NAME_CHARS) fail(`label ${i}'s name is longer than ${MAX_NAME_CHARS} characters`);
     if (seen.has(l.name)) fail(`label name "${l.name}" appears twice`);
     seen.add(l.name);
   });

@@ -6,7 +6,7 @@
  * its line numbers, all at once, and nothing is written.
  */
 import { readFile } from "node:fs/promises";
-import { type LabelledText, parseDatasetJsonl, sha256Hex } from "@intentql/schema";
+import { type LabelledText, MAX_LABELS, parseDatasetJsonl, sha256Hex } from "@intentql/schema";
 import { mulberry32 } from "./random.ts";
 
 export const MIN_EXAMPLES_PER_LABEL = 3;
@@ -123,6 +123,8 @@ export function splitTrainingData(
   const labels = [...counts.keys()].sort();
   if (rows.length > 0 && labels.length < 2)
     problems.push(`only one label (${labels[0] ?? "none"}): a classifier needs at least two`);
+  if (labels.length > MAX_LABELS)
+    problems.push(`${labels.length} labels; a model may have at most ${MAX_LABELS}`);
   for (const label of labels)
     if (counts.get(label)! < MIN_EXAMPLES_PER_LABEL)
       problems.push(

@@ -90,9 +90,9 @@ export function describeConfigMismatch(
   return null;
 }
 
-/** What one learnt model may hold in an isolate (bert-base-uncased's vocab.txt is 232 k characters). */
+/** What one learnt model's vocab may hold in an isolate (bert-base-uncased's vocab.txt is 232 k
+ * characters); its labels are bounded by validateManifest (MAX_LABELS). */
 const MAX_LEARNT_VOCAB_CHARS = 4 * 1024 * 1024;
-const MAX_LEARNT_LABELS = 4096;
 
 export interface ModelVerifierOptions {
   /** How long a failed check is remembered before the next request tries again. Default 5,000 ms. */
@@ -241,10 +241,6 @@ export class ModelVerifier {
       const manifest = validateManifest(model, raw);
       if (manifest.tokenizer.lowercase === false)
         throw new Error("its tokenizer is cased; the edge lowercases");
-      if (manifest.labels.count > MAX_LEARNT_LABELS)
-        throw new Error(
-          `it has ${manifest.labels.count} labels; a learnt model may have ${MAX_LEARNT_LABELS}`,
-        );
       const labels = validateLabels(model, rawLabels, manifest.labels.count);
       const vocabText = await this.client.vocabText(model).catch((error: unknown) => {
         // An upstream without the vocab route (an older gpu-service) cannot teach the edge this model.

@@ -166,6 +166,11 @@ describe("intentql train refuses bad data, names every problem and writes nothin
     ],
     ["a single label", () => file("one.jsonl", jsonl(many("a", 10))), /only one label \(a\)/],
     [
+      "more labels than a bundle may have",
+      () => file("wide.jsonl", jsonl(Array.from({ length: 257 }, (_, i) => many(`l${i}`, 3)).flat())),
+      /257 labels; a model may have at most 256/,
+    ],
+    [
       "too few texts for a label",
       () => file("few.jsonl", jsonl([...many("a", 5), ...many("b", 2)])),
       /label "b" has 2 distinct text\(s\); each label needs at least 3/,

@@ -111,6 +111,18 @@ describe("loadBundle", () => {
     await expect(loadBundle(dir)).rejects.toThrow(/label at index 0 has id 1/);
   });
 
+  it("refuses a label name over 100 characters", async () => {
+    const labels = JSON.parse(await readFile(join(dir, "labels.json"), "utf8"));
+    labels[3].name = "x".repeat(101);
+    const text = JSON.stringify(labels);
+    await writeFile(join(dir, "labels.json"), text);
+    const m = await manifest();
+    m.labels.sha256 = sha256(text);
+    m.files.find((f: { path: string }) => f.path === "labels.json").sha256 = sha256(text);
+    await writeManifest(m);
+    await expect(loadBundle(dir)).rejects.toThrow(/label 3's name is longer than 100 characters/);
+  });
+
   it.each([
     [
       "a wrong input signature",
@@ -134,6 +146,14 @@ describe("loadBundle", () => {
       /labels\.json is used but not in the files list/,
     ],
     ["an unknown variant", (m: any) => (m.variants.int4 = m.variants.int8), /unknown variant "int4"/],
+    [
+      "more labels than a bundle may have",
+      (m: any) => {
+        m.labels.count = 257;
+        m.outputs[0].shape = [-1, 257];
+      },
+      /it has 257 labels; a bundle may have at most 256/,
+    ],
   ])("refuses %s", async (_name, mutate, message) => {
     const m = await manifest();
     mutate(m);

@@ -118,6 +118,42 @@ describe("a model the edge does not embed", () => {
     );
   });
 
+  it.each([
+    [
+      "more labels than a bundle may have (256)",
+      257,
+      "x",
+      /it has 257 labels; a bundle may have at most 256/,
+    ],
+    ["a label name over 100 characters", LABELS.length, "x".repeat(101), /label 0's name is longer than 100/],
+  ])("is refused with MODEL_MISMATCH when its bundle has %s", async (_what, count, firstName, message) => {
+    const sha = await sha256Hex(VOCAB);
+    const manifest = JSON.parse(JSON.stringify(readBundleAssets().manifest));
+    manifest.tokenizer.vocabSha256 = sha;
+    manifest.labels = { file: "labels.json", sha256: "0".repeat(64), count };
+    manifest.outputs = [{ name: "logits", datatype: "FP32", shape: [-1, count] }];
+    const labels = Array.from({ length: count }, (_, id) => ({
+      id,
+      name: id === 0 ? firstName : `intent_${id}`,
+    }));
+    let vocabFetches = 0;
+    // A fake client only to serve the hostile bundle: the verifier's own checks run as in production.
+    const client = {
+      modelNames: async () => ["wide"],
+      bundleJson: async () => manifest,
+      labelsJson: async () => labels,
+      vocabText: async () => {
+        vocabFetches++;
+        return VOCAB;
+      },
+    } as unknown as V2Client;
+    const verifier = new ModelVerifier(new EdgeModel(readBundleAssets()), client);
+    const refused = await verifier.verify("wide").catch((error: unknown) => error);
+    expect((refused as { extensions?: { code?: string } }).extensions?.code).toBe("MODEL_MISMATCH");
+    expect((refused as Error).message).toMatch(message);
+    expect(vocabFetches).toBe(0); // refused before fetching anything more
+  });
+
   it("keeps at most 4 learnt models per isolate: the least recently learnt is dropped, and learnt again", async () => {
     const sha = await sha256Hex(VOCAB);
     const manifest = JSON.parse(JSON.stringify(readBundleAssets().manifest));
