@@ -21,7 +21,20 @@ export interface StartOptions {
    * it to disk, never prints it, and never hands it to GraphiQL or the dashboard link.
    */
   envKey?: string;
+  /** GPU_VARIANT: the weights gpu-service serves (default fp32; see start.ts). */
+  gpuVariant: GpuVariant;
+  /** `--help` / `-h`: print USAGE and start nothing. */
+  help?: true;
 }
+
+export const GPU_VARIANTS = ["fp32", "fp16", "int8"] as const;
+export type GpuVariant = (typeof GPU_VARIANTS)[number];
+
+export const USAGE = `npm start [-- --new-key]: the local stack (gpu-service on CPU, the Worker under wrangler dev).
+  --new-key        replace the local API key in edge/.dev.vars (the old one is revoked)
+  --help, -h       this text
+Settings (environment): EDGE_PORT (8787), GPU_PORT (8500), GPU_VARIANT (fp32 | fp16 | int8; fp32),
+INTENTQL_API_KEY (also accept this key for this run). README.md, "Set up", has the details.`;
 
 function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
@@ -35,16 +48,28 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
 /** `npm start [-- --new-key]` with GPU_PORT, EDGE_PORT and INTENTQL_API_KEY; a UsageError says what is wrong. */
 export function startOptions(argv: readonly string[], env: NodeJS.ProcessEnv): StartOptions {
   for (const arg of argv)
-    if (arg !== "--new-key") throw new UsageError(`unknown option ${arg} (npm start [-- --new-key])`);
+    if (!["--new-key", "--help", "-h"].includes(arg))
+      throw new UsageError(`unknown option ${arg} (npm start [-- --new-key]; npm start -- --help)`);
+  const gpuVariant = env.GPU_VARIANT || "fp32";
+  if (!(GPU_VARIANTS as readonly string[]).includes(gpuVariant))
+    throw new UsageError(
+      `GPU_VARIANT must be one of ${GPU_VARIANTS.join(", ")}, got ${JSON.stringify(gpuVariant)}`,
+    );
   const envKey = env.INTENTQL_API_KEY || undefined;
   // The message never repeats the value: it may be a production key.
   if (envKey !== undefined && !parseApiKey(envKey))
     throw new UsageError("INTENTQL_API_KEY is set but is not an IntentQL key (iql_<12 hex>_<43 chars>)");
+  const gpuPort = port(env, "GPU_PORT", DEFAULT_GPU_PORT);
+  const edgePort = port(env, "EDGE_PORT", DEFAULT_EDGE_PORT);
+  if (gpuPort === edgePort)
+    throw new UsageError(`EDGE_PORT and GPU_PORT are both ${gpuPort}; give them two ports`);
   return {
-    gpuPort: port(env, "GPU_PORT", DEFAULT_GPU_PORT),
-    edgePort: port(env, "EDGE_PORT", DEFAULT_EDGE_PORT),
+    gpuPort,
+    edgePort,
     rotateKey: argv.includes("--new-key"),
     ...(envKey === undefined ? {} : { envKey }),
+    gpuVariant: gpuVariant as GpuVariant,
+    ...(argv.includes("--help") || argv.includes("-h") ? { help: true as const } : {}),
   };
 }
 

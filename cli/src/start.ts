@@ -3,7 +3,9 @@
  * `models/` (the default bundle, and any bundle `intentql train` wrote there; GPU_PORT, default 8500) and the edge under `wrangler dev` (EDGE_PORT, default 8787) in development mode
  * (GraphiQL at /graphql, error details) with its local D1 migrated. Prints the URLs and the local
  * API key (start-options.ts `keyLines`: whole, with a logged-in dashboard link, only when it is new);
- * Ctrl-C or SIGTERM stops both.
+ * Ctrl-C or SIGTERM stops both, and so does the end of the process that started it (npm's script
+ * shell `exec`s this one, so npm's signals reach it; a parent that dies without passing one on
+ * leaves it orphaned, which it notices within a second).
  *
  * Local secrets live in edge/.dev.vars (git-ignored, mode 0600), created on first start: a random
  * API_KEY_PEPPER and UPSTREAM_TOKEN (gpu-service gets the same token) and LOCAL_API_KEY, the local
@@ -16,13 +18,17 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { generateApiKey, parseApiKey } from "@intentql/edge";
 import { applyLocalMigrations, EDGE_DIR, storeLocalKeys, WRANGLER_ENV } from "@intentql/edge/local-d1";
 import { UsageError } from "./args.ts";
-import { keyLines, nextSteps, type StartOptions, startOptions } from "./start-options.ts";
+import { keyLines, nextSteps, type StartOptions, startOptions, USAGE } from "./start-options.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
+/** The names npm start gives the keys it stores (`intentql keys list` shows them). */
+const LOCAL_KEY_NAME = "npm start";
+const ENV_KEY_NAME = "npm start (INTENTQL_API_KEY)";
 const DEV_VARS = resolve(EDGE_DIR, ".dev.vars");
 
 function readDevVars(): Record<string, string> {
@@ -77,27 +83,56 @@ function waitFor(url: string, child: ChildProcess, what: string, timeoutMs = 120
   });
 }
 
-async function main({ gpuPort, edgePort, rotateKey, envKey }: StartOptions): Promise<number> {
+/** Whether 127.0.0.1:`port` can be listened on now (nothing else holds it). */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolvePromise) => {
+    const probe = createServer();
+    probe.once("error", () => resolvePromise(false));
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resolvePromise(true)));
+  });
+}
+
+async function main({ gpuPort, edgePort, rotateKey, envKey, gpuVariant }: StartOptions): Promise<number> {
+  // Both ports first, named by their settings: else gpu-service's EADDRINUSE or wrangler's "--port"
+  // advice is all a user sees, and neither names what to change.
+  for (const [name, port] of [
+    ["GPU_PORT", gpuPort],
+    ["EDGE_PORT", edgePort],
+  ] as const)
+    if (!(await portFree(port)))
+      throw new UsageError(
+        `port ${port} (${name}) is in use: stop what holds it, or set ${name} to a free port`,
+      );
   const { vars, newKey } = devVars(rotateKey);
   const key = vars.LOCAL_API_KEY!;
 
   const children: ChildProcess[] = [];
+  const migrating = new AbortController();
+  let migrations: Promise<unknown> = Promise.resolve();
   let stopping = false;
   const stop = (code: number): void => {
     if (stopping) return;
     stopping = true;
     process.stderr.write("\nstopping…\n");
+    migrating.abort(); // a wrangler still migrating D1 ends too, not orphaned
     for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");
     const force = setTimeout(() => {
       for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
     }, 10_000);
     force.unref();
-    Promise.all(
-      children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once("exit", r)))),
-    ).then(() => process.exit(code));
+    Promise.all([
+      migrations.catch(() => undefined),
+      ...children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once("exit", r)))),
+    ]).then(() => process.exit(code));
   };
   process.on("SIGINT", () => stop(0));
   process.on("SIGTERM", () => stop(0));
+  process.on("SIGHUP", () => stop(0));
+  // Orphaned (the parent ended without passing a signal on): stop rather than hold both ports.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) stop(0);
+  }, 1_000).unref();
 
   const gpu = spawn(
     process.execPath,
@@ -121,7 +156,7 @@ async function main({ gpuPort, edgePort, rotateKey, envKey }: StartOptions): Pro
       // prediction. GPU_VARIANT=int8 is ~1.4× faster on CPU (docs/BENCHMARKS.md).
       env: {
         ...process.env,
-        GPU_VARIANT: process.env.GPU_VARIANT ?? "fp32",
+        GPU_VARIANT: gpuVariant,
         INTENTQL_UPSTREAM_TOKEN: vars.UPSTREAM_TOKEN,
       },
       stdio: ["ignore", "inherit", "inherit"],
@@ -136,19 +171,21 @@ async function main({ gpuPort, edgePort, rotateKey, envKey }: StartOptions): Pro
   });
 
   process.stderr.write("applying local D1 migrations…\n");
-  await applyLocalMigrations();
+  migrations = applyLocalMigrations(undefined, migrating.signal);
+  await migrations;
   // The local key and INTENTQL_API_KEY's, stored hashed; any other key npm start stored before (a
   // rotated local key, a key of an earlier run's INTENTQL_API_KEY) is revoked.
   const scopes = ["classify", "eval", "admin"] as const;
   await storeLocalKeys(
     vars.API_KEY_PEPPER!,
-    [key, ...(envKey !== undefined && envKey !== key ? [envKey] : [])].map((k) => ({
-      key: k,
-      scopes: [...scopes],
-      name: "npm start",
-    })),
+    [
+      { key, scopes: [...scopes], name: LOCAL_KEY_NAME },
+      ...(envKey !== undefined && envKey !== key
+        ? [{ key: envKey, scopes: [...scopes], name: ENV_KEY_NAME }]
+        : []),
+    ],
     undefined,
-    "npm start",
+    [LOCAL_KEY_NAME, ENV_KEY_NAME],
   );
 
   const edge = spawn(
@@ -206,8 +243,14 @@ try {
   process.stderr.write(`npm start: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(error instanceof UsageError ? 2 : 1);
 }
+if (options.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 main(options).catch((error: unknown) => {
+  if ((error as Error).name === "AbortError") return; // the migrations, ended by a stop already under way
   process.stderr.write(`npm start: ${error instanceof Error ? error.message : String(error)}\n`);
+  if (error instanceof UsageError) process.exit(2); // found before anything started
   process.kill(process.pid, "SIGTERM");
   process.exitCode = 1;
 });

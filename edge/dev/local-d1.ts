@@ -18,11 +18,13 @@ const WRANGLER = resolve(EDGE_DIR, "../node_modules/wrangler/bin/wrangler.js");
 /** Keeps wrangler from phoning home, as everywhere in this repo. */
 export const WRANGLER_ENV = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", CI: "1" };
 
-export async function wrangler(args: string[]): Promise<string> {
+/** Runs the repo's wrangler; `signal` ends it (SIGTERM) when aborted. */
+export async function wrangler(args: string[], signal?: AbortSignal): Promise<string> {
   const { stdout } = await run(process.execPath, [WRANGLER, ...args], {
     cwd: EDGE_DIR,
     env: { ...process.env, ...WRANGLER_ENV },
     maxBuffer: 16 * 1024 * 1024,
+    ...(signal ? { signal } : {}),
   });
   return stdout;
 }
@@ -32,8 +34,8 @@ function persistArgs(persistTo: string | undefined): string[] {
 }
 
 /** `wrangler d1 migrations apply DB --local`: idempotent, records what it applied. */
-export async function applyLocalMigrations(persistTo?: string): Promise<void> {
-  await wrangler(["d1", "migrations", "apply", "DB", "--local", ...persistArgs(persistTo)]);
+export async function applyLocalMigrations(persistTo?: string, signal?: AbortSignal): Promise<void> {
+  await wrangler(["d1", "migrations", "apply", "DB", "--local", ...persistArgs(persistTo)], signal);
 }
 
 function sqlLiteral(value: string): string {
@@ -64,20 +66,21 @@ export async function keySql(pepper: string, keys: readonly KeyToStore[]): Promi
 
 /**
  * Stores (or re-scopes) API keys in the local D1 (migrations must be applied). `revokeNamed` first
- * revokes every other active key with that name (npm start rotating its local key).
+ * revokes every other active key with one of those names (npm start rotating its local key).
  */
 export async function storeLocalKeys(
   pepper: string,
   keys: readonly KeyToStore[],
   persistTo?: string,
-  revokeNamed?: string,
+  revokeNamed: readonly string[] = [],
 ): Promise<void> {
   const keep = keys.map((k) => sqlLiteral(k.key.split("_")[1]!)).join(", ");
-  const revoke = revokeNamed
-    ? [
-        `UPDATE api_keys SET revoked_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE name = ${sqlLiteral(revokeNamed)} AND revoked_at IS NULL AND id NOT IN (${keep || "''"});`,
-      ]
-    : [];
+  const revoke =
+    revokeNamed.length > 0
+      ? [
+          `UPDATE api_keys SET revoked_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE name IN (${revokeNamed.map(sqlLiteral).join(", ")}) AND revoked_at IS NULL AND id NOT IN (${keep || "''"});`,
+        ]
+      : [];
   await executeLocalSql([...revoke, ...(await keySql(pepper, keys))].join("\n"), persistTo);
 }
 

@@ -173,8 +173,13 @@ function main(): void {
       "dry-run": { type: "boolean", default: false },
       "migrations-only": { type: "boolean", default: false },
       outdir: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
     },
   });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
   const raw = values["outputs-file"]
     ? JSON.parse(readFileSync(values["outputs-file"], "utf8"))
     : values["terraform-dir"]
@@ -229,6 +234,15 @@ function main(): void {
     rmSync(DEPLOY_CONFIG, { force: true });
   }
 }
+
+const USAGE = `npm run deploy:edge -- --terraform-dir infra/terraform/envs/prod
+    applies pending D1 migrations (wrangler d1 migrations apply --remote), then deploys the Worker
+  --outputs-file FILE   instead of --terraform-dir: the \`terraform output -json edge_deploy\` JSON
+  --migrations-only     only the D1 migrations
+  --dry-run             build and check everything, upload nothing, read no secret
+  -- WRANGLER ARGS      any wrangler command on the production config, e.g.
+                        -- d1 execute intentql --remote --file first-key.sql
+docs/DEPLOY.md has the whole procedure.`;
 
 const varArgs = (deploy: EdgeDeploy): string[] =>
   Object.entries(productionVars(deploy)).flatMap(([k, v]) => ["--var", `${k}:${v}`]);

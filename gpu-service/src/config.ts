@@ -62,6 +62,9 @@ export class ConfigError extends Error {
   }
 }
 
+/** `--help`: not an error; main prints the message (USAGE) to stdout and exits 0. */
+export class HelpRequested extends ConfigError {}
+
 interface IntSpec {
   flag: string;
   env: string;
@@ -195,7 +198,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   } catch (error) {
     throw new ConfigError(`${(error as Error).message}\n${USAGE}`);
   }
-  if (values.help) throw new ConfigError(USAGE);
+  if (values.help) throw new HelpRequested(USAGE);
   const str = (flag: string, envName: string | undefined): string | undefined => {
     const v = values[flag];
     if (typeof v === "string") return v;

@@ -2,7 +2,7 @@
  * gpu-service entrypoint: `node --import tsx gpu-service/src/main.ts [flags]` (or the bundled
  * `node dist/gpu-service.mjs`). Flags and env vars: gpu-service/README.md.
  */
-import { ConfigError, parseConfig } from "./config.ts";
+import { ConfigError, HelpRequested, parseConfig } from "./config.ts";
 import { createLogger } from "./log.ts";
 import { startService } from "./service.ts";
 
@@ -11,6 +11,10 @@ async function main(): Promise<void> {
   try {
     config = parseConfig(process.argv.slice(2), process.env);
   } catch (error) {
+    if (error instanceof HelpRequested) {
+      process.stdout.write(`${error.message}\n`);
+      process.exit(0);
+    }
     if (error instanceof ConfigError) {
       process.stderr.write(`gpu-service: ${error.message}\n`);
       process.exit(2);

@@ -61,6 +61,7 @@ const MAX_EXPORT_DELTA = 1e-3;
 export async function trainBundle(options: TrainBundleOptions): Promise<TrainedBundle> {
   const started = performance.now();
   const log = options.log ?? (() => {});
+  refuseExisting(resolve(options.out), options.force); // before the training it would waste
   const data = await readTrainingData(options.data, {
     seed: options.seed,
     dropConflicts: options.dropConflicts ?? false,
@@ -306,10 +307,16 @@ function argmaxAgreement(a: readonly Float32Array[], b: readonly Float32Array[])
   return a.length === 0 ? 1 : same / a.length;
 }
 
-/** Writes every file into a sibling temporary folder, then moves it into place: all or nothing. */
-async function writeAll(dir: string, files: Map<string, Uint8Array | string>, force: boolean): Promise<void> {
+/** An existing bundle folder is kept unless `force`. */
+function refuseExisting(dir: string, force: boolean): void {
   if (existsSync(dir) && !force)
     throw new Error(`${dir} exists: choose another --out, or --force to replace it`);
+}
+
+/** Writes every file into a sibling temporary folder, then moves it into place: all or nothing.
+ * (Checked again here: the folder may have appeared while the model trained.) */
+async function writeAll(dir: string, files: Map<string, Uint8Array | string>, force: boolean): Promise<void> {
+  refuseExisting(dir, force);
   const staging = join(dirname(dir), `.${basename(dir)}.partial-${process.pid}`);
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true });

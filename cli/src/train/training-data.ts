@@ -62,15 +62,26 @@ export async function readTrainingData(file: string, options: TrainingDataOption
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
-    const at = firstInvalidUtf8Line(bytes);
-    throw new TrainingDataError(file, [`line ${at}: not valid UTF-8 (save the file as UTF-8)`]);
+    // Every line that is not UTF-8, and the other lines' own problems (read leniently) with them,
+    // so that one pass over the file finds everything to fix.
+    const invalid = invalidUtf8Lines(bytes);
+    const { errors } = parseDatasetJsonl(new TextDecoder("utf-8").decode(bytes));
+    const problems = [
+      ...invalid.map((line) => ({ line, message: "not valid UTF-8 (save the file as UTF-8)" })),
+      ...errors.filter((e) => !invalid.includes(e.line)),
+    ].sort((a, b) => a.line - b.line);
+    throw new TrainingDataError(
+      file,
+      problems.map((p) => `line ${p.line}: ${p.message}`),
+    );
   }
   return { ...splitTrainingData(file, text, options), sha256: await sha256Hex(new Uint8Array(bytes)) };
 }
 
-/** The 1-based line of the first byte sequence that is not UTF-8. */
-function firstInvalidUtf8Line(bytes: Uint8Array): number {
+/** The 1-based lines that hold a byte sequence that is not UTF-8. */
+function invalidUtf8Lines(bytes: Uint8Array): number[] {
   const decoder = new TextDecoder("utf-8", { fatal: true });
+  const lines: number[] = [];
   let line = 1;
   let start = 0;
   for (let i = 0; i <= bytes.length; i++) {
@@ -78,13 +89,13 @@ function firstInvalidUtf8Line(bytes: Uint8Array): number {
       try {
         decoder.decode(bytes.subarray(start, i));
       } catch {
-        return line;
+        lines.push(line);
       }
       line++;
       start = i + 1;
     }
   }
-  return line;
+  return lines;
 }
 
 export function splitTrainingData(

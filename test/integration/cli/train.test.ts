@@ -164,6 +164,20 @@ describe("intentql train refuses bad data, names every problem and writes nothin
       () => file("empty.jsonl", jsonl([...many("a", 5), ...many("b", 5), { text: "  ", label_text: "a" }])),
       /line 11: the text is missing or empty/,
     ],
+    [
+      "a line that is not UTF-8 beside other bad lines: every one named",
+      () =>
+        file(
+          "mixed.jsonl",
+          Buffer.concat([
+            Buffer.from(jsonl(many("a", 5))),
+            Buffer.from("{not json\n"),
+            Buffer.from([0x7b, 0xe9, 0x7d, 0x0a]),
+            Buffer.from(jsonl([{ text: " ", label_text: "a" }])),
+          ]),
+        ),
+      /line 6: not valid JSON[\s\S]*line 7: not valid UTF-8[\s\S]*line 8: the text is missing or empty/,
+    ],
     ["a single label", () => file("one.jsonl", jsonl(many("a", 10))), /only one label \(a\)/],
     [
       "more labels than a bundle may have",
@@ -222,6 +236,7 @@ describe("intentql train refuses bad data, names every problem and writes nothin
     const r = intentql("train", "--data", data, "--out", existing, "--epochs", "1");
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/exists: choose another --out, or --force to replace it/);
+    expect(r.stderr).not.toMatch(/training and \d+ validation texts/); // refused before reading or training
     expect(readFileSync(join(existing, "keep.txt"), "utf8")).toBe("mine");
     const forced = intentql("train", "--data", data, "--out", existing, "--epochs", "1", "--force");
     expect(forced.code, forced.stderr).toBe(0);

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { type AddressInfo, createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../../../cli/src/args.ts";
 import { keyLines, nextSteps, startOptions } from "../../../cli/src/start-options.ts";
@@ -7,11 +8,17 @@ const KEY = "iql_0123456789ab_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ";
 
 describe("npm start's options", () => {
   it("reads the ports and --new-key", () => {
-    expect(startOptions([], {})).toEqual({ gpuPort: 8500, edgePort: 8787, rotateKey: false });
+    expect(startOptions([], {})).toEqual({
+      gpuPort: 8500,
+      edgePort: 8787,
+      rotateKey: false,
+      gpuVariant: "fp32",
+    });
     expect(startOptions(["--new-key"], { EDGE_PORT: "8790", GPU_PORT: "" })).toEqual({
       gpuPort: 8500,
       edgePort: 8790,
       rotateKey: true,
+      gpuVariant: "fp32",
     });
   });
 
@@ -21,6 +28,7 @@ describe("npm start's options", () => {
       edgePort: 8787,
       rotateKey: false,
       envKey: KEY,
+      gpuVariant: "fp32",
     });
     // The local key and the environment's are separate now: rotating the local one is fine.
     expect(startOptions(["--new-key"], { INTENTQL_API_KEY: KEY })).toMatchObject({
@@ -42,10 +50,57 @@ describe("npm start's options", () => {
     }
   });
 
-  it("refuses unknown options and bad ports as usage errors", () => {
+  it("refuses unknown options, bad ports and a bad GPU_VARIANT as usage errors naming the setting", () => {
     expect(() => startOptions(["--newkey"], {})).toThrow(/unknown option --newkey/);
     expect(() => startOptions([], { EDGE_PORT: "80a" })).toThrow(UsageError);
     expect(() => startOptions([], { GPU_PORT: "70000" })).toThrow(/GPU_PORT must be a port number/);
+    expect(() => startOptions([], { GPU_PORT: "8600", EDGE_PORT: "8600" })).toThrow(
+      /EDGE_PORT and GPU_PORT are both 8600/,
+    );
+    expect(() => startOptions([], { GPU_VARIANT: "int4" })).toThrow(
+      /GPU_VARIANT must be one of fp32, fp16, int8, got "int4"/,
+    );
+    expect(startOptions([], { GPU_VARIANT: "int8" }).gpuVariant).toBe("int8");
+  });
+
+  it("--help and -h ask for the usage", () => {
+    expect(startOptions(["--help"], {}).help).toBe(true);
+    expect(startOptions(["-h"], {}).help).toBe(true);
+    expect(startOptions([], {})).not.toHaveProperty("help");
+  });
+
+  it("prints the usage for --help and exits 0, starting nothing", () => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", "cli/src/start.ts", "--help"], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^npm start \[-- --new-key\]/);
+    expect(r.stdout).toMatch(/GPU_VARIANT/);
+  });
+
+  it("exits 2 naming the setting when a port is taken, before starting anything", async () => {
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, "127.0.0.1", r));
+    const taken = (holder.address() as AddressInfo).port;
+    try {
+      const r = spawnSync(process.execPath, ["--import", "tsx", "cli/src/start.ts"], {
+        env: {
+          ...process.env,
+          GPU_PORT: String(taken),
+          EDGE_PORT: String(taken === 65535 ? 65534 : taken + 1),
+        },
+        encoding: "utf8",
+        timeout: 20_000,
+      });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain(
+        `npm start: port ${taken} (GPU_PORT) is in use: stop what holds it, or set GPU_PORT`,
+      );
+      expect(r.stderr).not.toMatch(/applying local D1 migrations/);
+    } finally {
+      holder.close();
+    }
   });
 
   it("exits 2 with the message, starting nothing, for a malformed INTENTQL_API_KEY", () => {
