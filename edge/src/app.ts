@@ -18,7 +18,7 @@ import { GraphQLError } from "graphql";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import { KeyStore } from "./auth/api-keys.ts";
 import { type EdgeBundleAssets, EdgeModel, toIntentInfo } from "./classifier/edge-model.ts";
-import { ALIAS_NAME, DEFAULT_ALIAS, ModelAliases } from "./classifier/model-aliases.ts";
+import { ALIAS_NAME, DEFAULT_ALIAS, ModelAliases, TooManyAliases } from "./classifier/model-aliases.ts";
 import { DASHBOARD_HEADERS } from "./dashboard-headers.ts";
 import { cancelRunsOfKey } from "./eval/eval-run-store.ts";
 import type { ClassifiedText } from "./eval/eval-runner.ts";
@@ -206,7 +206,7 @@ export function createEdge(options: EdgeOptions): Edge {
   const modelNameOf = async (name: string | null) => (await aliases.resolve(name)).model;
   // A revoked key stops spending: its eval runs are cancelled with it (a runner sees it at its next chunk).
   const keyAdmin: ApiKeyAdmin = {
-    list: (includeRevoked) => keys.list(includeRevoked),
+    list: (includeRevoked, first) => keys.list(includeRevoked, first),
     create: (name, scopes) => keys.create(name, scopes),
     async revoke(id) {
       const revoked = await keys.revoke(id);
@@ -225,7 +225,11 @@ export function createEdge(options: EdgeOptions): Edge {
         );
       // Only a model the upstream serves now, pinned to the version it serves.
       const verified = await verifier.verify(target);
-      return aliases.set(alias, target, verified.version);
+      return aliases.set(alias, target, verified.version).catch((error: unknown) => {
+        if (error instanceof TooManyAliases)
+          throw new GraphQLError(error.message, { extensions: { code: ErrorCode.BAD_USER_INPUT } });
+        throw error;
+      });
     },
     removeAlias: (alias) => aliases.remove(alias),
     async load(name) {

@@ -96,7 +96,8 @@ export async function importFile(
   return data.finishDatasetUpload;
 }
 
-const DATASETS = "query Datasets { datasets { id name rowCount sha256 splits { name count } } }";
+const DATASET_OF_ROWS =
+  "query DatasetOfRows($sha256: String!) { datasets(sha256: $sha256) { id name rowCount splits { name count } } }";
 
 /**
  * The dataset that already holds the rows importFile would import from `content` with `split` (the
@@ -112,10 +113,10 @@ export async function findImportedDataset(
   const { rows, errors } = parseDatasetJsonl(content, { split });
   if (errors.length > 0 || rows.length === 0) return undefined;
   const sha256 = await datasetRowsSha256(rowsBySplit(rows, split));
-  const { datasets } = await apiClient(endpoint).request<{
-    datasets: (ImportedDataset & { sha256: string })[];
-  }>(DATASETS);
-  const found = datasets.find((d) => d.sha256 === sha256);
+  const { datasets } = await apiClient(endpoint).request<{ datasets: ImportedDataset[] }>(DATASET_OF_ROWS, {
+    sha256,
+  });
+  const found = datasets[0];
   return found && { id: found.id, name: found.name, rowCount: found.rowCount, splits: found.splits };
 }
 

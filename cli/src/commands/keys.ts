@@ -125,14 +125,21 @@ const list = defineCommand(
     ],
     flags: [
       { name: "all", description: "include revoked keys" },
+      {
+        name: "first",
+        value: "N",
+        description: "list the newest N keys (the API gives at most 1000 a request)",
+        default: "100",
+        integer: { min: 1, max: 1000 },
+      },
       { ...JSON_FLAG, description: "print the keys as a JSON array instead of a table" },
       ENDPOINT_FLAG,
     ],
   },
   async (args) => {
     const { apiKeys } = await apiClient(args.required("endpoint")).request<{ apiKeys: ApiKey[] }>(
-      `query ApiKeys($includeRevoked: Boolean) { apiKeys(includeRevoked: $includeRevoked) { ${FIELDS} } }`,
-      { includeRevoked: args.boolean("all") },
+      `query ApiKeys($includeRevoked: Boolean, $first: Int) { apiKeys(includeRevoked: $includeRevoked, first: $first) { ${FIELDS} } }`,
+      { includeRevoked: args.boolean("all"), first: args.integer("first") },
     );
     process.stdout.write(args.boolean("json") ? `${JSON.stringify(apiKeys)}\n` : `${formatTable(apiKeys)}\n`);
     return 0;

@@ -247,11 +247,13 @@ export class KeyStore {
       if (typeof verdict === "object" && verdict.keyId === id) this.#verdicts.delete(hash);
   }
 
-  async list(includeRevoked: boolean): Promise<ApiKeyRecord[]> {
+  /** The newest `first` keys (an index range: migration 0008). */
+  async list(includeRevoked: boolean, first: number): Promise<ApiKeyRecord[]> {
     const { results } = await this.#db
       .prepare(
-        `SELECT id, name, scopes, created_at, revoked_at FROM api_keys ${includeRevoked ? "" : "WHERE revoked_at IS NULL "}ORDER BY created_at DESC, id`,
+        `SELECT id, name, scopes, created_at, revoked_at FROM api_keys ${includeRevoked ? "" : "WHERE revoked_at IS NULL "}ORDER BY created_at DESC, id LIMIT ?`,
       )
+      .bind(first)
       .all<ApiKeyListRow>();
     return results.map(toRecord);
   }

@@ -10,6 +10,20 @@
 import type { D1Database } from "@cloudflare/workers-types";
 
 export const DEFAULT_ALIAS = "default";
+/**
+ * The most aliases the table may hold. Every isolate reads the whole table into memory (each ttlMs)
+ * and `modelAliases` lists it to every key: 20,000 aliases made 20 aliased lists 50 MB (session 15's
+ * attack pass). A deployment names a handful (default, stable, canary, one per customer tier…).
+ */
+export const MAX_ALIASES = 64;
+
+/** setModelAlias refused: the table holds MAX_ALIASES already and this alias is not one of them. */
+export class TooManyAliases extends Error {
+  constructor() {
+    super(`there are ${MAX_ALIASES} aliases already, the most there may be: remove one first`);
+    this.name = "TooManyAliases";
+  }
+}
 /** Alias names: a served model's name space, so `model:` takes either. */
 export const ALIAS_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
 
@@ -50,17 +64,24 @@ export class ModelAliases {
     return { model: requested === DEFAULT_ALIAS ? this.fallbackDefault : requested };
   }
 
+  /** Creates or repoints `alias`; a new one only while fewer than MAX_ALIASES exist (checked in the
+   * same statement, so concurrent creations cannot pass the cap together), else TooManyAliases. */
   async set(alias: string, model: string, version: string): Promise<ModelAlias> {
-    await this.db
+    const written = await this.db
       .prepare(
-        `INSERT INTO model_aliases (alias, model, version) VALUES (?1, ?2, ?3)
+        `INSERT INTO model_aliases (alias, model, version)
+           SELECT ?1, ?2, ?3
+           WHERE (SELECT count(*) FROM model_aliases) < ?4
+              OR EXISTS (SELECT 1 FROM model_aliases WHERE alias = ?1)
          ON CONFLICT (alias) DO UPDATE SET model = ?2, version = ?3,
-           updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`,
+           updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         RETURNING alias, model, version, updated_at AS updatedAt`,
       )
-      .bind(alias, model, version)
-      .run();
+      .bind(alias, model, version, MAX_ALIASES)
+      .first<ModelAlias>();
     this.#cache = undefined;
-    return (await this.#aliases()).get(alias)!;
+    if (!written) throw new TooManyAliases();
+    return written;
   }
 
   async remove(alias: string): Promise<boolean> {

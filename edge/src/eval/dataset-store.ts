@@ -182,7 +182,14 @@ export async function datasetLabels(db: Db, datasetId: string, split: string): P
   return results.map((r) => r.label);
 }
 
-export async function listDatasets(db: Db): Promise<Dataset[]> {
-  const { results } = await db.prepare("SELECT * FROM datasets ORDER BY created_at DESC").all<DatasetRow>();
+/** The newest `first` datasets (an index range: migration 0008), or the one holding these rows. */
+export async function listDatasets(db: Db, first: number, sha256?: string): Promise<Dataset[]> {
+  const { results } =
+    sha256 === undefined
+      ? await db
+          .prepare("SELECT * FROM datasets ORDER BY created_at DESC LIMIT ?")
+          .bind(first)
+          .all<DatasetRow>()
+      : await db.prepare("SELECT * FROM datasets WHERE sha256 = ?").bind(sha256).all<DatasetRow>();
   return results.map(toDataset);
 }

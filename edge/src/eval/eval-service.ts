@@ -101,7 +101,7 @@ export function createEvalService(options: EvalServiceOptions): EvalService {
   }
 
   return {
-    datasets: () => listDatasets(db),
+    datasets: (first, sha256) => listDatasets(db, first, sha256),
     dataset: (idOrName) => getDataset(db, idOrName),
     importDataset: (input) =>
       asUserInput(() =>

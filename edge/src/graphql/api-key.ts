@@ -1,5 +1,5 @@
 import { GraphQLError } from "graphql";
-import { type ApiKeyInfo, builder, type GraphQLContext, type Scope } from "./builder.ts";
+import { type ApiKeyInfo, builder, type GraphQLContext, rowsOf, type Scope } from "./builder.ts";
 import { ErrorCode } from "./errors.ts";
 
 export const ApiKeyScopeEnum = builder.enumType("ApiKeyScope", {
@@ -37,13 +37,25 @@ function keys(ctx: GraphQLContext): NonNullable<GraphQLContext["apiKeys"]> {
   return ctx.apiKeys;
 }
 
+/** apiKeys(first:) returns this many keys when `first` is left out or null, and at most the max. */
+export const API_KEYS_PAGE = 100;
+export const MAX_API_KEYS_PAGE = 1000;
+
 builder.queryField("apiKeys", (t) =>
   t.field({
     type: [ApiKeyRef],
-    description: "Every API key, newest first. Needs the `admin` scope.",
+    description: `The newest \`first\` API keys (at most ${MAX_API_KEYS_PAGE}). Needs the \`admin\` scope.`,
     authScopes: { admin: true },
-    args: { includeRevoked: t.arg.boolean({ defaultValue: false }) },
-    resolve: (_r, args, ctx) => keys(ctx).list(args.includeRevoked ?? false),
+    args: {
+      includeRevoked: t.arg.boolean({ defaultValue: false }),
+      first: t.arg.int({ defaultValue: API_KEYS_PAGE }),
+    },
+    complexity: (args) => rowsOf(args.first, API_KEYS_PAGE, MAX_API_KEYS_PAGE),
+    resolve: (_r, args, ctx) =>
+      keys(ctx).list(
+        args.includeRevoked ?? false,
+        Math.max(1, Math.min(args.first ?? API_KEYS_PAGE, MAX_API_KEYS_PAGE)),
+      ),
   }),
 );
 

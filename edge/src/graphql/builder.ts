@@ -91,7 +91,7 @@ export interface ApiKeyInfo {
 
 /** Key management (admin scope): the edge's key store. */
 export interface ApiKeyAdmin {
-  list(includeRevoked: boolean): Promise<ApiKeyInfo[]>;
+  list(includeRevoked: boolean, first: number): Promise<ApiKeyInfo[]>;
   create(name: string, scopes: readonly Scope[]): Promise<{ key: string; apiKey: ApiKeyInfo }>;
   /** Null when no key has this id. Revoking twice keeps the first revocation time. */
   revoke(id: string): Promise<ApiKeyInfo | null>;

@@ -1,6 +1,6 @@
 /** Datasets: labelled utterances imported into D1, and their import. */
 import type { Dataset } from "../eval/dataset-store.ts";
-import { builder } from "./builder.ts";
+import { builder, rowsOf } from "./builder.ts";
 import { evals } from "./eval-context.ts";
 
 export const DatasetRef = builder.objectRef<Dataset>("Dataset").implement({
@@ -50,12 +50,25 @@ export const ImportResultRef = builder
     }),
   });
 
+/** datasets(first:) returns this many when `first` is left out or null, and at most the max. */
+export const DATASETS_PAGE = 50;
+export const MAX_DATASETS_PAGE = 200;
+
 builder.queryFields((t) => ({
   datasets: t.field({
     type: [DatasetRef],
     authScopes: { eval: true },
-    resolve: (_r, _a, ctx) => {
-      return evals(ctx).datasets();
+    description: `Newest first: \`first\` of them (at most ${MAX_DATASETS_PAGE}). With \`sha256\`, the one dataset holding those rows, if any (how \`intentql eval\` finds what an admin imported).`,
+    args: {
+      first: t.arg.int({ defaultValue: DATASETS_PAGE }),
+      sha256: t.arg.string(),
+    },
+    // Priced by the rows it can return: the list was unpriced (10 rows) and unbounded, and 20
+    // aliases of it over 5,000 datasets answered 222 MB (session 15's attack pass).
+    complexity: (args) => rowsOf(args.sha256 ? 1 : args.first, DATASETS_PAGE, MAX_DATASETS_PAGE),
+    resolve: (_r, args, ctx) => {
+      const first = Math.max(1, Math.min(args.first ?? DATASETS_PAGE, MAX_DATASETS_PAGE));
+      return evals(ctx).datasets(first, args.sha256 ?? undefined);
     },
   }),
 }));

@@ -11,7 +11,7 @@ import type { GraphQLContext, IntentInfo } from "./builder.ts";
 
 /** What the edge provides for this part of the schema. */
 export interface EvalService {
-  datasets(): Promise<Dataset[]>;
+  datasets(first: number, sha256?: string): Promise<Dataset[]>;
   dataset(idOrName: string): Promise<Dataset | null>;
   importDataset(input: {
     name: string;

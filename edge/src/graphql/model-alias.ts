@@ -3,6 +3,7 @@
  * naming none (or naming an alias) get, and load or unload models on gpu-service, from the API.
  */
 import { GraphQLError } from "graphql";
+import { MAX_ALIASES } from "../classifier/model-aliases.ts";
 import { builder, type GraphQLContext, type ModelAdmin, type ModelAliasInfo } from "./builder.ts";
 import { ErrorCode } from "./errors.ts";
 
@@ -32,7 +33,9 @@ function admin(ctx: GraphQLContext): ModelAdmin {
 builder.queryField("modelAliases", (t) =>
   t.field({
     type: [ModelAliasRef],
+    description: `Every alias, by name: at most ${MAX_ALIASES}.`,
     authScopes: { catalog: true },
+    complexity: { field: 1, multiplier: MAX_ALIASES },
     resolve: (_root, _args, ctx) => admin(ctx).aliases(),
   }),
 );

@@ -137,6 +137,15 @@ describe("intentql keys", { timeout: 90_000 }, () => {
     expect(all.stdout.split("\n").find((l) => l.startsWith(id!))).toMatch(/\d{4}-\d\d-\d\dT\S+Z$/);
   });
 
+  it("list --first N shows the newest N keys", async () => {
+    const newest = KEY.exec(await createdKey("newest", "classify"))![1];
+    const one = JSON.parse((await cli(["keys", "list", "--json", "--first", "1"])).stdout) as { id: string }[];
+    expect(one.map((k) => k.id)).toEqual([newest]);
+    const all = JSON.parse((await cli(["keys", "list", "--json", "--all"])).stdout) as unknown[];
+    expect(all.length).toBeGreaterThan(1);
+    expect((await cli(["keys", "list", "--first", "1001"])).code).toBe(2);
+  });
+
   it("revoke takes an id or a whole key, prints the record, and the key gets 401 at once", async () => {
     const key = await createdKey("to revoke", "classify,eval");
     const id = KEY.exec(key)![1]!;

@@ -114,7 +114,7 @@ beforeAll(async () => {
       requests.push(request);
       const input = request.variables.input ?? {};
       let data: unknown;
-      if (request.query.includes("datasets {")) {
+      if (request.query.includes("datasets(sha256:")) {
         // eval looks for a dataset holding the rows first; none is stored here, so it uploads.
         data = { datasets: [] };
       } else if (request.query.includes("startDatasetUpload")) {

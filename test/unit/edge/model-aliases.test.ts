@@ -82,4 +82,31 @@ describe("model aliases", () => {
     ).toBe(false);
     expect((await edge.gql(CLASSIFY)).body.data.classify[0].model).toBe("massive-scratch");
   });
+
+  it("holds at most 64 aliases: a new one past that is refused, even when sent at once; repointing one is not", async () => {
+    const existing = (await edge.gql("{ modelAliases { alias } }")).body.data.modelAliases.length;
+    for (let i = existing; i < 60; i++) await edge.gql(SET, { a: `a${i}`, m: "massive-scratch" });
+    // eight at once for the last four places: the count is checked in the insert itself
+    const racing = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => edge.gql(SET, { a: `race${i}`, m: "massive-scratch" })),
+    );
+    const refused = racing.filter((r) => r.body.errors);
+    expect(refused).toHaveLength(4);
+    for (const r of refused) {
+      expect(codes(r.body)).toEqual(["BAD_USER_INPUT"]);
+      expect(r.body.errors![0]!.message).toMatch(/there are 64 aliases already, the most there may be/);
+    }
+    const listed = (await edge.gql("{ modelAliases { alias } }")).body.data.modelAliases;
+    expect(listed).toHaveLength(64);
+    // an alias that exists is repointed at the cap, and its row comes back as written
+    const again = await edge.gql(SET, { a: "stable", m: "massive-scratch" });
+    expect(again.body.errors).toBeUndefined();
+    expect(again.body.data.setModelAlias).toEqual({ alias: "stable", model: "massive-scratch", version });
+    // removing one makes room for one
+    await edge.gql('mutation { removeModelAlias(alias: "a10") }');
+    expect((await edge.gql(SET, { a: "late", m: "massive-scratch" })).body.errors).toBeUndefined();
+    expect(codes((await edge.gql(SET, { a: "later", m: "massive-scratch" })).body)).toEqual([
+      "BAD_USER_INPUT",
+    ]);
+  });
 });

@@ -77,6 +77,26 @@ describe("query cost", () => {
     ).toBe(2 * inline);
   });
 
+  it("prices datasets by the page it asks for, and a lookup by rows as one", () => {
+    const fields = "id name splits { name count }";
+    expect(cost(`{ datasets(first: 200) { ${fields} } }`)).toBeGreaterThan(
+      10 * cost(`{ datasets(first: 10) { ${fields} } }`),
+    );
+    expect(cost(`{ datasets(first: 100000) { ${fields} } }`)).toBe(
+      cost(`{ datasets(first: 200) { ${fields} } }`),
+    );
+    expect(cost(`query ($n: Int) { datasets(first: $n) { ${fields} } }`, { n: 200 })).toBe(
+      cost(`{ datasets(first: 200) { ${fields} } }`),
+    );
+    expect(cost(`{ datasets { ${fields} } }`)).toBe(cost(`{ datasets(first: 50) { ${fields} } }`));
+    expect(cost(`{ datasets(sha256: "x", first: 200) { ${fields} } }`)).toBe(
+      cost(`{ datasets(first: 1) { ${fields} } }`),
+    );
+    // twenty aliases of the largest page: over the limit (session 15's attack asked this of 5,000 datasets)
+    const flood = `{ ${Array.from({ length: 20 }, (_, i) => `d${i}: datasets(first: 200) { ${fields} }`).join(" ")} }`;
+    expect(cost(flood)).toBeGreaterThan(QUERY_COST_DEFAULTS.maxCost);
+  });
+
   it("leaves room for the dashboard's queries and one full page of misclassified texts", () => {
     const dashboard = [
       `query Runs { evalRuns(first: 100) { ${RUN_FIELDS} } }`,

@@ -1,6 +1,11 @@
 import type { D1Database } from "@cloudflare/workers-types";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DatasetImportError, importDataset } from "../../../edge/src/eval/dataset-store.ts";
+import {
+  DatasetImportError,
+  getDataset,
+  importDataset,
+  listDatasets,
+} from "../../../edge/src/eval/dataset-store.ts";
 import {
   cancelRun,
   compareRuns,
@@ -330,6 +335,42 @@ function measuringDb(): { measuring: D1Database; rowsRead: () => number } {
   }) as D1Database;
   return { measuring, rowsRead: () => read };
 }
+
+describe("listing and finding datasets", () => {
+  it("reads a page of the newest, one by its rows, or one by name, without a scan of the table", async () => {
+    const made = [];
+    for (let i = 0; i < 120; i++)
+      made.push(
+        (
+          await importDataset(db, {
+            name: `set ${i % 60}`,
+            content: textLabelFile(1).replace("text 0", `only ${i}`),
+          })
+        ).dataset,
+      );
+    const { measuring, rowsRead } = measuringDb();
+    const page = await listDatasets(measuring, 5);
+    expect(page.map((d) => d.id)).toEqual(
+      [...made]
+        .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || 0)
+        .slice(0, 5)
+        .map((d) => d.id),
+    );
+    const bySha = await listDatasets(measuring, 50, made[17]!.sha256);
+    expect(bySha.map((d) => d.id)).toEqual([made[17]!.id]);
+    expect(await listDatasets(measuring, 50, "0".repeat(64))).toEqual([]);
+    expect(rowsRead()).toBeLessThan(20);
+    // by name: the newest of that name, through an index (migration 0008)
+    expect((await getDataset(db, "set 7"))?.id).toBe(made[67]!.id);
+    const { results } = await db
+      .prepare(
+        "EXPLAIN QUERY PLAN SELECT * FROM datasets WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC, created_at DESC LIMIT 1",
+      )
+      .bind("set 7")
+      .all<{ detail: string }>();
+    expect(results.map((r) => r.detail).join("; ")).not.toMatch(/SCAN datasets/);
+  });
+});
 
 describe("a request's dataset reads (EvalRun.dataset)", () => {
   it("take one D1 query per 100 distinct ids, however many runs and aliases ask", async () => {
