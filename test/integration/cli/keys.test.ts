@@ -139,7 +139,9 @@ describe("intentql keys", { timeout: 90_000 }, () => {
 
   it("list --first N shows the newest N keys", async () => {
     const newest = KEY.exec(await createdKey("newest", "classify"))![1];
-    const one = JSON.parse((await cli(["keys", "list", "--json", "--first", "1"])).stdout) as { id: string }[];
+    const one = JSON.parse((await cli(["keys", "list", "--json", "--first", "1"])).stdout) as {
+      id: string;
+    }[];
     expect(one.map((k) => k.id)).toEqual([newest]);
     const all = JSON.parse((await cli(["keys", "list", "--json", "--all"])).stdout) as unknown[];
     expect(all.length).toBeGreaterThan(1);
