@@ -17,14 +17,17 @@ export const ENDPOINT_FLAG = {
 export const MAX_RESPONSE_BYTES = 32 * 2 ** 20;
 
 /**
- * `text` safe to print to a terminal: control characters (C0 but tab and newline, DEL, C1) become
- * U+FFFD. Everything the API answers is text a server chose, and ESC sequences in an intent name
- * or an error message would otherwise write the clipboard (OSC 52), retitle or clear the terminal.
+ * `text` safe to print to a terminal: control characters (C0 but tab and newline, DEL, C1) and
+ * bidirectional controls (U+200E-U+200F, U+202A-U+202E, U+2066-U+2069) become U+FFFD. Everything
+ * the API answers is text a server chose: ESC sequences in an intent name or an error message would
+ * otherwise write the clipboard (OSC 52), retitle or clear the terminal, and a U+202E would show a
+ * key id or name reversed in a table.
  */
 export function terminalSafe(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing them is the point
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, "\ufffd");
+  return text.replace(TERMINAL_UNSAFE, "\ufffd");
 }
+// biome-ignore lint/suspicious/noControlCharactersInRegex: replacing them is the point
+const TERMINAL_UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /** `value` with terminalSafe applied to every string in it (keys included), for an answer's data. */
 function safeStrings<T>(value: T): T {

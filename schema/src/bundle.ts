@@ -4,7 +4,7 @@
  * checks that the upstream's vocab and labels match its own). Pure: no I/O here.
  */
 
-import { MAX_NAME_CHARS } from "./dataset.ts";
+import { nameProblem } from "./dataset.ts";
 
 export const BUNDLE_FORMAT = "intentql-bundle/1";
 /**
@@ -157,7 +157,13 @@ export function validateLabels(where: string, raw: unknown, count: number): Labe
   labels.forEach((l, i) => {
     if (l?.id !== i) fail(`label at index ${i} has id ${l?.id}; ids must be 0…${count - 1} in logit order`);
     if (typeof l.name !== "string" || l.name === "") fail(`label ${i} has no name`);
-    if (l.name.length > MAX_NAME_CHARS) fail(`label ${i}'s name is longer than ${MAX_NAME_CHARS} characters`);
+    for (const field of ["name", "scenario", "action"] as const) {
+      const value = l[field];
+      if (field !== "name" && value !== undefined && typeof value !== "string")
+        fail(`label ${i}'s ${field} is not text`);
+      const problem = typeof value === "string" ? nameProblem(`label ${i}'s ${field}`, value) : undefined;
+      if (problem) fail(problem);
+    }
     if (seen.has(l.name)) fail(`label name "${l.name}" appears twice`);
     seen.add(l.name);
   });

@@ -32,6 +32,22 @@ export interface ParsedDataset {
  */
 export const MAX_NAME_CHARS = 100;
 
+/**
+ * Characters no name (label, scenario, action, partition, API key name) may hold: control
+ * characters (C0, DEL, C1), whose escape sequences act on a terminal that prints them, and the
+ * bidirectional controls (U+200E-U+200F, U+202A-U+202E, U+2066-U+2069), which make a name display
+ * as another (session 15's attack pass: a key name with U+202E showed reversed in `keys list`).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+export const UNSAFE_NAME_CHARS = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+/** What is wrong with `name` as a name (`what`: how the message calls it), or undefined. */
+export function nameProblem(what: string, name: string): string | undefined {
+  if (name.length > MAX_NAME_CHARS) return `${what} is longer than ${MAX_NAME_CHARS} characters`;
+  if (UNSAFE_NAME_CHARS.test(name)) return `${what} holds a control or bidirectional formatting character`;
+  return undefined;
+}
+
 /** MASSIVE calls its validation partition "dev"; users say either. */
 export function normaliseSplit(split: string): string {
   return split === "validation" ? "dev" : split;
@@ -87,8 +103,11 @@ export function parseDatasetJsonl(
       errors.push({ line, message: "the label is missing or empty" });
       continue;
     }
-    if (label.length > MAX_NAME_CHARS || (split !== undefined && split.length > MAX_NAME_CHARS)) {
-      errors.push({ line, message: `a label or partition longer than ${MAX_NAME_CHARS} characters` });
+    const problem =
+      nameProblem("the label", label) ??
+      (split === undefined ? undefined : nameProblem("the partition", split));
+    if (problem) {
+      errors.push({ line, message: problem });
       continue;
     }
     if (options.maxTextChars !== undefined && textValue.length > options.maxTextChars) {

@@ -1,3 +1,4 @@
+import { nameProblem } from "@intentql/schema";
 import { GraphQLError } from "graphql";
 import { type ApiKeyInfo, builder, type GraphQLContext, rowsOf, type Scope } from "./builder.ts";
 import { ErrorCode } from "./errors.ts";
@@ -70,10 +71,11 @@ builder.mutationFields((t) => ({
     },
     resolve: (_r, args, ctx) => {
       const name = args.name.trim();
-      if (name.length < 1 || name.length > 100)
-        throw new GraphQLError("name must have 1 to 100 characters", {
-          extensions: { code: ErrorCode.BAD_USER_INPUT },
-        });
+      const problem =
+        name.length < 1 || name.length > 100
+          ? "name must have 1 to 100 characters"
+          : nameProblem("the name", name);
+      if (problem) throw new GraphQLError(problem, { extensions: { code: ErrorCode.BAD_USER_INPUT } });
       if (args.scopes.length === 0)
         throw new GraphQLError("a key needs at least one scope", {
           extensions: { code: ErrorCode.BAD_USER_INPUT },

@@ -123,6 +123,18 @@ describe("loadBundle", () => {
     await expect(loadBundle(dir)).rejects.toThrow(/label 3's name is longer than 100 characters/);
   });
 
+  it("refuses a label whose scenario holds a bidirectional control", async () => {
+    const labels = JSON.parse(await readFile(join(dir, "labels.json"), "utf8"));
+    labels[5].scenario = "alarm\u202e";
+    const text = JSON.stringify(labels);
+    await writeFile(join(dir, "labels.json"), text);
+    const m = await manifest();
+    m.labels.sha256 = sha256(text);
+    m.files.find((f: { path: string }) => f.path === "labels.json").sha256 = sha256(text);
+    await writeManifest(m);
+    await expect(loadBundle(dir)).rejects.toThrow(/label 5's scenario holds a control or bidirectional/);
+  });
+
   it.each([
     [
       "a wrong input signature",

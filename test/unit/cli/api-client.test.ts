@@ -73,6 +73,11 @@ describe("the CLI's API client against a hostile server", () => {
     expect(hasControl(name)).toBe(false);
     expect(name).toMatch(/^alarm\ufffd\]52;c;ZXZpbA==\ufffd\\\ufffd\[2J_set$/);
     expect(terminalSafe("tab\tand\nnewline stay")).toBe("tab\tand\nnewline stay");
+    // bidirectional controls would show an id or a name reversed
+    expect(terminalSafe("key\u202egnp.exe \u2066x\u2069 \u200fy")).toBe(
+      "key\ufffdgnp.exe \ufffdx\ufffd \ufffdy",
+    );
+    expect(terminalSafe("café 日本 مرحبا")).toBe("café 日本 مرحبا");
   });
 
   it("puts no control characters in its errors, from a GraphQL error or a body that is none", async () => {

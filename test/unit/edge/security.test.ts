@@ -177,6 +177,15 @@ describe("API key admin surface", () => {
     expect(codes((await t.gql('mutation { createApiKey(name: "x", scopes: []) { key } }')).body)).toEqual([
       "BAD_USER_INPUT",
     ]);
+    for (const name of ["evil\u202egnp", "ring\u0007bell", "x".repeat(101)]) {
+      const refused = await t.gql(
+        "mutation ($n: String!) { createApiKey(name: $n, scopes: [eval]) { key } }",
+        {
+          n: name,
+        },
+      );
+      expect(codes(refused.body), name).toEqual(["BAD_USER_INPUT"]);
+    }
     expect(codes((await t.gql('mutation { createApiKey(name: "x", scopes: [root]) { key } }')).body)).toEqual(
       ["GRAPHQL_VALIDATION_FAILED"],
     );

@@ -117,7 +117,13 @@ describe("importDataset", () => {
     const long = "x".repeat(101);
     await expect(
       importDataset(db, { name: "long-label", content: JSON.stringify({ text: "hi", label_text: long }) }),
-    ).rejects.toThrow(/line 1: a label or partition longer than 100 characters/);
+    ).rejects.toThrow(/line 1: the label is longer than 100 characters/);
+    await expect(
+      importDataset(db, {
+        name: "bidi-label",
+        content: JSON.stringify({ text: "hi", label_text: "a\u202eb" }),
+      }),
+    ).rejects.toThrow(/line 1: the label holds a control or bidirectional formatting character/);
     await expect(
       importDataset(db, {
         name: "long-part",
