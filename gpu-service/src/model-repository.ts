@@ -83,9 +83,22 @@ export class ModelRepository {
     return root === undefined ? undefined : resolve(root);
   }
 
-  /** Loads every bundle folder under the repository (at startup). */
+  /**
+   * Loads every bundle folder under the repository (at startup). A folder that does not load is
+   * logged (`model_load_failed`) and listed UNLOADED with its reason in the index, and the others
+   * serve: one half-copied or hand-edited folder must not keep every model down on each restart.
+   * Fails only when there were folders and none loaded, and no `--bundle` model serves either.
+   */
   async loadAll(): Promise<void> {
-    for (const name of this.#folders()) await this.load(name);
+    const folders = this.#folders();
+    const failed: string[] = [];
+    for (const name of folders)
+      await this.load(name).catch((error: unknown) => {
+        failed.push((error as Error).message);
+        this.options.log.error("model_load_failed", { model: name, error: (error as Error).message });
+      });
+    if (folders.length > 0 && failed.length === folders.length && this.options.state.models.size === 0)
+      throw new RepositoryError(`no model of the repository loaded: ${failed.join("; ")}`);
   }
 
   /** Every model the repository has or serves, with its state (`POST /v2/repository/index`). */
@@ -187,6 +200,8 @@ export class ModelRepository {
         maxBatchTokens: config.maxBatchTokens,
         maxSeqLength: m.maxLength,
         clsId,
+        maxId: BigInt(m.tokenizer.vocabSize - 1),
+        labelCount: m.labels.count,
         shapeBuckets: config.shapeBuckets,
       },
       // Two runs in flight keep a GPU busy while the next batch forms; on CPU one run already uses

@@ -107,19 +107,36 @@ export function validateManifest(where: string, raw: unknown): BundleManifest {
     fail("name is missing or not a slug");
   if (typeof m.version !== "string" || m.version === "") fail("version is missing");
   if (!Number.isInteger(m.maxLength) || (m.maxLength as number) < 3) fail("maxLength must be an integer ≥ 3");
+  // Every field is checked for its type before it is read: a bundle folder is outside input (a
+  // half-copied folder, an older exporter, a hand edit), and a TypeError here once stopped gpu-service
+  // from starting at all (session 15's attack pass).
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
+  if (!Array.isArray(m.inputs) || !m.inputs.every(isObject)) fail("inputs must be a list of tensors");
   const inputs = (m.inputs ?? []).map((t) => t.name);
   if (inputs.length !== 2 || !MODEL_INPUTS.every((n) => inputs.includes(n)))
     fail(`inputs must be ${MODEL_INPUTS.join(", ")}; got ${inputs.join(", ") || "none"}`);
   for (const t of m.inputs ?? []) if (t.datatype !== "INT64") fail(`input ${t.name} must be INT64`);
-  const output = m.outputs?.[0];
-  if (m.outputs?.length !== 1 || output?.name !== MODEL_OUTPUT || output.datatype !== "FP32")
-    fail(`outputs must be exactly one FP32 tensor named "${MODEL_OUTPUT}"`);
-  const tok = m.tokenizer;
-  if (tok?.type !== "bert-wordpiece") fail('tokenizer.type must be "bert-wordpiece"');
-  if (!SHA256.test(tok?.vocabSha256 ?? "")) fail("tokenizer.vocabSha256 is not a sha256");
+  const output = Array.isArray(m.outputs) ? m.outputs[0] : undefined;
   if (
-    !m.labels ||
-    !SHA256.test(m.labels.sha256 ?? "") ||
+    !Array.isArray(m.outputs) ||
+    m.outputs.length !== 1 ||
+    !isObject(output) ||
+    output.name !== MODEL_OUTPUT ||
+    output.datatype !== "FP32"
+  )
+    fail(`outputs must be exactly one FP32 tensor named "${MODEL_OUTPUT}"`);
+  if (!Array.isArray(output?.shape) || output.shape.length !== 2 || !output.shape.every(Number.isInteger))
+    fail("the output's shape must be two integers, [-1, labels]");
+  const tok = m.tokenizer;
+  if (!isObject(tok) || tok.type !== "bert-wordpiece") fail('tokenizer.type must be "bert-wordpiece"');
+  if (!SHA256.test(typeof tok?.vocabSha256 === "string" ? tok.vocabSha256 : ""))
+    fail("tokenizer.vocabSha256 is not a sha256");
+  if (!Number.isInteger(tok?.vocabSize) || (tok?.vocabSize as number) < 5)
+    fail("tokenizer.vocabSize must be an integer ≥ 5 (the special tokens and more)");
+  if (
+    !isObject(m.labels) ||
+    typeof m.labels.sha256 !== "string" ||
+    !SHA256.test(m.labels.sha256) ||
     !Number.isInteger(m.labels.count) ||
     m.labels.count < 2
   )
@@ -128,19 +145,31 @@ export function validateManifest(where: string, raw: unknown): BundleManifest {
     fail(`it has ${m.labels?.count} labels; a bundle may have at most ${MAX_LABELS}`);
   if (output && output.shape[1] !== m.labels?.count)
     fail(`logits have ${output.shape[1]} columns but labels.count is ${m.labels?.count}`);
+  if (!isObject(m.variants)) fail("no variants");
   const variants = Object.keys(m.variants ?? {});
   if (variants.length === 0) fail("no variants");
   for (const v of variants) {
     if (!(VARIANTS as readonly string[]).includes(v)) fail(`unknown variant "${v}"`);
     const entry = m.variants?.[v as Variant];
-    if (!entry || typeof entry.file !== "string" || !SHA256.test(entry.sha256 ?? ""))
+    if (
+      !isObject(entry) ||
+      typeof entry.file !== "string" ||
+      typeof entry.sha256 !== "string" ||
+      !SHA256.test(entry.sha256)
+    )
       fail(`variant ${v} needs a file and its sha256`);
+  }
+  for (const provider of ["cpu", "cuda"] as const) {
+    const chosen = isObject(m.defaultVariant) ? m.defaultVariant[provider] : undefined;
+    if (typeof chosen !== "string" || !variants.includes(chosen))
+      fail(`defaultVariant.${provider} must name one of its variants (${variants.join(", ")})`);
   }
   if (!Array.isArray(m.files) || m.files.length === 0) fail("files list is missing");
   for (const f of m.files ?? []) {
+    if (!isObject(f)) fail("files list holds something that is not a file entry");
     if (typeof f.path !== "string" || f.path.includes("/") || f.path.includes("\\") || f.path.startsWith("."))
       fail(`file path ${JSON.stringify(f.path)} must be a plain name inside the bundle folder`);
-    if (!SHA256.test(f.sha256 ?? "")) fail(`file ${f.path} has no sha256`);
+    if (typeof f.sha256 !== "string" || !SHA256.test(f.sha256)) fail(`file ${f.path} has no sha256`);
   }
   return m as BundleManifest;
 }

@@ -118,8 +118,27 @@ export async function warmUp(
     maxSeqLength: number;
     clsId: bigint;
     shapes?: readonly [number, number][];
+    /** The vocab's largest id: one probe row holds it, so a model with fewer embedding rows than its
+     * vocab has entries is refused at load, not with a 500 on every request that uses that id. */
+    maxId?: bigint;
+    /** The labels the bundle names: the probe's logits must have as many columns. */
+    labelCount?: number;
   },
 ): Promise<number> {
+  if (limits.maxId !== undefined) {
+    const probe = new BigInt64Array([limits.clsId, limits.maxId, limits.clsId]);
+    const logits = await model
+      .run({ rows: 1, seqLength: 3, inputIds: probe, attentionMask: new BigInt64Array(3).fill(1n) })
+      .catch((error: unknown) => {
+        throw new Error(
+          `the model fails on token id ${limits.maxId}, its vocab's last (the model may have fewer embedding rows than the vocab has entries): ${(error as Error).message}`,
+        );
+      });
+    if (limits.labelCount !== undefined && logits.length !== limits.labelCount)
+      throw new Error(
+        `the model gives ${logits.length} logits per text, the bundle names ${limits.labelCount} labels`,
+      );
+  }
   const batches = [...new Set([1, 8, 32, limits.maxBatchSize])].filter((b) => b <= limits.maxBatchSize);
   const lengths = [16, 32, 64].filter((s) => s <= limits.maxSeqLength);
   const shapes =

@@ -51,6 +51,9 @@ export interface SessionThreadData {
     maxBatchTokens: number;
     maxSeqLength: number;
     clsId: bigint;
+    /** onnx.ts warmUp's probe: the vocab's largest id and the bundle's label count. */
+    maxId?: bigint;
+    labelCount?: number;
     /** Whether runs are padded to shape buckets: then every bucket shape is run once here. */
     shapeBuckets: ShapeBucketsMode;
   };

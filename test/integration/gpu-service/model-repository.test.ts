@@ -2,7 +2,8 @@
  * gpu-service's model repository (--model-repository, KServe V2 repository extension): models load,
  * reload and unload at runtime, each with its own readiness, while the others keep answering.
  */
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -94,4 +95,76 @@ describe.each(MODES)("$mode", ({ args }) => {
       expect(await infer("massive-scratch", [[2, 100, 3]])).toBe(200);
     });
   });
+});
+
+describe("gpu-service --model-repository at start", () => {
+  /** A folder named `name` whose bundle.json is the default's with its output shape taken out. */
+  function brokenFolder(repo: string, name: string): void {
+    const manifest = JSON.parse(readFileSync("models/massive-scratch/bundle.json", "utf8"));
+    manifest.name = name;
+    delete manifest.outputs[0].shape;
+    mkdirSync(join(repo, name));
+    writeFileSync(join(repo, name, "bundle.json"), JSON.stringify(manifest));
+  }
+
+  it("serves the folders that load, and lists one that does not as UNLOADED with its reason", async () => {
+    const repo = mkdtempSync(join(tmpdir(), "intentql-repository-"));
+    symlinkSync(resolve("models/massive-scratch"), join(repo, "massive-scratch"));
+    brokenFolder(repo, "zz-broken");
+    const gpu = await startGpuService({ args: ["--model-repository", repo] });
+    try {
+      const index = await fetch(`${gpu.url}/v2/repository/index`, { method: "POST" }).then((r) => r.json());
+      expect(index).toEqual([
+        { name: "massive-scratch", version: expect.any(String), state: "READY" },
+        {
+          name: "zz-broken",
+          state: "UNLOADED",
+          reason: expect.stringMatching(/the output's shape must be two integers/),
+        },
+      ]);
+      expect(gpu.logs.join("\n")).toMatch(/"event":"model_load_failed".*"model":"zz-broken"/);
+    } finally {
+      await gpu.stop();
+    }
+  }, 120_000);
+
+  it("refuses at load a model with fewer embedding rows than its vocab has entries", async () => {
+    const repo = mkdtempSync(join(tmpdir(), "intentql-repository-"));
+    const dir = join(repo, "wide-vocab");
+    cpSync("models/massive-scratch", dir, { recursive: true });
+    const vocab = `${readFileSync(join(dir, "vocab.txt"), "utf8")}${Array.from({ length: 10 }, (_, i) => `extra${i}`).join("\n")}\n`;
+    writeFileSync(join(dir, "vocab.txt"), vocab);
+    const manifest = JSON.parse(readFileSync(join(dir, "bundle.json"), "utf8"));
+    const digest = createHash("sha256").update(vocab).digest("hex");
+    manifest.name = "wide-vocab";
+    manifest.tokenizer.vocabSha256 = digest;
+    manifest.tokenizer.vocabSize += 10;
+    const file = manifest.files.find((f: { path: string }) => f.path === "vocab.txt");
+    file.sha256 = digest;
+    file.bytes = Buffer.byteLength(vocab);
+    writeFileSync(join(dir, "bundle.json"), JSON.stringify(manifest));
+    symlinkSync(resolve("models/massive-scratch"), join(repo, "massive-scratch"));
+    const gpu = await startGpuService({ args: ["--model-repository", repo] });
+    try {
+      const index = await fetch(`${gpu.url}/v2/repository/index`, { method: "POST" }).then((r) => r.json());
+      expect(index).toContainEqual({
+        name: "wide-vocab",
+        state: "UNLOADED",
+        reason: expect.stringMatching(
+          new RegExp(`the model fails on token id ${manifest.tokenizer.vocabSize - 1}, its vocab's last`),
+        ),
+      });
+      expect(index).toContainEqual({ name: "massive-scratch", version: expect.any(String), state: "READY" });
+    } finally {
+      await gpu.stop();
+    }
+  }, 120_000);
+
+  it("fails to start when no folder of the repository loads", async () => {
+    const repo = mkdtempSync(join(tmpdir(), "intentql-repository-"));
+    brokenFolder(repo, "only-broken");
+    await expect(startGpuService({ args: ["--model-repository", repo] })).rejects.toThrow(
+      /exited with 1 before ready[\s\S]*no model of the repository loaded: cannot load only-broken/,
+    );
+  }, 120_000);
 });
