@@ -185,6 +185,8 @@ function toRecord(row: ApiKeyListRow): ApiKeyRecord {
  * whole key (never by its public id, which would let a wrong secret ride on a cached verdict), and
  * concurrent misses for one key share one D1 read.
  */
+const MAX_REVOCATIONS_KEPT = 1_000;
+
 export class KeyStore {
   readonly ttlMs: number;
   readonly #db: D1Database;
@@ -192,7 +194,16 @@ export class KeyStore {
   readonly #maxEntries: number;
   readonly #now: () => number;
   readonly #verdicts = new Map<string, CachedVerdict>();
-  readonly #pending = new Map<string, Promise<Authenticated | AuthFailure>>();
+  readonly #pending = new Map<string, { read: Promise<Authenticated | AuthFailure>; startedAt: number }>();
+  /**
+   * Revocations seen by this isolate: key id → the count of revocations when it was revoked. A D1
+   * read already in flight when its key is revoked here returns the row as it was; without this, its
+   * "valid" verdict would be cached for the whole TTL after the revocation had answered (session 15's
+   * attack pass: 8 of 60 races, each key accepted ~29 s more). Only reads in flight matter, so the
+   * oldest entries are dropped past MAX_REVOCATIONS_KEPT.
+   */
+  readonly #revokedAt = new Map<string, number>();
+  #revocations = 0;
 
   constructor(options: KeyStoreOptions) {
     this.#db = options.db;
@@ -225,12 +236,16 @@ export class KeyStore {
     if (!pending && beforeRead && !(await beforeRead())) return "unknown";
     pending ??= this.#pending.get(hash);
     if (!pending) {
-      pending = authenticateKey(this.#db, this.#pepper, token, hash).finally(() =>
-        this.#pending.delete(hash),
-      );
+      pending = {
+        read: authenticateKey(this.#db, this.#pepper, token, hash).finally(() => this.#pending.delete(hash)),
+        startedAt: this.#revocations,
+      };
       this.#pending.set(hash, pending);
     }
-    const verdict = await pending;
+    const verdict = await pending.read;
+    // revoked here after that read began: the row it saw is stale, and the key is revoked
+    if (typeof verdict === "object" && (this.#revokedAt.get(verdict.keyId) ?? -1) >= pending.startedAt)
+      return "revoked";
     if (verdict !== "missing" && verdict !== "malformed") this.#remember(hash, verdict);
     return verdict;
   }
@@ -241,10 +256,15 @@ export class KeyStore {
     this.#verdicts.set(hash, { verdict, expires: this.#now() + this.ttlMs });
   }
 
-  /** Forgets every cached verdict for this key id (this isolate only; others within the TTL). */
+  /** Forgets every cached verdict for this key id, and any read of it in flight (this isolate only;
+   * others within the TTL). */
   #forget(id: string): void {
     for (const [hash, { verdict }] of this.#verdicts)
       if (typeof verdict === "object" && verdict.keyId === id) this.#verdicts.delete(hash);
+    this.#revokedAt.delete(id);
+    this.#revokedAt.set(id, this.#revocations++);
+    if (this.#revokedAt.size > MAX_REVOCATIONS_KEPT)
+      this.#revokedAt.delete(this.#revokedAt.keys().next().value!);
   }
 
   /** The newest `first` keys (an index range: migration 0008). */

@@ -6,12 +6,14 @@
  * test/integration/edge/security.test.ts.
  */
 
+import type { D1Database } from "@cloudflare/workers-types";
 import { parseApiKey } from "@intentql/edge";
 import SchemaBuilder from "@pothos/core";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import { getIntrospectionQuery, Kind, type OperationDefinitionNode, parse } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEdge, type EdgeOptions } from "../../../edge/src/app.ts";
+import { KeyStore } from "../../../edge/src/auth/api-keys.ts";
 import { fieldsWithoutScopes, schema } from "../../../edge/src/graphql/index.ts";
 import { memoryRateLimiter, TokenBuckets } from "../../../edge/src/limits/rate-limiter.ts";
 import { introspectionListNesting } from "../../../edge/src/plugins/use-introspection-policy.ts";
@@ -251,6 +253,55 @@ describe("keys that scale: verified keys cached per isolate", () => {
       expect(codes((await refused.json()) as Body)).toEqual(["KEY_STORE_UNAVAILABLE"]);
     } finally {
       await e.dispose();
+    }
+  });
+});
+
+describe("revocation in the isolate that revokes", () => {
+  it("wins over a key read already in flight: its stale 'valid' row is neither answered nor cached", async () => {
+    const d1 = await startD1();
+    try {
+      const key = await createKey(d1.db, ["classify"], "p");
+      const { id } = parseApiKey(key)!;
+      // The key read happens at once (it sees the key valid) and its answer is held until released:
+      // the revocation below commits while it is in flight.
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      const slowReads = new Proxy(d1.db, {
+        get(target, property) {
+          if (property === "prepare")
+            return (sql: string) => {
+              const statement = target.prepare(sql);
+              if (!sql.includes("key_hash")) return statement;
+              return {
+                bind: (...values: unknown[]) => {
+                  const bound = statement.bind(...values);
+                  return {
+                    first: async () => {
+                      const row = await bound.first();
+                      await held;
+                      return row;
+                    },
+                  };
+                },
+              };
+            };
+          const value = Reflect.get(target, property, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      }) as D1Database;
+      const store = new KeyStore({ db: slowReads, pepper: "p" });
+      const inFlight = store.verify(key);
+      await new Promise((r) => setTimeout(r, 50)); // the read has seen the row
+      expect((await store.revoke(id))?.revokedAt).toEqual(expect.any(String));
+      release();
+      expect(await inFlight).toBe("revoked");
+      expect(await store.verify(key)).toBe("revoked"); // and nothing valid was cached
+      // another key's read in flight across the revocation is not affected
+      const other = await createKey(d1.db, ["classify"], "p");
+      expect(await store.verify(other)).toEqual(expect.objectContaining({ keyId: parseApiKey(other)!.id }));
+    } finally {
+      await d1.dispose();
     }
   });
 });
