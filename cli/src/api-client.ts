@@ -69,10 +69,21 @@ export function apiClient(endpoint: string | undefined, key = process.env.INTENT
           },
           body: JSON.stringify({ query, variables }),
           signal: AbortSignal.timeout(120_000),
+          // A redirect is reported, never followed: a 307 would send the query and its variables
+          // (a dataset's rows, for `dataset import`) to wherever the answer points, and the CLI
+          // would print that host's answer as the API's.
+          redirect: "manual",
         });
       } catch (error) {
         const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
         throw new ApiError(`cannot reach ${url} (${cause}); is the stack running (npm start)?`);
+      }
+      if (res.status >= 300 && res.status < 400) {
+        await res.body?.cancel();
+        const to = res.headers.get("location");
+        throw new ApiError(
+          `${url} answered HTTP ${res.status}, a redirect${to ? ` to ${to.slice(0, 200)}` : ""}; the CLI does not follow redirects: give the final address with --endpoint`,
+        );
       }
       let read: Awaited<ReturnType<typeof readBodyCapped>>;
       try {
@@ -98,7 +109,13 @@ export function apiClient(endpoint: string | undefined, key = process.env.INTENT
         throw new ApiError(`${first.message}${hint}`, first.extensions?.code);
       }
       if (!body.data) throw new ApiError(`${url} answered HTTP ${res.status} with no data`);
-      return safeStrings(body.data);
+      try {
+        return safeStrings(body.data);
+      } catch (error) {
+        // safeStrings recurses: an answer nested millions deep overflows the stack
+        if (error instanceof RangeError) throw new ApiError(`${url} answered data nested too deeply to read`);
+        throw error;
+      }
     },
   };
 }

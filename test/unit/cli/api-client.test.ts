@@ -14,6 +14,7 @@ const CLEAR = `${ESC}[2J`;
 let server: Server;
 let base: string;
 let streamed = 0;
+let elsewhere = 0;
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -41,6 +42,17 @@ beforeAll(async () => {
       res.write('{"data":"');
       pump();
       res.on("close", () => {});
+    } else if (path === "/redirect") {
+      res.statusCode = 307;
+      res.setHeader("location", `${base}/elsewhere`);
+      res.end();
+    } else if (path === "/elsewhere") {
+      elsewhere++;
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ data: { classify: [] } }));
+    } else if (path === "/deep") {
+      res.setHeader("content-type", "application/json");
+      res.end(`{"data":${"[".repeat(500_000)}${"]".repeat(500_000)}}`);
     } else if (path === "/null") {
       res.setHeader("content-type", "application/json");
       res.end("null");
@@ -90,6 +102,21 @@ describe("the CLI's API client against a hostile server", () => {
     }
     await expect(apiClient(`${base}/null`, "k").request("{}")).rejects.toThrow(/no GraphQL body/);
     await expect(apiClient(`${base}/errors-string`, "k").request("{}")).rejects.toThrow(/no GraphQL body/);
+  });
+
+  it("says an answer nested too deeply to read is one, instead of overflowing", async () => {
+    await expect(apiClient(`${base}/deep`, "k").request("{}")).rejects.toThrow(
+      /answered data nested too deeply to read/,
+    );
+  });
+
+  it("reports a redirect with where it points, and sends nothing there", async () => {
+    await expect(
+      apiClient(`${base}/redirect`, "k").request("{ secret }", { rows: "a dataset" }),
+    ).rejects.toThrow(
+      new RegExp(`answered HTTP 307, a redirect to ${base}/elsewhere; the CLI does not follow redirects`),
+    );
+    expect(elsewhere).toBe(0);
   });
 
   it("refuses an answer past MAX_RESPONSE_BYTES while it streams", async () => {
