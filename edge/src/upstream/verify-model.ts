@@ -90,9 +90,13 @@ export function describeConfigMismatch(
   return null;
 }
 
-/** What one learnt model's vocab may hold in an isolate (bert-base-uncased's vocab.txt is 232 k
- * characters); its labels are bounded by validateManifest (MAX_LABELS). */
-const MAX_LEARNT_VOCAB_CHARS = 4 * 1024 * 1024;
+/**
+ * What one learnt model's vocab may hold in an isolate: bert-base-uncased's vocab.txt is 232 k
+ * characters, multilingual BERT's under 1 M. Four learnt vocabs at the earlier 4 Mi-character cap
+ * added ~103 MB to an isolate of 128 MB (session 15's attack pass: ~26 MB each as tokenizer tables).
+ * Its labels are bounded by validateManifest (MAX_LABELS).
+ */
+export const MAX_LEARNT_VOCAB_CHARS = 1024 * 1024;
 
 export interface ModelVerifierOptions {
   /** How long a failed check is remembered before the next request tries again. Default 5,000 ms. */

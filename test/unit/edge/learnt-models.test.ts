@@ -9,7 +9,7 @@ import { BertWordPieceTokenizer, parseVocabTxt } from "@intentql/tokenizer";
 import { afterEach, describe, expect, it } from "vitest";
 import { EdgeModel } from "../../../edge/src/classifier/edge-model.ts";
 import type { V2Client } from "../../../edge/src/upstream/v2-client.ts";
-import { ModelVerifier } from "../../../edge/src/upstream/verify-model.ts";
+import { MAX_LEARNT_VOCAB_CHARS, ModelVerifier } from "../../../edge/src/upstream/verify-model.ts";
 import { readBundleAssets, startTestEdge, type TestEdge } from "../../support/edge-app.ts";
 import { type FakeUpstream, fakeLabelFor, startFakeUpstream } from "../../support/edge-fake-upstream.ts";
 
@@ -152,6 +152,28 @@ describe("a model the edge does not embed", () => {
     expect((refused as { extensions?: { code?: string } }).extensions?.code).toBe("MODEL_MISMATCH");
     expect((refused as Error).message).toMatch(message);
     expect(vocabFetches).toBe(0); // refused before fetching anything more
+  });
+
+  it("is refused with MODEL_MISMATCH when its vocab.txt is over MAX_LEARNT_VOCAB_CHARS", async () => {
+    const big = `${VOCAB}${"x".repeat(MAX_LEARNT_VOCAB_CHARS)}\n`;
+    const sha = await sha256Hex(big);
+    const manifest = JSON.parse(JSON.stringify(readBundleAssets().manifest));
+    manifest.tokenizer.vocabSha256 = sha;
+    manifest.labels = { file: "labels.json", sha256: "0".repeat(64), count: LABELS.length };
+    manifest.outputs = [{ name: "logits", datatype: "FP32", shape: [-1, LABELS.length] }];
+    const client = {
+      modelNames: async () => ["big"],
+      bundleJson: async () => manifest,
+      labelsJson: async () => LABELS,
+      vocabText: async () => big,
+    } as unknown as V2Client;
+    const refused = await new ModelVerifier(new EdgeModel(readBundleAssets()), client)
+      .verify("big")
+      .catch((error: unknown) => error);
+    expect((refused as { extensions?: { code?: string } }).extensions?.code).toBe("MODEL_MISMATCH");
+    expect((refused as Error).message).toMatch(
+      /its vocab.txt has \d+ characters; a learnt model may have 1048576/,
+    );
   });
 
   it("keeps at most 4 learnt models per isolate: the least recently learnt is dropped, and learnt again", async () => {
