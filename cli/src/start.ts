@@ -127,7 +127,6 @@ async function main({ gpuPort, edgePort, rotateKey, envKey, gpuVariant }: StartO
   };
   process.on("SIGINT", () => stop(0));
   process.on("SIGTERM", () => stop(0));
-  process.on("SIGHUP", () => stop(0));
   // Orphaned (the parent ended without passing a signal on): stop rather than hold both ports.
   const parent = process.ppid;
   setInterval(() => {

@@ -99,40 +99,37 @@ describe("loadBundle", () => {
     await expect(loadBundle(dir)).rejects.toThrow(/tokenizer\.vocabSha256 does not match vocab\.txt/);
   });
 
-  it("refuses labels out of logit order", async () => {
+  /** Rewrites labels.json with `change` applied, its sha256 updated in bundle.json as an exporter would. */
+  async function changeLabels(change: (labels: { id: number; name: string; scenario: string }[]) => void) {
     const labels = JSON.parse(await readFile(join(dir, "labels.json"), "utf8"));
-    [labels[0], labels[1]] = [labels[1], labels[0]];
+    change(labels);
     const text = JSON.stringify(labels);
     await writeFile(join(dir, "labels.json"), text);
     const m = await manifest();
     m.labels.sha256 = sha256(text);
     m.files.find((f: { path: string }) => f.path === "labels.json").sha256 = sha256(text);
     await writeManifest(m);
-    await expect(loadBundle(dir)).rejects.toThrow(/label at index 0 has id 1/);
-  });
+  }
 
-  it("refuses a label name over 100 characters", async () => {
-    const labels = JSON.parse(await readFile(join(dir, "labels.json"), "utf8"));
-    labels[3].name = "x".repeat(101);
-    const text = JSON.stringify(labels);
-    await writeFile(join(dir, "labels.json"), text);
-    const m = await manifest();
-    m.labels.sha256 = sha256(text);
-    m.files.find((f: { path: string }) => f.path === "labels.json").sha256 = sha256(text);
-    await writeManifest(m);
-    await expect(loadBundle(dir)).rejects.toThrow(/label 3's name is longer than 100 characters/);
-  });
-
-  it("refuses a label whose scenario holds a bidirectional control", async () => {
-    const labels = JSON.parse(await readFile(join(dir, "labels.json"), "utf8"));
-    labels[5].scenario = "alarm\u202e";
-    const text = JSON.stringify(labels);
-    await writeFile(join(dir, "labels.json"), text);
-    const m = await manifest();
-    m.labels.sha256 = sha256(text);
-    m.files.find((f: { path: string }) => f.path === "labels.json").sha256 = sha256(text);
-    await writeManifest(m);
-    await expect(loadBundle(dir)).rejects.toThrow(/label 5's scenario holds a control or bidirectional/);
+  it.each([
+    [
+      "labels out of logit order",
+      (l: { id: number }[]) => ([l[0], l[1]] = [l[1]!, l[0]!]),
+      /label at index 0 has id 1/,
+    ],
+    [
+      "a label name over 100 characters",
+      (l: { name: string }[]) => (l[3]!.name = "x".repeat(101)),
+      /label 3's name is longer than 100 characters/,
+    ],
+    [
+      "a label whose scenario holds a bidirectional control",
+      (l: { scenario: string }[]) => (l[5]!.scenario = "alarm\u202e"),
+      /label 5's scenario holds a control or bidirectional/,
+    ],
+  ])("refuses %s", async (_what, change, message) => {
+    await changeLabels(change as (labels: { id: number; name: string; scenario: string }[]) => void);
+    await expect(loadBundle(dir)).rejects.toThrow(message);
   });
 
   it.each([
