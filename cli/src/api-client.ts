@@ -26,8 +26,9 @@ export const MAX_RESPONSE_BYTES = 32 * 2 ** 20;
 export function terminalSafe(text: string): string {
   return text.replace(TERMINAL_UNSAFE, "\ufffd");
 }
-// biome-ignore lint/suspicious/noControlCharactersInRegex: replacing them is the point
-const TERMINAL_UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const TERMINAL_UNSAFE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing them is the point
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /** `value` with terminalSafe applied to every string in it (keys included), for an answer's data. */
 function safeStrings<T>(value: T): T {

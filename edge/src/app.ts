@@ -454,7 +454,7 @@ async function listModels(client: V2Client): Promise<ModelInfo[]> {
         validation: measured(manifest?.metrics, "validation"),
         test: measured(manifest?.metrics, "test"),
         temperature: manifest?.calibration?.temperature ?? null,
-        outOfScopeThreshold: manifest?.calibration?.outOfScope.threshold ?? null,
+        outOfScopeThreshold: manifest?.calibration?.outOfScope?.threshold ?? null,
       };
     }),
   );

@@ -105,7 +105,9 @@ export function validateManifest(where: string, raw: unknown): BundleManifest {
   if (m.format !== BUNDLE_FORMAT) fail(`format is ${JSON.stringify(m.format)}, expected "${BUNDLE_FORMAT}"`);
   if (typeof m.name !== "string" || !/^[a-z0-9][a-z0-9._-]*$/i.test(m.name))
     fail("name is missing or not a slug");
-  if (typeof m.version !== "string" || m.version === "") fail("version is missing");
+  if (typeof m.version !== "string" || !/^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$/.test(m.version))
+    fail("version must be 1-64 letters, digits, '.', '+', '_' or '-'");
+  if (m.name && m.name.length > 64) fail("name is longer than 64 characters");
   if (!Number.isInteger(m.maxLength) || (m.maxLength as number) < 3) fail("maxLength must be an integer ≥ 3");
   // Every field is checked for its type before it is read: a bundle folder is outside input (a
   // half-copied folder, an older exporter, a hand edit), and a TypeError here once stopped gpu-service
@@ -163,6 +165,15 @@ export function validateManifest(where: string, raw: unknown): BundleManifest {
     const chosen = isObject(m.defaultVariant) ? m.defaultVariant[provider] : undefined;
     if (typeof chosen !== "string" || !variants.includes(chosen))
       fail(`defaultVariant.${provider} must name one of its variants (${variants.join(", ")})`);
+  }
+  // calibration is optional (null: the edge's own); when present, both numbers are what they say
+  if (m.calibration !== undefined && m.calibration !== null) {
+    const c = m.calibration as unknown as Record<string, unknown>;
+    const threshold = isObject(c.outOfScope) ? c.outOfScope.threshold : undefined;
+    if (typeof c.temperature !== "number" || !(c.temperature > 0) || !Number.isFinite(c.temperature))
+      fail("calibration.temperature must be a positive number");
+    if (typeof threshold !== "number" || !(threshold >= 0 && threshold <= 1))
+      fail("calibration.outOfScope.threshold must be a number in [0, 1]");
   }
   if (!Array.isArray(m.files) || m.files.length === 0) fail("files list is missing");
   for (const f of m.files ?? []) {

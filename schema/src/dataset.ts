@@ -35,16 +35,20 @@ export const MAX_NAME_CHARS = 100;
 /**
  * Characters no name (label, scenario, action, partition, API key name) may hold: control
  * characters (C0, DEL, C1), whose escape sequences act on a terminal that prints them, and the
- * bidirectional controls (U+200E-U+200F, U+202A-U+202E, U+2066-U+2069), which make a name display
- * as another (session 15's attack pass: a key name with U+202E showed reversed in `keys list`).
+ * bidirectional controls (U+061C, U+200E-U+200F, U+202A-U+202E, U+2066-U+2069), which make a name display
+ * as another, and invisible ones (soft hyphen, zero-width characters, line separators, BOM, lone
+ * surrogates), which make two names look the same (session 15's attack passes: a key name with
+ * U+202E showed reversed in `keys list`; `check_weather` and `check_weather` + U+200D trained as two).
  */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
-export const UNSAFE_NAME_CHARS = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+export const UNSAFE_NAME_CHARS =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff]|\p{Cs}/u;
 
 /** What is wrong with `name` as a name (`what`: how the message calls it), or undefined. */
 export function nameProblem(what: string, name: string): string | undefined {
   if (name.length > MAX_NAME_CHARS) return `${what} is longer than ${MAX_NAME_CHARS} characters`;
-  if (UNSAFE_NAME_CHARS.test(name)) return `${what} holds a control or bidirectional formatting character`;
+  if (UNSAFE_NAME_CHARS.test(name))
+    return `${what} holds a control, bidirectional or invisible formatting character`;
   return undefined;
 }
 

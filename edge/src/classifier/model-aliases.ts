@@ -93,7 +93,11 @@ export class ModelAliases {
   async #aliases(): Promise<Map<string, ModelAlias>> {
     if (this.#cache && this.#cache.expires > this.now()) return this.#cache.aliases;
     this.#pending ??= this.db
-      .prepare("SELECT alias, model, version, updated_at AS updatedAt FROM model_aliases")
+      // at most MAX_ALIASES even where an older deployment stored more before the cap
+      .prepare(
+        "SELECT alias, model, version, updated_at AS updatedAt FROM model_aliases ORDER BY alias LIMIT ?",
+      )
+      .bind(MAX_ALIASES)
       .all<ModelAlias>()
       .then(({ results }) => {
         const aliases = new Map(results.map((a) => [a.alias, a]));

@@ -125,7 +125,17 @@ describe("loadBundle", () => {
     [
       "a label whose scenario holds a bidirectional control",
       (l: { scenario: string }[]) => (l[5]!.scenario = "alarm\u202e"),
-      /label 5's scenario holds a control or bidirectional/,
+      /label 5's scenario holds a control, bidirectional or invisible/,
+    ],
+    [
+      "a label name that differs from another only by an invisible character",
+      (l: { name: string }[]) => (l[7]!.name = `${l[6]!.name}\u200d`),
+      /label 7's name holds a control, bidirectional or invisible/,
+    ],
+    [
+      "a label name with an Arabic letter mark",
+      (l: { name: string }[]) => (l[8]!.name = "set_alarm\u061c"),
+      /label 8's name holds a control, bidirectional or invisible/,
     ],
   ])("refuses %s", async (_what, change, message) => {
     await changeLabels(change as (labels: { id: number; name: string; scenario: string }[]) => void);
@@ -155,6 +165,21 @@ describe("loadBundle", () => {
       /labels\.json is used but not in the files list/,
     ],
     ["an unknown variant", (m: any) => (m.variants.int4 = m.variants.int8), /unknown variant "int4"/],
+    [
+      "a version that is no short version string",
+      (m: any) => (m.version = "v".repeat(65)),
+      /version must be 1-64 letters, digits/,
+    ],
+    [
+      "a calibration without its out-of-scope threshold",
+      (m: any) => (m.calibration = { temperature: 1 }),
+      /calibration.outOfScope.threshold must be a number in \[0, 1\]/,
+    ],
+    [
+      "a calibration temperature that is not a number",
+      (m: any) => (m.calibration.temperature = "hot"),
+      /calibration.temperature must be a positive number/,
+    ],
     [
       "more labels than a bundle may have",
       (m: any) => {

@@ -123,7 +123,7 @@ describe("importDataset", () => {
         name: "bidi-label",
         content: JSON.stringify({ text: "hi", label_text: "a\u202eb" }),
       }),
-    ).rejects.toThrow(/line 1: the label holds a control or bidirectional formatting character/);
+    ).rejects.toThrow(/line 1: the label holds a control, bidirectional or invisible formatting character/);
     await expect(
       importDataset(db, {
         name: "long-part",
