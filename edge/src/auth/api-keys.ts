@@ -179,14 +179,15 @@ function toRecord(row: ApiKeyListRow): ApiKeyRecord {
   };
 }
 
+/** How many revocations KeyStore remembers against reads in flight (see `#revokedAt`). */
+const MAX_REVOCATIONS_KEPT = 1_000;
+
 /**
  * API keys with a per-isolate cache: D1 is read once per key per TTL, not once per request, so a
  * request with a known key costs an HMAC and a Map lookup. The cache is keyed by the HMAC of the
  * whole key (never by its public id, which would let a wrong secret ride on a cached verdict), and
  * concurrent misses for one key share one D1 read.
  */
-const MAX_REVOCATIONS_KEPT = 1_000;
-
 export class KeyStore {
   readonly ttlMs: number;
   readonly #db: D1Database;
