@@ -485,6 +485,7 @@ def main() -> None:
         log.write(json.dumps(row) + "\n")
     if cfg["balance"] > 0:
         draw = torch.bincount(Y, minlength=num_labels).float()[Y] ** -cfg["balance"]
+    tables = adversarial_tables(model) if cfg["adv_eps"] > 0 else []  # found once, not every step
     for epoch in range(1, cfg["epochs"] + 1):
         model.train()
         if cfg["balance"] > 0:
@@ -528,7 +529,6 @@ def main() -> None:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg["adv_eps"] > 0:  # FGM: the same batch with its token rows pushed uphill
-                tables = adversarial_tables(model)
                 pushes = push_rows(tables, cfg["adv_eps"])
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                     pushed = model(ids[:b], mask[:b]).float()
